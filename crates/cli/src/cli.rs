@@ -1,0 +1,274 @@
+//! Command-line definitions (clap). Values are taken as text and validated by
+//! the engine's admin API, so the CLI and the desktop window report the same
+//! field-naming errors.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// crmsync — server-side synchronization between your CRM and your mail servers.
+#[derive(Debug, Parser)]
+#[command(name = "crmsync", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The CRM store (default: $CRMSYNC_DB, else the platform data dir's crmsync/crmsync.db).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log output on stderr (-v info, -vv debug); CRMSYNC_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the store, or upgrade it to this version (every command does this too).
+    Init,
+    /// Email server profiles.
+    #[command(subcommand)]
+    Profile(ProfileCmd),
+    /// CRM users (mailbox owners).
+    #[command(subcommand)]
+    User(PrincipalCmd),
+    /// Queues (shared mailboxes).
+    #[command(subcommand)]
+    Queue(PrincipalCmd),
+    /// Contacts.
+    #[command(subcommand)]
+    Contact(RecordCmd),
+    /// Accounts.
+    #[command(subcommand)]
+    Account(RecordCmd),
+    /// Leads.
+    #[command(subcommand)]
+    Lead(RecordCmd),
+    /// Mailboxes.
+    #[command(subcommand)]
+    Mailbox(MailboxCmd),
+    /// Organization settings.
+    #[command(subcommand)]
+    Settings(SettingsCmd),
+}
+
+/// Password options shared by profiles and mailboxes.
+#[derive(Debug, Args, Default)]
+pub struct PasswordArgs {
+    /// Read the password from the first line of standard input.
+    #[arg(long, conflicts_with = "password_env")]
+    pub password_stdin: bool,
+    /// Read the password from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+}
+
+/// Profile options (all optional on update).
+#[derive(Debug, Args, Default)]
+pub struct ProfileArgs {
+    /// imap-smtp, pop3-smtp or exchange.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// IMAP or POP3 server host.
+    #[arg(long, value_name = "H")]
+    pub incoming_host: Option<String>,
+    /// Incoming port (default by kind and security).
+    #[arg(long, value_name = "P")]
+    pub incoming_port: Option<String>,
+    /// tls, starttls or none.
+    #[arg(long, value_name = "S")]
+    pub incoming_security: Option<String>,
+    /// SMTP server host (default: the incoming host).
+    #[arg(long, value_name = "H")]
+    pub outgoing_host: Option<String>,
+    /// Outgoing port (default by security: 465, 587, 25).
+    #[arg(long, value_name = "P")]
+    pub outgoing_port: Option<String>,
+    /// tls, starttls or none.
+    #[arg(long, value_name = "S")]
+    pub outgoing_security: Option<String>,
+    /// Exchange Web Services URL (exchange profiles).
+    #[arg(long, value_name = "URL")]
+    pub ews_url: Option<String>,
+    /// CalDAV/CardDAV URL for appointments, contacts and tasks.
+    #[arg(long, value_name = "URL")]
+    pub dav_url: Option<String>,
+    /// password or none (a relay that trusts the office network).
+    #[arg(long, value_name = "A")]
+    pub outgoing_auth: Option<String>,
+    /// Whose credentials: mailbox (each its own) or profile (one account for all).
+    #[arg(long, value_name = "C")]
+    pub credentials: Option<String>,
+    /// Profile user name (with --credentials profile).
+    #[arg(long, value_name = "U")]
+    pub username: Option<String>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// Most concurrent connections to these servers.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<String>,
+    /// Least seconds between two polls of a mailbox.
+    #[arg(long, value_name = "SECONDS")]
+    pub min_poll_interval: Option<String>,
+    /// Connect and command timeout in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<String>,
+    /// Only process mail received after this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub process_from: Option<String>,
+    /// Allow security `none` and http:// URLs (clear-text passwords).
+    #[arg(long)]
+    pub allow_insecure: bool,
+}
+
+/// `crmsync profile ...`
+#[derive(Debug, Subcommand)]
+pub enum ProfileCmd {
+    /// Add a profile.
+    Add {
+        /// Unique profile name.
+        name: String,
+        #[command(flatten)]
+        args: ProfileArgs,
+    },
+    /// List profiles.
+    List,
+    /// Show one profile.
+    Show {
+        /// Profile name.
+        name: String,
+    },
+    /// Change a profile (only the options given).
+    Update {
+        /// Profile name.
+        name: String,
+        #[command(flatten)]
+        args: ProfileArgs,
+        /// Forbid insecure connections again.
+        #[arg(long, conflicts_with = "allow_insecure")]
+        disallow_insecure: bool,
+    },
+    /// Remove a profile that no mailbox uses.
+    Remove {
+        /// Profile name.
+        name: String,
+    },
+}
+
+/// `crmsync user|queue ...`
+#[derive(Debug, Subcommand)]
+pub enum PrincipalCmd {
+    /// Add one.
+    Add {
+        /// Email address.
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+    },
+    /// List them.
+    List,
+}
+
+/// `crmsync contact|account|lead ...`
+#[derive(Debug, Subcommand)]
+pub enum RecordCmd {
+    /// Import a CSV file with a header row; all rows or none.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+    },
+    /// List them.
+    List,
+}
+
+/// Mailbox options (all optional on update).
+#[derive(Debug, Args, Default)]
+pub struct MailboxArgs {
+    /// Email server profile name (required on add).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Mailbox user name (default: the address).
+    #[arg(long, value_name = "U")]
+    pub username: Option<String>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// server-side, forward or none.
+    #[arg(long, value_name = "METHOD")]
+    pub incoming: Option<String>,
+    /// server-side or none.
+    #[arg(long, value_name = "METHOD")]
+    pub outgoing: Option<String>,
+    /// Appointments, contacts and tasks: server-side or none.
+    #[arg(long, value_name = "METHOD")]
+    pub act: Option<String>,
+    /// all, responses, crm-records, email-enabled or none.
+    #[arg(long, value_name = "FILTER")]
+    pub track: Option<String>,
+    /// Only process mail received after this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub process_from: Option<String>,
+    /// Delete mail from the server once it is in the CRM (queue and forward mailboxes).
+    #[arg(long)]
+    pub delete_after_processing: bool,
+    /// This mailbox receives other mailboxes' mail as forwarded attachments.
+    #[arg(long)]
+    pub forward_mailbox: bool,
+    /// Track everything in FOLDER and link it to a record, e.g. Customers/Contoso=account:Contoso.
+    #[arg(long, value_name = "FOLDER=TYPE:KEY")]
+    pub track_folder: Vec<String>,
+}
+
+/// `crmsync mailbox ...`
+#[derive(Debug, Subcommand)]
+pub enum MailboxCmd {
+    /// Add a mailbox for an existing user or queue.
+    Add {
+        /// The user's or queue's email address.
+        email: String,
+        #[command(flatten)]
+        args: MailboxArgs,
+    },
+    /// List mailboxes.
+    List,
+    /// Show one mailbox with its status.
+    Show {
+        /// Mailbox address.
+        email: String,
+    },
+    /// Change a mailbox (only the options given).
+    Update {
+        /// Mailbox address.
+        email: String,
+        #[command(flatten)]
+        args: MailboxArgs,
+        /// Stop deleting processed mail.
+        #[arg(long, conflicts_with = "delete_after_processing")]
+        keep_after_processing: bool,
+        /// Remove every folder-level tracking entry.
+        #[arg(long, conflicts_with = "track_folder")]
+        clear_track_folders: bool,
+    },
+    /// Remove a mailbox (tracked email stays in the CRM).
+    Remove {
+        /// Mailbox address.
+        email: String,
+    },
+}
+
+/// `crmsync settings ...`
+#[derive(Debug, Subcommand)]
+pub enum SettingsCmd {
+    /// Every setting with its value, default and meaning.
+    Show,
+    /// Change one setting.
+    Set {
+        /// Setting key, e.g. tracking_token.prefix.
+        key: String,
+        /// New value.
+        value: String,
+    },
+}

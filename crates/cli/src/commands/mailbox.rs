@@ -1,0 +1,217 @@
+//! `crmsync mailbox ...`
+
+use crmsync_core::Store;
+use crmsync_core::model::{Mailbox, Owner};
+use crmsync_engine::admin::mailboxes::{self, MailboxInput};
+use serde_json::json;
+
+use super::Ctx;
+use crate::cli::{MailboxArgs, MailboxCmd};
+use crate::output::{self, opt};
+use crate::{CliError, secrets};
+
+fn input(a: MailboxArgs, keep_after: bool, clear_folders: bool) -> Result<MailboxInput, CliError> {
+    Ok(MailboxInput {
+        password: secrets::read_password(
+            a.password.password_stdin,
+            a.password.password_env.as_deref(),
+        )?,
+        profile: a.profile,
+        username: a.username,
+        incoming: a.incoming,
+        outgoing: a.outgoing,
+        act: a.act,
+        track: a.track,
+        process_from: a.process_from,
+        delete_after_processing: if a.delete_after_processing {
+            Some(true)
+        } else if keep_after {
+            Some(false)
+        } else {
+            None
+        },
+        forward_mailbox: a.forward_mailbox.then_some(true),
+        track_folders: if clear_folders {
+            Some(Vec::new())
+        } else if a.track_folder.is_empty() {
+            None
+        } else {
+            Some(a.track_folder)
+        },
+    })
+}
+
+fn owner(o: &Owner) -> String {
+    match o {
+        Owner::User { name, .. } => format!("user {name}"),
+        Owner::Queue { name, .. } => format!("queue {name}"),
+    }
+}
+
+fn health(m: &Mailbox) -> String {
+    let ch = |name: &str, c: &crmsync_core::model::ChannelState| {
+        format!(
+            "{name} {}{}",
+            c.status,
+            if c.enabled { " (enabled)" } else { "" }
+        )
+    };
+    [
+        ch("incoming", &m.incoming),
+        ch("outgoing", &m.outgoing),
+        ch("act", &m.act),
+    ]
+    .join(", ")
+}
+
+fn print(m: &Mailbox) {
+    let d = &m.data;
+    let t = &m.telemetry;
+    let mut pairs = vec![
+        ("email", d.email.clone()),
+        ("owner", owner(&d.owner)),
+        ("profile", m.profile.clone()),
+        ("username", opt(&d.username)),
+        (
+            "password",
+            if m.has_password {
+                "(stored, encrypted)".into()
+            } else {
+                "-".into()
+            },
+        ),
+        (
+            "incoming",
+            format!(
+                "{} / {}{}",
+                d.incoming_method,
+                m.incoming.status,
+                if m.incoming.enabled { " / enabled" } else { "" }
+            ),
+        ),
+        (
+            "outgoing",
+            format!(
+                "{} / {}{}",
+                d.outgoing_method,
+                m.outgoing.status,
+                if m.outgoing.enabled { " / enabled" } else { "" }
+            ),
+        ),
+        (
+            "act",
+            format!(
+                "{} / {}{}",
+                d.act_method,
+                m.act.status,
+                if m.act.enabled { " / enabled" } else { "" }
+            ),
+        ),
+        ("track", d.track.to_string()),
+        ("process from", opt(&d.process_from)),
+        (
+            "delete after processing",
+            d.delete_after_processing.to_string(),
+        ),
+        ("forward mailbox", d.is_forward_mailbox.to_string()),
+        ("approval", m.approval.to_string()),
+        ("processing state", t.processing_state.clone()),
+        ("last sync", opt(&t.last_sync_succeeded)),
+        ("next poll", opt(&t.next_poll)),
+    ];
+    if m.credentials_required {
+        pairs.push((
+            "credentials",
+            "required: set a password with `mailbox update --password-stdin`".into(),
+        ));
+    }
+    if let Some(e) = &t.last_error {
+        pairs.push(("last error", format!("{} {} ({})", e.code, e.message, e.at)));
+    }
+    for f in &d.track_folders {
+        pairs.push((
+            "track folder",
+            format!(
+                "{} -> {} {}",
+                f.folder, f.regarding.record_type, f.regarding.name
+            ),
+        ));
+    }
+    output::fields(&pairs);
+}
+
+/// Runs a mailbox command.
+pub fn run(ctx: &Ctx, store: &mut Store, cmd: MailboxCmd) -> Result<(), CliError> {
+    match cmd {
+        MailboxCmd::Add { email, args } => {
+            let m = mailboxes::add(store, &email, &input(args, false, false)?)?;
+            if ctx.json {
+                output::json(&m)
+            } else {
+                println!(
+                    "mailbox {} added for {} on profile '{}'; run `crmsync mailbox test-enable {}` next",
+                    m.data.email,
+                    owner(&m.data.owner),
+                    m.profile,
+                    m.data.email
+                );
+                Ok(())
+            }
+        }
+        MailboxCmd::Update {
+            email,
+            args,
+            keep_after_processing,
+            clear_track_folders,
+        } => {
+            let m = mailboxes::update(
+                store,
+                &email,
+                &input(args, keep_after_processing, clear_track_folders)?,
+            )?;
+            if ctx.json {
+                output::json(&m)
+            } else {
+                println!("mailbox {} updated", m.data.email);
+                Ok(())
+            }
+        }
+        MailboxCmd::Remove { email } => {
+            mailboxes::remove(store, &email)?;
+            if ctx.json {
+                output::json(&json!({ "removed": email }))
+            } else {
+                println!("mailbox {email} removed");
+                Ok(())
+            }
+        }
+        MailboxCmd::List => {
+            let list = mailboxes::list(store)?;
+            if ctx.json {
+                return output::json(&list);
+            }
+            let rows = list
+                .iter()
+                .map(|m| {
+                    vec![
+                        m.data.email.clone(),
+                        owner(&m.data.owner),
+                        m.profile.clone(),
+                        health(m),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            output::table(&["EMAIL", "OWNER", "PROFILE", "STATUS"], &rows);
+            Ok(())
+        }
+        MailboxCmd::Show { email } => {
+            let m = mailboxes::show(store, &email)?;
+            if ctx.json {
+                output::json(&m)
+            } else {
+                print(&m);
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Command handlers: each opens the store, calls the engine's admin API and prints.
+
+mod mailbox;
+mod principal;
+mod profile;
+mod record;
+mod settings;
+
+use std::path::PathBuf;
+
+use crmsync_core::Store;
+use serde_json::json;
+
+use crate::CliError;
+use crate::cli::{Cli, Command};
+use crate::output;
+
+/// Resolved global options.
+pub struct Ctx {
+    /// Print JSON.
+    pub json: bool,
+}
+
+/// Opens (creating or upgrading) the store the command works on.
+fn open_store(db: Option<PathBuf>) -> Result<Store, CliError> {
+    let path = db.unwrap_or_else(crmsync_core::store::default_path);
+    Store::open(&path).map_err(|e| CliError::Runtime(e.to_string()))
+}
+
+/// Runs one command.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let ctx = Ctx { json: cli.json };
+    let mut store = open_store(cli.db)?;
+    match cli.command {
+        Command::Init => {
+            let version = store.schema_version()?;
+            let path = store.path().display().to_string();
+            if ctx.json {
+                output::json(&json!({ "path": path, "schema_version": version }))
+            } else {
+                println!("store {path} is ready (schema version {version})");
+                Ok(())
+            }
+        }
+        Command::Profile(cmd) => profile::run(&ctx, &mut store, cmd),
+        Command::User(cmd) => principal::run(
+            &ctx,
+            &mut store,
+            crmsync_core::store::principals::Kind::User,
+            cmd,
+        ),
+        Command::Queue(cmd) => principal::run(
+            &ctx,
+            &mut store,
+            crmsync_core::store::principals::Kind::Queue,
+            cmd,
+        ),
+        Command::Contact(cmd) => record::run(
+            &ctx,
+            &mut store,
+            crmsync_engine::admin::imports::RecordKind::Contact,
+            cmd,
+        ),
+        Command::Account(cmd) => record::run(
+            &ctx,
+            &mut store,
+            crmsync_engine::admin::imports::RecordKind::Account,
+            cmd,
+        ),
+        Command::Lead(cmd) => record::run(
+            &ctx,
+            &mut store,
+            crmsync_engine::admin::imports::RecordKind::Lead,
+            cmd,
+        ),
+        Command::Mailbox(cmd) => mailbox::run(&ctx, &mut store, cmd),
+        Command::Settings(cmd) => settings::run(&ctx, &mut store, cmd),
+    }
+}

@@ -1,0 +1,37 @@
+//! `crmsync user|queue ...`
+
+use crmsync_core::Store;
+use crmsync_core::store::principals::Kind;
+use crmsync_engine::admin::principals;
+
+use super::Ctx;
+use crate::CliError;
+use crate::cli::PrincipalCmd;
+use crate::output;
+
+/// Runs a user or queue command.
+pub fn run(ctx: &Ctx, store: &mut Store, kind: Kind, cmd: PrincipalCmd) -> Result<(), CliError> {
+    match cmd {
+        PrincipalCmd::Add { email, name } => {
+            let p = principals::add(store, kind, &email, &name)?;
+            if ctx.json {
+                output::json(&p)
+            } else {
+                println!("{} {} added", kind.noun(), p.email);
+                Ok(())
+            }
+        }
+        PrincipalCmd::List => {
+            let list = principals::list(store, kind)?;
+            if ctx.json {
+                return output::json(&list);
+            }
+            let rows = list
+                .iter()
+                .map(|p| vec![p.email.clone(), p.name.clone()])
+                .collect::<Vec<_>>();
+            output::table(&["EMAIL", "NAME"], &rows);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! `crmsync`: the headless command line of crmsync. Everything the desktop
+//! window can do, this can do too; see docs/cli.md.
+
+mod cli;
+mod commands;
+mod output;
+mod secrets;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+
+/// A failure, split by who must act: the admin's input (exit 2) or the runtime (exit 1).
+#[derive(Debug)]
+pub enum CliError {
+    /// Invalid input: one line naming the field; nothing was changed.
+    Invalid(String),
+    /// Anything else.
+    Runtime(String),
+}
+
+impl From<crmsync_engine::EngineError> for CliError {
+    fn from(e: crmsync_engine::EngineError) -> Self {
+        if e.is_invalid_input() {
+            CliError::Invalid(e.to_string())
+        } else {
+            CliError::Runtime(e.to_string())
+        }
+    }
+}
+
+impl From<crmsync_core::CoreError> for CliError {
+    fn from(e: crmsync_core::CoreError) -> Self {
+        crmsync_engine::EngineError::from(e).into()
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("crmsync: {}", one_line(&e.render().to_string()));
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(cli.verbose);
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Invalid(msg)) => {
+            eprintln!("crmsync: {}", one_line(&msg));
+            ExitCode::from(2)
+        }
+        Err(CliError::Runtime(msg)) => {
+            eprintln!("crmsync: {}", one_line(&msg));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Folds clap's multi-line usage errors into the one line the CLI promises.
+fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_start_matches("error: ")
+        .to_string()
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CRMSYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,14 @@
+//! crmsync core: the domain types, the SQLite store with its migrations,
+//! encrypted credentials, settings with their defaults, and the pure logic the
+//! engine decides with. Nothing in this crate opens a network connection.
+
+pub mod address;
+pub mod error;
+pub mod model;
+pub mod secrets;
+pub mod settings;
+pub mod store;
+pub mod time;
+
+pub use error::{CoreError, ErrorClass, Result};
+pub use store::Store;

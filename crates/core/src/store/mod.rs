@@ -1,0 +1,170 @@
+//! The CRM store: SQLite in WAL mode with foreign keys, a busy timeout and
+//! embedded versioned migrations. All SQL lives under this module so another
+//! store (PostgreSQL) can be added behind the same functions later.
+
+pub mod mailboxes;
+mod migrations;
+pub mod principals;
+pub mod profiles;
+pub mod records;
+pub mod settings;
+
+use std::cell::OnceCell;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::error::{CoreError, Result};
+use crate::secrets::Cipher;
+
+pub use migrations::{MIGRATIONS, latest_version};
+
+/// How long a writer waits for another process's lock before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// An open store: one SQLite connection plus the credential cipher (loaded on first use).
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    cipher: OnceCell<Cipher>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and migrates it to the latest version.
+    pub fn open(path: &Path) -> Result<Store> {
+        let mut store = Store::open_unmigrated(path)?;
+        migrations::migrate(&mut store.conn, latest_version())?;
+        Ok(store)
+    }
+
+    /// Opens without migrating (for migration tests and diagnostics).
+    pub fn open_unmigrated(path: &Path) -> Result<Store> {
+        let open_err = |source: Box<dyn std::error::Error + Send + Sync>| CoreError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| open_err(Box::new(e)))?;
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(|e| open_err(Box::new(e)))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| open_err(Box::new(e)))?;
+        let mode = set_wal_mode(&conn).map_err(|e| open_err(Box::new(e)))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(open_err(
+                format!("cannot switch to WAL mode (got {mode})").into(),
+            ));
+        }
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+            .map_err(|e| open_err(Box::new(e)))?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+            cipher: OnceCell::new(),
+        })
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for reads and single-statement writes.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Schema version of the open file.
+    pub fn schema_version(&self) -> Result<u32> {
+        migrations::current_version(&self.conn)
+    }
+
+    /// Migrates up to `version` (tests use this to build every earlier schema).
+    pub fn migrate_to(&mut self, version: u32) -> Result<()> {
+        migrations::migrate(&mut self.conn, version)
+    }
+
+    /// Runs `f` in one IMMEDIATE transaction: committed when it returns `Ok`,
+    /// rolled back (nothing changed) when it returns `Err`.
+    pub fn write<T, E>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<CoreError>,
+    {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(CoreError::from)?;
+        let value = f(&tx)?;
+        tx.commit().map_err(CoreError::from)?;
+        Ok(value)
+    }
+
+    /// The credential cipher, loading or creating the key on first use.
+    pub fn cipher(&self) -> Result<&Cipher> {
+        if let Some(c) = self.cipher.get() {
+            return Ok(c);
+        }
+        let c = Cipher::load_or_create(&self.conn, &self.path)?;
+        Ok(self.cipher.get_or_init(|| c))
+    }
+}
+
+/// Switches to WAL. Changing the journal mode of a new file takes an exclusive
+/// lock and SQLite does not call the busy handler for it, so a second process
+/// opening the same new file at the same moment must retry by itself.
+fn set_wal_mode(conn: &Connection) -> rusqlite::Result<String> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Maps a UNIQUE constraint violation to [`CoreError::AlreadyExists`].
+pub(crate) fn unique_to_exists(
+    what: &'static str,
+    key: &str,
+) -> impl FnOnce(rusqlite::Error) -> CoreError {
+    let key = key.to_string();
+    move |e| match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            CoreError::AlreadyExists { what, key }
+        }
+        _ => CoreError::from(e),
+    }
+}
+
+/// The store used when neither `--db` nor `$CRMSYNC_DB` names one: the
+/// platform data directory, e.g. `~/.local/share/crmsync/crmsync.db`.
+pub fn default_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("CRMSYNC_DB").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    directories::ProjectDirs::from("", "", "crmsync")
+        .map(|d| d.data_dir().join("crmsync.db"))
+        .unwrap_or_else(|| PathBuf::from("crmsync.db"))
+}

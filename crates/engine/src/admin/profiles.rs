@@ -1,0 +1,426 @@
+//! Email server profiles: add, update, remove, list, show, with validation.
+
+use crmsync_core::model::{
+    CredentialSource, Endpoint, OutgoingAuth, Profile, ProfileData, ProfileKind, Security,
+};
+use crmsync_core::secrets::Secret;
+use crmsync_core::store::mailboxes;
+use crmsync_core::store::profiles::{self, PasswordChange};
+use crmsync_core::time::parse_rfc3339;
+use crmsync_core::{CoreError, Store};
+
+use super::{opt_text, parse_num};
+use crate::error::Result;
+
+/// Profile fields as the admin typed them; `None` means "not given" (default on
+/// add, unchanged on update).
+#[derive(Debug, Clone, Default)]
+pub struct ProfileInput {
+    /// imap-smtp, pop3-smtp or exchange (required on add).
+    pub kind: Option<String>,
+    /// Incoming (IMAP/POP3) host.
+    pub incoming_host: Option<String>,
+    /// Incoming port.
+    pub incoming_port: Option<String>,
+    /// Incoming security: tls, starttls, none.
+    pub incoming_security: Option<String>,
+    /// Outgoing (SMTP) host; defaults to the incoming host.
+    pub outgoing_host: Option<String>,
+    /// Outgoing port.
+    pub outgoing_port: Option<String>,
+    /// Outgoing security.
+    pub outgoing_security: Option<String>,
+    /// Exchange Web Services URL.
+    pub ews_url: Option<String>,
+    /// CalDAV/CardDAV URL.
+    pub dav_url: Option<String>,
+    /// password or none.
+    pub outgoing_auth: Option<String>,
+    /// mailbox or profile.
+    pub credentials: Option<String>,
+    /// Profile user name.
+    pub username: Option<String>,
+    /// Profile password (from stdin or an environment variable, never argv).
+    pub password: Option<Secret>,
+    /// Max concurrent connections.
+    pub max_connections: Option<String>,
+    /// Min poll interval, seconds.
+    pub min_poll_interval: Option<String>,
+    /// Timeout, seconds.
+    pub timeout: Option<String>,
+    /// Process mail received after (RFC 3339).
+    pub process_from: Option<String>,
+    /// Allow plaintext connections.
+    pub allow_insecure: Option<bool>,
+}
+
+/// The default port of a protocol for a security mode.
+pub fn default_port(proto: Proto, security: Security) -> u16 {
+    match (proto, security) {
+        (Proto::Imap, Security::Tls) => 993,
+        (Proto::Imap, _) => 143,
+        (Proto::Pop3, Security::Tls) => 995,
+        (Proto::Pop3, _) => 110,
+        (Proto::Smtp, Security::Tls) => 465,
+        (Proto::Smtp, Security::Starttls) => 587,
+        (Proto::Smtp, Security::None) => 25,
+    }
+}
+
+/// Mail protocols with well-known ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    /// IMAP.
+    Imap,
+    /// POP3.
+    Pop3,
+    /// SMTP.
+    Smtp,
+}
+
+fn validate_host(field: &str, h: &str) -> Result<String> {
+    let h = h.trim();
+    if h.is_empty() {
+        return Err(CoreError::invalid(field, "must not be empty").into());
+    }
+    if h.contains("://") || h.contains('/') {
+        return Err(
+            CoreError::invalid(field, format!("'{h}' is a URL; give only the host name")).into(),
+        );
+    }
+    let ok = h.len() <= 253
+        && h.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'));
+    if !ok {
+        return Err(
+            CoreError::invalid(field, format!("'{h}' is not a host name or address")).into(),
+        );
+    }
+    Ok(h.to_string())
+}
+
+fn validate_url(field: &str, u: &str, allow_insecure: bool) -> Result<String> {
+    let u = u.trim();
+    let rest = if let Some(r) = u.strip_prefix("https://") {
+        r
+    } else if let Some(r) = u.strip_prefix("http://") {
+        if !allow_insecure {
+            return Err(CoreError::invalid(
+                field,
+                "http:// sends credentials in clear text; use https:// or add --allow-insecure",
+            )
+            .into());
+        }
+        r
+    } else {
+        return Err(CoreError::invalid(field, format!("'{u}' is not an http(s) URL")).into());
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_only = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    if host_only.is_empty() || host.contains('@') {
+        return Err(CoreError::invalid(
+            field,
+            format!("'{u}' has no host (and must not carry credentials)"),
+        )
+        .into());
+    }
+    Ok(u.to_string())
+}
+
+fn insecure_refused(field: &str) -> CoreError {
+    CoreError::invalid(
+        field,
+        "'none' sends passwords and mail in clear text; add --allow-insecure to allow it on this profile",
+    )
+}
+
+/// Builds and validates profile data from `input` over `base` (None on add).
+fn build(name: &str, input: &ProfileInput, base: Option<&Profile>) -> Result<ProfileData> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(CoreError::invalid("name", "must be 1 to 100 characters").into());
+    }
+    let kind = match (&input.kind, base) {
+        (Some(k), _) => ProfileKind::parse("kind", k)?,
+        (None, Some(b)) => b.data.kind,
+        (None, None) => {
+            return Err(
+                CoreError::invalid("kind", "required: imap-smtp, pop3-smtp or exchange").into(),
+            );
+        }
+    };
+    let allow_insecure = input
+        .allow_insecure
+        .or(base.map(|b| b.data.allow_insecure))
+        .unwrap_or(false);
+    let (in_proto, has_mail_hosts) = match kind {
+        ProfileKind::ImapSmtp => (Proto::Imap, true),
+        ProfileKind::Pop3Smtp => (Proto::Pop3, true),
+        ProfileKind::Exchange => (Proto::Imap, false),
+    };
+
+    let endpoint = |side: &str,
+                    proto: Proto,
+                    host: Option<&String>,
+                    port: Option<&String>,
+                    sec: Option<&String>,
+                    old: Option<&Endpoint>,
+                    fallback_host: Option<&str>|
+     -> Result<Option<Endpoint>> {
+        let host = match (host, old, fallback_host) {
+            (Some(h), _, _) => validate_host(&format!("{side}-host"), h)?,
+            (None, Some(o), _) => o.host.clone(),
+            (None, None, Some(f)) => f.to_string(),
+            (None, None, None) => {
+                return Err(CoreError::invalid(
+                    format!("{side}-host"),
+                    format!("required for kind {kind}"),
+                )
+                .into());
+            }
+        };
+        let security = match (sec, old) {
+            (Some(s), _) => Security::parse(&format!("{side}-security"), s)?,
+            (None, Some(o)) => o.security,
+            (None, None) => Security::Tls,
+        };
+        if security == Security::None && !allow_insecure {
+            return Err(insecure_refused(&format!("{side}-security")).into());
+        }
+        let port = match (
+            parse_num(&format!("{side}-port"), port.map(String::as_str), 1, 65535)?,
+            old,
+        ) {
+            (Some(p), _) => p as u16,
+            // Security changed and the old port was the old default: follow the new default.
+            (None, Some(o)) if o.port == default_port(proto, o.security) => {
+                default_port(proto, security)
+            }
+            (None, Some(o)) => o.port,
+            (None, None) => default_port(proto, security),
+        };
+        Ok(Some(Endpoint {
+            host,
+            port,
+            security,
+        }))
+    };
+
+    let (incoming, outgoing) = if has_mail_hosts {
+        let inc = endpoint(
+            "incoming",
+            in_proto,
+            input.incoming_host.as_ref(),
+            input.incoming_port.as_ref(),
+            input.incoming_security.as_ref(),
+            base.and_then(|b| b.data.incoming.as_ref()),
+            None,
+        )?;
+        let fallback = inc.as_ref().map(|e| e.host.clone());
+        let out = endpoint(
+            "outgoing",
+            Proto::Smtp,
+            input.outgoing_host.as_ref(),
+            input.outgoing_port.as_ref(),
+            input.outgoing_security.as_ref(),
+            base.and_then(|b| b.data.outgoing.as_ref()),
+            fallback.as_deref(),
+        )?;
+        (inc, out)
+    } else {
+        for (field, v) in [
+            ("incoming-host", &input.incoming_host),
+            ("incoming-port", &input.incoming_port),
+            ("incoming-security", &input.incoming_security),
+            ("outgoing-host", &input.outgoing_host),
+            ("outgoing-port", &input.outgoing_port),
+            ("outgoing-security", &input.outgoing_security),
+        ] {
+            if v.is_some() {
+                return Err(CoreError::invalid(
+                    field,
+                    "not used by exchange profiles; give --ews-url",
+                )
+                .into());
+            }
+        }
+        (None, None)
+    };
+
+    let ews_url = match (&input.ews_url, base) {
+        (Some(u), _) if u.trim().is_empty() => None,
+        (Some(u), _) => Some(validate_url("ews-url", u, allow_insecure)?),
+        (None, Some(b)) => b.data.ews_url.clone(),
+        (None, None) => None,
+    };
+    if kind == ProfileKind::Exchange && ews_url.is_none() {
+        return Err(CoreError::invalid("ews-url", "required for an exchange profile").into());
+    }
+    if kind != ProfileKind::Exchange && ews_url.is_some() {
+        return Err(CoreError::invalid("ews-url", format!("not used by a {kind} profile")).into());
+    }
+    let dav_url = match (&input.dav_url, base) {
+        (Some(u), _) if u.trim().is_empty() => None,
+        (Some(u), _) => Some(validate_url("dav-url", u, allow_insecure)?),
+        (None, Some(b)) => b.data.dav_url.clone(),
+        (None, None) => None,
+    };
+    let outgoing_auth = match (&input.outgoing_auth, base) {
+        (Some(a), _) => OutgoingAuth::parse("outgoing-auth", a)?,
+        (None, Some(b)) => b.data.outgoing_auth,
+        (None, None) => OutgoingAuth::Password,
+    };
+    let credentials = match (&input.credentials, base) {
+        (Some(c), _) => CredentialSource::parse("credentials", c)?,
+        (None, Some(b)) => b.data.credentials,
+        (None, None) => CredentialSource::Mailbox,
+    };
+    let username = match (&input.username, base) {
+        (Some(u), _) => opt_text(Some(u)),
+        (None, Some(b)) => b.data.username.clone(),
+        (None, None) => None,
+    };
+    let num = |field: &str,
+               raw: &Option<String>,
+               min,
+               max,
+               old: Option<u32>,
+               default: u32|
+     -> Result<u32> {
+        Ok(parse_num(field, raw.as_deref(), min, max)?
+            .map(|n| n as u32)
+            .or(old)
+            .unwrap_or(default))
+    };
+    let max_connections = num(
+        "max-connections",
+        &input.max_connections,
+        1,
+        100,
+        base.map(|b| b.data.max_connections),
+        10,
+    )?;
+    let min_poll_interval = num(
+        "min-poll-interval",
+        &input.min_poll_interval,
+        0,
+        86400,
+        base.map(|b| b.data.min_poll_interval),
+        60,
+    )?;
+    let timeout = num(
+        "timeout",
+        &input.timeout,
+        1,
+        600,
+        base.map(|b| b.data.timeout),
+        60,
+    )?;
+    let process_from = match (&input.process_from, base) {
+        (Some(p), _) if p.trim().is_empty() => None,
+        (Some(p), _) => Some(parse_rfc3339("process-from", p)?),
+        (None, Some(b)) => b.data.process_from,
+        (None, None) => None,
+    };
+    Ok(ProfileData {
+        name: name.to_string(),
+        kind,
+        incoming,
+        outgoing,
+        outgoing_auth,
+        ews_url,
+        dav_url,
+        credentials,
+        username,
+        max_connections,
+        min_poll_interval,
+        timeout,
+        process_from,
+        allow_insecure,
+    })
+}
+
+fn check_profile_credentials(d: &ProfileData, has_password: bool) -> Result<()> {
+    if d.credentials == CredentialSource::Profile {
+        if d.username.is_none() {
+            return Err(
+                CoreError::invalid("username", "required when --credentials profile").into(),
+            );
+        }
+        if !has_password {
+            return Err(CoreError::invalid(
+                "password",
+                "required when --credentials profile (give --password-stdin or --password-env VAR)",
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Adds a profile.
+pub fn add(store: &mut Store, name: &str, input: &ProfileInput) -> Result<Profile> {
+    let data = build(name, input, None)?;
+    check_profile_credentials(&data, input.password.is_some())?;
+    let enc = match &input.password {
+        Some(p) => Some(store.cipher()?.seal(p)),
+        None => None,
+    };
+    let id = store.write(|tx| {
+        if profiles::find(tx, &data.name)?.is_some() {
+            return Err(CoreError::invalid(
+                "name",
+                format!("a profile named '{}' already exists", data.name),
+            )
+            .into());
+        }
+        Ok::<_, crate::EngineError>(profiles::insert(tx, &data, enc.as_deref())?)
+    })?;
+    Ok(profiles::get_by_id(store.conn(), id)?)
+}
+
+/// Updates a profile; only the given fields change.
+pub fn update(store: &mut Store, name: &str, input: &ProfileInput) -> Result<Profile> {
+    let current = profiles::get(store.conn(), name)
+        .map_err(|_| CoreError::invalid("name", format!("no profile named '{name}'")))?;
+    let data = build(&current.data.name, input, Some(&current))?;
+    check_profile_credentials(&data, input.password.is_some() || current.has_password)?;
+    let change = match &input.password {
+        Some(p) => PasswordChange::Set(store.cipher()?.seal(p)),
+        None => PasswordChange::Keep,
+    };
+    store.write(|tx| profiles::update(tx, current.id, &data, &change))?;
+    Ok(profiles::get_by_id(store.conn(), current.id)?)
+}
+
+/// Removes a profile; refused while mailboxes use it, naming them.
+pub fn remove(store: &mut Store, name: &str) -> Result<()> {
+    let p = profiles::get(store.conn(), name)
+        .map_err(|_| CoreError::invalid("name", format!("no profile named '{name}'")))?;
+    store.write(|tx| {
+        let users = mailboxes::emails_using_profile(tx, p.id)?;
+        if !users.is_empty() {
+            return Err(CoreError::invalid(
+                "name",
+                format!(
+                    "profile '{}' is used by mailboxes {}; move or remove them first",
+                    p.data.name,
+                    users.join(", ")
+                ),
+            )
+            .into());
+        }
+        Ok::<_, crate::EngineError>(profiles::delete(tx, p.id)?)
+    })
+}
+
+/// All profiles.
+pub fn list(store: &Store) -> Result<Vec<Profile>> {
+    Ok(profiles::list(store.conn())?)
+}
+
+/// One profile by name.
+pub fn show(store: &Store, name: &str) -> Result<Profile> {
+    profiles::get(store.conn(), name)
+        .map_err(|_| CoreError::invalid("name", format!("no profile named '{name}'")).into())
+}

@@ -1,0 +1,40 @@
+//! The engine's error type.
+
+use crmsync_core::CoreError;
+
+/// Everything the engine can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A store, validation or credential error from the core crate.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// A file named by the admin cannot be read.
+    #[error("{field}: cannot read {path}: {source}")]
+    ReadFile {
+        /// The option or form field that named the file.
+        field: String,
+        /// The path.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl EngineError {
+    /// True when the admin's input was at fault (CLI exit code 2; nothing was changed).
+    pub fn is_invalid_input(&self) -> bool {
+        match self {
+            EngineError::Core(e) => e.is_invalid_input(),
+            EngineError::ReadFile { .. } => true,
+        }
+    }
+
+    /// Shorthand for an invalid-input error naming `field`.
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        EngineError::Core(CoreError::invalid(field, reason))
+    }
+}
+
+/// Result alias for the engine.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -1,0 +1,8 @@
+//! crmsync engine: the admin API shared by the CLI and the desktop shell, and
+//! (in later modules) Test & Enable, the incoming/outgoing/ACT pipelines and the
+//! scheduler.
+
+pub mod admin;
+pub mod error;
+
+pub use error::{EngineError, Result};
