@@ -23,11 +23,7 @@ pub enum CliError {
 
 impl From<crmsync_engine::EngineError> for CliError {
     fn from(e: crmsync_engine::EngineError) -> Self {
-        if e.is_invalid_input() {
-            CliError::Invalid(e.to_string())
-        } else {
-            CliError::Runtime(e.to_string())
-        }
+        if e.is_invalid_input() { CliError::Invalid(e.to_string()) } else { CliError::Runtime(e.to_string()) }
     }
 }
 
@@ -89,8 +85,5 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CRMSYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

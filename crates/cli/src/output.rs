@@ -49,6 +49,5 @@ pub fn fields(pairs: &[(&str, String)]) {
 
 /// Text for an optional value.
 pub fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
-    v.as_ref()
-        .map_or_else(|| "-".to_string(), ToString::to_string)
+    v.as_ref().map_or_else(|| "-".to_string(), ToString::to_string)
 }

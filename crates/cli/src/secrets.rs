@@ -16,9 +16,7 @@ pub fn read_password(stdin: bool, env: Option<&str>) -> Result<Option<Secret>, C
             .map_err(|e| CliError::Runtime(format!("cannot read the password from stdin: {e}")))?;
         let pw = line.trim_end_matches(['\r', '\n']);
         if pw.is_empty() {
-            return Err(CliError::Invalid(
-                "password-stdin: no password on standard input".into(),
-            ));
+            return Err(CliError::Invalid("password-stdin: no password on standard input".into()));
         }
         return Ok(Some(Secret::new(pw)));
     }

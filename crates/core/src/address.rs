@@ -6,8 +6,7 @@ use crate::error::{CoreError, Result};
 /// returning it trimmed. The error names `field`.
 pub fn validate(field: &str, s: &str) -> Result<String> {
     let a = s.trim();
-    let bad =
-        |why: &str| CoreError::invalid(field, format!("'{s}' is not an email address ({why})"));
+    let bad = |why: &str| CoreError::invalid(field, format!("'{s}' is not an email address ({why})"));
     let (local, domain) = a.rsplit_once('@').ok_or_else(|| bad("no @"))?;
     if local.is_empty() {
         return Err(bad("nothing before @"));
@@ -15,9 +14,7 @@ pub fn validate(field: &str, s: &str) -> Result<String> {
     if domain.is_empty() {
         return Err(bad("nothing after @"));
     }
-    if a.chars()
-        .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c) && c != ':')
-    {
+    if a.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c) && c != ':') {
         return Err(bad("contains spaces or special characters"));
     }
     if local.contains('@') {
@@ -37,10 +34,7 @@ pub fn validate(field: &str, s: &str) -> Result<String> {
 
 /// Lower-cases an address for comparisons (addresses are case-insensitive in practice).
 pub fn normalize(s: &str) -> String {
-    s.trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .to_lowercase()
+    s.trim().trim_start_matches('<').trim_end_matches('>').to_lowercase()
 }
 
 #[cfg(test)]
@@ -49,10 +43,7 @@ mod tests {
 
     #[test]
     fn accepts_plain_addresses_and_rejects_malformed_ones_naming_the_field() {
-        assert_eq!(
-            validate("to", " Alice@Example.test ").unwrap(),
-            "Alice@Example.test"
-        );
+        assert_eq!(validate("to", " Alice@Example.test ").unwrap(), "Alice@Example.test");
         for bad in [
             "",
             "alice",

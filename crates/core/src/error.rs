@@ -89,27 +89,19 @@ pub enum CoreError {
 impl CoreError {
     /// Shorthand for [`CoreError::Invalid`].
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        CoreError::Invalid {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        CoreError::Invalid { field: field.into(), reason: reason.into() }
     }
 
     /// Shorthand for [`CoreError::NotFound`].
     pub fn not_found(what: &'static str, key: impl Into<String>) -> Self {
-        CoreError::NotFound {
-            what,
-            key: key.into(),
-        }
+        CoreError::NotFound { what, key: key.into() }
     }
 
     /// True when the error is the admin's input (CLI exit code 2), not a runtime failure.
     pub fn is_invalid_input(&self) -> bool {
         matches!(
             self,
-            CoreError::Invalid { .. }
-                | CoreError::NotFound { .. }
-                | CoreError::AlreadyExists { .. }
+            CoreError::Invalid { .. } | CoreError::NotFound { .. } | CoreError::AlreadyExists { .. }
         )
     }
 }

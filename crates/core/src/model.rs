@@ -471,9 +471,5 @@ pub fn person_name(first: Option<&str>, last: Option<&str>, email: Option<&str>)
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(" ");
-    if name.is_empty() {
-        email.unwrap_or_default().to_string()
-    } else {
-        name
-    }
+    if name.is_empty() { email.unwrap_or_default().to_string() } else { name }
 }

@@ -65,22 +65,16 @@ pub struct Cipher {
 
 impl std::fmt::Debug for Cipher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cipher")
-            .field("location", &self.location)
-            .finish()
+        f.debug_struct("Cipher").field("location", &self.location).finish()
     }
 }
 
 impl Cipher {
     /// Loads the key recorded in the store, creating one (keyring first, then file)
     /// when the store has none yet.
-    pub fn load_or_create(conn: &Connection, db_path: &Path) -> Result<Cipher> {
+    pub fn load_or_create(conn: &Connection, db_path: &Path, use_keyring: bool) -> Result<Cipher> {
         let location: Option<String> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'key_location'",
-                [],
-                |r| r.get(0),
-            )
+            .query_row("SELECT value FROM meta WHERE key = 'key_location'", [], |r| r.get(0))
             .optional()?;
         let installation = installation_id(conn)?;
         let cipher = match location.as_deref() {
@@ -98,14 +92,12 @@ impl Cipher {
                 Cipher::from_key(&key, KeyLocation::File)?
             }
             Some(other) => {
-                return Err(CoreError::Secret(format!(
-                    "unknown key location '{other}' in store"
-                )));
+                return Err(CoreError::Secret(format!("unknown key location '{other}' in store")));
             }
             None => {
                 let mut key = [0u8; 32];
                 rand::rng().fill_bytes(&mut key);
-                let location = if keyring_set(&installation, &key).is_ok() {
+                let location = if use_keyring && keyring_set(&installation, &key).is_ok() {
                     KeyLocation::Keyring
                 } else {
                     write_key_file(&key_file_path(db_path), &key)?;
@@ -136,15 +128,11 @@ impl Cipher {
     }
 
     fn verify_check(&self, conn: &Connection) -> Result<()> {
-        let check: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        let check: Option<String> =
+            conn.query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| r.get(0)).optional()?;
         let Some(check) = check else { return Ok(()) };
-        let blob = B64
-            .decode(check)
-            .map_err(|_| CoreError::Secret("the stored key check is corrupt".into()))?;
+        let blob =
+            B64.decode(check).map_err(|_| CoreError::Secret("the stored key check is corrupt".into()))?;
         match self.decrypt_bytes(&blob) {
             Ok(p) if p == CHECK_PLAINTEXT => Ok(()),
             _ => Err(CoreError::Secret(
@@ -164,13 +152,7 @@ impl Cipher {
         rand::rng().fill_bytes(&mut nonce);
         let ct = self
             .aead
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: AAD,
-                },
-            )
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: AAD })
             .expect("AES-GCM encryption of an in-memory buffer cannot fail");
         let mut out = Vec::with_capacity(1 + 12 + ct.len());
         out.push(FORMAT_V1);
@@ -194,21 +176,11 @@ impl Cipher {
 
     fn decrypt_bytes(&self, blob: &[u8]) -> Result<Vec<u8>> {
         if blob.len() < 1 + 12 + 16 || blob[0] != FORMAT_V1 {
-            return Err(CoreError::Secret(
-                "a stored credential has an unknown format".into(),
-            ));
+            return Err(CoreError::Secret("a stored credential has an unknown format".into()));
         }
         self.aead
-            .decrypt(
-                Nonce::from_slice(&blob[1..13]),
-                Payload {
-                    msg: &blob[13..],
-                    aad: AAD,
-                },
-            )
-            .map_err(|_| {
-                CoreError::Secret("a stored credential cannot be decrypted with this key".into())
-            })
+            .decrypt(Nonce::from_slice(&blob[1..13]), Payload { msg: &blob[13..], aad: AAD })
+            .map_err(|_| CoreError::Secret("a stored credential cannot be decrypted with this key".into()))
     }
 }
 
@@ -220,12 +192,8 @@ pub fn key_file_path(db_path: &Path) -> PathBuf {
 }
 
 fn installation_id(conn: &Connection) -> Result<String> {
-    conn.query_row(
-        "SELECT value FROM meta WHERE key = 'installation_id'",
-        [],
-        |r| r.get(0),
-    )
-    .map_err(CoreError::from)
+    conn.query_row("SELECT value FROM meta WHERE key = 'installation_id'", [], |r| r.get(0))
+        .map_err(CoreError::from)
 }
 
 fn read_key_file(path: &Path) -> Result<Vec<u8>> {
@@ -235,35 +203,22 @@ fn read_key_file(path: &Path) -> Result<Vec<u8>> {
             path.display()
         ))
     })?;
-    B64.decode(text.trim()).map_err(|_| {
-        CoreError::Secret(format!(
-            "the credential key file {} is corrupt",
-            path.display()
-        ))
-    })
+    B64.decode(text.trim())
+        .map_err(|_| CoreError::Secret(format!("the credential key file {} is corrupt", path.display())))
 }
 
 fn write_key_file(path: &Path, key: &[u8]) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let io = |source| CoreError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io)?;
+    let io = |source| CoreError::Io { path: path.display().to_string(), source };
+    let mut f =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io)?;
     f.write_all(B64.encode(key).as_bytes()).map_err(io)?;
     f.sync_all().map_err(io)
 }
 
-fn keyring_enabled() -> bool {
-    !matches!(
-        std::env::var("CRMSYNC_KEYRING").as_deref(),
-        Ok("off" | "0" | "false" | "no")
-    )
+/// Whether the environment allows the OS keyring (`CRMSYNC_KEYRING=off` forbids it).
+pub fn keyring_wanted() -> bool {
+    !matches!(std::env::var("CRMSYNC_KEYRING").as_deref(), Ok("off" | "0" | "false" | "no"))
 }
 
 /// Runs a keyring call on its own thread with a timeout: the Secret Service may
@@ -271,9 +226,6 @@ fn keyring_enabled() -> bool {
 fn with_keyring<T: Send + 'static>(
     f: impl FnOnce() -> std::result::Result<T, String> + Send + 'static,
 ) -> std::result::Result<T, String> {
-    if !keyring_enabled() {
-        return Err("disabled by CRMSYNC_KEYRING".into());
-    }
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
         return Err("no D-Bus session".into());
     }
@@ -281,19 +233,15 @@ fn with_keyring<T: Send + 'static>(
     std::thread::spawn(move || {
         let _ = tx.send(f());
     });
-    rx.recv_timeout(KEYRING_TIMEOUT)
-        .unwrap_or_else(|_| Err("the keyring did not answer in time".into()))
+    rx.recv_timeout(KEYRING_TIMEOUT).unwrap_or_else(|_| Err("the keyring did not answer in time".into()))
 }
 
 fn keyring_get(installation: &str) -> std::result::Result<Vec<u8>, String> {
     let user = installation.to_string();
     let text = with_keyring(move || {
-        keyring::Entry::new(KEYRING_SERVICE, &user)
-            .and_then(|e| e.get_password())
-            .map_err(|e| e.to_string())
+        keyring::Entry::new(KEYRING_SERVICE, &user).and_then(|e| e.get_password()).map_err(|e| e.to_string())
     })?;
-    B64.decode(text.trim())
-        .map_err(|_| "the keyring entry is corrupt".to_string())
+    B64.decode(text.trim()).map_err(|_| "the keyring entry is corrupt".to_string())
 }
 
 fn keyring_set(installation: &str, key: &[u8]) -> std::result::Result<(), String> {

@@ -199,12 +199,7 @@ pub const DEFS: &[Def] = &[
         default: "900",
         help: "How often a disabled mailbox is re-tested",
     },
-    Def {
-        key: "queue.mailbox_workers",
-        kind: int(1, 64),
-        default: "4",
-        help: "Mailboxes processed at once",
-    },
+    Def { key: "queue.mailbox_workers", kind: int(1, 64), default: "4", help: "Mailboxes processed at once" },
     Def {
         key: "queue.outgoing_workers",
         kind: int(1, 64),
@@ -235,24 +230,9 @@ pub const DEFS: &[Def] = &[
         default: "100",
         help: "Most async operations held in memory",
     },
-    Def {
-        key: "alerts.record_errors",
-        kind: Kind::Bool,
-        default: "true",
-        help: "Record Error alerts",
-    },
-    Def {
-        key: "alerts.record_warnings",
-        kind: Kind::Bool,
-        default: "true",
-        help: "Record Warning alerts",
-    },
-    Def {
-        key: "alerts.record_info",
-        kind: Kind::Bool,
-        default: "true",
-        help: "Record Information alerts",
-    },
+    Def { key: "alerts.record_errors", kind: Kind::Bool, default: "true", help: "Record Error alerts" },
+    Def { key: "alerts.record_warnings", kind: Kind::Bool, default: "true", help: "Record Warning alerts" },
+    Def { key: "alerts.record_info", kind: Kind::Bool, default: "true", help: "Record Information alerts" },
     Def {
         key: "notifications.muted",
         kind: Kind::Bool,
@@ -287,30 +267,20 @@ pub fn def(key: &str) -> Option<&'static Def> {
 /// Validates admin input for `key` and returns the typed JSON value to store.
 pub fn parse_value(key: &str, raw: &str) -> Result<Value> {
     let def = def(key).ok_or_else(|| {
-        CoreError::invalid(
-            "key",
-            format!("unknown setting '{key}' (see `crmsync settings show`)"),
-        )
+        CoreError::invalid("key", format!("unknown setting '{key}' (see `crmsync settings show`)"))
     })?;
     let raw = raw.trim();
     match def.kind {
         Kind::Bool => match raw.to_ascii_lowercase().as_str() {
             "true" | "on" | "yes" | "1" => Ok(Value::Bool(true)),
             "false" | "off" | "no" | "0" => Ok(Value::Bool(false)),
-            _ => Err(CoreError::invalid(
-                key,
-                format!("'{raw}' is not true or false"),
-            )),
+            _ => Err(CoreError::invalid(key, format!("'{raw}' is not true or false"))),
         },
         Kind::Int { min, max } => {
-            let n: i64 = raw
-                .parse()
-                .map_err(|_| CoreError::invalid(key, format!("'{raw}' is not a whole number")))?;
+            let n: i64 =
+                raw.parse().map_err(|_| CoreError::invalid(key, format!("'{raw}' is not a whole number")))?;
             if n < min || n > max {
-                return Err(CoreError::invalid(
-                    key,
-                    format!("{n} is outside {min}..={max}"),
-                ));
+                return Err(CoreError::invalid(key, format!("{n} is outside {min}..={max}")));
             }
             Ok(Value::from(n))
         }
@@ -319,10 +289,7 @@ pub fn parse_value(key: &str, raw: &str) -> Result<Value> {
                 return Err(CoreError::invalid(key, "must not be empty"));
             }
             if raw.chars().count() > max_len {
-                return Err(CoreError::invalid(
-                    key,
-                    format!("longer than {max_len} characters"),
-                ));
+                return Err(CoreError::invalid(key, format!("longer than {max_len} characters")));
             }
             Ok(Value::String(raw.to_string()))
         }
@@ -331,10 +298,7 @@ pub fn parse_value(key: &str, raw: &str) -> Result<Value> {
             if words.contains(&w.as_str()) {
                 Ok(Value::String(w))
             } else {
-                Err(CoreError::invalid(
-                    key,
-                    format!("'{raw}' is not one of {}", words.join(", ")),
-                ))
+                Err(CoreError::invalid(key, format!("'{raw}' is not one of {}", words.join(", "))))
             }
         }
     }
@@ -409,23 +373,17 @@ impl Settings {
 
     /// Boolean setting. Panics on an unknown key (a programming error caught by tests).
     pub fn bool(&self, key: &str) -> bool {
-        self.values[key]
-            .as_bool()
-            .unwrap_or_else(|| panic!("setting {key} is not a bool"))
+        self.values[key].as_bool().unwrap_or_else(|| panic!("setting {key} is not a bool"))
     }
 
     /// Integer setting.
     pub fn int(&self, key: &str) -> i64 {
-        self.values[key]
-            .as_i64()
-            .unwrap_or_else(|| panic!("setting {key} is not an int"))
+        self.values[key].as_i64().unwrap_or_else(|| panic!("setting {key} is not an int"))
     }
 
     /// Text or choice setting.
     pub fn text(&self, key: &str) -> &str {
-        self.values[key]
-            .as_str()
-            .unwrap_or_else(|| panic!("setting {key} is not text"))
+        self.values[key].as_str().unwrap_or_else(|| panic!("setting {key} is not text"))
     }
 }
 
@@ -449,10 +407,7 @@ mod tests {
     #[test]
     fn out_of_range_int_is_rejected_naming_the_setting() {
         let err = parse_value("tracking_token.digits", "99").unwrap_err();
-        assert!(
-            err.to_string().starts_with("tracking_token.digits:"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("tracking_token.digits:"), "{err}");
     }
 
     #[test]

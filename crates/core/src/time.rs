@@ -28,12 +28,7 @@ pub fn from_db(field: &str, s: &str) -> Result<DateTime<Utc>> {
 
 /// Parses admin input such as `2026-01-31T00:00:00Z` for `field`.
 pub fn parse_rfc3339(field: &str, s: &str) -> Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            CoreError::invalid(
-                field,
-                format!("'{s}' is not an RFC 3339 date-time such as 2026-01-31T09:00:00Z"),
-            )
-        })
+    DateTime::parse_from_rfc3339(s.trim()).map(|t| t.with_timezone(&Utc)).map_err(|_| {
+        CoreError::invalid(field, format!("'{s}' is not an RFC 3339 date-time such as 2026-01-31T09:00:00Z"))
+    })
 }

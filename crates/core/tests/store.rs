@@ -4,39 +4,25 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crmsync_core::Store;
-use crmsync_core::model::{
-    CredentialSource, Endpoint, OutgoingAuth, ProfileData, ProfileKind, Security,
-};
+use crmsync_core::model::{CredentialSource, Endpoint, OutgoingAuth, ProfileData, ProfileKind, Security};
 use crmsync_core::secrets::{Secret, key_file_path};
 use crmsync_core::store::{latest_version, principals, profiles};
 
 fn temp_db() -> (tempfile::TempDir, PathBuf) {
-    // SAFETY-free: env is set before any store is opened in this process.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crm.db");
     (dir, path)
 }
 
-fn keyring_off() {
-    // Tests never touch a developer's real keyring.
-    // (edition 2024 makes set_var unsafe; we pass it to child processes instead
-    // and rely on the harness environment for this process.)
-    assert_eq!(
-        std::env::var("CRMSYNC_KEYRING").as_deref(),
-        Ok("off"),
-        "run tests with CRMSYNC_KEYRING=off (the README's test command sets it)"
-    );
+/// Tests never touch a developer's real keyring.
+fn open_store(path: &Path) -> Store {
+    Store::open(path).unwrap().without_keyring()
 }
 
 fn table_names(store: &Store) -> Vec<String> {
-    let mut stmt = store
-        .conn()
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .unwrap();
-    stmt.query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    let mut stmt =
+        store.conn().prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").unwrap();
+    stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
 }
 
 #[test]
@@ -69,20 +55,11 @@ fn migrating_an_empty_file_creates_the_whole_data_model_in_wal_mode() {
         "settings",
         "lease",
     ] {
-        assert!(
-            tables.iter().any(|x| x == t),
-            "missing table {t}: {tables:?}"
-        );
+        assert!(tables.iter().any(|x| x == t), "missing table {t}: {tables:?}");
     }
-    let mode: String = store
-        .conn()
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .unwrap();
+    let mode: String = store.conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
-    let fk: i64 = store
-        .conn()
-        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-        .unwrap();
+    let fk: i64 = store.conn().query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
     assert_eq!(fk, 1);
 }
 
@@ -94,18 +71,11 @@ fn a_database_made_by_every_earlier_migration_upgrades_to_the_latest() {
             let mut old = Store::open_unmigrated(&path).unwrap();
             old.migrate_to(version).unwrap();
             assert_eq!(old.schema_version().unwrap(), version);
-            principals::insert(
-                old.conn(),
-                principals::Kind::User,
-                "kept@example.test",
-                "Kept",
-            )
-            .unwrap();
+            principals::insert(old.conn(), principals::Kind::User, "kept@example.test", "Kept").unwrap();
         }
         let store = Store::open(&path).unwrap();
         assert_eq!(store.schema_version().unwrap(), latest_version());
-        let kept =
-            principals::find(store.conn(), principals::Kind::User, "KEPT@example.test").unwrap();
+        let kept = principals::find(store.conn(), principals::Kind::User, "KEPT@example.test").unwrap();
         assert_eq!(
             kept.map(|p| p.name).as_deref(),
             Some("Kept"),
@@ -119,10 +89,7 @@ fn opening_a_store_newer_than_this_build_is_refused() {
     let (_d, path) = temp_db();
     {
         let store = Store::open(&path).unwrap();
-        store
-            .conn()
-            .pragma_update(None, "user_version", latest_version() + 1)
-            .unwrap();
+        store.conn().pragma_update(None, "user_version", latest_version() + 1).unwrap();
     }
     let err = Store::open(&path).unwrap_err().to_string();
     assert!(err.contains("newer than this crmsync"), "{err}");
@@ -140,12 +107,7 @@ fn child_opens_store_and_writes() {
     for i in 0..50 {
         store
             .write(|tx| {
-                principals::insert(
-                    tx,
-                    principals::Kind::User,
-                    &format!("{tag}-{i}@example.test"),
-                    "U",
-                )
+                principals::insert(tx, principals::Kind::User, &format!("{tag}-{i}@example.test"), "U")
             })
             .unwrap();
     }
@@ -159,12 +121,7 @@ fn two_processes_opening_one_new_file_at_once_both_succeed() {
         .iter()
         .map(|tag| {
             Command::new(&exe)
-                .args([
-                    "--exact",
-                    "child_opens_store_and_writes",
-                    "--ignored",
-                    "--quiet",
-                ])
+                .args(["--exact", "child_opens_store_and_writes", "--ignored", "--quiet"])
                 .env("CRMSYNC_CHILD_DB", &path)
                 .env("CRMSYNC_CHILD_TAG", tag)
                 .spawn()
@@ -175,22 +132,14 @@ fn two_processes_opening_one_new_file_at_once_both_succeed() {
     for i in 0..50 {
         store
             .write(|tx| {
-                principals::insert(
-                    tx,
-                    principals::Kind::User,
-                    &format!("parent-{i}@example.test"),
-                    "U",
-                )
+                principals::insert(tx, principals::Kind::User, &format!("parent-{i}@example.test"), "U")
             })
             .unwrap();
     }
     for mut c in children {
         assert!(c.wait().unwrap().success(), "a concurrent opener failed");
     }
-    let n: i64 = store
-        .conn()
-        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
-        .unwrap();
+    let n: i64 = store.conn().query_row("SELECT count(*) FROM users", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 200);
     assert_eq!(store.schema_version().unwrap(), latest_version());
 }
@@ -199,16 +148,8 @@ fn profile_data() -> ProfileData {
     ProfileData {
         name: "Office".into(),
         kind: ProfileKind::ImapSmtp,
-        incoming: Some(Endpoint {
-            host: "imap.example.test".into(),
-            port: 993,
-            security: Security::Tls,
-        }),
-        outgoing: Some(Endpoint {
-            host: "smtp.example.test".into(),
-            port: 465,
-            security: Security::Tls,
-        }),
+        incoming: Some(Endpoint { host: "imap.example.test".into(), port: 993, security: Security::Tls }),
+        outgoing: Some(Endpoint { host: "smtp.example.test".into(), port: 465, security: Security::Tls }),
         outgoing_auth: OutgoingAuth::Password,
         ews_url: None,
         dav_url: None,
@@ -228,68 +169,42 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 #[test]
 fn a_stored_password_appears_nowhere_in_the_database_file_or_its_wal() {
-    keyring_off();
     let (_d, path) = temp_db();
     let password = "Zq8-unmistakable-pa55word-Zq8";
-    let mut store = Store::open(&path).unwrap();
+    let mut store = open_store(&path);
     let enc = store.cipher().unwrap().seal(&Secret::new(password));
-    let id = store
-        .write(|tx| profiles::insert(tx, &profile_data(), Some(&enc)))
-        .unwrap();
+    let id = store.write(|tx| profiles::insert(tx, &profile_data(), Some(&enc))).unwrap();
 
     // While the store is open the row sits in the WAL; check both files now.
     let wal = std::fs::read(format!("{}-wal", path.display())).unwrap();
     let db = std::fs::read(&path).unwrap();
     assert!(!wal.is_empty(), "the write should be in the WAL");
-    assert!(
-        !contains(&wal, password.as_bytes()),
-        "password found in WAL"
-    );
-    assert!(
-        !contains(&db, password.as_bytes()),
-        "password found in database file"
-    );
+    assert!(!contains(&wal, password.as_bytes()), "password found in WAL");
+    assert!(!contains(&db, password.as_bytes()), "password found in database file");
 
     // The key file is beside the database with mode 0600, and decrypts.
     let key = key_file_path(&path);
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
     let stored = profiles::password_enc(store.conn(), id).unwrap().unwrap();
-    assert_eq!(
-        store.cipher().unwrap().open(&stored).unwrap().expose(),
-        password
-    );
+    assert_eq!(store.cipher().unwrap().open(&stored).unwrap().expose(), password);
     drop(store);
 
     // After a checkpoint the main file must not contain it either.
     let store = Store::open(&path).unwrap();
-    store
-        .conn()
-        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
-        .unwrap();
+    store.conn().execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
     drop(store);
-    assert!(!contains(
-        &std::fs::read(&path).unwrap(),
-        password.as_bytes()
-    ));
+    assert!(!contains(&std::fs::read(&path).unwrap(), password.as_bytes()));
 }
 
 #[test]
 fn a_store_whose_key_file_was_replaced_refuses_to_decrypt_with_a_clear_error() {
-    keyring_off();
     let (_d, path) = temp_db();
-    let store = Store::open(&path).unwrap();
+    let store = open_store(&path);
     store.cipher().unwrap();
     drop(store);
-    std::fs::write(
-        key_file_path(&path),
-        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-    )
-    .unwrap();
-    let store = Store::open(&path).unwrap();
+    std::fs::write(key_file_path(&path), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
+    let store = open_store(&path);
     let err = store.cipher().unwrap_err().to_string();
     assert!(err.contains("does not match this store"), "{err}");
 }

@@ -12,10 +12,7 @@ use crate::{CliError, secrets};
 
 fn input(a: MailboxArgs, keep_after: bool, clear_folders: bool) -> Result<MailboxInput, CliError> {
     Ok(MailboxInput {
-        password: secrets::read_password(
-            a.password.password_stdin,
-            a.password.password_env.as_deref(),
-        )?,
+        password: secrets::read_password(a.password.password_stdin, a.password.password_env.as_deref())?,
         profile: a.profile,
         username: a.username,
         incoming: a.incoming,
@@ -50,18 +47,9 @@ fn owner(o: &Owner) -> String {
 
 fn health(m: &Mailbox) -> String {
     let ch = |name: &str, c: &crmsync_core::model::ChannelState| {
-        format!(
-            "{name} {}{}",
-            c.status,
-            if c.enabled { " (enabled)" } else { "" }
-        )
+        format!("{name} {}{}", c.status, if c.enabled { " (enabled)" } else { "" })
     };
-    [
-        ch("incoming", &m.incoming),
-        ch("outgoing", &m.outgoing),
-        ch("act", &m.act),
-    ]
-    .join(", ")
+    [ch("incoming", &m.incoming), ch("outgoing", &m.outgoing), ch("act", &m.act)].join(", ")
 }
 
 fn print(m: &Mailbox) {
@@ -72,14 +60,7 @@ fn print(m: &Mailbox) {
         ("owner", owner(&d.owner)),
         ("profile", m.profile.clone()),
         ("username", opt(&d.username)),
-        (
-            "password",
-            if m.has_password {
-                "(stored, encrypted)".into()
-            } else {
-                "-".into()
-            },
-        ),
+        ("password", if m.has_password { "(stored, encrypted)".into() } else { "-".into() }),
         (
             "incoming",
             format!(
@@ -100,19 +81,11 @@ fn print(m: &Mailbox) {
         ),
         (
             "act",
-            format!(
-                "{} / {}{}",
-                d.act_method,
-                m.act.status,
-                if m.act.enabled { " / enabled" } else { "" }
-            ),
+            format!("{} / {}{}", d.act_method, m.act.status, if m.act.enabled { " / enabled" } else { "" }),
         ),
         ("track", d.track.to_string()),
         ("process from", opt(&d.process_from)),
-        (
-            "delete after processing",
-            d.delete_after_processing.to_string(),
-        ),
+        ("delete after processing", d.delete_after_processing.to_string()),
         ("forward mailbox", d.is_forward_mailbox.to_string()),
         ("approval", m.approval.to_string()),
         ("processing state", t.processing_state.clone()),
@@ -120,10 +93,7 @@ fn print(m: &Mailbox) {
         ("next poll", opt(&t.next_poll)),
     ];
     if m.credentials_required {
-        pairs.push((
-            "credentials",
-            "required: set a password with `mailbox update --password-stdin`".into(),
-        ));
+        pairs.push(("credentials", "required: set a password with `mailbox update --password-stdin`".into()));
     }
     if let Some(e) = &t.last_error {
         pairs.push(("last error", format!("{} {} ({})", e.code, e.message, e.at)));
@@ -131,10 +101,7 @@ fn print(m: &Mailbox) {
     for f in &d.track_folders {
         pairs.push((
             "track folder",
-            format!(
-                "{} -> {} {}",
-                f.folder, f.regarding.record_type, f.regarding.name
-            ),
+            format!("{} -> {} {}", f.folder, f.regarding.record_type, f.regarding.name),
         ));
     }
     output::fields(&pairs);
@@ -158,17 +125,9 @@ pub fn run(ctx: &Ctx, store: &mut Store, cmd: MailboxCmd) -> Result<(), CliError
                 Ok(())
             }
         }
-        MailboxCmd::Update {
-            email,
-            args,
-            keep_after_processing,
-            clear_track_folders,
-        } => {
-            let m = mailboxes::update(
-                store,
-                &email,
-                &input(args, keep_after_processing, clear_track_folders)?,
-            )?;
+        MailboxCmd::Update { email, args, keep_after_processing, clear_track_folders } => {
+            let m =
+                mailboxes::update(store, &email, &input(args, keep_after_processing, clear_track_folders)?)?;
             if ctx.json {
                 output::json(&m)
             } else {
@@ -192,14 +151,7 @@ pub fn run(ctx: &Ctx, store: &mut Store, cmd: MailboxCmd) -> Result<(), CliError
             }
             let rows = list
                 .iter()
-                .map(|m| {
-                    vec![
-                        m.data.email.clone(),
-                        owner(&m.data.owner),
-                        m.profile.clone(),
-                        health(m),
-                    ]
-                })
+                .map(|m| vec![m.data.email.clone(), owner(&m.data.owner), m.profile.clone(), health(m)])
                 .collect::<Vec<_>>();
             output::table(&["EMAIL", "OWNER", "PROFILE", "STATUS"], &rows);
             Ok(())

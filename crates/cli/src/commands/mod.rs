@@ -43,36 +43,21 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Profile(cmd) => profile::run(&ctx, &mut store, cmd),
-        Command::User(cmd) => principal::run(
-            &ctx,
-            &mut store,
-            crmsync_core::store::principals::Kind::User,
-            cmd,
-        ),
-        Command::Queue(cmd) => principal::run(
-            &ctx,
-            &mut store,
-            crmsync_core::store::principals::Kind::Queue,
-            cmd,
-        ),
-        Command::Contact(cmd) => record::run(
-            &ctx,
-            &mut store,
-            crmsync_engine::admin::imports::RecordKind::Contact,
-            cmd,
-        ),
-        Command::Account(cmd) => record::run(
-            &ctx,
-            &mut store,
-            crmsync_engine::admin::imports::RecordKind::Account,
-            cmd,
-        ),
-        Command::Lead(cmd) => record::run(
-            &ctx,
-            &mut store,
-            crmsync_engine::admin::imports::RecordKind::Lead,
-            cmd,
-        ),
+        Command::User(cmd) => {
+            principal::run(&ctx, &mut store, crmsync_core::store::principals::Kind::User, cmd)
+        }
+        Command::Queue(cmd) => {
+            principal::run(&ctx, &mut store, crmsync_core::store::principals::Kind::Queue, cmd)
+        }
+        Command::Contact(cmd) => {
+            record::run(&ctx, &mut store, crmsync_engine::admin::imports::RecordKind::Contact, cmd)
+        }
+        Command::Account(cmd) => {
+            record::run(&ctx, &mut store, crmsync_engine::admin::imports::RecordKind::Account, cmd)
+        }
+        Command::Lead(cmd) => {
+            record::run(&ctx, &mut store, crmsync_engine::admin::imports::RecordKind::Lead, cmd)
+        }
         Command::Mailbox(cmd) => mailbox::run(&ctx, &mut store, cmd),
         Command::Settings(cmd) => settings::run(&ctx, &mut store, cmd),
     }

@@ -26,10 +26,7 @@ pub fn run(ctx: &Ctx, store: &mut Store, kind: Kind, cmd: PrincipalCmd) -> Resul
             if ctx.json {
                 return output::json(&list);
             }
-            let rows = list
-                .iter()
-                .map(|p| vec![p.email.clone(), p.name.clone()])
-                .collect::<Vec<_>>();
+            let rows = list.iter().map(|p| vec![p.email.clone(), p.name.clone()]).collect::<Vec<_>>();
             output::table(&["EMAIL", "NAME"], &rows);
             Ok(())
         }

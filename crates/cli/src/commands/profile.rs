@@ -12,10 +12,7 @@ use crate::{CliError, secrets};
 
 fn input(a: ProfileArgs, disallow_insecure: bool) -> Result<ProfileInput, CliError> {
     Ok(ProfileInput {
-        password: secrets::read_password(
-            a.password.password_stdin,
-            a.password.password_env.as_deref(),
-        )?,
+        password: secrets::read_password(a.password.password_stdin, a.password.password_env.as_deref())?,
         kind: a.kind,
         incoming_host: a.incoming_host,
         incoming_port: a.incoming_port,
@@ -43,9 +40,7 @@ fn input(a: ProfileArgs, disallow_insecure: bool) -> Result<ProfileInput, CliErr
 }
 
 fn endpoint(e: &Option<Endpoint>) -> String {
-    e.as_ref().map_or("-".into(), |e| {
-        format!("{}:{} ({})", e.host, e.port, e.security)
-    })
+    e.as_ref().map_or("-".into(), |e| format!("{}:{} ({})", e.host, e.port, e.security))
 }
 
 fn print(p: &Profile) {
@@ -60,14 +55,7 @@ fn print(p: &Profile) {
         ("dav url", opt(&d.dav_url)),
         ("credentials", d.credentials.to_string()),
         ("username", opt(&d.username)),
-        (
-            "password",
-            if p.has_password {
-                "(stored, encrypted)".into()
-            } else {
-                "-".into()
-            },
-        ),
+        ("password", if p.has_password { "(stored, encrypted)".into() } else { "-".into() }),
         ("max connections", d.max_connections.to_string()),
         ("min poll interval", format!("{} s", d.min_poll_interval)),
         ("timeout", format!("{} s", d.timeout)),
@@ -88,11 +76,7 @@ pub fn run(ctx: &Ctx, store: &mut Store, cmd: ProfileCmd) -> Result<(), CliError
                 Ok(())
             }
         }
-        ProfileCmd::Update {
-            name,
-            args,
-            disallow_insecure,
-        } => {
+        ProfileCmd::Update { name, args, disallow_insecure } => {
             let p = profiles::update(store, &name, &input(args, disallow_insecure)?)?;
             if ctx.json {
                 output::json(&p)

@@ -17,11 +17,7 @@ pub fn run(ctx: &Ctx, store: &mut Store, kind: RecordKind, cmd: RecordCmd) -> Re
             if ctx.json {
                 return output::json(&report);
             }
-            println!(
-                "imported {} record(s) from {}",
-                report.imported,
-                file.display()
-            );
+            println!("imported {} record(s) from {}", report.imported, file.display());
             if !report.ignored_columns.is_empty() {
                 println!("ignored columns: {}", report.ignored_columns.join(", "));
             }
@@ -75,14 +71,7 @@ pub fn run(ctx: &Ctx, store: &mut Store, kind: RecordKind, cmd: RecordCmd) -> Re
                 }
                 let rows = list
                     .iter()
-                    .map(|a| {
-                        vec![
-                            a.id.to_string(),
-                            a.name.clone(),
-                            opt(&a.email),
-                            opt(&a.phone),
-                        ]
-                    })
+                    .map(|a| vec![a.id.to_string(), a.name.clone(), opt(&a.email), opt(&a.phone)])
                     .collect::<Vec<_>>();
                 output::table(&["ID", "NAME", "EMAIL", "PHONE"], &rows);
                 Ok(())

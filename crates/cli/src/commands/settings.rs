@@ -19,18 +19,11 @@ pub fn run(ctx: &Ctx, store: &mut Store, cmd: SettingsCmd) -> Result<(), CliErro
             let rows = entries
                 .iter()
                 .map(|e| {
-                    let v = e
-                        .value
-                        .as_str()
-                        .map_or_else(|| e.value.to_string(), str::to_string);
+                    let v = e.value.as_str().map_or_else(|| e.value.to_string(), str::to_string);
                     vec![
                         e.key.clone(),
                         v,
-                        if e.is_default {
-                            String::new()
-                        } else {
-                            "(changed)".into()
-                        },
+                        if e.is_default { String::new() } else { "(changed)".into() },
                         e.help.clone(),
                     ]
                 })

@@ -7,8 +7,8 @@ use super::records::record_name;
 use super::unique_to_exists;
 use crate::error::{CoreError, Result};
 use crate::model::{
-    Approval, ChannelMethod, ChannelState, ChannelStatus, IncomingMethod, LastError, Mailbox,
-    MailboxData, Owner, RecordRef, RecordType, Telemetry, TrackFilter, TrackFolder,
+    Approval, ChannelMethod, ChannelState, ChannelStatus, IncomingMethod, LastError, Mailbox, MailboxData,
+    Owner, RecordRef, RecordType, Telemetry, TrackFilter, TrackFolder,
 };
 use crate::time::{from_db, now_db, to_db};
 
@@ -32,14 +32,8 @@ fn from_row(r: &Row<'_>) -> Result<Mailbox> {
     let queue_id: Option<i64> = r.get(3)?;
     let owner_name: String = r.get(4)?;
     let owner = match (user_id, queue_id) {
-        (Some(id), _) => Owner::User {
-            id,
-            name: owner_name,
-        },
-        (None, Some(id)) => Owner::Queue {
-            id,
-            name: owner_name,
-        },
+        (Some(id), _) => Owner::User { id, name: owner_name },
+        (None, Some(id)) => Owner::Queue { id, name: owner_name },
         (None, None) => return Err(CoreError::invalid("owner", "mailbox has no owner")),
     };
     let last_error = match (
@@ -47,11 +41,9 @@ fn from_row(r: &Row<'_>) -> Result<Mailbox> {
         r.get::<_, Option<String>>(34)?,
         r.get::<_, Option<String>>(35)?,
     ) {
-        (Some(code), Some(message), Some(at)) => Some(LastError {
-            code,
-            message,
-            at: from_db("last_error_on", &at)?,
-        }),
+        (Some(code), Some(message), Some(at)) => {
+            Some(LastError { code, message, at: from_db("last_error_on", &at)? })
+        }
         _ => None,
     };
     Ok(Mailbox {
@@ -112,10 +104,7 @@ fn owner_ids(owner: &Owner) -> (Option<i64>, Option<i64>) {
 }
 
 fn write_track_folders(conn: &Connection, mailbox_id: i64, folders: &[TrackFolder]) -> Result<()> {
-    conn.execute(
-        "DELETE FROM mailbox_track_folders WHERE mailbox_id = ?1",
-        [mailbox_id],
-    )?;
+    conn.execute("DELETE FROM mailbox_track_folders WHERE mailbox_id = ?1", [mailbox_id])?;
     for f in folders {
         conn.execute(
             "INSERT INTO mailbox_track_folders (mailbox_id, folder, regarding_type, regarding_id) VALUES (?1,?2,?3,?4)",
@@ -130,26 +119,13 @@ fn load_track_folders(conn: &Connection, mb: &mut Mailbox) -> Result<()> {
     let mut stmt = conn.prepare(
         "SELECT folder, regarding_type, regarding_id FROM mailbox_track_folders WHERE mailbox_id = ?1 ORDER BY folder",
     )?;
-    let rows = stmt.query_map([mb.id], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
+    let rows = stmt
+        .query_map([mb.id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
     for row in rows {
         let (folder, t, id) = row?;
         let record_type = RecordType::parse("regarding_type", &t)?;
-        let name =
-            record_name(conn, record_type, id)?.unwrap_or_else(|| format!("(deleted {t} {id})"));
-        mb.data.track_folders.push(TrackFolder {
-            folder,
-            regarding: RecordRef {
-                record_type,
-                id,
-                name,
-            },
-        });
+        let name = record_name(conn, record_type, id)?.unwrap_or_else(|| format!("(deleted {t} {id})"));
+        mb.data.track_folders.push(TrackFolder { folder, regarding: RecordRef { record_type, id, name } });
     }
     Ok(())
 }
@@ -186,12 +162,7 @@ pub fn insert(conn: &Connection, d: &MailboxData, password_enc: Option<&[u8]>) -
 }
 
 /// Replaces a mailbox's settings. A changed password clears `credentials_required`.
-pub fn update(
-    conn: &Connection,
-    id: i64,
-    d: &MailboxData,
-    password: &PasswordChange,
-) -> Result<()> {
+pub fn update(conn: &Connection, id: i64, d: &MailboxData, password: &PasswordChange) -> Result<()> {
     let (user_id, queue_id) = owner_ids(&d.owner);
     conn.execute(
         "UPDATE mailboxes SET email=?2, user_id=?3, queue_id=?4, profile_id=?5, username=?6, incoming_method=?7, \
@@ -233,10 +204,7 @@ pub fn update(
 /// Finds a mailbox by email (case-insensitive).
 pub fn find(conn: &Connection, email: &str) -> Result<Option<Mailbox>> {
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE m.email = ?1");
-    let mb = conn
-        .query_row(&sql, [email], |r| Ok(from_row(r)))
-        .optional()?
-        .transpose()?;
+    let mb = conn.query_row(&sql, [email], |r| Ok(from_row(r))).optional()?.transpose()?;
     match mb {
         Some(mut mb) => {
             load_track_folders(conn, &mut mb)?;
@@ -277,19 +245,14 @@ pub fn list(conn: &Connection) -> Result<Vec<Mailbox>> {
 
 /// Emails of the mailboxes that use a profile.
 pub fn emails_using_profile(conn: &Connection, profile_id: i64) -> Result<Vec<String>> {
-    let mut stmt =
-        conn.prepare("SELECT email FROM mailboxes WHERE profile_id = ?1 ORDER BY email")?;
+    let mut stmt = conn.prepare("SELECT email FROM mailboxes WHERE profile_id = ?1 ORDER BY email")?;
     let rows = stmt.query_map([profile_id], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// The encrypted mailbox password, if any.
 pub fn password_enc(conn: &Connection, id: i64) -> Result<Option<Vec<u8>>> {
-    Ok(conn.query_row(
-        "SELECT password_enc FROM mailboxes WHERE id = ?1",
-        [id],
-        |r| r.get(0),
-    )?)
+    Ok(conn.query_row("SELECT password_enc FROM mailboxes WHERE id = ?1", [id], |r| r.get(0))?)
 }
 
 /// Deletes a mailbox and its sync state.

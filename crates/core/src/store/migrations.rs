@@ -22,10 +22,7 @@ pub fn current_version(conn: &Connection) -> Result<u32> {
 pub fn migrate(conn: &mut Connection, target: u32) -> Result<()> {
     let found = current_version(conn)?;
     if found > latest_version() {
-        return Err(CoreError::TooNew {
-            found,
-            supported: latest_version(),
-        });
+        return Err(CoreError::TooNew { found, supported: latest_version() });
     }
     for version in (found + 1)..=target.min(latest_version()) {
         let sql = MIGRATIONS[(version - 1) as usize];

@@ -28,6 +28,7 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     cipher: OnceCell<Cipher>,
+    keyring: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -61,13 +62,10 @@ impl Store {
                 | OpenFlags::SQLITE_OPEN_URI,
         )
         .map_err(|e| open_err(Box::new(e)))?;
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| open_err(Box::new(e)))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_err(Box::new(e)))?;
         let mode = set_wal_mode(&conn).map_err(|e| open_err(Box::new(e)))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(open_err(
-                format!("cannot switch to WAL mode (got {mode})").into(),
-            ));
+            return Err(open_err(format!("cannot switch to WAL mode (got {mode})").into()));
         }
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
             .map_err(|e| open_err(Box::new(e)))?;
@@ -75,6 +73,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             cipher: OnceCell::new(),
+            keyring: crate::secrets::keyring_wanted(),
         })
     }
 
@@ -104,13 +103,18 @@ impl Store {
     where
         E: From<CoreError>,
     {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(CoreError::from)?;
+        let tx =
+            self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(CoreError::from)?;
         let value = f(&tx)?;
         tx.commit().map_err(CoreError::from)?;
         Ok(value)
+    }
+
+    /// Never use the OS keyring for this store's key (tests, and the
+    /// `CRMSYNC_KEYRING=off` environment variable, do this).
+    pub fn without_keyring(mut self) -> Store {
+        self.keyring = false;
+        self
     }
 
     /// The credential cipher, loading or creating the key on first use.
@@ -118,7 +122,7 @@ impl Store {
         if let Some(c) = self.cipher.get() {
             return Ok(c);
         }
-        let c = Cipher::load_or_create(&self.conn, &self.path)?;
+        let c = Cipher::load_or_create(&self.conn, &self.path, self.keyring)?;
         Ok(self.cipher.get_or_init(|| c))
     }
 }
@@ -131,8 +135,7 @@ fn set_wal_mode(conn: &Connection) -> rusqlite::Result<String> {
     loop {
         match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
             Err(rusqlite::Error::SqliteFailure(f, _))
-                if f.code == rusqlite::ErrorCode::DatabaseBusy
-                    && std::time::Instant::now() < deadline =>
+                if f.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
             {
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -142,10 +145,7 @@ fn set_wal_mode(conn: &Connection) -> rusqlite::Result<String> {
 }
 
 /// Maps a UNIQUE constraint violation to [`CoreError::AlreadyExists`].
-pub(crate) fn unique_to_exists(
-    what: &'static str,
-    key: &str,
-) -> impl FnOnce(rusqlite::Error) -> CoreError {
+pub(crate) fn unique_to_exists(what: &'static str, key: &str) -> impl FnOnce(rusqlite::Error) -> CoreError {
     let key = key.to_string();
     move |e| match &e {
         rusqlite::Error::SqliteFailure(f, _)

@@ -4,9 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::unique_to_exists;
 use crate::error::{CoreError, Result};
-use crate::model::{
-    CredentialSource, Endpoint, OutgoingAuth, Profile, ProfileData, ProfileKind, Security,
-};
+use crate::model::{CredentialSource, Endpoint, OutgoingAuth, Profile, ProfileData, ProfileKind, Security};
 use crate::time::{from_db, now_db, to_db};
 
 const COLUMNS: &str = "id, name, kind, incoming_host, incoming_port, incoming_security, \
@@ -14,17 +12,11 @@ const COLUMNS: &str = "id, name, kind, incoming_host, incoming_port, incoming_se
     username, password_enc IS NOT NULL, max_connections, min_poll_interval, timeout, process_from, \
     allow_insecure, created_on, modified_on";
 
-fn endpoint(
-    host: Option<String>,
-    port: Option<u16>,
-    sec: Option<String>,
-) -> Result<Option<Endpoint>> {
+fn endpoint(host: Option<String>, port: Option<u16>, sec: Option<String>) -> Result<Option<Endpoint>> {
     Ok(match (host, port, sec) {
-        (Some(host), Some(port), Some(sec)) => Some(Endpoint {
-            host,
-            port,
-            security: Security::parse("security", &sec)?,
-        }),
+        (Some(host), Some(port), Some(sec)) => {
+            Some(Endpoint { host, port, security: Security::parse("security", &sec)? })
+        }
         _ => None,
     })
 }
@@ -46,9 +38,7 @@ fn from_row(r: &Row<'_>) -> Result<Profile> {
             max_connections: r.get(15)?,
             min_poll_interval: r.get(16)?,
             timeout: r.get(17)?,
-            process_from: process_from
-                .map(|s| from_db("process_from", &s))
-                .transpose()?,
+            process_from: process_from.map(|s| from_db("process_from", &s)).transpose()?,
             allow_insecure: r.get(19)?,
         },
         has_password: r.get(14)?,
@@ -106,12 +96,7 @@ pub fn insert(conn: &Connection, d: &ProfileData, password_enc: Option<&[u8]>) -
 }
 
 /// Replaces a profile's settings.
-pub fn update(
-    conn: &Connection,
-    id: i64,
-    d: &ProfileData,
-    password: &PasswordChange,
-) -> Result<()> {
+pub fn update(conn: &Connection, id: i64, d: &ProfileData, password: &PasswordChange) -> Result<()> {
     let inc = d.incoming.as_ref();
     let out = d.outgoing.as_ref();
     conn.execute(
@@ -146,16 +131,10 @@ pub fn update(
     match password {
         PasswordChange::Keep => {}
         PasswordChange::Set(enc) => {
-            conn.execute(
-                "UPDATE email_server_profiles SET password_enc=?2 WHERE id=?1",
-                params![id, enc],
-            )?;
+            conn.execute("UPDATE email_server_profiles SET password_enc=?2 WHERE id=?1", params![id, enc])?;
         }
         PasswordChange::Clear => {
-            conn.execute(
-                "UPDATE email_server_profiles SET password_enc=NULL WHERE id=?1",
-                [id],
-            )?;
+            conn.execute("UPDATE email_server_profiles SET password_enc=NULL WHERE id=?1", [id])?;
         }
     }
     Ok(())
@@ -164,9 +143,7 @@ pub fn update(
 /// Finds a profile by name (case-insensitive).
 pub fn find(conn: &Connection, name: &str) -> Result<Option<Profile>> {
     let sql = format!("SELECT {COLUMNS} FROM email_server_profiles WHERE name = ?1");
-    conn.query_row(&sql, [name], |r| Ok(from_row(r)))
-        .optional()?
-        .transpose()
+    conn.query_row(&sql, [name], |r| Ok(from_row(r))).optional()?.transpose()
 }
 
 /// Gets a profile by name or fails with NotFound.
@@ -193,11 +170,7 @@ pub fn list(conn: &Connection) -> Result<Vec<Profile>> {
 
 /// The encrypted profile password, if any.
 pub fn password_enc(conn: &Connection, id: i64) -> Result<Option<Vec<u8>>> {
-    Ok(conn.query_row(
-        "SELECT password_enc FROM email_server_profiles WHERE id = ?1",
-        [id],
-        |r| r.get(0),
-    )?)
+    Ok(conn.query_row("SELECT password_enc FROM email_server_profiles WHERE id = ?1", [id], |r| r.get(0))?)
 }
 
 /// Deletes a profile (the caller checks that no mailbox uses it).

@@ -14,8 +14,21 @@ pub fn insert_contact(conn: &Connection, c: &Contact, owner_user_id: Option<i64>
          street, city, postal_code, region, country, owner_user_id, created_on, modified_on) \
          VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?15)",
         params![
-            c.first_name, c.last_name, c.email, c.email2, c.email3, c.company, c.phone, c.mobile_phone,
-            c.street, c.city, c.postal_code, c.region, c.country, owner_user_id, now
+            c.first_name,
+            c.last_name,
+            c.email,
+            c.email2,
+            c.email3,
+            c.company,
+            c.phone,
+            c.mobile_phone,
+            c.street,
+            c.city,
+            c.postal_code,
+            c.region,
+            c.country,
+            owner_user_id,
+            now
         ],
     )?;
     Ok(conn.last_insert_rowid())
@@ -73,16 +86,10 @@ pub fn list_contacts(conn: &Connection) -> Result<Vec<Contact>> {
 
 /// All active accounts by name.
 pub fn list_accounts(conn: &Connection) -> Result<Vec<Account>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, name, email, phone FROM accounts WHERE active = 1 ORDER BY name, id",
-    )?;
+    let mut stmt =
+        conn.prepare("SELECT id, name, email, phone FROM accounts WHERE active = 1 ORDER BY name, id")?;
     let rows = stmt.query_map([], |r| {
-        Ok(Account {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            email: r.get(2)?,
-            phone: r.get(3)?,
-        })
+        Ok(Account { id: r.get(0)?, name: r.get(1)?, email: r.get(2)?, phone: r.get(3)? })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -108,12 +115,7 @@ pub fn list_leads(conn: &Connection) -> Result<Vec<Lead>> {
 
 /// Resolves `TYPE:KEY` style references: KEY is an id, an email address, or (for
 /// accounts, users and queues) a name. Fails with a message naming `field`.
-pub fn resolve_ref(
-    conn: &Connection,
-    field: &str,
-    record_type: RecordType,
-    key: &str,
-) -> Result<RecordRef> {
+pub fn resolve_ref(conn: &Connection, field: &str, record_type: RecordType, key: &str) -> Result<RecordRef> {
     let key = key.trim();
     let (table, name_sql, email_cols): (&str, &str, &[&str]) = match record_type {
         RecordType::Contact => (
@@ -121,32 +123,23 @@ pub fn resolve_ref(
             "trim(coalesce(first_name,'') || ' ' || coalesce(last_name,''))",
             &["email", "email2", "email3"],
         ),
-        RecordType::Lead => (
-            "leads",
-            "trim(coalesce(first_name,'') || ' ' || coalesce(last_name,''))",
-            &["email"],
-        ),
+        RecordType::Lead => {
+            ("leads", "trim(coalesce(first_name,'') || ' ' || coalesce(last_name,''))", &["email"])
+        }
         RecordType::Account => ("accounts", "name", &["email"]),
         RecordType::User => ("users", "name", &["email"]),
         RecordType::Queue => ("queues", "name", &["email"]),
     };
-    let by =
-        |cond: &str, value: &dyn rusqlite::ToSql| -> Result<Vec<(i64, String, Option<String>)>> {
-            let sql = format!(
-                "SELECT id, {name_sql}, email FROM {table} WHERE active = 1 AND ({cond}) LIMIT 2"
-            );
-            let mut stmt = conn.prepare(&sql)?;
-            let rows = stmt.query_map([value], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
-        };
+    let by = |cond: &str, value: &dyn rusqlite::ToSql| -> Result<Vec<(i64, String, Option<String>)>> {
+        let sql = format!("SELECT id, {name_sql}, email FROM {table} WHERE active = 1 AND ({cond}) LIMIT 2");
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([value], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    };
     let found = if let Ok(id) = key.parse::<i64>() {
         by("id = ?1", &id)?
     } else if key.contains('@') {
-        let cond = email_cols
-            .iter()
-            .map(|c| format!("{c} = ?1"))
-            .collect::<Vec<_>>()
-            .join(" OR ");
+        let cond = email_cols.iter().map(|c| format!("{c} = ?1")).collect::<Vec<_>>().join(" OR ");
         by(&cond, &key)?
     } else {
         by(&format!("{name_sql} = ?1 COLLATE NOCASE"), &key)?
@@ -155,20 +148,12 @@ pub fn resolve_ref(
         [(id, name, email)] => Ok(RecordRef {
             record_type,
             id: *id,
-            name: if name.is_empty() {
-                email.clone().unwrap_or_default()
-            } else {
-                name.clone()
-            },
+            name: if name.is_empty() { email.clone().unwrap_or_default() } else { name.clone() },
         }),
-        [] => Err(CoreError::invalid(
-            field,
-            format!("no {record_type} '{key}'"),
-        )),
-        _ => Err(CoreError::invalid(
-            field,
-            format!("several {record_type} records match '{key}'; use the id"),
-        )),
+        [] => Err(CoreError::invalid(field, format!("no {record_type} '{key}'"))),
+        _ => {
+            Err(CoreError::invalid(field, format!("several {record_type} records match '{key}'; use the id")))
+        }
     }
 }
 

@@ -53,10 +53,8 @@ pub fn import_csv(store: &mut Store, kind: RecordKind, path: &Path) -> Result<Im
         path: path.display().to_string(),
         source,
     })?;
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(false)
-        .trim(csv::Trim::All)
-        .from_reader(data.as_slice());
+    let mut reader =
+        csv::ReaderBuilder::new().flexible(false).trim(csv::Trim::All).from_reader(data.as_slice());
     let headers = reader
         .headers()
         .map_err(|e| CoreError::invalid("line 1: header", e.to_string()))?
@@ -70,20 +68,14 @@ pub fn import_csv(store: &mut Store, kind: RecordKind, path: &Path) -> Result<Im
         .filter(|(_, h)| known.contains(&h.as_str()))
         .map(|(i, h)| (h.as_str(), i))
         .collect();
-    let ignored_columns = headers
-        .iter()
-        .filter(|h| !known.contains(&h.as_str()))
-        .cloned()
-        .collect();
+    let ignored_columns = headers.iter().filter(|h| !known.contains(&h.as_str())).cloned().collect();
     let required: &[&str] = match kind {
         RecordKind::Account => &["name"],
         _ => &[],
     };
     for r in required {
         if !index.contains_key(r) {
-            return Err(
-                CoreError::invalid("line 1: header", format!("missing column '{r}'")).into(),
-            );
+            return Err(CoreError::invalid("line 1: header", format!("missing column '{r}'")).into());
         }
     }
     if index.is_empty() {
@@ -124,11 +116,7 @@ pub fn import_csv(store: &mut Store, kind: RecordKind, path: &Path) -> Result<Im
                     && !m.contains_key("last_name")
                     && !m.contains_key("email") =>
             {
-                return Err(row_error(
-                    line,
-                    "last_name",
-                    "a row needs a name or an email",
-                ));
+                return Err(row_error(line, "last_name", "a row needs a name or an email"));
             }
             _ => {}
         }
@@ -180,10 +168,7 @@ pub fn import_csv(store: &mut Store, kind: RecordKind, path: &Path) -> Result<Im
         }
         Ok::<_, EngineError>(())
     })?;
-    Ok(ImportReport {
-        imported: n,
-        ignored_columns,
-    })
+    Ok(ImportReport { imported: n, ignored_columns })
 }
 
 /// All contacts.

@@ -1,8 +1,8 @@
 //! Mailboxes: add, update, remove, list, show, with validation.
 
 use crmsync_core::model::{
-    ChannelMethod, CredentialSource, IncomingMethod, Mailbox, MailboxData, Owner, ProfileKind,
-    RecordType, TrackFilter, TrackFolder,
+    ChannelMethod, CredentialSource, IncomingMethod, Mailbox, MailboxData, Owner, ProfileKind, RecordType,
+    TrackFilter, TrackFolder,
 };
 use crmsync_core::secrets::Secret;
 use crmsync_core::store::principals::{self, Kind};
@@ -48,10 +48,7 @@ fn parse_track_folder(conn: &Connection, raw: &str) -> Result<TrackFolder> {
         .rsplit_once('=')
         .ok_or_else(|| CoreError::invalid(field, format!("'{raw}' is not FOLDER=TYPE:KEY")))?;
     let (t, key) = target.split_once(':').ok_or_else(|| {
-        CoreError::invalid(
-            field,
-            format!("'{target}' is not TYPE:KEY, e.g. account:Contoso"),
-        )
+        CoreError::invalid(field, format!("'{target}' is not TYPE:KEY, e.g. account:Contoso"))
     })?;
     let folder = folder.trim();
     if folder.is_empty() {
@@ -59,24 +56,15 @@ fn parse_track_folder(conn: &Connection, raw: &str) -> Result<TrackFolder> {
     }
     let record_type = RecordType::parse(field, t)?;
     let regarding = records::resolve_ref(conn, field, record_type, key)?;
-    Ok(TrackFolder {
-        folder: folder.to_string(),
-        regarding,
-    })
+    Ok(TrackFolder { folder: folder.to_string(), regarding })
 }
 
 fn owner_of(conn: &Connection, email: &str) -> Result<Owner> {
     if let Some(u) = principals::find(conn, Kind::User, email)? {
-        return Ok(Owner::User {
-            id: u.id,
-            name: u.name,
-        });
+        return Ok(Owner::User { id: u.id, name: u.name });
     }
     if let Some(q) = principals::find(conn, Kind::Queue, email)? {
-        return Ok(Owner::Queue {
-            id: q.id,
-            name: q.name,
-        });
+        return Ok(Owner::Queue { id: q.id, name: q.name });
     }
     Err(CoreError::invalid(
         "email",
@@ -98,9 +86,7 @@ fn build(
             .ok_or_else(|| CoreError::invalid("profile", format!("no profile named '{p}'")))?,
         (None, Some(b)) => profiles::get_by_id(conn, b.data.profile_id)?,
         (None, None) => {
-            return Err(
-                CoreError::invalid("profile", "required: the email server profile to use").into(),
-            );
+            return Err(CoreError::invalid("profile", "required: the email server profile to use").into());
         }
     };
     let incoming_method = match (&input.incoming, base) {
@@ -129,34 +115,25 @@ fn build(
         (None, Some(b)) => b.data.process_from,
         (None, None) => None,
     };
-    let is_forward_mailbox = input
-        .forward_mailbox
-        .or(base.map(|b| b.data.is_forward_mailbox))
-        .unwrap_or(false);
-    let delete_after_processing = input
-        .delete_after_processing
-        .or(base.map(|b| b.data.delete_after_processing))
-        .unwrap_or(false);
+    let is_forward_mailbox =
+        input.forward_mailbox.or(base.map(|b| b.data.is_forward_mailbox)).unwrap_or(false);
+    let delete_after_processing =
+        input.delete_after_processing.or(base.map(|b| b.data.delete_after_processing)).unwrap_or(false);
     let username = match (&input.username, base) {
         (Some(u), _) => opt_text(Some(u)),
         (None, Some(b)) => b.data.username.clone(),
         (None, None) => None,
     };
     let track_folders = match (&input.track_folders, base) {
-        (Some(list), _) => list
-            .iter()
-            .map(|r| parse_track_folder(conn, r))
-            .collect::<Result<Vec<_>>>()?,
+        (Some(list), _) => list.iter().map(|r| parse_track_folder(conn, r)).collect::<Result<Vec<_>>>()?,
         (None, Some(b)) => b.data.track_folders.clone(),
         (None, None) => Vec::new(),
     };
     for (i, f) in track_folders.iter().enumerate() {
         if track_folders[..i].iter().any(|g| g.folder == f.folder) {
-            return Err(CoreError::invalid(
-                "track-folder",
-                format!("folder '{}' is mapped twice", f.folder),
-            )
-            .into());
+            return Err(
+                CoreError::invalid("track-folder", format!("folder '{}' is mapped twice", f.folder)).into()
+            );
         }
     }
 
@@ -180,11 +157,9 @@ fn build(
         .into());
     }
     if is_forward_mailbox && incoming_method != IncomingMethod::ServerSide {
-        return Err(CoreError::invalid(
-            "incoming",
-            "a forward mailbox must fetch its mail server-side",
-        )
-        .into());
+        return Err(
+            CoreError::invalid("incoming", "a forward mailbox must fetch its mail server-side").into()
+        );
     }
     if outgoing_method == ChannelMethod::ServerSide
         && profile.data.kind != ProfileKind::Exchange
@@ -241,11 +216,9 @@ pub fn add(store: &mut Store, email: &str, input: &MailboxInput) -> Result<Mailb
     };
     let id = store.write(|tx| {
         if mailboxes::find(tx, &data.email)?.is_some() {
-            return Err(CoreError::invalid(
-                "email",
-                format!("a mailbox for {} already exists", data.email),
-            )
-            .into());
+            return Err(
+                CoreError::invalid("email", format!("a mailbox for {} already exists", data.email)).into()
+            );
         }
         Ok::<_, crate::EngineError>(mailboxes::insert(tx, &data, enc.as_deref())?)
     })?;

@@ -21,18 +21,12 @@ pub(crate) fn parse_num(field: &str, raw: Option<&str>, min: i64, max: i64) -> R
         .parse()
         .map_err(|_| CoreError::invalid(field, format!("'{raw}' is not a whole number")))?;
     if n < min || n > max {
-        return Err(CoreError::invalid(
-            field,
-            format!("{n} is outside the allowed range {min}-{max}"),
-        )
-        .into());
+        return Err(CoreError::invalid(field, format!("{n} is outside the allowed range {min}-{max}")).into());
     }
     Ok(Some(n))
 }
 
 /// Trims optional text, treating an empty string as absent.
 pub(crate) fn opt_text(raw: Option<&str>) -> Option<String> {
-    raw.map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
+    raw.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
 }

@@ -33,11 +33,7 @@ pub fn add(store: &mut Store, kind: Kind, email: &str, name: &str) -> Result<Pri
             .into());
         }
         let id = principals::insert(tx, kind, &email, name)?;
-        Ok(Principal {
-            id,
-            email: email.clone(),
-            name: name.to_string(),
-        })
+        Ok(Principal { id, email: email.clone(), name: name.to_string() })
     })
 }
 

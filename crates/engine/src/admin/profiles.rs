@@ -84,17 +84,12 @@ fn validate_host(field: &str, h: &str) -> Result<String> {
         return Err(CoreError::invalid(field, "must not be empty").into());
     }
     if h.contains("://") || h.contains('/') {
-        return Err(
-            CoreError::invalid(field, format!("'{h}' is a URL; give only the host name")).into(),
-        );
+        return Err(CoreError::invalid(field, format!("'{h}' is a URL; give only the host name")).into());
     }
     let ok = h.len() <= 253
-        && h.chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'));
+        && h.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'));
     if !ok {
-        return Err(
-            CoreError::invalid(field, format!("'{h}' is not a host name or address")).into(),
-        );
+        return Err(CoreError::invalid(field, format!("'{h}' is not a host name or address")).into());
     }
     Ok(h.to_string())
 }
@@ -118,11 +113,9 @@ fn validate_url(field: &str, u: &str, allow_insecure: bool) -> Result<String> {
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host_only = host.rsplit_once('@').map_or(host, |(_, h)| h);
     if host_only.is_empty() || host.contains('@') {
-        return Err(CoreError::invalid(
-            field,
-            format!("'{u}' has no host (and must not carry credentials)"),
-        )
-        .into());
+        return Err(
+            CoreError::invalid(field, format!("'{u}' has no host (and must not carry credentials)")).into()
+        );
     }
     Ok(u.to_string())
 }
@@ -144,15 +137,10 @@ fn build(name: &str, input: &ProfileInput, base: Option<&Profile>) -> Result<Pro
         (Some(k), _) => ProfileKind::parse("kind", k)?,
         (None, Some(b)) => b.data.kind,
         (None, None) => {
-            return Err(
-                CoreError::invalid("kind", "required: imap-smtp, pop3-smtp or exchange").into(),
-            );
+            return Err(CoreError::invalid("kind", "required: imap-smtp, pop3-smtp or exchange").into());
         }
     };
-    let allow_insecure = input
-        .allow_insecure
-        .or(base.map(|b| b.data.allow_insecure))
-        .unwrap_or(false);
+    let allow_insecure = input.allow_insecure.or(base.map(|b| b.data.allow_insecure)).unwrap_or(false);
     let (in_proto, has_mail_hosts) = match kind {
         ProfileKind::ImapSmtp => (Proto::Imap, true),
         ProfileKind::Pop3Smtp => (Proto::Pop3, true),
@@ -172,11 +160,9 @@ fn build(name: &str, input: &ProfileInput, base: Option<&Profile>) -> Result<Pro
             (None, Some(o), _) => o.host.clone(),
             (None, None, Some(f)) => f.to_string(),
             (None, None, None) => {
-                return Err(CoreError::invalid(
-                    format!("{side}-host"),
-                    format!("required for kind {kind}"),
-                )
-                .into());
+                return Err(
+                    CoreError::invalid(format!("{side}-host"), format!("required for kind {kind}")).into()
+                );
             }
         };
         let security = match (sec, old) {
@@ -187,23 +173,14 @@ fn build(name: &str, input: &ProfileInput, base: Option<&Profile>) -> Result<Pro
         if security == Security::None && !allow_insecure {
             return Err(insecure_refused(&format!("{side}-security")).into());
         }
-        let port = match (
-            parse_num(&format!("{side}-port"), port.map(String::as_str), 1, 65535)?,
-            old,
-        ) {
+        let port = match (parse_num(&format!("{side}-port"), port.map(String::as_str), 1, 65535)?, old) {
             (Some(p), _) => p as u16,
             // Security changed and the old port was the old default: follow the new default.
-            (None, Some(o)) if o.port == default_port(proto, o.security) => {
-                default_port(proto, security)
-            }
+            (None, Some(o)) if o.port == default_port(proto, o.security) => default_port(proto, security),
             (None, Some(o)) => o.port,
             (None, None) => default_port(proto, security),
         };
-        Ok(Some(Endpoint {
-            host,
-            port,
-            security,
-        }))
+        Ok(Some(Endpoint { host, port, security }))
     };
 
     let (incoming, outgoing) = if has_mail_hosts {
@@ -237,11 +214,7 @@ fn build(name: &str, input: &ProfileInput, base: Option<&Profile>) -> Result<Pro
             ("outgoing-security", &input.outgoing_security),
         ] {
             if v.is_some() {
-                return Err(CoreError::invalid(
-                    field,
-                    "not used by exchange profiles; give --ews-url",
-                )
-                .into());
+                return Err(CoreError::invalid(field, "not used by exchange profiles; give --ews-url").into());
             }
         }
         (None, None)
@@ -280,26 +253,11 @@ fn build(name: &str, input: &ProfileInput, base: Option<&Profile>) -> Result<Pro
         (None, Some(b)) => b.data.username.clone(),
         (None, None) => None,
     };
-    let num = |field: &str,
-               raw: &Option<String>,
-               min,
-               max,
-               old: Option<u32>,
-               default: u32|
-     -> Result<u32> {
-        Ok(parse_num(field, raw.as_deref(), min, max)?
-            .map(|n| n as u32)
-            .or(old)
-            .unwrap_or(default))
+    let num = |field: &str, raw: &Option<String>, min, max, old: Option<u32>, default: u32| -> Result<u32> {
+        Ok(parse_num(field, raw.as_deref(), min, max)?.map(|n| n as u32).or(old).unwrap_or(default))
     };
-    let max_connections = num(
-        "max-connections",
-        &input.max_connections,
-        1,
-        100,
-        base.map(|b| b.data.max_connections),
-        10,
-    )?;
+    let max_connections =
+        num("max-connections", &input.max_connections, 1, 100, base.map(|b| b.data.max_connections), 10)?;
     let min_poll_interval = num(
         "min-poll-interval",
         &input.min_poll_interval,
@@ -308,14 +266,7 @@ fn build(name: &str, input: &ProfileInput, base: Option<&Profile>) -> Result<Pro
         base.map(|b| b.data.min_poll_interval),
         60,
     )?;
-    let timeout = num(
-        "timeout",
-        &input.timeout,
-        1,
-        600,
-        base.map(|b| b.data.timeout),
-        60,
-    )?;
+    let timeout = num("timeout", &input.timeout, 1, 600, base.map(|b| b.data.timeout), 60)?;
     let process_from = match (&input.process_from, base) {
         (Some(p), _) if p.trim().is_empty() => None,
         (Some(p), _) => Some(parse_rfc3339("process-from", p)?),
@@ -343,9 +294,7 @@ fn build(name: &str, input: &ProfileInput, base: Option<&Profile>) -> Result<Pro
 fn check_profile_credentials(d: &ProfileData, has_password: bool) -> Result<()> {
     if d.credentials == CredentialSource::Profile {
         if d.username.is_none() {
-            return Err(
-                CoreError::invalid("username", "required when --credentials profile").into(),
-            );
+            return Err(CoreError::invalid("username", "required when --credentials profile").into());
         }
         if !has_password {
             return Err(CoreError::invalid(

@@ -15,9 +15,6 @@ pub fn show(store: &Store) -> Result<Vec<Entry>> {
 pub fn set(store: &mut Store, key: &str, value: &str) -> Result<Entry> {
     let v = parse_value(key, value)?;
     store.write(|tx| stored::set(tx, key, &v))?;
-    let entry = show(store)?
-        .into_iter()
-        .find(|e| e.key == key)
-        .expect("key was validated");
+    let entry = show(store)?.into_iter().find(|e| e.key == key).expect("key was validated");
     Ok(entry)
 }
