@@ -3,12 +3,15 @@
 //! engine decides with. Nothing in this crate opens a network connection.
 
 pub mod address;
+pub mod correlation;
 pub mod error;
 pub mod model;
+pub mod resolution;
 pub mod secrets;
 pub mod settings;
 pub mod store;
 pub mod time;
+pub mod tracking;
 
 pub use error::{CoreError, ErrorClass, Result};
 pub use store::Store;
