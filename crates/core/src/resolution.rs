@@ -168,7 +168,8 @@ mod tests {
     fn resolution_case_table() {
         use RecordType::*;
         let amb = Options { unresolved_when_ambiguous: true };
-        let cases: Vec<(&str, Role, &str, Options, Vec<Option<(RecordType, i64)>>)> = vec![
+        type Case = (&'static str, Role, &'static str, Options, Vec<Option<(RecordType, i64)>>);
+        let cases: Vec<Case> = vec![
             (
                 "sender takes first by precedence",
                 Role::From,
