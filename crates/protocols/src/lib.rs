@@ -1,1 +1,3 @@
-//! placeholder
+//! crmsync protocol clients: bytes from mail and groupware servers to typed items.
+
+pub mod mime;

@@ -1,0 +1,217 @@
+//! Raw RFC 5322 bytes → a typed [`ParsedEmail`] with what the CRM keeps:
+//! threading headers, addresses, text and HTML bodies, attachments and
+//! forwarded originals. Never panics, whatever the input.
+
+use chrono::{DateTime, Utc};
+use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders};
+use sha2::{Digest, Sha256};
+
+/// An address with its display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailAddress {
+    /// `local@domain`, lower-cased.
+    pub address: String,
+    /// Display name, decoded.
+    pub name: Option<String>,
+}
+
+/// One attachment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// File name (decoded; `attachment-N` when the message gives none).
+    pub name: String,
+    /// MIME type, e.g. `application/pdf`.
+    pub mime_type: String,
+    /// Decoded content.
+    pub content: Vec<u8>,
+}
+
+/// A parsed email.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedEmail {
+    /// Message-ID without angle brackets.
+    pub message_id: Option<String>,
+    /// In-Reply-To Message-IDs.
+    pub in_reply_to: Vec<String>,
+    /// References Message-IDs, oldest first.
+    pub references: Vec<String>,
+    /// Decoded subject (empty when absent).
+    pub subject: String,
+    /// Sender.
+    pub from: Option<EmailAddress>,
+    /// To recipients.
+    pub to: Vec<EmailAddress>,
+    /// Cc recipients.
+    pub cc: Vec<EmailAddress>,
+    /// Bcc recipients (present on sent copies).
+    pub bcc: Vec<EmailAddress>,
+    /// Date header.
+    pub date: Option<DateTime<Utc>>,
+    /// Plain-text body.
+    pub text_body: Option<String>,
+    /// HTML body.
+    pub html_body: Option<String>,
+    /// Attachments (forwarded messages included as `message/rfc822` parts).
+    pub attachments: Vec<Attachment>,
+    /// Raw bytes of each attached `message/rfc822` original (forward mailboxes).
+    pub forwarded: Vec<Vec<u8>>,
+    /// Dedupe key: the Message-ID, or a digest of the headers that do not change
+    /// between mailboxes (From, To, Cc, Date, Subject) and the body.
+    pub dedupe_key: String,
+}
+
+/// Why a message could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Nothing that looks like an email.
+    #[error("not an email message ({0} bytes)")]
+    NotAMessage(usize),
+    /// The parser failed internally (kept whole as a failed item).
+    #[error("the MIME parser failed on this message")]
+    ParserFailed,
+}
+
+fn ids(v: &HeaderValue<'_>) -> Vec<String> {
+    let clean = |s: &str| s.trim().trim_start_matches('<').trim_end_matches('>').trim().to_string();
+    match v {
+        HeaderValue::Text(t) => t.split_whitespace().map(clean).filter(|s| !s.is_empty()).collect(),
+        HeaderValue::TextList(l) => l.iter().map(|s| clean(s)).filter(|s| !s.is_empty()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn addresses(a: Option<&Address<'_>>) -> Vec<EmailAddress> {
+    let Some(a) = a else { return Vec::new() };
+    a.iter()
+        .filter_map(|x| {
+            let addr = x.address()?.trim();
+            if addr.is_empty() {
+                return None;
+            }
+            Some(EmailAddress {
+                address: addr.to_lowercase(),
+                name: x.name().map(str::trim).filter(|n| !n.is_empty()).map(str::to_string),
+            })
+        })
+        .collect()
+}
+
+fn digest(m: &Message<'_>, text: &Option<String>) -> String {
+    let mut h = Sha256::new();
+    for name in ["From", "To", "Cc", "Date", "Subject"] {
+        h.update(name.as_bytes());
+        h.update(b":");
+        h.update(m.header_raw(name).unwrap_or("").trim().as_bytes());
+        h.update(b"\n");
+    }
+    h.update(text.as_deref().unwrap_or("").as_bytes());
+    format!("sha256:{}", hex(&h.finalize()[..16]))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn convert(m: &Message<'_>) -> ParsedEmail {
+    let text_body = m.body_text(0).map(|c| c.into_owned());
+    let html_body = if m.html_body_count() > 0 && m.html_part(0).is_some_and(|p| p.is_text_html()) {
+        m.body_html(0).map(|c| c.into_owned())
+    } else {
+        None
+    };
+    let mut attachments = Vec::new();
+    let mut forwarded = Vec::new();
+    for (i, part) in m.attachments().enumerate() {
+        let mime_type = part
+            .content_type()
+            .map(|ct| match ct.subtype() {
+                Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                None => ct.ctype().to_string(),
+            })
+            .unwrap_or_else(|| "application/octet-stream".into())
+            .to_lowercase();
+        if let Some(inner) = part.message() {
+            forwarded.push(inner.raw_message().to_vec());
+        }
+        let name = part
+            .attachment_name()
+            .map(str::to_string)
+            .or_else(|| part.message().and_then(|inner| inner.subject()).map(|s| format!("{s}.eml")))
+            .unwrap_or_else(|| format!("attachment-{}", i + 1));
+        attachments.push(Attachment { name, mime_type, content: part.contents().to_vec() });
+    }
+    let message_id = m.message_id().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let dedupe_key = match &message_id {
+        Some(id) => id.clone(),
+        None => digest(m, &text_body),
+    };
+    ParsedEmail {
+        in_reply_to: ids(m.in_reply_to()),
+        references: ids(m.references()),
+        subject: m.subject().unwrap_or("").trim().to_string(),
+        from: addresses(m.from()).into_iter().next(),
+        to: addresses(m.to()),
+        cc: addresses(m.cc()),
+        bcc: addresses(m.bcc()),
+        date: m.date().and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0)),
+        text_body,
+        html_body,
+        attachments,
+        forwarded,
+        dedupe_key,
+        message_id,
+    }
+}
+
+/// Parses a raw message. Malformed MIME is parsed as far as it goes; only input
+/// that is no message at all (or that trips the parser) is an error.
+pub fn parse(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
+    let result =
+        std::panic::catch_unwind(|| {
+            MessageParser::default()
+                .parse(raw)
+                .map(|m| if m.headers().is_empty() { None } else { Some(convert(&m)) })
+        });
+    match result {
+        Ok(Some(Some(p))) => Ok(p),
+        Ok(_) => Err(ParseError::NotAMessage(raw.len())),
+        Err(_) => Err(ParseError::ParserFailed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_threading_headers_addresses_bodies_and_attachments() {
+        let raw = b"Message-ID: <m2@example.test>\r\nIn-Reply-To: <m1@example.test>\r\nReferences: <m0@example.test> <m1@example.test>\r\nFrom: =?utf-8?q?Zo=C3=AB?= <Zoe@Example.test>\r\nTo: a@example.test, \"B\" <b@example.test>\r\nSubject: =?utf-8?b?UmU6IFF1b3RlIENSTTowMDAwMDAx?=\r\nDate: Tue, 1 Sep 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b\r\nContent-Type: application/pdf; name=q.pdf\r\nContent-Disposition: attachment; filename=q.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERg==\r\n--b--\r\n";
+        let p = parse(raw).unwrap();
+        assert_eq!(p.message_id.as_deref(), Some("m2@example.test"));
+        assert_eq!(p.in_reply_to, vec!["m1@example.test"]);
+        assert_eq!(p.references, vec!["m0@example.test", "m1@example.test"]);
+        assert_eq!(p.subject, "Re: Quote CRM:0000001");
+        assert_eq!(p.from.as_ref().unwrap().address, "zoe@example.test");
+        assert_eq!(p.from.as_ref().unwrap().name.as_deref(), Some("Zoë"));
+        assert_eq!(p.to.len(), 2);
+        assert_eq!(p.text_body.as_deref().map(str::trim), Some("hello"));
+        assert_eq!(p.attachments.len(), 1);
+        assert_eq!(p.attachments[0].name, "q.pdf");
+        assert_eq!(p.attachments[0].content, b"%PDF");
+        assert_eq!(p.dedupe_key, "m2@example.test");
+    }
+
+    #[test]
+    fn a_message_without_message_id_gets_a_stable_header_digest() {
+        let a = b"From: a@x.test\r\nTo: b@x.test\r\nSubject: s\r\nDate: Tue, 1 Sep 2026 10:00:00 +0000\r\nReceived: from one\r\n\r\nbody\r\n";
+        let b = b"Received: from two\r\nFrom: a@x.test\r\nTo: b@x.test\r\nSubject: s\r\nDate: Tue, 1 Sep 2026 10:00:00 +0000\r\n\r\nbody\r\n";
+        let (pa, pb) = (parse(a).unwrap(), parse(b).unwrap());
+        assert!(pa.dedupe_key.starts_with("sha256:"));
+        assert_eq!(pa.dedupe_key, pb.dedupe_key, "Received lines differ between mailboxes; the key must not");
+    }
+
+    #[test]
+    fn empty_input_is_not_a_message() {
+        assert_eq!(parse(b"").unwrap_err(), ParseError::NotAMessage(0));
+    }
+}
