@@ -1,0 +1,290 @@
+//! The shell's decisions as plain functions: tray state, tray icon, tooltip,
+//! and what each tray menu entry does. Nothing here touches Tauri, so it is
+//! tested without a display.
+
+/// Ids of the tray menu entries.
+pub mod menu_id {
+    pub const OPEN: &str = "open";
+    pub const SYNC_NOW: &str = "sync-now";
+    pub const PAUSE: &str = "pause";
+    pub const RESUME: &str = "resume";
+    pub const QUIT: &str = "quit";
+}
+
+/// Mailbox health counts, as the engine reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MailboxCounts {
+    /// Enabled mailboxes whose last cycle succeeded.
+    pub ok: u32,
+    /// Mailboxes with an open failure alert.
+    pub failing: u32,
+}
+
+/// What the tray shows. Each state has its own icon shape and glyph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrayState {
+    Ok,
+    Syncing,
+    Warning,
+    Error,
+    Paused,
+}
+
+/// The desktop shell's own view of the sync engine.
+///
+/// Skeleton stage: the engine is not wired in yet, so "Sync now", "Pause" and
+/// "Resume" only record the request here and refresh the tray. The issue that
+/// connects the `EngineHandle` forwards these requests to the engine and fills
+/// `counts`, `syncing` and `warnings` from its event stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShellState {
+    /// Scheduling is paused by the admin.
+    pub paused: bool,
+    /// "Sync now" was chosen and has not been handed to the engine yet.
+    pub sync_requested: bool,
+    /// A sync cycle is running.
+    pub syncing: bool,
+    /// Open warnings (alerts that are not mailbox failures).
+    pub warnings: u32,
+    pub counts: MailboxCounts,
+}
+
+impl ShellState {
+    /// Precedence: paused, then failures, then a running sync, then warnings.
+    pub fn tray_state(&self) -> TrayState {
+        if self.paused {
+            TrayState::Paused
+        } else if self.counts.failing > 0 {
+            TrayState::Error
+        } else if self.syncing || self.sync_requested {
+            TrayState::Syncing
+        } else if self.warnings > 0 {
+            TrayState::Warning
+        } else {
+            TrayState::Ok
+        }
+    }
+
+    /// The tray tooltip, e.g. "crmsync — 12 mailboxes OK · 1 failing".
+    pub fn tooltip(&self) -> String {
+        format!("crmsync — {}", tooltip_summary(self.counts, self.paused))
+    }
+
+    /// Which tray menu entries can be chosen now.
+    pub fn menu_enabled(&self) -> MenuEnabled {
+        MenuEnabled {
+            sync_now: !self.paused && !self.sync_requested,
+            pause: !self.paused,
+            resume: self.paused,
+        }
+    }
+}
+
+/// Enabled flags of the tray menu entries that depend on the state
+/// (Open and Quit are always enabled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MenuEnabled {
+    pub sync_now: bool,
+    pub pause: bool,
+    pub resume: bool,
+}
+
+/// What the Tauri side must do after a menu entry was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MenuAction {
+    /// Show, unminimize and focus the main window.
+    ShowWindow,
+    /// The state changed: refresh the tray icon, tooltip and menu.
+    RefreshTray,
+    /// Exit the application.
+    Quit,
+    /// Nothing to do (unknown id, or an entry that does not apply now).
+    None,
+}
+
+/// Handles a tray menu entry. See [`ShellState`] for what the sync entries do
+/// at this stage.
+pub fn on_menu(id: &str, state: &mut ShellState) -> MenuAction {
+    match id {
+        menu_id::OPEN => MenuAction::ShowWindow,
+        menu_id::SYNC_NOW if !state.paused && !state.sync_requested => {
+            state.sync_requested = true;
+            MenuAction::RefreshTray
+        }
+        menu_id::PAUSE if !state.paused => {
+            state.paused = true;
+            MenuAction::RefreshTray
+        }
+        menu_id::RESUME if state.paused => {
+            state.paused = false;
+            MenuAction::RefreshTray
+        }
+        menu_id::QUIT => MenuAction::Quit,
+        _ => MenuAction::None,
+    }
+}
+
+/// The icon file (in `icons/`) for a tray state.
+pub fn tray_state_icon(state: TrayState) -> &'static str {
+    match state {
+        TrayState::Ok => "tray-ok.png",
+        TrayState::Syncing => "tray-syncing.png",
+        TrayState::Warning => "tray-warning.png",
+        TrayState::Error => "tray-error.png",
+        TrayState::Paused => "tray-paused.png",
+    }
+}
+
+/// Embeds `icons/NAME` as `(NAME, bytes)`.
+macro_rules! embedded_icon {
+    ($name:literal) => {
+        ($name, include_bytes!(concat!("../../icons/", $name)))
+    };
+}
+
+/// Every tray icon, embedded in the binary.
+const TRAY_ICONS: [(&str, &[u8]); 5] = [
+    embedded_icon!("tray-ok.png"),
+    embedded_icon!("tray-syncing.png"),
+    embedded_icon!("tray-warning.png"),
+    embedded_icon!("tray-error.png"),
+    embedded_icon!("tray-paused.png"),
+];
+
+/// The PNG bytes of [`tray_state_icon`].
+pub fn tray_state_png(state: TrayState) -> &'static [u8] {
+    let name = tray_state_icon(state);
+    TRAY_ICONS
+        .iter()
+        .find(|(file, _)| *file == name)
+        .map(|(_, png)| *png)
+        .expect("every tray state icon is in TRAY_ICONS")
+}
+
+fn mailboxes(n: u32) -> String {
+    if n == 1 { "1 mailbox".to_owned() } else { format!("{n} mailboxes") }
+}
+
+/// One-line health summary, e.g. "12 mailboxes OK · 1 failing".
+///
+/// Mirrors `statusSummary` in ui/src/status.ts; both are tested against
+/// ui/src/status-cases.json.
+pub fn tooltip_summary(counts: MailboxCounts, paused: bool) -> String {
+    let MailboxCounts { ok, failing } = counts;
+    let summary = match (ok, failing) {
+        (0, 0) => "No mailboxes".to_owned(),
+        (ok, 0) => format!("{} OK", mailboxes(ok)),
+        (0, failing) => format!("{} failing", mailboxes(failing)),
+        (ok, failing) => format!("{} OK · {failing} failing", mailboxes(ok)),
+    };
+    if paused { format!("Paused · {summary}") } else { summary }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use std::path::Path;
+
+    const ALL_STATES: [TrayState; 5] =
+        [TrayState::Ok, TrayState::Syncing, TrayState::Warning, TrayState::Error, TrayState::Paused];
+
+    #[derive(serde::Deserialize)]
+    struct Case {
+        ok: u32,
+        failing: u32,
+        paused: bool,
+        expected: String,
+    }
+
+    #[test]
+    fn tooltip_summary_matches_the_ui_cases() {
+        let cases: Vec<Case> = serde_json::from_str(include_str!("../../ui/src/status-cases.json")).unwrap();
+        assert!(cases.len() >= 5);
+        for case in cases {
+            let counts = MailboxCounts { ok: case.ok, failing: case.failing };
+            assert_eq!(
+                tooltip_summary(counts, case.paused),
+                case.expected,
+                "ok={} failing={} paused={}",
+                case.ok,
+                case.failing,
+                case.paused
+            );
+        }
+    }
+
+    #[test]
+    fn tooltip_carries_the_app_name() {
+        let state = ShellState { counts: MailboxCounts { ok: 12, failing: 1 }, ..ShellState::default() };
+        assert_eq!(state.tooltip(), "crmsync — 12 mailboxes OK · 1 failing");
+    }
+
+    #[test]
+    fn each_tray_state_has_its_own_existing_icon() {
+        let icons = Path::new(env!("CARGO_MANIFEST_DIR")).join("../icons");
+        let names: HashSet<_> = ALL_STATES.iter().map(|&s| tray_state_icon(s)).collect();
+        assert_eq!(names.len(), ALL_STATES.len());
+        for state in ALL_STATES {
+            let on_disk = std::fs::read(icons.join(tray_state_icon(state))).unwrap();
+            assert_eq!(on_disk, tray_state_png(state), "{state:?}");
+            assert!(on_disk.starts_with(b"\x89PNG\r\n\x1a\n"));
+        }
+    }
+
+    #[test]
+    fn tray_state_precedence() {
+        let mut state = ShellState::default();
+        assert_eq!(state.tray_state(), TrayState::Ok);
+        state.warnings = 2;
+        assert_eq!(state.tray_state(), TrayState::Warning);
+        state.syncing = true;
+        assert_eq!(state.tray_state(), TrayState::Syncing);
+        state.counts.failing = 1;
+        assert_eq!(state.tray_state(), TrayState::Error);
+        state.paused = true;
+        assert_eq!(state.tray_state(), TrayState::Paused);
+    }
+
+    #[test]
+    fn open_and_quit() {
+        let mut state = ShellState::default();
+        assert_eq!(on_menu(menu_id::OPEN, &mut state), MenuAction::ShowWindow);
+        assert_eq!(on_menu(menu_id::QUIT, &mut state), MenuAction::Quit);
+        assert_eq!(state, ShellState::default());
+    }
+
+    #[test]
+    fn sync_now_records_one_request() {
+        let mut state = ShellState::default();
+        assert_eq!(on_menu(menu_id::SYNC_NOW, &mut state), MenuAction::RefreshTray);
+        assert!(state.sync_requested);
+        assert_eq!(state.tray_state(), TrayState::Syncing);
+        assert!(!state.menu_enabled().sync_now);
+        assert_eq!(on_menu(menu_id::SYNC_NOW, &mut state), MenuAction::None);
+    }
+
+    #[test]
+    fn pause_and_resume() {
+        let mut state = ShellState::default();
+        assert_eq!(on_menu(menu_id::RESUME, &mut state), MenuAction::None);
+        assert_eq!(on_menu(menu_id::PAUSE, &mut state), MenuAction::RefreshTray);
+        assert!(state.paused);
+        assert_eq!(state.tray_state(), TrayState::Paused);
+        assert_eq!(state.menu_enabled(), MenuEnabled { sync_now: false, pause: false, resume: true });
+        assert_eq!(on_menu(menu_id::PAUSE, &mut state), MenuAction::None);
+        assert_eq!(on_menu(menu_id::SYNC_NOW, &mut state), MenuAction::None);
+        assert!(!state.sync_requested);
+        assert_eq!(on_menu(menu_id::RESUME, &mut state), MenuAction::RefreshTray);
+        assert!(!state.paused);
+        assert_eq!(state.menu_enabled(), MenuEnabled { sync_now: true, pause: true, resume: false });
+    }
+
+    #[test]
+    fn unknown_menu_id_does_nothing() {
+        let mut state = ShellState::default();
+        assert_eq!(on_menu("", &mut state), MenuAction::None);
+        assert_eq!(on_menu("Quit", &mut state), MenuAction::None);
+        assert_eq!(state, ShellState::default());
+    }
+}
