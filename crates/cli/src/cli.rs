@@ -53,6 +53,66 @@ pub enum Command {
     /// Organization settings.
     #[command(subcommand)]
     Settings(SettingsCmd),
+    /// CRM activities (emails, appointments, tasks).
+    #[command(subcommand)]
+    Activity(ActivityCmd),
+    /// Alerts: what failed and what to do about it.
+    #[command(subcommand)]
+    Alert(AlertCmd),
+}
+
+/// `crmsync activity ...`
+#[derive(Debug, Subcommand)]
+pub enum ActivityCmd {
+    /// List activities, newest first.
+    List {
+        /// email, appointment or task.
+        #[arg(long = "type", value_name = "TYPE")]
+        activity_type: Option<String>,
+        /// Only those received by or sent from this mailbox.
+        #[arg(long, value_name = "EMAIL")]
+        mailbox: Option<String>,
+        /// Only those regarding this record, e.g. account:Contoso.
+        #[arg(long, value_name = "TYPE:KEY")]
+        regarding: Option<String>,
+        /// At most N.
+        #[arg(long, value_name = "N")]
+        limit: Option<String>,
+    },
+    /// Show one activity with its parties, attachments and status.
+    Show {
+        /// Activity id.
+        id: String,
+    },
+}
+
+/// `crmsync alert ...`
+#[derive(Debug, Subcommand)]
+pub enum AlertCmd {
+    /// List unacknowledged alerts, newest first.
+    List {
+        /// Only this mailbox.
+        #[arg(long, value_name = "EMAIL")]
+        mailbox: Option<String>,
+        /// Only this profile and its mailboxes.
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
+        /// error, warning or info.
+        #[arg(long)]
+        severity: Option<String>,
+        /// Include acknowledged alerts.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Acknowledge one alert, or all with --all.
+    Ack {
+        /// Alert id.
+        #[arg(required_unless_present = "all")]
+        id: Option<String>,
+        /// Acknowledge every alert.
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
 }
 
 /// Password options shared by profiles and mailboxes.
@@ -171,6 +231,11 @@ pub enum PrincipalCmd {
     },
     /// List them.
     List,
+    /// The activities in a queue (queues only).
+    Items {
+        /// Queue address.
+        email: String,
+    },
 }
 
 /// `crmsync contact|account|lead ...`

@@ -166,12 +166,11 @@ fn convert(m: &Message<'_>) -> ParsedEmail {
 /// Parses a raw message. Malformed MIME is parsed as far as it goes; only input
 /// that is no message at all (or that trips the parser) is an error.
 pub fn parse(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
-    let result =
-        std::panic::catch_unwind(|| {
-            MessageParser::default()
-                .parse(raw)
-                .map(|m| if m.headers().is_empty() { None } else { Some(convert(&m)) })
-        });
+    let result = std::panic::catch_unwind(|| {
+        MessageParser::default()
+            .parse(raw)
+            .map(|m| if m.headers().is_empty() { None } else { Some(convert(&m)) })
+    });
     match result {
         Ok(Some(Some(p))) => Ok(p),
         Ok(_) => Err(ParseError::NotAMessage(raw.len())),

@@ -1,5 +1,7 @@
 //! Command handlers: each opens the store, calls the engine's admin API and prints.
 
+mod activity;
+mod alert;
 mod mailbox;
 mod principal;
 mod profile;
@@ -60,5 +62,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Mailbox(cmd) => mailbox::run(&ctx, &mut store, cmd),
         Command::Settings(cmd) => settings::run(&ctx, &mut store, cmd),
+        Command::Activity(cmd) => activity::run(&ctx, &store, cmd),
+        Command::Alert(cmd) => alert::run(&ctx, &mut store, cmd),
     }
 }

@@ -2,7 +2,7 @@
 
 use crmsync_core::Store;
 use crmsync_core::store::principals::Kind;
-use crmsync_engine::admin::principals;
+use crmsync_engine::admin::{activities, principals};
 
 use super::Ctx;
 use crate::CliError;
@@ -28,6 +28,19 @@ pub fn run(ctx: &Ctx, store: &mut Store, kind: Kind, cmd: PrincipalCmd) -> Resul
             }
             let rows = list.iter().map(|p| vec![p.email.clone(), p.name.clone()]).collect::<Vec<_>>();
             output::table(&["EMAIL", "NAME"], &rows);
+            Ok(())
+        }
+        PrincipalCmd::Items { email } => {
+            if kind != Kind::Queue {
+                return Err(CliError::Invalid(
+                    "items: only queues have items; use `crmsync queue items EMAIL`".into(),
+                ));
+            }
+            let list = activities::queue_items(store, &email)?;
+            if ctx.json {
+                return output::json(&list);
+            }
+            super::activity::print_list(&list);
             Ok(())
         }
     }

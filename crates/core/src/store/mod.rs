@@ -2,12 +2,16 @@
 //! embedded versioned migrations. All SQL lives under this module so another
 //! store (PostgreSQL) can be added behind the same functions later.
 
+pub mod activities;
+pub mod alerts;
+pub mod emails;
 pub mod mailboxes;
 mod migrations;
 pub mod principals;
 pub mod profiles;
 pub mod records;
 pub mod settings;
+pub mod sync_state;
 
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};

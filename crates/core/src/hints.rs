@@ -1,0 +1,84 @@
+//! "What to do" for every alert code, in the admin's words.
+
+/// The hint for an alert code; codes are matched by suffix so protocol
+/// prefixes (`IMAP_`, `POP3_`, `SMTP_`, `DAV_`) share one text.
+pub fn hint(code: &str) -> String {
+    let table: &[(&str, &str)] = &[
+        (
+            "AUTH_FAILED",
+            "The server refused the user name or password. Update the mailbox (or profile) password with --password-stdin, then run Test & Enable.",
+        ),
+        (
+            "AUTH_MECHANISM_UNAVAILABLE",
+            "The server offers no login method crmsync can use on this connection. Check the security setting (tls/starttls) of the profile.",
+        ),
+        (
+            "PLAINTEXT_REFUSED",
+            "The connection is not encrypted and the profile does not allow insecure connections. Use tls or starttls, or allow insecure connections for this profile if the network is trusted.",
+        ),
+        (
+            "TLS_CERT_INVALID",
+            "The server's certificate is not trusted or does not match the host name. Check the host name in the profile; if the server uses a private CA, install it in the system's trust store.",
+        ),
+        (
+            "TLS_FAILED",
+            "The secure connection could not be set up. Check that the port matches the security setting (993/995/465 for tls, 143/110/587 for starttls).",
+        ),
+        (
+            "STARTTLS_UNAVAILABLE",
+            "The server does not offer STARTTLS on this port. Use tls on the implicit-TLS port, or ask the mail administrator to enable STARTTLS.",
+        ),
+        (
+            "DNS_FAILED",
+            "The server name cannot be resolved. Check the host name in the profile and the office's DNS.",
+        ),
+        (
+            "CONNECTION_REFUSED",
+            "Nothing answers on that host and port. Check the port, and that the mail server is running; crmsync retries by itself.",
+        ),
+        (
+            "CONNECT_TIMEOUT",
+            "The server did not answer in time. crmsync retries by itself; if it persists, check the network or firewall.",
+        ),
+        ("TIMEOUT", "The server stopped answering in the middle of a command. crmsync retries by itself."),
+        ("CONNECTION_LOST", "The connection dropped. crmsync retries by itself."),
+        ("SERVER_BUSY", "The server is temporarily unavailable. crmsync retries by itself."),
+        (
+            "MAILBOX_NOT_FOUND",
+            "The folder or mailbox does not exist on the server. Check the mailbox's user name and the tracked folder names.",
+        ),
+        (
+            "PROTOCOL_ERROR",
+            "The server answered something crmsync did not expect. If it repeats, send the mailbox's log to support.",
+        ),
+        (
+            "EMAIL_UNPARSEABLE",
+            "One message could not be read. It is kept whole in the CRM store (failed items) and the mailbox goes on with the next message; nothing is lost.",
+        ),
+        (
+            "FORWARD_SENDER_UNKNOWN",
+            "A forward mailbox received mail forwarded by an address with no CRM mailbox. Add a mailbox for that user with --incoming forward.",
+        ),
+        (
+            "CREDENTIALS_REQUIRED",
+            "This mailbox has no password yet (for example after a migration). Set it with `crmsync mailbox update EMAIL --password-stdin`, then run Test & Enable.",
+        ),
+        (
+            "NOT_APPROVED",
+            "The organization processes email only for approved mailboxes. Approve it with `crmsync mailbox approve EMAIL`.",
+        ),
+        (
+            "SEND_REJECTED",
+            "The mail server refused this email permanently; its reply is on the email. Fix the address or content and send it again.",
+        ),
+        (
+            "SEND_FAILED",
+            "The email could not be sent after the maximum number of attempts. Check the mailbox's outgoing alerts, then resend.",
+        ),
+    ];
+    table
+        .iter()
+        .find(|(k, _)| code == *k || code.ends_with(&format!("_{k}")))
+        .map(|(_, h)| h.to_string())
+        .unwrap_or_else(|| "See the message; if it repeats, check the mailbox's Test & Enable result.".into())
+}

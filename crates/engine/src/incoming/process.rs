@@ -1,0 +1,364 @@
+//! Turning one raw message into CRM data, inside the caller's transaction:
+//! parse → process-from check → dedupe → correlate → resolve → filter → store.
+//! Pure decisions come from crmsync-core; this module only wires them to the store.
+
+use chrono::{DateTime, Duration, Utc};
+use crmsync_core::correlation::{self, Clues, Method};
+use crmsync_core::model::{Mailbox, Owner, Profile, RecordRef, RecordType, Severity};
+use crmsync_core::resolution::{self, Party, Role};
+use crmsync_core::settings::Settings;
+use crmsync_core::store::alerts::{self, NewAlert, Scope};
+use crmsync_core::store::emails::{self, Lookups, NewAttachment, NewEmail};
+use crmsync_core::store::records;
+use crmsync_core::store::sync_state::{self, Outcome};
+use crmsync_core::time::to_db;
+use crmsync_core::tracking::TokenFormat;
+use crmsync_core::{Result, model::Contact};
+use crmsync_protocols::mime::{self, EmailAddress, ParsedEmail};
+use rusqlite::Connection;
+
+/// Everything processing needs to know about the receiving mailbox, loaded once per cycle.
+#[derive(Debug, Clone)]
+pub struct MailboxContext {
+    /// The mailbox.
+    pub mailbox: Mailbox,
+    /// Its profile.
+    pub profile: Profile,
+    /// The owner as a record (user or queue).
+    pub owner: RecordRef,
+    /// Effective settings.
+    pub settings: Settings,
+    /// Only mail received at or after this is processed.
+    pub process_from: DateTime<Utc>,
+    /// Folder-level tracking of the folder being processed, if mapped.
+    pub folder_regarding: Option<RecordRef>,
+}
+
+impl MailboxContext {
+    /// Builds the context; `process_from` is the later of profile and mailbox, or
+    /// (neither set) the first enable minus the look-back setting.
+    pub fn new(mailbox: Mailbox, profile: Profile, settings: Settings) -> MailboxContext {
+        let owner = match &mailbox.data.owner {
+            Owner::User { id, name } => {
+                RecordRef { record_type: RecordType::User, id: *id, name: name.clone() }
+            }
+            Owner::Queue { id, name } => {
+                RecordRef { record_type: RecordType::Queue, id: *id, name: name.clone() }
+            }
+        };
+        let process_from = effective_process_from(&mailbox, &profile, &settings);
+        MailboxContext { mailbox, profile, owner, settings, process_from, folder_regarding: None }
+    }
+
+    /// The context for one folder (applies folder-level tracking).
+    pub fn for_folder(&self, folder: &str) -> MailboxContext {
+        let mut c = self.clone();
+        c.folder_regarding =
+            self.mailbox.data.track_folders.iter().find(|f| f.folder == folder).map(|f| f.regarding.clone());
+        c
+    }
+
+    fn token(&self) -> TokenFormat {
+        TokenFormat {
+            prefix: self.settings.text("tracking_token.prefix").to_string(),
+            digits: self.settings.int("tracking_token.digits") as usize,
+        }
+    }
+}
+
+/// The later of the profile's and the mailbox's "process from"; when neither is
+/// set, the first enable (or now) minus `incoming.lookback_days`.
+pub fn effective_process_from(mailbox: &Mailbox, profile: &Profile, settings: &Settings) -> DateTime<Utc> {
+    match (profile.data.process_from, mailbox.data.process_from) {
+        (Some(a), Some(b)) => a.max(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => {
+            let base = mailbox.first_enabled_on.unwrap_or_else(Utc::now);
+            base - Duration::days(settings.int("incoming.lookback_days"))
+        }
+    }
+}
+
+/// Where a message came from on the server (for idempotency and alerts).
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Folder name (IMAP) or `INBOX` (POP3).
+    pub folder: String,
+    /// Human/server reference, e.g. `INBOX/1700000000/42` or `pop3:UIDL`.
+    pub item_ref: String,
+    /// Server receive time (IMAP INTERNALDATE), if known.
+    pub received_at: Option<DateTime<Utc>>,
+}
+
+/// What processing did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Processed {
+    /// Tracked, not tracked, or failed.
+    pub outcome: Outcome,
+    /// The email activity (new or existing).
+    pub activity_id: Option<i64>,
+    /// Whether a new activity was created.
+    pub created: bool,
+}
+
+fn party_list(role: Role, list: &[EmailAddress], dir: &Lookups<'_>, opts: resolution::Options) -> Vec<Party> {
+    list.iter().flat_map(|a| resolution::resolve(role, &a.address, a.name.as_deref(), dir, opts)).collect()
+}
+
+/// Processes one raw message for `ctx` inside the caller's transaction. A
+/// message that cannot be parsed is kept whole with an item alert (outcome Failed);
+/// any store error is returned so the caller can roll back this item only.
+pub fn process(conn: &Connection, ctx: &MailboxContext, raw: &[u8], src: &Source) -> Result<Processed> {
+    let parsed = match mime::parse(raw) {
+        Ok(p) => p,
+        Err(e) => {
+            fail_item(
+                conn,
+                ctx,
+                raw,
+                src,
+                "EMAIL_UNPARSEABLE",
+                &format!("message {} cannot be read: {e}; kept whole", src.item_ref),
+            )?;
+            return Ok(Processed { outcome: Outcome::Failed, activity_id: None, created: false });
+        }
+    };
+    if ctx.mailbox.data.is_forward_mailbox && !parsed.forwarded.is_empty() {
+        return process_forwarded(conn, ctx, &parsed, raw, src);
+    }
+    process_parsed(conn, ctx, &parsed, src)
+}
+
+/// Records a failed item: the raw bytes kept and an item-level alert.
+pub fn fail_item(
+    conn: &Connection,
+    ctx: &MailboxContext,
+    raw: &[u8],
+    src: &Source,
+    code: &str,
+    message: &str,
+) -> Result<()> {
+    sync_state::keep_failed(conn, ctx.mailbox.id, &src.item_ref, raw, message)?;
+    if ctx.settings.bool("alerts.record_warnings") {
+        alerts::raise(
+            conn,
+            &NewAlert {
+                severity: Severity::Warning,
+                scope: Scope::Item {
+                    mailbox_id: ctx.mailbox.id,
+                    activity_id: None,
+                    item_ref: Some(src.item_ref.clone()),
+                },
+                code: code.into(),
+                message: message.into(),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// A forward mailbox message: each attached original is processed for the user
+/// whose address forwarded it.
+fn process_forwarded(
+    conn: &Connection,
+    ctx: &MailboxContext,
+    outer: &ParsedEmail,
+    raw: &[u8],
+    src: &Source,
+) -> Result<Processed> {
+    let forwarder = outer.from.as_ref().map(|a| a.address.clone()).unwrap_or_default();
+    let target = crmsync_core::store::mailboxes::find(conn, &forwarder)?;
+    let Some(target) = target else {
+        fail_item(
+            conn,
+            ctx,
+            raw,
+            src,
+            "FORWARD_SENDER_UNKNOWN",
+            &format!("forwarded by {forwarder}, who has no mailbox in the CRM; kept whole"),
+        )?;
+        return Ok(Processed { outcome: Outcome::Failed, activity_id: None, created: false });
+    };
+    let profile = crmsync_core::store::profiles::get_by_id(conn, target.data.profile_id)?;
+    let tctx = MailboxContext::new(target, profile, ctx.settings.clone());
+    let mut last = Processed { outcome: Outcome::NotTracked, activity_id: None, created: false };
+    for (i, inner) in outer.forwarded.iter().enumerate() {
+        let inner_src = Source {
+            folder: format!("forward:{}", ctx.mailbox.data.email),
+            item_ref: format!("{}#{}", src.item_ref, i + 1),
+            received_at: src.received_at,
+        };
+        match mime::parse(inner) {
+            Ok(p) => last = process_parsed(conn, &tctx, &p, &inner_src)?,
+            Err(e) => {
+                fail_item(
+                    conn,
+                    ctx,
+                    raw,
+                    src,
+                    "EMAIL_UNPARSEABLE",
+                    &format!("forwarded original {} cannot be read: {e}", inner_src.item_ref),
+                )?;
+                last = Processed { outcome: Outcome::Failed, activity_id: None, created: false };
+            }
+        }
+    }
+    Ok(last)
+}
+
+fn process_parsed(
+    conn: &Connection,
+    ctx: &MailboxContext,
+    p: &ParsedEmail,
+    src: &Source,
+) -> Result<Processed> {
+    let received = src.received_at.or(p.date).unwrap_or_else(Utc::now);
+    if received < ctx.process_from {
+        return Ok(Processed { outcome: Outcome::NotTracked, activity_id: None, created: false });
+    }
+    let received_db = to_db(received);
+    let queue_id = match ctx.owner.record_type {
+        RecordType::Queue => Some(ctx.owner.id),
+        _ => None,
+    };
+
+    // One activity per message across the organisation.
+    if let Some(existing) = emails::find_by_dedupe_key(conn, &p.dedupe_key)? {
+        emails::add_receipt(conn, existing, ctx.mailbox.id, &src.folder, &received_db)?;
+        if let Some(q) = queue_id {
+            emails::add_queue_item(conn, q, existing)?;
+        }
+        return Ok(Processed { outcome: Outcome::Tracked, activity_id: Some(existing), created: false });
+    }
+
+    let lookups = Lookups::new(conn);
+    let token = ctx.token();
+    let mut addresses = std::collections::BTreeSet::new();
+    for a in p.from.iter().chain(&p.to).chain(&p.cc) {
+        addresses.insert(a.address.clone());
+    }
+    let clues = Clues {
+        in_reply_to: p.in_reply_to.clone(),
+        references: p.references.clone(),
+        subject: p.subject.clone(),
+        addresses,
+    };
+    let corr = correlation::correlate(
+        &clues,
+        &lookups,
+        &correlation::Options {
+            enabled: ctx.settings.bool("correlation.enabled"),
+            smart_matching: ctx.settings.bool("correlation.smart_matching"),
+            token: token.clone(),
+        },
+    );
+
+    let ropts = resolution::Options {
+        unresolved_when_ambiguous: ctx.settings.bool("resolution.unresolved_when_ambiguous"),
+    };
+    let mut parties = Vec::new();
+    if let Some(from) = &p.from {
+        parties.extend(resolution::resolve(Role::From, &from.address, from.name.as_deref(), &lookups, ropts));
+    }
+    parties.extend(party_list(Role::To, &p.to, &lookups, ropts));
+    parties.extend(party_list(Role::Cc, &p.cc, &lookups, ropts));
+    parties.extend(party_list(Role::Bcc, &p.bcc, &lookups, ropts));
+
+    let in_folder = ctx.folder_regarding.is_some();
+    if !in_folder
+        && !resolution::passes_filter(ctx.mailbox.data.track, corr.is_response, &parties, Some(&ctx.owner))
+    {
+        return Ok(Processed { outcome: Outcome::NotTracked, activity_id: None, created: false });
+    }
+
+    // Optionally create a contact for an unresolved sender of tracked mail.
+    if ctx.settings.bool("resolution.auto_create_contact")
+        && let Some(sender) = parties.iter_mut().find(|x| x.role == Role::From && x.record.is_none())
+    {
+        let (first, last) = split_name(sender.name.as_deref());
+        let c = Contact {
+            first_name: first,
+            last_name: last,
+            email: Some(sender.address.clone()),
+            ..Default::default()
+        };
+        let id = records::insert_contact(conn, &c, None)?;
+        let name = crmsync_core::model::person_name(
+            c.first_name.as_deref(),
+            c.last_name.as_deref(),
+            c.email.as_deref(),
+        );
+        sender.record = Some(RecordRef { record_type: RecordType::Contact, id, name });
+    }
+
+    let limit = ctx.settings.int("attachments.max_size_kb") * 1024;
+    let mut flags = Vec::new();
+    let attachments = p
+        .attachments
+        .iter()
+        .map(|a| {
+            let size = a.content.len() as i64;
+            let keep = size <= limit;
+            if !keep && !flags.iter().any(|f| f == "attachments_skipped") {
+                flags.push("attachments_skipped".to_string());
+            }
+            NewAttachment {
+                file_name: a.name.clone(),
+                mime_type: a.mime_type.clone(),
+                size,
+                content: keep.then(|| a.content.clone()),
+            }
+        })
+        .collect();
+
+    let (method, regarding) = match (&ctx.folder_regarding, &corr.conversation) {
+        (Some(r), _) => (Method::Folder, Some(r.clone())),
+        (None, Some(c)) => (corr.method, c.regarding.clone()),
+        (None, None) => (Method::None, None),
+    };
+    let (owner_user_id, owner_queue_id) = match ctx.owner.record_type {
+        RecordType::User => (Some(ctx.owner.id), None),
+        _ => (None, Some(ctx.owner.id)),
+    };
+    let norm = correlation::normalize_subject(&p.subject, &token);
+    let new = NewEmail {
+        direction: "incoming",
+        status: "received",
+        subject: p.subject.clone(),
+        body_text: p.text_body.clone(),
+        body_html: p.html_body.clone(),
+        message_id: p.message_id.clone(),
+        dedupe_key: p.dedupe_key.clone(),
+        in_reply_to: p.in_reply_to.first().cloned(),
+        references: (!p.references.is_empty()).then(|| p.references.join(" ")),
+        tracking_token: token.find(&p.subject),
+        correlation_method: method.as_str(),
+        subject_hash: correlation::subject_hash(&norm),
+        regarding,
+        owner_user_id,
+        owner_queue_id,
+        sender_mailbox_id: None,
+        received_on: Some(received_db.clone()),
+        send_at: None,
+        flags,
+        parties: parties.clone(),
+        attachments,
+    };
+    let id = emails::insert(conn, &new)?;
+    emails::add_receipt(conn, id, ctx.mailbox.id, &src.folder, &received_db)?;
+    if let Some(q) = queue_id {
+        emails::add_queue_item(conn, q, id)?;
+    }
+    for q in parties.iter().filter_map(|x| x.record.as_ref()).filter(|r| r.record_type == RecordType::Queue) {
+        emails::add_queue_item(conn, q.id, id)?;
+    }
+    Ok(Processed { outcome: Outcome::Tracked, activity_id: Some(id), created: true })
+}
+
+fn split_name(name: Option<&str>) -> (Option<String>, Option<String>) {
+    let Some(n) = name.map(str::trim).filter(|n| !n.is_empty()) else { return (None, None) };
+    match n.rsplit_once(' ') {
+        Some((first, last)) => (Some(first.trim().to_string()), Some(last.trim().to_string())),
+        None => (None, Some(n.to_string())),
+    }
+}
