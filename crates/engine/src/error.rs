@@ -1,6 +1,7 @@
 //! The engine's error type.
 
-use crmsync_core::CoreError;
+use crmsync_core::{CoreError, ErrorClass};
+use crmsync_protocols::ProtocolError;
 
 /// Everything the engine can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -8,6 +9,18 @@ pub enum EngineError {
     /// A store, validation or credential error from the core crate.
     #[error(transparent)]
     Core(#[from] CoreError),
+    /// A mail server failed (connect, TLS, login, a command).
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// The mailbox has no password to log in with.
+    #[error("mailbox {mailbox} has no password: set it with `crmsync mailbox update {mailbox} --password-stdin`")]
+    CredentialsRequired {
+        /// The mailbox address.
+        mailbox: String,
+    },
+    /// The channel cannot work with this profile in this version.
+    #[error("{0}")]
+    Unsupported(String),
     /// A file named by the admin cannot be read.
     #[error("{field}: cannot read {path}: {source}")]
     ReadFile {
@@ -27,6 +40,27 @@ impl EngineError {
         match self {
             EngineError::Core(e) => e.is_invalid_input(),
             EngineError::ReadFile { .. } => true,
+            EngineError::Protocol(_) | EngineError::CredentialsRequired { .. } | EngineError::Unsupported(_) => false,
+        }
+    }
+
+    /// The stable code an alert or a Test & Enable result carries.
+    pub fn code(&self) -> String {
+        match self {
+            EngineError::Protocol(e) => e.code().to_string(),
+            EngineError::CredentialsRequired { .. } => "CREDENTIALS_REQUIRED".into(),
+            EngineError::Unsupported(_) => "NOT_SUPPORTED".into(),
+            EngineError::Core(_) => "STORE_ERROR".into(),
+            EngineError::ReadFile { .. } => "FILE_UNREADABLE".into(),
+        }
+    }
+
+    /// How the engine reacts: retry, stop until the admin acts, or skip one item.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            EngineError::Protocol(e) => e.class(),
+            EngineError::Core(_) => ErrorClass::Transient,
+            _ => ErrorClass::Permanent,
         }
     }
 

@@ -1,6 +1,8 @@
 //! The incoming pipeline: server messages become tracked, correlated CRM email.
-//! Processing of one message is in [`process`]; the protocol drivers (IMAP,
-//! POP3) fetch, call it inside a transaction per batch, and only after the
-//! commit touch the server (\Seen, delete).
+//! [`process`] turns one raw message into CRM data inside a transaction;
+//! [`drivers`] fetch from IMAP and POP3 and touch the server only after the
+//! commit; [`cycle`] runs one mailbox sync with telemetry and alerts.
 
+pub mod cycle;
+pub mod drivers;
 pub mod process;

@@ -1,0 +1,63 @@
+//! Connection settings for a mailbox's servers, from its profile and the
+//! stored (encrypted) credentials.
+
+use std::time::Duration;
+
+use crmsync_core::Store;
+use crmsync_core::model::{CredentialSource, Endpoint, Mailbox, OutgoingAuth, Profile};
+use crmsync_core::store::{mailboxes, profiles};
+use crmsync_protocols::settings::{Password, ServerSettings};
+
+use crate::error::{EngineError, Result};
+
+/// The user name and password a mailbox logs in with.
+pub fn credentials(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Result<(String, Password)> {
+    let (user, enc) = match profile.data.credentials {
+        CredentialSource::Profile => (
+            profile.data.username.clone().unwrap_or_else(|| mailbox.data.email.clone()),
+            profiles::password_enc(store.conn(), profile.id)?,
+        ),
+        CredentialSource::Mailbox => (
+            mailbox.data.username.clone().unwrap_or_else(|| mailbox.data.email.clone()),
+            mailboxes::password_enc(store.conn(), mailbox.id)?,
+        ),
+    };
+    let enc = enc.ok_or_else(|| EngineError::CredentialsRequired { mailbox: mailbox.data.email.clone() })?;
+    let secret = store.cipher()?.open(&enc)?;
+    Ok((user, Password::new(secret.expose())))
+}
+
+/// Settings for one endpoint of the profile with the mailbox's credentials.
+pub fn server_settings(store: &Store, mailbox: &Mailbox, profile: &Profile, ep: &Endpoint) -> Result<ServerSettings> {
+    let (username, password) = credentials(store, mailbox, profile)?;
+    Ok(ServerSettings {
+        host: ep.host.clone(),
+        port: ep.port,
+        security: ep.security,
+        allow_insecure: profile.data.allow_insecure,
+        username,
+        password,
+        timeout: Duration::from_secs(u64::from(profile.data.timeout)),
+        extra_roots: Vec::new(),
+    })
+}
+
+/// Settings for the outgoing (SMTP) side; `None` credentials when the profile
+/// sends without AUTH.
+pub fn smtp_settings(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Result<Option<ServerSettings>> {
+    let Some(ep) = &profile.data.outgoing else { return Ok(None) };
+    let (username, password) = match profile.data.outgoing_auth {
+        OutgoingAuth::Password => credentials(store, mailbox, profile)?,
+        OutgoingAuth::None => (String::new(), Password::new("")),
+    };
+    Ok(Some(ServerSettings {
+        host: ep.host.clone(),
+        port: ep.port,
+        security: ep.security,
+        allow_insecure: profile.data.allow_insecure,
+        username,
+        password,
+        timeout: Duration::from_secs(u64::from(profile.data.timeout)),
+        extra_roots: Vec::new(),
+    }))
+}

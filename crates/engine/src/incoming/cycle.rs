@@ -1,0 +1,131 @@
+//! One processing cycle of a mailbox: connect, sync, record telemetry and
+//! alerts. `crmsync sync` runs it once over the due mailboxes; the service
+//! drives the same function on its schedule.
+
+use std::time::Instant;
+
+use crmsync_core::model::{Approval, IncomingMethod, Mailbox, ProfileKind, Severity};
+use crmsync_core::store::alerts::{self, NewAlert, Scope};
+use crmsync_core::store::mailbox_state;
+use crmsync_core::store::{mailboxes, profiles, settings as stored_settings};
+use crmsync_core::{ErrorClass, Store};
+use serde::Serialize;
+
+use super::drivers::{self, SyncStats};
+use super::process::MailboxContext;
+use crate::connect;
+use crate::error::{EngineError, Result};
+
+/// The result of syncing one mailbox.
+#[derive(Debug, Clone, Serialize)]
+pub struct MailboxSync {
+    /// Mailbox address.
+    pub mailbox: String,
+    /// ok, failed or skipped.
+    pub result: String,
+    /// Counts (when it ran).
+    pub stats: Option<SyncStats>,
+    /// Error code (when it failed or was skipped).
+    pub code: Option<String>,
+    /// Error message or skip reason.
+    pub message: Option<String>,
+}
+
+/// Whether the incoming channel of a mailbox should be processed now.
+pub fn incoming_due(mb: &Mailbox, require_approval: bool) -> std::result::Result<(), (&'static str, String)> {
+    if mb.data.incoming_method != IncomingMethod::ServerSide {
+        return Err(("NOT_SERVER_SIDE", "incoming is not server-side".into()));
+    }
+    if !mb.incoming.enabled {
+        return Err(("NOT_ENABLED", "incoming is not enabled; run Test & Enable".into()));
+    }
+    if require_approval && mb.approval != Approval::Approved {
+        return Err(("NOT_APPROVED", "the mailbox is not approved".into()));
+    }
+    Ok(())
+}
+
+/// Syncs the incoming mail of one mailbox and records telemetry and alerts.
+pub async fn sync_incoming(store: &mut Store, email: &str) -> Result<MailboxSync> {
+    let mb = mailboxes::get(store.conn(), email)?;
+    let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
+    let settings = stored_settings::load(store.conn())?;
+    if let Err((code, why)) = incoming_due(&mb, settings.bool("incoming.require_approval")) {
+        return Ok(MailboxSync { mailbox: mb.data.email, result: "skipped".into(), stats: None, code: Some(code.into()), message: Some(why) });
+    }
+    let id = mb.id;
+    let email = mb.data.email.clone();
+    store.write(|tx| mailbox_state::sync_started(tx, id))?;
+    let started = Instant::now();
+    let ctx = MailboxContext::new(mb, profile, settings);
+    let outcome = run_driver(store, &ctx).await;
+    let ms = started.elapsed().as_millis() as i64;
+    match outcome {
+        Ok(stats) => {
+            store.write(|tx| mailbox_state::sync_succeeded(tx, id, stats.processed, stats.failed, ms))?;
+            Ok(MailboxSync { mailbox: email, result: "ok".into(), stats: Some(stats), code: None, message: None })
+        }
+        Err(e) => {
+            record_failure(store, &ctx, &e)?;
+            Ok(MailboxSync { mailbox: email, result: "failed".into(), stats: None, code: Some(e.code()), message: Some(e.to_string()) })
+        }
+    }
+}
+
+async fn run_driver(store: &mut Store, ctx: &MailboxContext) -> Result<SyncStats> {
+    match ctx.profile.data.kind {
+        ProfileKind::ImapSmtp | ProfileKind::Pop3Smtp => {
+            let ep = ctx.profile.data.incoming.clone().ok_or_else(|| {
+                EngineError::Unsupported(format!("profile '{}' has no incoming server", ctx.profile.data.name))
+            })?;
+            let settings = connect::server_settings(store, &ctx.mailbox, &ctx.profile, &ep)?;
+            if ctx.profile.data.kind == ProfileKind::ImapSmtp {
+                drivers::sync_imap(store, ctx, &settings).await
+            } else {
+                drivers::sync_pop3(store, ctx, &settings).await
+            }
+        }
+        ProfileKind::Exchange => Err(EngineError::Unsupported(
+            "Exchange (EWS) mailboxes are not supported by this version of crmsync".into(),
+        )),
+    }
+}
+
+/// Records a failed sync: telemetry, and a mailbox alert (Warning for a
+/// transient failure, Error for a permanent one).
+pub fn record_failure(store: &mut Store, ctx: &MailboxContext, e: &EngineError) -> Result<()> {
+    let transient = e.class() == ErrorClass::Transient;
+    let code = e.code();
+    let message = e.to_string();
+    let severity = if transient { Severity::Warning } else { Severity::Error };
+    let record = match severity {
+        Severity::Warning => ctx.settings.bool("alerts.record_warnings"),
+        _ => ctx.settings.bool("alerts.record_errors"),
+    };
+    let id = ctx.mailbox.id;
+    store.write(|tx| -> Result<()> {
+        mailbox_state::sync_failed(tx, id, &code, &message, transient)?;
+        if record {
+            alerts::raise(tx, &NewAlert { severity, scope: Scope::Mailbox(id), code: code.clone(), message: message.clone() })?;
+        }
+        Ok(())
+    })
+}
+
+/// One cycle: every mailbox with incoming enabled (or just `only`), in turn.
+pub async fn sync_all(store: &mut Store, only: Option<&str>) -> Result<Vec<MailboxSync>> {
+    let list = match only {
+        Some(email) => vec![mailboxes::find(store.conn(), email)?.ok_or_else(|| {
+            crmsync_core::CoreError::invalid("mailbox", format!("no mailbox for {email}"))
+        })?],
+        None => mailboxes::list(store.conn())?,
+    };
+    let mut out = Vec::new();
+    for mb in list {
+        if only.is_none() && !mb.incoming.enabled {
+            continue;
+        }
+        out.push(sync_incoming(store, &mb.data.email).await?);
+    }
+    Ok(out)
+}
