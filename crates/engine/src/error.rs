@@ -19,6 +19,19 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
+    /// An Email Router file cannot be migrated: malformed XML, a missing required
+    /// element or an impossible value. Nothing was written.
+    #[error("{file} line {line}: {path}: {message}")]
+    Migration {
+        /// The file's name, e.g. `Microsoft.Crm.Tools.EmailAgent.xml`.
+        file: String,
+        /// 1-based line of the element (or of the syntax error).
+        line: u32,
+        /// Element path, e.g. `Configuration/ProviderConfiguration[2]/EmailPort`.
+        path: String,
+        /// What is wrong, in words an admin understands.
+        message: String,
+    },
 }
 
 impl EngineError {
@@ -26,7 +39,7 @@ impl EngineError {
     pub fn is_invalid_input(&self) -> bool {
         match self {
             EngineError::Core(e) => e.is_invalid_input(),
-            EngineError::ReadFile { .. } => true,
+            EngineError::ReadFile { .. } | EngineError::Migration { .. } => true,
         }
     }
 

@@ -4,5 +4,6 @@
 
 pub mod admin;
 pub mod error;
+pub mod migrate;
 
 pub use error::{EngineError, Result};
