@@ -53,6 +53,9 @@ pub enum Command {
     /// Organization settings.
     #[command(subcommand)]
     Settings(SettingsCmd),
+    /// Import the configuration of another system.
+    #[command(subcommand)]
+    Migrate(MigrateCmd),
 }
 
 /// Password options shared by profiles and mailboxes.
@@ -271,4 +274,34 @@ pub enum SettingsCmd {
         /// New value.
         value: String,
     },
+}
+
+/// `crmsync migrate ...`
+#[derive(Debug, Subcommand)]
+pub enum MigrateCmd {
+    /// Import the Dynamics CRM Email Router's profiles, users, queues and forward
+    /// mailboxes (all or nothing; running it again changes nothing).
+    EmailRouter(EmailRouterArgs),
+}
+
+/// `crmsync migrate email-router` options.
+#[derive(Debug, Args)]
+pub struct EmailRouterArgs {
+    /// The router's Microsoft.Crm.Tools.EmailAgent.xml.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Its Microsoft.Crm.Tools.EmailAgent.SystemState.xml: mail the router already
+    /// processed is not imported again.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// CSV export of the CRM's users and queues (id,email,name): the router names
+    /// them by CRM id only.
+    #[arg(long, value_name = "FILE")]
+    pub directory: Option<PathBuf>,
+    /// Print the preview and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Migrate router profiles without SSL, with allow_insecure on (clear-text connections).
+    #[arg(long)]
+    pub allow_insecure: bool,
 }

@@ -1,6 +1,7 @@
 //! Command handlers: each opens the store, calls the engine's admin API and prints.
 
 mod mailbox;
+mod migrate;
 mod principal;
 mod profile;
 mod record;
@@ -60,5 +61,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Mailbox(cmd) => mailbox::run(&ctx, &mut store, cmd),
         Command::Settings(cmd) => settings::run(&ctx, &mut store, cmd),
+        Command::Migrate(cmd) => migrate::run(&ctx, &mut store, cmd),
     }
 }
