@@ -22,7 +22,8 @@ fn typed(t: &str, dir: &str, loc: &str) -> String {
 #[test]
 fn provider_pairs_merge_by_the_router_migration_table() {
     let ews = "https://mail.contoso.test/EWS/Exchange.asmx";
-    let cases: &[(Option<(&str, &str)>, Option<(&str, &str)>, Result<&str, &str>, &str)] = &[
+    type Side<'a> = Option<(&'a str, &'a str)>;
+    let cases: &[(Side<'_>, Side<'_>, Result<&str, &str>, &str)] = &[
         (Some(("Exchange2007", ews)), Some(("SMTP", "smtp.test")), Ok("exchange"), "Exchange/SMTP"),
         (Some(("Exchange2010", ews)), Some(("SMTP", "smtp.test")), Ok("exchange"), "Exchange/SMTP"),
         (Some(("Exchange2013", ews)), Some(("ExchangeOnline", ews)), Ok("exchange"), ""),
@@ -78,13 +79,15 @@ fn provider_pairs_merge_by_the_router_migration_table() {
 #[test]
 fn ssl_flags_ports_and_credentials_map_to_crmsync_profile_settings() {
     // (pop3 ssl, pop3 port, smtp ssl, smtp port) → incoming port/security, outgoing port/security
-    let cases: &[(bool, Option<&str>, bool, Option<&str>, (&str, &str), (&str, &str))] = &[
-        (true, None, true, None, ("995", "tls"), ("25", "starttls")),
-        (true, Some("1995"), true, Some("587"), ("1995", "tls"), ("587", "starttls")),
-        (false, None, true, Some("465"), ("110", "none"), ("465", "tls")),
-        (true, None, false, None, ("995", "tls"), ("25", "none")),
+    type PortSec<'a> = (&'a str, &'a str);
+    type Side<'a> = (bool, Option<&'a str>);
+    let cases: &[(Side<'_>, Side<'_>, PortSec<'_>, PortSec<'_>)] = &[
+        ((true, None), (true, None), ("995", "tls"), ("25", "starttls")),
+        ((true, Some("1995")), (true, Some("587")), ("1995", "tls"), ("587", "starttls")),
+        ((false, None), (true, Some("465")), ("110", "none"), ("465", "tls")),
+        ((true, None), (false, None), ("995", "tls"), ("25", "none")),
     ];
-    for (pssl, pport, sssl, sport, want_in, want_out) in cases {
+    for ((pssl, pport), (sssl, sport), want_in, want_out) in cases {
         let mut p = vec![
             ("EmailServerType", "POP3"),
             ("CrmServerUrl", ORG),

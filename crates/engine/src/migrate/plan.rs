@@ -528,7 +528,7 @@ pub fn plan(files: &RouterFiles, snap: &Snapshot, opts: &MigrationOptions) -> Re
             desired.push((mb, current));
         }
     }
-    desired.sort_by(|a, b| a.0.email.to_lowercase().cmp(&b.0.email.to_lowercase()));
+    desired.sort_by_key(|a| a.0.email.to_lowercase());
     for (mb, current) in desired {
         if mb.credentials_required {
             plan.credentials_required.push(CredentialNeed {
@@ -549,7 +549,7 @@ pub fn plan(files: &RouterFiles, snap: &Snapshot, opts: &MigrationOptions) -> Re
             }
         }
     }
-    plan.users_or_queues_to_create.sort_by(|a, b| a.email.to_lowercase().cmp(&b.email.to_lowercase()));
+    plan.users_or_queues_to_create.sort_by_key(|a| a.email.to_lowercase());
     Ok(plan)
 }
 

@@ -188,7 +188,8 @@ fn without_a_directory_router_ids_are_listed_as_not_migrated() {
 fn equivalent_profiles_merge_into_one_and_different_ones_with_the_same_name_get_a_suffix() {
     let url = "https://mail.contoso.test/EWS/Exchange.asmx";
     // (blocks, expected profile names, expected mailbox → profile)
-    let cases: Vec<(Vec<String>, Vec<&str>, Vec<(&str, &str)>)> = vec![
+    type Placement<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(Vec<String>, Vec<&str>, Placement<'_>)> = vec![
         (
             vec![exchange("Exchange A", url, &[&uid(1)]), exchange("Exchange B", url, &[&uid(2)])],
             vec!["Exchange A"],
