@@ -12,6 +12,7 @@ pub mod apply;
 pub mod directory;
 pub mod mapping;
 pub mod plan;
+pub mod report;
 pub mod router;
 pub mod state;
 mod xml;
