@@ -46,6 +46,25 @@ impl Env {
         serde_json::from_str(&self.ok(&a)).unwrap()
     }
 
+    fn ok_stdin(&self, args: &[&str], stdin: &str) {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_crmsync"))
+            .arg("--db")
+            .arg(&self.db)
+            .args(args)
+            .env("CRMSYNC_KEYRING", "off")
+            .env_remove("CRMSYNC_DB")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     /// Writes a file in the test's temp dir and returns its path.
     fn file(&self, name: &str, text: &str) -> String {
         let p = self.dir.path().join(name);
@@ -409,4 +428,27 @@ fn unknown_elements_and_a_corrupt_state_file_are_warnings_not_errors() {
     );
     assert!(warnings.iter().any(|w| w["file"] == "SystemState.xml"), "{warnings:?}");
     assert_eq!(v["mailboxes_to_create"][0]["process_from"], Value::Null);
+}
+
+#[test]
+fn entering_the_passwords_the_preview_asks_for_clears_them_and_a_rerun_keeps_them() {
+    let env = Env::new();
+    let mut args = vec!["--json".to_string()];
+    args.extend(sample_args(&env));
+    args.push("--allow-insecure".into());
+    let first: Value = serde_json::from_str(&env.ok(&strs(&args))).unwrap();
+    assert_eq!(first["credentials_required"].as_array().unwrap().len(), 2);
+    env.ok_stdin(&["profile", "update", "Exchange 2010 Incoming", "--password-stdin"], "svc-secret\n");
+    env.ok_stdin(&["mailbox", "update", "carol@contoso.com", "--password-stdin"], "carol-secret\n");
+    assert_eq!(env.json(&["mailbox", "show", "carol@contoso.com"])["credentials_required"], false);
+    let before = env.snapshot();
+    let again: Value = serde_json::from_str(&env.ok(&strs(&args))).unwrap();
+    assert_eq!(
+        again["credentials_required"].as_array().unwrap().len(),
+        0,
+        "{}",
+        again["credentials_required"]
+    );
+    assert_eq!(again["mailboxes_unchanged"].as_array().unwrap().len(), 5);
+    assert_eq!(env.snapshot(), before, "the re-run undid the admin's passwords");
 }

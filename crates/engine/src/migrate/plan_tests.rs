@@ -340,3 +340,23 @@ fn a_refusal_while_applying_rolls_everything_back() {
             .is_empty()
     );
 }
+
+#[test]
+fn test_and_enable_learns_which_migrated_mailboxes_lack_credentials() {
+    use crmsync_core::store::{mailboxes, profiles};
+    let (_d, mut store) = store();
+    apply(&mut store, &sample(), &insecure()).unwrap();
+    let c = store.conn();
+    let check = |email: &str| {
+        let m = mailboxes::get(c, email).unwrap();
+        let p = profiles::get_by_id(c, m.data.profile_id).unwrap();
+        crate::admin::mailboxes::credentials_missing(&p, &m)
+    };
+    let carol = check("carol@contoso.com").unwrap();
+    assert!(carol.contains("mailbox carol@contoso.com has no password"), "{carol}");
+    let alice = check("alice@contoso.com").unwrap();
+    assert!(
+        alice.contains("profile 'Exchange 2010 Incoming' has no password for CONTOSO\\svc-crmrouter"),
+        "{alice}"
+    );
+}
