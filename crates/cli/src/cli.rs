@@ -59,6 +59,9 @@ pub enum Command {
     /// Alerts: what failed and what to do about it.
     #[command(subcommand)]
     Alert(AlertCmd),
+    /// Import the configuration of another system.
+    #[command(subcommand)]
+    Migrate(MigrateCmd),
 }
 
 /// `crmsync activity ...`
@@ -336,4 +339,34 @@ pub enum SettingsCmd {
         /// New value.
         value: String,
     },
+}
+
+/// `crmsync migrate ...`
+#[derive(Debug, Subcommand)]
+pub enum MigrateCmd {
+    /// Import the Dynamics CRM Email Router's profiles, users, queues and forward
+    /// mailboxes (all or nothing; running it again changes nothing).
+    EmailRouter(EmailRouterArgs),
+}
+
+/// `crmsync migrate email-router` options.
+#[derive(Debug, Args)]
+pub struct EmailRouterArgs {
+    /// The router's Microsoft.Crm.Tools.EmailAgent.xml.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Its Microsoft.Crm.Tools.EmailAgent.SystemState.xml: mail the router already
+    /// processed is not imported again.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// CSV export of the CRM's users and queues (id,email,name): the router names
+    /// them by CRM id only.
+    #[arg(long, value_name = "FILE")]
+    pub directory: Option<PathBuf>,
+    /// Print the preview and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Migrate router profiles without SSL, with allow_insecure on (clear-text connections).
+    #[arg(long)]
+    pub allow_insecure: bool,
 }

@@ -32,6 +32,19 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
+    /// An Email Router file cannot be migrated: malformed XML, a missing required
+    /// element or an impossible value. Nothing was written.
+    #[error("{file} line {line}: {path}: {message}")]
+    Migration {
+        /// The file's name, e.g. `Microsoft.Crm.Tools.EmailAgent.xml`.
+        file: String,
+        /// 1-based line of the element (or of the syntax error).
+        line: u32,
+        /// Element path, e.g. `Configuration/ProviderConfiguration[2]/EmailPort`.
+        path: String,
+        /// What is wrong, in words an admin understands.
+        message: String,
+    },
 }
 
 impl EngineError {
@@ -39,7 +52,7 @@ impl EngineError {
     pub fn is_invalid_input(&self) -> bool {
         match self {
             EngineError::Core(e) => e.is_invalid_input(),
-            EngineError::ReadFile { .. } => true,
+            EngineError::ReadFile { .. } | EngineError::Migration { .. } => true,
             EngineError::Protocol(_) | EngineError::CredentialsRequired { .. } | EngineError::Unsupported(_) => false,
         }
     }
@@ -52,6 +65,7 @@ impl EngineError {
             EngineError::Unsupported(_) => "NOT_SUPPORTED".into(),
             EngineError::Core(_) => "STORE_ERROR".into(),
             EngineError::ReadFile { .. } => "FILE_UNREADABLE".into(),
+            EngineError::Migration { .. } => "MIGRATION_INPUT_INVALID".into(),
         }
     }
 

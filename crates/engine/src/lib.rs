@@ -3,7 +3,9 @@
 //! scheduler.
 
 pub mod admin;
+pub mod connect;
 pub mod error;
 pub mod incoming;
+pub mod migrate;
 
 pub use error::{EngineError, Result};

@@ -3,6 +3,7 @@
 mod activity;
 mod alert;
 mod mailbox;
+mod migrate;
 mod principal;
 mod profile;
 mod record;
@@ -64,5 +65,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Settings(cmd) => settings::run(&ctx, &mut store, cmd),
         Command::Activity(cmd) => activity::run(&ctx, &store, cmd),
         Command::Alert(cmd) => alert::run(&ctx, &mut store, cmd),
+        Command::Migrate(cmd) => migrate::run(&ctx, &mut store, cmd),
     }
 }

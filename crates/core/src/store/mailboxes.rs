@@ -201,6 +201,12 @@ pub fn update(conn: &Connection, id: i64, d: &MailboxData, password: &PasswordCh
     write_track_folders(conn, id, &d.track_folders)
 }
 
+/// Marks that the mailbox cannot work until credentials are entered (or clears the mark).
+pub fn set_credentials_required(conn: &Connection, id: i64, required: bool) -> Result<()> {
+    conn.execute("UPDATE mailboxes SET credentials_required=?2 WHERE id=?1", params![id, required])?;
+    Ok(())
+}
+
 /// Finds a mailbox by email (case-insensitive).
 pub fn find(conn: &Connection, email: &str) -> Result<Option<Mailbox>> {
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE m.email = ?1");

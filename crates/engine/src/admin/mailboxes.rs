@@ -1,8 +1,8 @@
 //! Mailboxes: add, update, remove, list, show, with validation.
 
 use crmsync_core::model::{
-    ChannelMethod, CredentialSource, IncomingMethod, Mailbox, MailboxData, Owner, ProfileKind, RecordType,
-    TrackFilter, TrackFolder,
+    ChannelMethod, CredentialSource, IncomingMethod, Mailbox, MailboxData, Owner, Profile, ProfileKind,
+    RecordType, TrackFilter, TrackFolder,
 };
 use crmsync_core::secrets::Secret;
 use crmsync_core::store::principals::{self, Kind};
@@ -207,34 +207,74 @@ fn build(
     })
 }
 
+/// Validates and inserts a mailbox inside a transaction; `password_enc` is sealed already.
+pub(crate) fn add_in(
+    tx: &Connection,
+    email: &str,
+    input: &MailboxInput,
+    password_enc: Option<&[u8]>,
+) -> Result<i64> {
+    let data = build(tx, email, input, None)?;
+    if mailboxes::find(tx, &data.email)?.is_some() {
+        return Err(
+            CoreError::invalid("email", format!("a mailbox for {} already exists", data.email)).into()
+        );
+    }
+    Ok(mailboxes::insert(tx, &data, password_enc)?)
+}
+
+/// Validates and applies a mailbox update inside a transaction.
+pub(crate) fn update_in(
+    tx: &Connection,
+    current: &Mailbox,
+    input: &MailboxInput,
+    password: &PasswordChange,
+) -> Result<()> {
+    let data = build(tx, &current.data.email, input, Some(current))?;
+    Ok(mailboxes::update(tx, current.id, &data, password)?)
+}
+
 /// Adds a mailbox for an existing user or queue.
 pub fn add(store: &mut Store, email: &str, input: &MailboxInput) -> Result<Mailbox> {
-    let data = build(store.conn(), email, input, None)?;
+    // Validate before the credential key is created or loaded.
+    build(store.conn(), email, input, None)?;
     let enc = match &input.password {
         Some(p) => Some(store.cipher()?.seal(p)),
         None => None,
     };
-    let id = store.write(|tx| {
-        if mailboxes::find(tx, &data.email)?.is_some() {
-            return Err(
-                CoreError::invalid("email", format!("a mailbox for {} already exists", data.email)).into()
-            );
-        }
-        Ok::<_, crate::EngineError>(mailboxes::insert(tx, &data, enc.as_deref())?)
-    })?;
+    let id = store.write(|tx| add_in(tx, email, input, enc.as_deref()))?;
     Ok(mailboxes::get_by_id(store.conn(), id)?)
 }
 
 /// Updates a mailbox; only the given fields change.
 pub fn update(store: &mut Store, email: &str, input: &MailboxInput) -> Result<Mailbox> {
     let current = show(store, email)?;
-    let data = build(store.conn(), &current.data.email, input, Some(&current))?;
+    build(store.conn(), &current.data.email, input, Some(&current))?;
     let change = match &input.password {
         Some(p) => PasswordChange::Set(store.cipher()?.seal(p)),
         None => PasswordChange::Keep,
     };
-    store.write(|tx| mailboxes::update(tx, current.id, &data, &change))?;
+    store.write(|tx| update_in(tx, &current, input, &change))?;
     Ok(mailboxes::get_by_id(store.conn(), current.id)?)
+}
+
+/// Why a mailbox cannot work yet for want of credentials, if it cannot: Test &
+/// Enable reports this before it tries to connect (e.g. after a migration from
+/// the Email Router, whose passwords cannot be read).
+pub fn credentials_missing(profile: &Profile, mailbox: &Mailbox) -> Option<String> {
+    match profile.data.credentials {
+        CredentialSource::Profile if !profile.has_password => Some(format!(
+            "credentials required: profile '{}' has no password for {}; set it with `crmsync profile update '{}' --password-stdin`",
+            profile.data.name,
+            profile.data.username.as_deref().unwrap_or("its account"),
+            profile.data.name
+        )),
+        CredentialSource::Mailbox if mailbox.credentials_required || !mailbox.has_password => Some(format!(
+            "credentials required: mailbox {} has no password; set it with `crmsync mailbox update {} --password-stdin`",
+            mailbox.data.email, mailbox.data.email
+        )),
+        _ => None,
+    }
 }
 
 /// Removes a mailbox and its sync state (tracked email stays in the CRM).

@@ -8,6 +8,7 @@ use crmsync_core::store::mailboxes;
 use crmsync_core::store::profiles::{self, PasswordChange};
 use crmsync_core::time::parse_rfc3339;
 use crmsync_core::{CoreError, Store};
+use rusqlite::Connection;
 
 use super::{opt_text, parse_num};
 use crate::error::Result;
@@ -307,24 +308,34 @@ fn check_profile_credentials(d: &ProfileData, has_password: bool) -> Result<()> 
     Ok(())
 }
 
+/// Validates the settings of a new profile without touching the store. With
+/// `password_pending` a profile that uses its own credentials may lack its
+/// password for now (a migration cannot read the old system's password; the
+/// admin enters it before Test & Enable).
+pub(crate) fn validate_new(name: &str, input: &ProfileInput, password_pending: bool) -> Result<ProfileData> {
+    let data = build(name, input, None)?;
+    check_profile_credentials(&data, input.password.is_some() || password_pending)?;
+    Ok(data)
+}
+
+/// Inserts validated profile data inside a transaction, refusing a taken name.
+pub(crate) fn insert_in(tx: &Connection, data: &ProfileData, password_enc: Option<&[u8]>) -> Result<i64> {
+    if profiles::find(tx, &data.name)?.is_some() {
+        return Err(
+            CoreError::invalid("name", format!("a profile named '{}' already exists", data.name)).into()
+        );
+    }
+    Ok(profiles::insert(tx, data, password_enc)?)
+}
+
 /// Adds a profile.
 pub fn add(store: &mut Store, name: &str, input: &ProfileInput) -> Result<Profile> {
-    let data = build(name, input, None)?;
-    check_profile_credentials(&data, input.password.is_some())?;
+    let data = validate_new(name, input, false)?;
     let enc = match &input.password {
         Some(p) => Some(store.cipher()?.seal(p)),
         None => None,
     };
-    let id = store.write(|tx| {
-        if profiles::find(tx, &data.name)?.is_some() {
-            return Err(CoreError::invalid(
-                "name",
-                format!("a profile named '{}' already exists", data.name),
-            )
-            .into());
-        }
-        Ok::<_, crate::EngineError>(profiles::insert(tx, &data, enc.as_deref())?)
-    })?;
+    let id = store.write(|tx| insert_in(tx, &data, enc.as_deref()))?;
     Ok(profiles::get_by_id(store.conn(), id)?)
 }
 
