@@ -1,1 +1,16 @@
-//! placeholder
+//! crmsync protocol clients: IMAP and POP3 for incoming mail (SMTP, EWS and
+//! CalDAV/CardDAV follow). Clients turn server bytes into typed items and
+//! report failures as [`ProtocolError`]s with a stable code and an
+//! [`crmsync_core::ErrorClass`]. This crate never touches the store.
+
+pub mod error;
+pub mod pop3;
+pub mod pop3_wire;
+pub mod settings;
+pub mod tls;
+pub mod transport;
+
+pub use error::{Proto, ProtocolError, Result};
+pub use pop3::{MaildropStat, Pop3Client};
+pub use pop3_wire::Pop3Capabilities;
+pub use settings::{ImapSettings, Password, Pop3Settings, ServerSettings};
