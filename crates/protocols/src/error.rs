@@ -502,7 +502,11 @@ mod tests {
 
     #[test]
     fn messages_name_the_server() {
-        let e = ProtocolError::ConnectionRefused { proto: Proto::Imap, host: "mail.example.com".into(), port: 143 };
+        let e = ProtocolError::ConnectionRefused {
+            proto: Proto::Imap,
+            host: "mail.example.com".into(),
+            port: 143,
+        };
         assert_eq!(e.to_string(), "cannot connect to IMAP server mail.example.com:143: connection refused");
     }
 }

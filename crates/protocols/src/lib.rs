@@ -4,6 +4,11 @@
 //! [`crmsync_core::ErrorClass`]. This crate never touches the store.
 
 pub mod error;
+pub mod imap;
+mod imap_connect;
+mod imap_exec;
+pub mod imap_types;
+pub mod imap_wire;
 pub mod pop3;
 pub mod pop3_wire;
 pub mod settings;
@@ -11,6 +16,10 @@ pub mod tls;
 pub mod transport;
 
 pub use error::{Proto, ProtocolError, Result};
+pub use imap::ImapClient;
+pub use imap_types::{
+    AppendUid, Capabilities, FetchedMessage, Folder, FolderStatus, IdleOutcome, SpecialUse,
+};
 pub use pop3::{MaildropStat, Pop3Client};
 pub use pop3_wire::Pop3Capabilities;
 pub use settings::{ImapSettings, Password, Pop3Settings, ServerSettings};

@@ -59,12 +59,20 @@ async fn exchange(
         Ok(Ok(Some(got))) => got,
     };
     pop3_wire::parse_reply(&got).ok_or_else(|| {
-        peer.protocol(format!("{label}: unexpected reply {:?}", String::from_utf8_lossy(pop3_wire::trim_eol(&got))))
+        peer.protocol(format!(
+            "{label}: unexpected reply {:?}",
+            String::from_utf8_lossy(pop3_wire::trim_eol(&got))
+        ))
     })
 }
 
 /// Reads the rest of a multi-line response, unstuffed, with the timeout per line.
-async fn read_multiline(lines: &mut LineStream, peer: &Peer, timeout: Duration, label: &str) -> Result<Vec<u8>> {
+async fn read_multiline(
+    lines: &mut LineStream,
+    peer: &Peer,
+    timeout: Duration,
+    label: &str,
+) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut line = Vec::with_capacity(256);
     loop {
@@ -164,7 +172,8 @@ impl Pop3Client {
                 return Err(peer.protocol("STLS on a connection that is already TLS"));
             };
             let config = tls_config.clone().expect("TLS config exists for STARTTLS");
-            let tls = transport::tls_handshake(&peer, tcp, config, transport::deadline(timeout), secs).await?;
+            let tls =
+                transport::tls_handshake(&peer, tcp, config, transport::deadline(timeout), secs).await?;
             lines = LineStream::new(tls);
             // RFC 2595: capabilities learnt before TLS must be discarded.
             caps = fetch_capa(&mut lines, &peer, timeout).await?;
@@ -173,15 +182,8 @@ impl Pop3Client {
             return Err(peer.plaintext_refused());
         }
 
-        let mut client = Pop3Client {
-            lines,
-            peer,
-            user: settings.username.clone(),
-            timeout,
-            caps,
-            broken: false,
-            span,
-        };
+        let mut client =
+            Pop3Client { lines, peer, user: settings.username.clone(), timeout, caps, broken: false, span };
         client.authenticate(settings.password.expose()).await?;
         tracing::info!(tls = client.lines.is_tls(), "POP3 login succeeded");
         Ok(client)
@@ -236,9 +238,9 @@ impl Pop3Client {
                 return Err(self.auth_error(code, text));
             }
             Reply::Err { text, .. } => {
-                return Err(self.peer.mechanism_unavailable(format!(
-                    "no SASL PLAIN and USER was refused: {text}"
-                )));
+                return Err(self
+                    .peer
+                    .mechanism_unavailable(format!("no SASL PLAIN and USER was refused: {text}")));
             }
             Reply::Continue(_) => return Err(self.peer.protocol("USER: unexpected continuation")),
         }

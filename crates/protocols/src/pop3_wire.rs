@@ -268,7 +268,8 @@ mod tests {
         assert_eq!(unstuff(b"..hidden\r\n"), Unstuffed::Data(b".hidden\r\n"));
         assert_eq!(unstuff(b"plain\r\n"), Unstuffed::Data(b"plain\r\n"));
         assert_eq!(unstuff(b" .\r\n"), Unstuffed::Data(b" .\r\n"));
-        let body = b"Subject: x\r\n\r\n..leading dot\r\n...\r\n.. \r\nmid.dle\r\n8-bit \xe9\xff\r\n.\r\nafter\r\n";
+        let body =
+            b"Subject: x\r\n\r\n..leading dot\r\n...\r\n.. \r\nmid.dle\r\n8-bit \xe9\xff\r\n.\r\nafter\r\n";
         let (out, done) = decode_multiline(body);
         assert!(done);
         assert_eq!(out, b"Subject: x\r\n\r\n.leading dot\r\n..\r\n. \r\nmid.dle\r\n8-bit \xe9\xff\r\n");
@@ -284,7 +285,10 @@ mod tests {
         assert_eq!(parse_stat("x 320"), None);
         assert_eq!(parse_stat(""), None);
         assert_eq!(parse_uidl_line(b"1 000000015e3f1a2b\r\n"), Some((1, "000000015e3f1a2b".into())));
-        assert_eq!(parse_uidl_line(b"12 whqtswO00WBw418f9t5JxYwZ"), Some((12, "whqtswO00WBw418f9t5JxYwZ".into())));
+        assert_eq!(
+            parse_uidl_line(b"12 whqtswO00WBw418f9t5JxYwZ"),
+            Some((12, "whqtswO00WBw418f9t5JxYwZ".into()))
+        );
         assert_eq!(parse_uidl_line(b"1\r\n"), None);
         assert_eq!(parse_uidl_line(b"one abc\r\n"), None);
         assert_eq!(parse_uidl_line(&[b'1', b' ', 0xe9, b'\r', b'\n']), None);
