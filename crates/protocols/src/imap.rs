@@ -40,7 +40,8 @@ pub struct ImapClient {
 
 impl ImapClient {
     /// Connects (implicit TLS, STARTTLS or plain per `settings.security`) and logs
-    /// in: AUTHENTICATE PLAIN when the server announces AUTH=PLAIN, else LOGIN.
+    /// in: AUTHENTICATE PLAIN when the server announces AUTH=PLAIN, else LOGIN
+    /// (or AUTHENTICATE LOGIN when the LOGIN command is disabled).
     /// `Security::None` without `allow_insecure` fails with `PLAINTEXT_REFUSED`
     /// before connecting; the password is never sent over an unencrypted
     /// connection unless `allow_insecure` is set.

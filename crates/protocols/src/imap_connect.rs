@@ -1,7 +1,7 @@
 //! Opening an authenticated IMAP session: TCP, implicit TLS or STARTTLS, the
 //! greeting and CAPABILITY exchange (done on our own line reader, since
 //! async-imap has no pre-login CAPABILITY/STARTTLS), then AUTHENTICATE PLAIN
-//! or LOGIN through async-imap.
+//! LOGIN or AUTHENTICATE LOGIN through async-imap.
 
 use std::time::Duration;
 
@@ -42,6 +42,22 @@ pub(crate) fn map_imap_error(
         E::Validate(v) => (peer.invalid(format!("{command}: {v}")), false),
         E::Append => (peer.protocol(format!("{command}: the server did not accept the message")), false),
         other => (peer.protocol(format!("{command}: {other}")), true),
+    }
+}
+
+/// SASL LOGIN (obsolete, but some servers offer nothing else): user name, then password.
+struct LoginAuth {
+    user: Vec<u8>,
+    password: Vec<u8>,
+    step: u8,
+}
+
+impl Authenticator for LoginAuth {
+    type Response = Vec<u8>;
+
+    fn process(&mut self, _challenge: &[u8]) -> Vec<u8> {
+        self.step = self.step.saturating_add(1);
+        if self.step == 1 { self.user.clone() } else { self.password.clone() }
     }
 }
 
@@ -184,9 +200,13 @@ pub(crate) async fn open(settings: &ImapSettings, peer: &Peer) -> Result<(ImapSe
         tokio::time::timeout(timeout, client.authenticate("PLAIN", auth)).await
     } else if !caps.has("LOGINDISABLED") {
         tokio::time::timeout(timeout, client.login(user, password)).await
+    } else if caps.has("AUTH=LOGIN") {
+        // Dovecot without the PLAIN mechanism announces LOGINDISABLED but AUTH=LOGIN.
+        let auth = LoginAuth { user: user.into(), password: password.into(), step: 0 };
+        tokio::time::timeout(timeout, client.authenticate("LOGIN", auth)).await
     } else {
         return Err(peer.mechanism_unavailable(
-            "the server offers neither AUTH=PLAIN nor LOGIN (LOGINDISABLED) on this connection",
+            "the server offers neither AUTH=PLAIN, LOGIN nor AUTH=LOGIN on this connection",
         ));
     };
     let mut session = match login {

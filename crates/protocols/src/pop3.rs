@@ -120,7 +120,7 @@ async fn fetch_capa(lines: &mut LineStream, peer: &Peer, timeout: Duration) -> R
 impl Pop3Client {
     /// Connects (implicit TLS, STLS or plain per `settings.security`), reads the
     /// greeting, asks for CAPA and logs in: SASL PLAIN when CAPA lists it, else
-    /// USER/PASS. A plaintext connection without `allow_insecure` fails with
+    /// SASL LOGIN when listed, else USER/PASS. A plaintext connection without `allow_insecure` fails with
     /// `PLAINTEXT_REFUSED` before any connection is made.
     pub async fn connect(settings: &Pop3Settings) -> Result<Pop3Client> {
         let span = tracing::info_span!(
@@ -227,6 +227,9 @@ impl Pop3Client {
                 }
             };
         }
+        if self.caps.has_sasl("LOGIN") {
+            return self.authenticate_login(password).await;
+        }
         if !pop3_wire::is_safe_argument(password) {
             return Err(self.peer.invalid("the password contains line breaks"));
         }
@@ -249,6 +252,30 @@ impl Pop3Client {
             Reply::Ok(_) => Ok(()),
             Reply::Err { code, text } => Err(self.auth_error(code, text)),
             Reply::Continue(_) => Err(self.peer.protocol("PASS: unexpected continuation")),
+        }
+    }
+
+    /// SASL LOGIN: base64 user name and password, each after a `+` challenge. Dovecot
+    /// without the PLAIN mechanism refuses USER/PASS but offers this.
+    async fn authenticate_login(&mut self, password: &str) -> Result<()> {
+        use base64::Engine as _;
+        let b64 = |s: &str| format!("{}\r\n", base64::engine::general_purpose::STANDARD.encode(s));
+        let mut reply = self.raw_exchange(Some(b"AUTH LOGIN\r\n"), "AUTH LOGIN").await?;
+        for secret in [b64(&self.user), b64(password)] {
+            match reply {
+                Reply::Continue(_) => {
+                    reply = self.raw_exchange(Some(secret.as_bytes()), "AUTH LOGIN").await?
+                }
+                _ => break,
+            }
+        }
+        match reply {
+            Reply::Ok(_) => Ok(()),
+            Reply::Err { code, text } => Err(self.auth_error(code, text)),
+            Reply::Continue(_) => {
+                let _ = self.raw_exchange(Some(b"*\r\n"), "AUTH LOGIN").await;
+                Err(self.peer.protocol("AUTH LOGIN: unexpected challenge"))
+            }
         }
     }
 
@@ -396,5 +423,76 @@ impl Pop3Client {
         }
         .instrument(span)
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::ServerSettings;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// A scripted peer for the one path Dovecot cannot show: a server without
+    /// SASL, where USER/PASS is the only login.
+    async fn scripted(script: &'static [(&'static str, &'static str)]) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let (read, mut write) = socket.into_split();
+            let mut read = BufReader::new(read);
+            write.write_all(b"+OK scripted\r\n").await.unwrap();
+            for (expect, answer) in script {
+                let mut line = String::new();
+                read.read_line(&mut line).await.unwrap();
+                assert_eq!(line, format!("{expect}\r\n"));
+                write.write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+        port
+    }
+
+    fn plain_settings(port: u16) -> ServerSettings {
+        let mut s = ServerSettings::new("127.0.0.1", port, Security::None, "anna", "pw");
+        s.allow_insecure = true;
+        s.timeout = Duration::from_secs(5);
+        s
+    }
+
+    #[tokio::test]
+    async fn user_pass_without_sasl() {
+        let port = scripted(&[
+            ("CAPA", "+OK\r\nUSER\r\nUIDL\r\n.\r\n"),
+            ("USER anna", "+OK\r\n"),
+            ("PASS pw", "+OK logged in\r\n"),
+            ("STAT", "+OK 1 12\r\n"),
+            ("RETR 1", "+OK\r\n..a\r\nb\r\n.\r\n"),
+            ("QUIT", "+OK bye\r\n"),
+        ])
+        .await;
+        let mut pop = Pop3Client::connect(&plain_settings(port)).await.unwrap();
+        assert_eq!(pop.stat().await.unwrap(), MaildropStat { messages: 1, octets: 12 });
+        assert_eq!(pop.retr(1).await.unwrap(), b".a\r\nb\r\n");
+        pop.quit().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn login_error_codes_map_to_classes() {
+        let port = scripted(&[
+            ("CAPA", "-ERR no CAPA here\r\n"),
+            ("USER anna", "+OK\r\n"),
+            ("PASS pw", "-ERR [IN-USE] maildrop locked\r\n"),
+        ])
+        .await;
+        let e = Pop3Client::connect(&plain_settings(port)).await.unwrap_err();
+        assert_eq!(e.code(), "POP3_MAILBOX_IN_USE", "{e}");
+        assert_eq!(e.class(), crmsync_core::ErrorClass::Transient);
+
+        let port =
+            scripted(&[("CAPA", "+OK\r\nUSER\r\n.\r\n"), ("USER anna", "-ERR [SYS/TEMP] try later\r\n")])
+                .await;
+        let e = Pop3Client::connect(&plain_settings(port)).await.unwrap_err();
+        assert_eq!(e.code(), "SERVER_BUSY", "{e}");
+        assert!(e.is_transient());
     }
 }
