@@ -257,6 +257,7 @@ impl ImapClient {
                 Err(e) => Err(e),
             };
             let fetches = self.settle("UID FETCH", r)?;
+            let wanted: std::collections::HashSet<u32> = uids.iter().copied().collect();
             let mut out: Vec<FetchedMessage> = fetches
                 .iter()
                 .filter_map(|f| {
@@ -270,7 +271,7 @@ impl ImapClient {
                         raw,
                     })
                 })
-                .filter(|m| uids.contains(&m.uid))
+                .filter(|m| wanted.contains(&m.uid))
                 .collect();
             out.sort_by_key(|m| m.uid);
             out.dedup_by_key(|m| m.uid);
