@@ -3,7 +3,7 @@
 //! one bad message rolls back alone), and only after the commit touch the
 //! server (\Seen on queue and forward mailboxes, delete when asked).
 
-use crmsync_core::Store;
+use crmsync_core::{CoreError, Store};
 use crmsync_core::model::RecordType;
 use crmsync_core::store::sync_state::{self, FolderState, Outcome};
 use crmsync_protocols::settings::ServerSettings;
@@ -33,14 +33,14 @@ pub struct SyncStats {
 /// Processes one message under a savepoint: a store error rolls back only this
 /// message, which is then kept whole as a failed item.
 fn process_one(conn: &Connection, ctx: &MailboxContext, raw: &[u8], src: &Source) -> Result<(Outcome, bool)> {
-    conn.execute_batch("SAVEPOINT item")?;
+    conn.execute_batch("SAVEPOINT item").map_err(CoreError::from)?;
     match process::process(conn, ctx, raw, src) {
         Ok(p) => {
-            conn.execute_batch("RELEASE item")?;
+            conn.execute_batch("RELEASE item").map_err(CoreError::from)?;
             Ok((p.outcome, p.created))
         }
         Err(e) => {
-            conn.execute_batch("ROLLBACK TO item; RELEASE item")?;
+            conn.execute_batch("ROLLBACK TO item; RELEASE item").map_err(CoreError::from)?;
             warn!(mailbox = %ctx.mailbox.data.email, item = %src.item_ref, error = %e, "message failed");
             process::fail_item(conn, ctx, raw, src, "EMAIL_PROCESSING_FAILED", &format!("message {} could not be stored: {e}; kept whole", src.item_ref))?;
             Ok((Outcome::Failed, false))

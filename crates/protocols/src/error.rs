@@ -1,0 +1,512 @@
+//! The protocols crate's error type: every failure carries a stable code and an
+//! [`ErrorClass`] so the engine can decide between retrying, disabling the
+//! mailbox and skipping one item (DESIGN.md principle 3).
+//!
+//! Messages name the server (`host:port`) and what was being done, in words an
+//! office admin can act on. No variant ever holds a password.
+
+use std::fmt;
+
+use crmsync_core::ErrorClass;
+
+/// Which protocol a failure happened in; prefixes the codes where that helps the admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Proto {
+    /// IMAP4rev1.
+    Imap,
+    /// POP3.
+    Pop3,
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Proto::Imap => "IMAP",
+            Proto::Pop3 => "POP3",
+        })
+    }
+}
+
+/// Everything that can go wrong while talking to a mail server.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    /// The connection settings themselves are unusable (bad CA PEM, empty host, ...).
+    #[error("invalid {proto} connection settings: {reason}")]
+    InvalidSettings {
+        /// Protocol.
+        proto: Proto,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The host name could not be resolved.
+    #[error("cannot resolve {proto} server name {host}: {detail}")]
+    DnsFailed {
+        /// Protocol.
+        proto: Proto,
+        /// Host name as configured.
+        host: String,
+        /// True for a temporary resolver failure (EAI_AGAIN), false for an unknown name.
+        temporary: bool,
+        /// What the resolver said.
+        detail: String,
+    },
+    /// Nothing listens on the port (TCP RST).
+    #[error("cannot connect to {proto} server {host}:{port}: connection refused")]
+    ConnectionRefused {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// Another network failure while connecting (unreachable network or host, ...).
+    #[error("cannot connect to {proto} server {host}:{port}: {detail}")]
+    ConnectFailed {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The OS error.
+        detail: String,
+    },
+    /// The TCP connection or the TLS handshake did not complete in time.
+    #[error("cannot connect to {proto} server {host}:{port}: no answer within {secs} s")]
+    ConnectTimeout {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The configured timeout, seconds.
+        secs: u64,
+    },
+    /// A command got no (complete) answer in time; the connection is dropped.
+    #[error("{proto} server {host}:{port} did not answer {operation} within {secs} s")]
+    Timeout {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The command or step that timed out.
+        operation: String,
+        /// The configured timeout, seconds.
+        secs: u64,
+    },
+    /// The TLS handshake failed for a reason other than the certificate.
+    #[error("TLS with {proto} server {host}:{port} failed: {detail}")]
+    TlsFailed {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// What rustls said.
+        detail: String,
+    },
+    /// The server's certificate is not trusted (unknown issuer, expired, wrong name, ...).
+    #[error(
+        "the certificate of {proto} server {host}:{port} is not trusted: {detail}; \
+         install the issuing CA or fix the server name"
+    )]
+    TlsCertInvalid {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// What rustls said about the certificate.
+        detail: String,
+    },
+    /// STARTTLS/STLS was required but the server does not offer it.
+    #[error("{proto} server {host}:{port} does not offer STARTTLS; use implicit TLS or another port")]
+    StarttlsUnavailable {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// A plaintext connection was asked for but the profile does not allow it.
+    #[error(
+        "refusing to send the password for {proto} server {host}:{port} unencrypted; \
+         use TLS or STARTTLS, or allow insecure connections in the profile"
+    )]
+    PlaintextRefused {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// The server rejected the user name or password.
+    #[error("{proto} server {host}:{port} rejected the login of {user}: {detail}")]
+    AuthFailed {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The user name (never the password).
+        user: String,
+        /// What the server said.
+        detail: String,
+    },
+    /// No login method both sides support is available.
+    #[error("{proto} server {host}:{port} offers no usable login method: {detail}")]
+    AuthMechanismUnavailable {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// Why.
+        detail: String,
+    },
+    /// The folder does not exist on the server.
+    #[error("{proto} server {host}:{port} has no folder {folder:?}")]
+    MailboxNotFound {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// Folder name as asked for.
+        folder: String,
+    },
+    /// The server says it is temporarily unable to serve ([UNAVAILABLE], [SYS/TEMP], ...).
+    #[error("{proto} server {host}:{port} is temporarily unavailable: {detail}")]
+    ServerBusy {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// What the server said.
+        detail: String,
+    },
+    /// POP3 `[IN-USE]`: another client holds the maildrop lock.
+    #[error("{proto} mailbox of {user} on {host}:{port} is in use by another client: {detail}")]
+    MailboxInUse {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The user name.
+        user: String,
+        /// What the server said.
+        detail: String,
+    },
+    /// The server refused a command (NO / -ERR) for a reason not covered above.
+    #[error("{proto} server {host}:{port} refused {command}: {detail}")]
+    CommandFailed {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The command, without arguments that could be secret.
+        command: String,
+        /// What the server said.
+        detail: String,
+    },
+    /// One message cannot be read (vanished, or the server cannot produce it).
+    #[error("{proto} server {host}:{port} cannot deliver message {id}: {detail}")]
+    MessageUnavailable {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// UID (IMAP) or message number (POP3).
+        id: String,
+        /// Why.
+        detail: String,
+    },
+    /// The server said something this client does not understand.
+    #[error("unexpected answer from {proto} server {host}:{port}: {detail}")]
+    Protocol {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The connection broke (reset, EOF, I/O error) after it was established.
+    #[error("connection to {proto} server {host}:{port} lost: {detail}")]
+    ConnectionLost {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// What happened.
+        detail: String,
+    },
+}
+
+impl ProtocolError {
+    /// The stable code: shown to the admin, stored with alerts, matched by tests.
+    pub fn code(&self) -> &'static str {
+        use ProtocolError as E;
+        match self {
+            E::InvalidSettings { .. } => "INVALID_SETTINGS",
+            E::DnsFailed { .. } => "DNS_FAILED",
+            E::ConnectionRefused { .. } => "CONNECTION_REFUSED",
+            E::ConnectFailed { .. } => "CONNECT_FAILED",
+            E::ConnectTimeout { .. } => "CONNECT_TIMEOUT",
+            E::Timeout { .. } => "TIMEOUT",
+            E::TlsFailed { .. } => "TLS_FAILED",
+            E::TlsCertInvalid { .. } => "TLS_CERT_INVALID",
+            E::StarttlsUnavailable { .. } => "STARTTLS_UNAVAILABLE",
+            E::PlaintextRefused { .. } => "PLAINTEXT_REFUSED",
+            E::AuthFailed { proto: Proto::Imap, .. } => "IMAP_AUTH_FAILED",
+            E::AuthFailed { proto: Proto::Pop3, .. } => "POP3_AUTH_FAILED",
+            E::AuthMechanismUnavailable { proto: Proto::Imap, .. } => "IMAP_AUTH_MECHANISM_UNAVAILABLE",
+            E::AuthMechanismUnavailable { proto: Proto::Pop3, .. } => "POP3_AUTH_MECHANISM_UNAVAILABLE",
+            E::MailboxNotFound { .. } => "MAILBOX_NOT_FOUND",
+            E::ServerBusy { .. } => "SERVER_BUSY",
+            E::MailboxInUse { .. } => "POP3_MAILBOX_IN_USE",
+            E::CommandFailed { proto: Proto::Imap, .. } => "IMAP_COMMAND_FAILED",
+            E::CommandFailed { proto: Proto::Pop3, .. } => "POP3_COMMAND_FAILED",
+            E::MessageUnavailable { .. } => "MESSAGE_UNAVAILABLE",
+            E::Protocol { .. } => "PROTOCOL_ERROR",
+            E::ConnectionLost { .. } => "CONNECTION_LOST",
+        }
+    }
+
+    /// How the engine should react: retry later, stop until the admin acts, or skip one item.
+    pub fn class(&self) -> ErrorClass {
+        use ProtocolError as E;
+        match self {
+            E::DnsFailed { temporary, .. } => {
+                if *temporary {
+                    ErrorClass::Transient
+                } else {
+                    ErrorClass::Permanent
+                }
+            }
+            E::ConnectionRefused { .. }
+            | E::ConnectFailed { .. }
+            | E::ConnectTimeout { .. }
+            | E::Timeout { .. }
+            | E::ServerBusy { .. }
+            | E::MailboxInUse { .. }
+            | E::CommandFailed { .. }
+            | E::Protocol { .. }
+            | E::ConnectionLost { .. } => ErrorClass::Transient,
+            E::InvalidSettings { .. }
+            | E::TlsFailed { .. }
+            | E::TlsCertInvalid { .. }
+            | E::StarttlsUnavailable { .. }
+            | E::PlaintextRefused { .. }
+            | E::AuthFailed { .. }
+            | E::AuthMechanismUnavailable { .. }
+            | E::MailboxNotFound { .. } => ErrorClass::Permanent,
+            E::MessageUnavailable { .. } => ErrorClass::Item,
+        }
+    }
+
+    /// True when the failure is worth retrying later without admin action.
+    pub fn is_transient(&self) -> bool {
+        self.class() == ErrorClass::Transient
+    }
+}
+
+/// Result alias for the protocols crate.
+pub type Result<T, E = ProtocolError> = std::result::Result<T, E>;
+
+/// Where a connection goes; builds errors that name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Peer {
+    pub proto: Proto,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Peer {
+    pub fn new(proto: Proto, host: &str, port: u16) -> Peer {
+        Peer { proto, host: host.to_string(), port }
+    }
+
+    pub fn lost(&self, detail: impl fmt::Display) -> ProtocolError {
+        ProtocolError::ConnectionLost {
+            proto: self.proto,
+            host: self.host.clone(),
+            port: self.port,
+            detail: detail.to_string(),
+        }
+    }
+
+    pub fn protocol(&self, detail: impl fmt::Display) -> ProtocolError {
+        ProtocolError::Protocol {
+            proto: self.proto,
+            host: self.host.clone(),
+            port: self.port,
+            detail: detail.to_string(),
+        }
+    }
+
+    pub fn timeout(&self, operation: &str, secs: u64) -> ProtocolError {
+        ProtocolError::Timeout {
+            proto: self.proto,
+            host: self.host.clone(),
+            port: self.port,
+            operation: operation.to_string(),
+            secs,
+        }
+    }
+
+    pub fn busy(&self, detail: impl fmt::Display) -> ProtocolError {
+        ProtocolError::ServerBusy {
+            proto: self.proto,
+            host: self.host.clone(),
+            port: self.port,
+            detail: detail.to_string(),
+        }
+    }
+
+    pub fn command_failed(&self, command: &str, detail: impl fmt::Display) -> ProtocolError {
+        ProtocolError::CommandFailed {
+            proto: self.proto,
+            host: self.host.clone(),
+            port: self.port,
+            command: command.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+
+    pub fn auth_failed(&self, user: &str, detail: impl fmt::Display) -> ProtocolError {
+        ProtocolError::AuthFailed {
+            proto: self.proto,
+            host: self.host.clone(),
+            port: self.port,
+            user: user.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+
+    pub fn mechanism_unavailable(&self, detail: impl fmt::Display) -> ProtocolError {
+        ProtocolError::AuthMechanismUnavailable {
+            proto: self.proto,
+            host: self.host.clone(),
+            port: self.port,
+            detail: detail.to_string(),
+        }
+    }
+
+    pub fn starttls_unavailable(&self) -> ProtocolError {
+        ProtocolError::StarttlsUnavailable { proto: self.proto, host: self.host.clone(), port: self.port }
+    }
+
+    pub fn plaintext_refused(&self) -> ProtocolError {
+        ProtocolError::PlaintextRefused { proto: self.proto, host: self.host.clone(), port: self.port }
+    }
+
+    pub fn invalid(&self, reason: impl fmt::Display) -> ProtocolError {
+        ProtocolError::InvalidSettings { proto: self.proto, reason: reason.to_string() }
+    }
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(proto: Proto) -> Peer {
+        Peer::new(proto, "mail.example.com", 993)
+    }
+
+    #[test]
+    fn codes_are_prefixed_where_the_admin_benefits() {
+        assert_eq!(peer(Proto::Imap).auth_failed("anna", "no").code(), "IMAP_AUTH_FAILED");
+        assert_eq!(peer(Proto::Pop3).auth_failed("anna", "no").code(), "POP3_AUTH_FAILED");
+        let refused = ProtocolError::ConnectionRefused { proto: Proto::Imap, host: "h".into(), port: 1 };
+        assert_eq!(refused.code(), "CONNECTION_REFUSED");
+        assert_eq!(peer(Proto::Imap).timeout("FETCH", 30).code(), "TIMEOUT");
+    }
+
+    #[test]
+    fn classes_follow_the_design() {
+        let p = peer(Proto::Imap);
+        let transient = [
+            p.lost("reset"),
+            p.timeout("SELECT", 5),
+            p.busy("[UNAVAILABLE]"),
+            ProtocolError::ConnectionRefused { proto: Proto::Imap, host: "h".into(), port: 1 },
+            ProtocolError::ConnectTimeout { proto: Proto::Imap, host: "h".into(), port: 1, secs: 3 },
+            ProtocolError::DnsFailed {
+                proto: Proto::Imap,
+                host: "h".into(),
+                temporary: true,
+                detail: "again".into(),
+            },
+        ];
+        for e in transient {
+            assert_eq!(e.class(), ErrorClass::Transient, "{}", e.code());
+        }
+        let permanent = [
+            p.auth_failed("anna", "no"),
+            p.plaintext_refused(),
+            p.mechanism_unavailable("none"),
+            p.starttls_unavailable(),
+            ProtocolError::TlsCertInvalid {
+                proto: Proto::Imap,
+                host: "h".into(),
+                port: 1,
+                detail: "UnknownIssuer".into(),
+            },
+            ProtocolError::MailboxNotFound {
+                proto: Proto::Imap,
+                host: "h".into(),
+                port: 1,
+                folder: "Nope".into(),
+            },
+            ProtocolError::DnsFailed {
+                proto: Proto::Imap,
+                host: "h".into(),
+                temporary: false,
+                detail: "unknown".into(),
+            },
+        ];
+        for e in permanent {
+            assert_eq!(e.class(), ErrorClass::Permanent, "{}", e.code());
+        }
+    }
+
+    #[test]
+    fn messages_name_the_server() {
+        let e = ProtocolError::ConnectionRefused {
+            proto: Proto::Imap,
+            host: "mail.example.com".into(),
+            port: 143,
+        };
+        assert_eq!(e.to_string(), "cannot connect to IMAP server mail.example.com:143: connection refused");
+    }
+}
