@@ -59,6 +59,12 @@ pub enum Command {
     /// Alerts: what failed and what to do about it.
     #[command(subcommand)]
     Alert(AlertCmd),
+    /// Run one processing cycle over the enabled mailboxes, then exit.
+    Sync {
+        /// Only this mailbox.
+        #[arg(long, value_name = "EMAIL")]
+        mailbox: Option<String>,
+    },
     /// Import the configuration of another system.
     #[command(subcommand)]
     Migrate(MigrateCmd),
@@ -322,6 +328,38 @@ pub enum MailboxCmd {
     },
     /// Remove a mailbox (tracked email stays in the CRM).
     Remove {
+        /// Mailbox address.
+        email: String,
+    },
+    /// Test each configured channel against its servers (nothing is sent), then
+    /// enable the channels that passed and explain every failure.
+    TestEnable {
+        /// Mailbox address.
+        #[arg(required_unless_present = "all")]
+        email: Option<String>,
+        /// Every mailbox.
+        #[arg(long, conflicts_with = "email")]
+        all: bool,
+    },
+    /// Approve a mailbox's email address (see the incoming.require_approval setting).
+    Approve {
+        /// Mailbox address.
+        #[arg(required_unless_present = "all")]
+        email: Option<String>,
+        /// Every mailbox.
+        #[arg(long, conflicts_with = "email")]
+        all: bool,
+        /// Reject instead of approve.
+        #[arg(long)]
+        reject: bool,
+    },
+    /// Re-enable the channels that passed Test & Enable.
+    Enable {
+        /// Mailbox address.
+        email: String,
+    },
+    /// Stop processing a mailbox (every channel).
+    Disable {
         /// Mailbox address.
         email: String,
     },

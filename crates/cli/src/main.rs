@@ -19,6 +19,8 @@ pub enum CliError {
     Invalid(String),
     /// Anything else.
     Runtime(String),
+    /// A failure whose details were already printed (exit 1, short summary on stderr).
+    Reported(String),
 }
 
 impl From<crmsync_engine::EngineError> for CliError {
@@ -58,7 +60,7 @@ fn main() -> ExitCode {
             eprintln!("crmsync: {}", one_line(&msg));
             ExitCode::from(2)
         }
-        Err(CliError::Runtime(msg)) => {
+        Err(CliError::Runtime(msg) | CliError::Reported(msg)) => {
             eprintln!("crmsync: {}", one_line(&msg));
             ExitCode::from(1)
         }

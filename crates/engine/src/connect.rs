@@ -28,7 +28,12 @@ pub fn credentials(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Resul
 }
 
 /// Settings for one endpoint of the profile with the mailbox's credentials.
-pub fn server_settings(store: &Store, mailbox: &Mailbox, profile: &Profile, ep: &Endpoint) -> Result<ServerSettings> {
+pub fn server_settings(
+    store: &Store,
+    mailbox: &Mailbox,
+    profile: &Profile,
+    ep: &Endpoint,
+) -> Result<ServerSettings> {
     let (username, password) = credentials(store, mailbox, profile)?;
     Ok(ServerSettings {
         host: ep.host.clone(),

@@ -13,7 +13,9 @@ pub enum EngineError {
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
     /// The mailbox has no password to log in with.
-    #[error("mailbox {mailbox} has no password: set it with `crmsync mailbox update {mailbox} --password-stdin`")]
+    #[error(
+        "mailbox {mailbox} has no password: set it with `crmsync mailbox update {mailbox} --password-stdin`"
+    )]
     CredentialsRequired {
         /// The mailbox address.
         mailbox: String,
@@ -53,7 +55,9 @@ impl EngineError {
         match self {
             EngineError::Core(e) => e.is_invalid_input(),
             EngineError::ReadFile { .. } | EngineError::Migration { .. } => true,
-            EngineError::Protocol(_) | EngineError::CredentialsRequired { .. } | EngineError::Unsupported(_) => false,
+            EngineError::Protocol(_)
+            | EngineError::CredentialsRequired { .. }
+            | EngineError::Unsupported(_) => false,
         }
     }
 

@@ -7,5 +7,6 @@ pub mod connect;
 pub mod error;
 pub mod incoming;
 pub mod migrate;
+pub mod test_enable;
 
 pub use error::{EngineError, Result};

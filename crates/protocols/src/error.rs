@@ -16,6 +16,10 @@ pub enum Proto {
     Imap,
     /// POP3.
     Pop3,
+    /// SMTP.
+    Smtp,
+    /// CalDAV/CardDAV.
+    Dav,
 }
 
 impl fmt::Display for Proto {
@@ -23,6 +27,8 @@ impl fmt::Display for Proto {
         f.write_str(match self {
             Proto::Imap => "IMAP",
             Proto::Pop3 => "POP3",
+            Proto::Smtp => "SMTP",
+            Proto::Dav => "DAV",
         })
     }
 }
@@ -264,6 +270,30 @@ pub enum ProtocolError {
         /// What happened.
         detail: String,
     },
+    /// The SMTP server refused permanently (5xx); the reply is kept.
+    #[error("SMTP server {host}:{port} refused: {reply}")]
+    SmtpRejected {
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// Reply code.
+        code: u16,
+        /// The server's reply text.
+        reply: String,
+    },
+    /// The SMTP server refused for now (4xx); try again later.
+    #[error("SMTP server {host}:{port} deferred: {reply}")]
+    SmtpDeferred {
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// Reply code.
+        code: u16,
+        /// The server's reply text.
+        reply: String,
+    },
 }
 
 impl ProtocolError {
@@ -283,13 +313,21 @@ impl ProtocolError {
             E::PlaintextRefused { .. } => "PLAINTEXT_REFUSED",
             E::AuthFailed { proto: Proto::Imap, .. } => "IMAP_AUTH_FAILED",
             E::AuthFailed { proto: Proto::Pop3, .. } => "POP3_AUTH_FAILED",
+            E::AuthFailed { proto: Proto::Smtp, .. } => "SMTP_AUTH_FAILED",
+            E::AuthFailed { proto: Proto::Dav, .. } => "DAV_AUTH_FAILED",
             E::AuthMechanismUnavailable { proto: Proto::Imap, .. } => "IMAP_AUTH_MECHANISM_UNAVAILABLE",
             E::AuthMechanismUnavailable { proto: Proto::Pop3, .. } => "POP3_AUTH_MECHANISM_UNAVAILABLE",
+            E::AuthMechanismUnavailable { proto: Proto::Smtp, .. } => "SMTP_AUTH_MECHANISM_UNAVAILABLE",
+            E::AuthMechanismUnavailable { proto: Proto::Dav, .. } => "DAV_AUTH_MECHANISM_UNAVAILABLE",
             E::MailboxNotFound { .. } => "MAILBOX_NOT_FOUND",
             E::ServerBusy { .. } => "SERVER_BUSY",
             E::MailboxInUse { .. } => "POP3_MAILBOX_IN_USE",
             E::CommandFailed { proto: Proto::Imap, .. } => "IMAP_COMMAND_FAILED",
             E::CommandFailed { proto: Proto::Pop3, .. } => "POP3_COMMAND_FAILED",
+            E::CommandFailed { proto: Proto::Smtp, .. } => "SMTP_COMMAND_FAILED",
+            E::CommandFailed { proto: Proto::Dav, .. } => "DAV_COMMAND_FAILED",
+            E::SmtpRejected { .. } => "SMTP_REJECTED",
+            E::SmtpDeferred { .. } => "SMTP_DEFERRED",
             E::MessageUnavailable { .. } => "MESSAGE_UNAVAILABLE",
             E::Protocol { .. } => "PROTOCOL_ERROR",
             E::ConnectionLost { .. } => "CONNECTION_LOST",
@@ -315,7 +353,8 @@ impl ProtocolError {
             | E::MailboxInUse { .. }
             | E::CommandFailed { .. }
             | E::Protocol { .. }
-            | E::ConnectionLost { .. } => ErrorClass::Transient,
+            | E::ConnectionLost { .. }
+            | E::SmtpDeferred { .. } => ErrorClass::Transient,
             E::InvalidSettings { .. }
             | E::TlsFailed { .. }
             | E::TlsCertInvalid { .. }
@@ -324,7 +363,7 @@ impl ProtocolError {
             | E::AuthFailed { .. }
             | E::AuthMechanismUnavailable { .. }
             | E::MailboxNotFound { .. } => ErrorClass::Permanent,
-            E::MessageUnavailable { .. } => ErrorClass::Item,
+            E::MessageUnavailable { .. } | E::SmtpRejected { .. } => ErrorClass::Item,
         }
     }
 

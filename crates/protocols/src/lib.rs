@@ -3,6 +3,7 @@
 //! report failures as [`ProtocolError`]s with a stable code and an
 //! [`crmsync_core::ErrorClass`]. This crate never touches the store.
 
+pub mod dav_probe;
 pub mod error;
 pub mod imap;
 mod imap_connect;
@@ -13,6 +14,7 @@ pub mod mime;
 pub mod pop3;
 pub mod pop3_wire;
 pub mod settings;
+pub mod smtp;
 pub mod tls;
 pub mod transport;
 

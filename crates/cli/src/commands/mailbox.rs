@@ -3,6 +3,7 @@
 use crmsync_core::Store;
 use crmsync_core::model::{Mailbox, Owner};
 use crmsync_engine::admin::mailboxes::{self, MailboxInput};
+use crmsync_engine::test_enable::{self, TestReport};
 use serde_json::json;
 
 use super::Ctx;
@@ -156,6 +157,56 @@ pub fn run(ctx: &Ctx, store: &mut Store, cmd: MailboxCmd) -> Result<(), CliError
             output::table(&["EMAIL", "OWNER", "PROFILE", "STATUS"], &rows);
             Ok(())
         }
+        MailboxCmd::TestEnable { email, all } => {
+            let targets = targets(store, email, all)?;
+            let rt = super::runtime()?;
+            let mut reports = Vec::new();
+            for t in targets {
+                reports.push(rt.block_on(test_enable::test_and_enable(store, &t))?);
+            }
+            let failed = reports.iter().any(|r| r.overall == crmsync_core::model::ChannelStatus::Failure);
+            if ctx.json {
+                if all { output::json(&reports)? } else { output::json(&reports[0])? }
+            } else {
+                reports.iter().for_each(print_report);
+            }
+            if failed {
+                return Err(CliError::Reported(
+                    "Test & Enable failed for at least one channel (see above)".into(),
+                ));
+            }
+            Ok(())
+        }
+        MailboxCmd::Approve { email, all, reject } => {
+            let targets = targets(store, email, all)?;
+            for t in &targets {
+                test_enable::approve(store, t, !reject)?;
+            }
+            if ctx.json {
+                output::json(&json!({ if reject { "rejected" } else { "approved" }: targets }))
+            } else {
+                println!("{} {}", if reject { "rejected:" } else { "approved:" }, targets.join(", "));
+                Ok(())
+            }
+        }
+        MailboxCmd::Enable { email } => {
+            let m = test_enable::set_enabled(store, &email, true)?;
+            if ctx.json {
+                output::json(&m)
+            } else {
+                println!("mailbox {} enabled: {}", m.data.email, health(&m));
+                Ok(())
+            }
+        }
+        MailboxCmd::Disable { email } => {
+            let m = test_enable::set_enabled(store, &email, false)?;
+            if ctx.json {
+                output::json(&m)
+            } else {
+                println!("mailbox {} disabled", m.data.email);
+                Ok(())
+            }
+        }
         MailboxCmd::Show { email } => {
             let m = mailboxes::show(store, &email)?;
             if ctx.json {
@@ -164,6 +215,44 @@ pub fn run(ctx: &Ctx, store: &mut Store, cmd: MailboxCmd) -> Result<(), CliError
                 print(&m);
                 Ok(())
             }
+        }
+    }
+}
+
+fn targets(store: &Store, email: Option<String>, all: bool) -> Result<Vec<String>, CliError> {
+    if all {
+        let list: Vec<String> = mailboxes::list(store)?.into_iter().map(|m| m.data.email).collect();
+        if list.is_empty() {
+            return Err(CliError::Invalid(
+                "all: there are no mailboxes; add one with `crmsync mailbox add`".into(),
+            ));
+        }
+        Ok(list)
+    } else {
+        let email = email.unwrap_or_default();
+        Ok(vec![mailboxes::show(store, &email)?.data.email])
+    }
+}
+
+fn print_report(r: &TestReport) {
+    println!("{}: {}", r.mailbox, r.overall);
+    for c in &r.channels {
+        let mark = match c.status {
+            crmsync_core::model::ChannelStatus::Success => "ok  ",
+            crmsync_core::model::ChannelStatus::Failure => "FAIL",
+            crmsync_core::model::ChannelStatus::NotRun => "-   ",
+        };
+        println!(
+            "  {mark} {:<9} {}{}",
+            c.channel,
+            c.code.as_ref().map(|c| format!("[{c}] ")).unwrap_or_default(),
+            c.message
+        );
+        if let Some(h) = &c.hint {
+            println!("       what to do: {h}");
+        }
+        if c.enabled {
+            println!("       enabled");
         }
     }
 }

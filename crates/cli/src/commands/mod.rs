@@ -8,6 +8,7 @@ mod principal;
 mod profile;
 mod record;
 mod settings;
+mod sync;
 
 use std::path::PathBuf;
 
@@ -65,6 +66,15 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Settings(cmd) => settings::run(&ctx, &mut store, cmd),
         Command::Activity(cmd) => activity::run(&ctx, &store, cmd),
         Command::Alert(cmd) => alert::run(&ctx, &mut store, cmd),
+        Command::Sync { mailbox } => sync::run(&ctx, &mut store, mailbox),
         Command::Migrate(cmd) => migrate::run(&ctx, &mut store, cmd),
     }
+}
+
+/// A single-threaded runtime for commands that talk to servers.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Runtime(format!("cannot start the async runtime: {e}")))
 }

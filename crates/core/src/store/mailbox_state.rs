@@ -48,7 +48,13 @@ pub fn record_test(conn: &Connection, mailbox_id: i64, ch: Channel, status: Chan
 }
 
 /// Enables or disables one channel by hand (or by the engine, with a reason code).
-pub fn set_enabled(conn: &Connection, mailbox_id: i64, ch: Channel, enabled: bool, reason: Option<&str>) -> Result<()> {
+pub fn set_enabled(
+    conn: &Connection,
+    mailbox_id: i64,
+    ch: Channel,
+    enabled: bool,
+    reason: Option<&str>,
+) -> Result<()> {
     let p = ch.prefix();
     conn.execute(
         &format!(
@@ -77,7 +83,13 @@ pub fn sync_started(conn: &Connection, mailbox_id: i64) -> Result<()> {
 }
 
 /// Records a successful sync: counts, duration (running average), error cleared.
-pub fn sync_succeeded(conn: &Connection, mailbox_id: i64, processed: i64, failed: i64, duration_ms: i64) -> Result<()> {
+pub fn sync_succeeded(
+    conn: &Connection,
+    mailbox_id: i64,
+    processed: i64,
+    failed: i64,
+    duration_ms: i64,
+) -> Result<()> {
     conn.execute(
         "UPDATE mailboxes SET processing_state = 'idle', last_sync_succeeded_on = ?2, items_processed_last = ?3, \
          items_failed_last = ?4, transient_failures = 0, last_error_code = NULL, last_error_message = NULL, \
@@ -89,7 +101,13 @@ pub fn sync_succeeded(conn: &Connection, mailbox_id: i64, processed: i64, failed
 }
 
 /// Records a failed sync; returns the new consecutive transient failure count.
-pub fn sync_failed(conn: &Connection, mailbox_id: i64, code: &str, message: &str, transient: bool) -> Result<i64> {
+pub fn sync_failed(
+    conn: &Connection,
+    mailbox_id: i64,
+    code: &str,
+    message: &str,
+    transient: bool,
+) -> Result<i64> {
     conn.execute(
         "UPDATE mailboxes SET processing_state = 'failing', last_error_code = ?2, last_error_message = ?3, \
          last_error_on = ?4, transient_failures = transient_failures + ?5 WHERE id = ?1",
@@ -99,7 +117,12 @@ pub fn sync_failed(conn: &Connection, mailbox_id: i64, code: &str, message: &str
 }
 
 /// Records the last error without changing the processing state (Test & Enable).
-pub fn set_last_error(conn: &Connection, mailbox_id: i64, code: Option<&str>, message: Option<&str>) -> Result<()> {
+pub fn set_last_error(
+    conn: &Connection,
+    mailbox_id: i64,
+    code: Option<&str>,
+    message: Option<&str>,
+) -> Result<()> {
     conn.execute(
         "UPDATE mailboxes SET last_error_code = ?2, last_error_message = ?3, last_error_on = CASE WHEN ?2 IS NULL THEN NULL ELSE ?4 END WHERE id = ?1",
         params![mailbox_id, code, message, now_db()],

@@ -51,7 +51,13 @@ pub async fn sync_incoming(store: &mut Store, email: &str) -> Result<MailboxSync
     let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
     let settings = stored_settings::load(store.conn())?;
     if let Err((code, why)) = incoming_due(&mb, settings.bool("incoming.require_approval")) {
-        return Ok(MailboxSync { mailbox: mb.data.email, result: "skipped".into(), stats: None, code: Some(code.into()), message: Some(why) });
+        return Ok(MailboxSync {
+            mailbox: mb.data.email,
+            result: "skipped".into(),
+            stats: None,
+            code: Some(code.into()),
+            message: Some(why),
+        });
     }
     let id = mb.id;
     let email = mb.data.email.clone();
@@ -63,11 +69,23 @@ pub async fn sync_incoming(store: &mut Store, email: &str) -> Result<MailboxSync
     match outcome {
         Ok(stats) => {
             store.write(|tx| mailbox_state::sync_succeeded(tx, id, stats.processed, stats.failed, ms))?;
-            Ok(MailboxSync { mailbox: email, result: "ok".into(), stats: Some(stats), code: None, message: None })
+            Ok(MailboxSync {
+                mailbox: email,
+                result: "ok".into(),
+                stats: Some(stats),
+                code: None,
+                message: None,
+            })
         }
         Err(e) => {
             record_failure(store, &ctx, &e)?;
-            Ok(MailboxSync { mailbox: email, result: "failed".into(), stats: None, code: Some(e.code()), message: Some(e.to_string()) })
+            Ok(MailboxSync {
+                mailbox: email,
+                result: "failed".into(),
+                stats: None,
+                code: Some(e.code()),
+                message: Some(e.to_string()),
+            })
         }
     }
 }
@@ -76,7 +94,10 @@ async fn run_driver(store: &mut Store, ctx: &MailboxContext) -> Result<SyncStats
     match ctx.profile.data.kind {
         ProfileKind::ImapSmtp | ProfileKind::Pop3Smtp => {
             let ep = ctx.profile.data.incoming.clone().ok_or_else(|| {
-                EngineError::Unsupported(format!("profile '{}' has no incoming server", ctx.profile.data.name))
+                EngineError::Unsupported(format!(
+                    "profile '{}' has no incoming server",
+                    ctx.profile.data.name
+                ))
             })?;
             let settings = connect::server_settings(store, &ctx.mailbox, &ctx.profile, &ep)?;
             if ctx.profile.data.kind == ProfileKind::ImapSmtp {
@@ -106,7 +127,15 @@ pub fn record_failure(store: &mut Store, ctx: &MailboxContext, e: &EngineError) 
     store.write(|tx| -> Result<()> {
         mailbox_state::sync_failed(tx, id, &code, &message, transient)?;
         if record {
-            alerts::raise(tx, &NewAlert { severity, scope: Scope::Mailbox(id), code: code.clone(), message: message.clone() })?;
+            alerts::raise(
+                tx,
+                &NewAlert {
+                    severity,
+                    scope: Scope::Mailbox(id),
+                    code: code.clone(),
+                    message: message.clone(),
+                },
+            )?;
         }
         Ok(())
     })
@@ -114,12 +143,13 @@ pub fn record_failure(store: &mut Store, ctx: &MailboxContext, e: &EngineError) 
 
 /// One cycle: every mailbox with incoming enabled (or just `only`), in turn.
 pub async fn sync_all(store: &mut Store, only: Option<&str>) -> Result<Vec<MailboxSync>> {
-    let list = match only {
-        Some(email) => vec![mailboxes::find(store.conn(), email)?.ok_or_else(|| {
-            crmsync_core::CoreError::invalid("mailbox", format!("no mailbox for {email}"))
-        })?],
-        None => mailboxes::list(store.conn())?,
-    };
+    let list =
+        match only {
+            Some(email) => vec![mailboxes::find(store.conn(), email)?.ok_or_else(|| {
+                crmsync_core::CoreError::invalid("mailbox", format!("no mailbox for {email}"))
+            })?],
+            None => mailboxes::list(store.conn())?,
+        };
     let mut out = Vec::new();
     for mb in list {
         if only.is_none() && !mb.incoming.enabled {

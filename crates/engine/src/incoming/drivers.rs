@@ -3,14 +3,14 @@
 //! one bad message rolls back alone), and only after the commit touch the
 //! server (\Seen on queue and forward mailboxes, delete when asked).
 
-use crmsync_core::{CoreError, Store};
 use crmsync_core::model::RecordType;
 use crmsync_core::store::sync_state::{self, FolderState, Outcome};
+use crmsync_core::{CoreError, Store};
 use crmsync_protocols::settings::ServerSettings;
 use crmsync_protocols::{ImapClient, Pop3Client};
 use rusqlite::Connection;
 use serde::Serialize;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{Instrument, info, info_span, warn};
 
 use super::process::{self, MailboxContext, Source};
 use crate::error::Result;
@@ -42,7 +42,14 @@ fn process_one(conn: &Connection, ctx: &MailboxContext, raw: &[u8], src: &Source
         Err(e) => {
             conn.execute_batch("ROLLBACK TO item; RELEASE item").map_err(CoreError::from)?;
             warn!(mailbox = %ctx.mailbox.data.email, item = %src.item_ref, error = %e, "message failed");
-            process::fail_item(conn, ctx, raw, src, "EMAIL_PROCESSING_FAILED", &format!("message {} could not be stored: {e}; kept whole", src.item_ref))?;
+            process::fail_item(
+                conn,
+                ctx,
+                raw,
+                src,
+                "EMAIL_PROCESSING_FAILED",
+                &format!("message {} could not be stored: {e}; kept whole", src.item_ref),
+            )?;
             Ok((Outcome::Failed, false))
         }
     }
@@ -65,7 +72,11 @@ fn machine_mailbox(ctx: &MailboxContext) -> bool {
 }
 
 /// Syncs the Inbox and the tracked folders of an IMAP mailbox.
-pub async fn sync_imap(store: &mut Store, ctx: &MailboxContext, settings: &ServerSettings) -> Result<SyncStats> {
+pub async fn sync_imap(
+    store: &mut Store,
+    ctx: &MailboxContext,
+    settings: &ServerSettings,
+) -> Result<SyncStats> {
     let span = info_span!("imap_sync", mailbox = %ctx.mailbox.data.email, profile = %ctx.profile.data.name);
     async move {
         let mut client = ImapClient::connect(settings).await?;
@@ -73,7 +84,8 @@ pub async fn sync_imap(store: &mut Store, ctx: &MailboxContext, settings: &Serve
         let batch = ctx.settings.int("incoming.fetch_batch_size").max(1) as usize;
         let mut stats = SyncStats::default();
         let mut folders = vec!["INBOX".to_string()];
-        folders.extend(ctx.mailbox.data.track_folders.iter().map(|f| f.folder.clone()).filter(|f| f != "INBOX"));
+        folders
+            .extend(ctx.mailbox.data.track_folders.iter().map(|f| f.folder.clone()).filter(|f| f != "INBOX"));
         for folder in folders {
             let fctx = ctx.for_folder(&folder);
             let status = client.select(&folder).await?;
@@ -120,7 +132,12 @@ pub async fn sync_imap(store: &mut Store, ctx: &MailboxContext, settings: &Serve
                             seen_uids.push(m.uid);
                         }
                     }
-                    sync_state::set_folder_state(tx, ctx.mailbox.id, &folder, FolderState { uidvalidity: uv, last_uid: max_uid })?;
+                    sync_state::set_folder_state(
+                        tx,
+                        ctx.mailbox.id,
+                        &folder,
+                        FolderState { uidvalidity: uv, last_uid: max_uid },
+                    )?;
                     Ok(())
                 })?;
                 // Committed: now the server may change.
@@ -128,7 +145,9 @@ pub async fn sync_imap(store: &mut Store, ctx: &MailboxContext, settings: &Serve
                     client.delete(&done_uids).await?;
                 } else if machine_mailbox(ctx) && !seen_uids.is_empty() {
                     client.mark_seen(&seen_uids).await?;
-                    store.write(|tx| sync_state::imap_mark_seen_set(tx, ctx.mailbox.id, &folder, uv, &seen_uids))?;
+                    store.write(|tx| {
+                        sync_state::imap_mark_seen_set(tx, ctx.mailbox.id, &folder, uv, &seen_uids)
+                    })?;
                 }
             }
             if stats.capped {
@@ -145,7 +164,11 @@ pub async fn sync_imap(store: &mut Store, ctx: &MailboxContext, settings: &Serve
 /// Syncs a POP3 mailbox: new UIDLs are processed; with delete-after-processing,
 /// committed messages are deleted (DELE takes effect at QUIT, so a crash before
 /// QUIT leaves them on the server and the next sync deletes them).
-pub async fn sync_pop3(store: &mut Store, ctx: &MailboxContext, settings: &ServerSettings) -> Result<SyncStats> {
+pub async fn sync_pop3(
+    store: &mut Store,
+    ctx: &MailboxContext,
+    settings: &ServerSettings,
+) -> Result<SyncStats> {
     let span = info_span!("pop3_sync", mailbox = %ctx.mailbox.data.email, profile = %ctx.profile.data.name);
     async move {
         let mut client = Pop3Client::connect(settings).await?;
@@ -172,7 +195,11 @@ pub async fn sync_pop3(store: &mut Store, ctx: &MailboxContext, settings: &Serve
             }
             store.write(|tx| -> Result<()> {
                 for (_, uidl, raw) in &fetched {
-                    let src = Source { folder: "INBOX".into(), item_ref: format!("pop3:{uidl}"), received_at: None };
+                    let src = Source {
+                        folder: "INBOX".into(),
+                        item_ref: format!("pop3:{uidl}"),
+                        received_at: None,
+                    };
                     let (outcome, created) = process_one(tx, ctx, raw, &src)?;
                     sync_state::record_pop3_item(tx, ctx.mailbox.id, uidl, None, outcome)?;
                     tally(&mut stats, outcome, created);

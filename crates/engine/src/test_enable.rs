@@ -1,0 +1,268 @@
+//! Test & Enable: test each configured channel of a mailbox against its
+//! servers (nothing is sent or changed there), record each channel's status,
+//! enable the channels that passed, and say precisely why the others failed.
+
+use crmsync_core::model::{
+    Approval, ChannelMethod, ChannelStatus, IncomingMethod, Mailbox, Profile, ProfileKind, Severity,
+};
+use crmsync_core::store::alerts::{self, NewAlert, Scope};
+use crmsync_core::store::mailbox_state::{self, Channel};
+use crmsync_core::store::{mailboxes, profiles, settings as stored_settings};
+use crmsync_core::{CoreError, Store, hints};
+use crmsync_protocols::smtp::SmtpClient;
+use crmsync_protocols::{ImapClient, Pop3Client};
+use serde::Serialize;
+
+use crate::connect;
+use crate::error::{EngineError, Result};
+
+/// The result of testing one channel.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ChannelResult {
+    /// incoming, outgoing or act.
+    pub channel: String,
+    /// success, failure, or not-run (channel not configured).
+    pub status: ChannelStatus,
+    /// Whether the channel is now enabled.
+    pub enabled: bool,
+    /// Error code on failure.
+    pub code: Option<String>,
+    /// What happened, in words.
+    pub message: String,
+    /// What to do about a failure.
+    pub hint: Option<String>,
+}
+
+/// The result of Test & Enable for one mailbox.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestReport {
+    /// Mailbox address.
+    pub mailbox: String,
+    /// Overall: success when every configured channel passed.
+    pub overall: ChannelStatus,
+    /// One entry per channel.
+    pub channels: Vec<ChannelResult>,
+}
+
+fn not_configured(channel: &str) -> ChannelResult {
+    ChannelResult {
+        channel: channel.into(),
+        status: ChannelStatus::NotRun,
+        enabled: false,
+        code: None,
+        message: "not configured for server-side synchronization".into(),
+        hint: None,
+    }
+}
+
+fn outcome(channel: &str, r: Result<String>) -> ChannelResult {
+    match r {
+        Ok(message) => ChannelResult {
+            channel: channel.into(),
+            status: ChannelStatus::Success,
+            enabled: true,
+            code: None,
+            message,
+            hint: None,
+        },
+        Err(e) => {
+            let code = e.code();
+            ChannelResult {
+                channel: channel.into(),
+                status: ChannelStatus::Failure,
+                enabled: false,
+                hint: Some(hints::hint(&code)),
+                code: Some(code),
+                message: e.to_string(),
+            }
+        }
+    }
+}
+
+async fn test_incoming(store: &Store, mb: &Mailbox, profile: &Profile) -> Result<String> {
+    match profile.data.kind {
+        ProfileKind::Exchange => Err(EngineError::Unsupported(
+            "Exchange (EWS) mailboxes are not supported by this version of crmsync".into(),
+        )),
+        kind => {
+            let ep = profile.data.incoming.as_ref().ok_or_else(|| {
+                EngineError::Unsupported(format!("profile '{}' has no incoming server", profile.data.name))
+            })?;
+            let s = connect::server_settings(store, mb, profile, ep)?;
+            if kind == ProfileKind::ImapSmtp {
+                let mut c = ImapClient::connect(&s).await?;
+                let st = c.select("INBOX").await?;
+                let _ = c.logout().await;
+                Ok(format!(
+                    "IMAP {}:{} login as {} and INBOX ({} messages) OK",
+                    ep.host, ep.port, s.username, st.exists
+                ))
+            } else {
+                let mut c = Pop3Client::connect(&s).await?;
+                let st = c.stat().await?;
+                c.quit().await?;
+                Ok(format!(
+                    "POP3 {}:{} login as {} OK ({} messages)",
+                    ep.host, ep.port, s.username, st.messages
+                ))
+            }
+        }
+    }
+}
+
+async fn test_outgoing(store: &Store, mb: &Mailbox, profile: &Profile) -> Result<String> {
+    if profile.data.kind == ProfileKind::Exchange {
+        return Err(EngineError::Unsupported(
+            "sending through Exchange (EWS) is not supported by this version of crmsync".into(),
+        ));
+    }
+    let s = connect::smtp_settings(store, mb, profile)?.ok_or_else(|| {
+        EngineError::Unsupported(format!("profile '{}' has no outgoing server", profile.data.name))
+    })?;
+    let auth = profile.data.outgoing_auth == crmsync_core::model::OutgoingAuth::Password;
+    SmtpClient::new(&s, auth)?.probe().await?;
+    Ok(format!(
+        "SMTP {}:{} {} OK (nothing sent)",
+        s.host,
+        s.port,
+        if auth { format!("login as {}", s.username) } else { "without login".into() }
+    ))
+}
+
+async fn test_act(store: &Store, mb: &Mailbox, profile: &Profile) -> Result<String> {
+    let url = profile.data.dav_url.as_ref().ok_or_else(|| {
+        EngineError::Unsupported(format!("profile '{}' has no CalDAV/CardDAV URL", profile.data.name))
+    })?;
+    let (user, password) = connect::credentials(store, mb, profile)?;
+    let timeout = std::time::Duration::from_secs(u64::from(profile.data.timeout));
+    crmsync_protocols::dav_probe::probe(url, &user, password.expose(), timeout, &[]).await?;
+    Ok(format!("CalDAV/CardDAV {url} login as {user} OK"))
+}
+
+/// Runs Test & Enable for one mailbox and records the results.
+pub async fn test_and_enable(store: &mut Store, email: &str) -> Result<TestReport> {
+    let mb = mailboxes::find(store.conn(), email)?
+        .ok_or_else(|| CoreError::invalid("email", format!("no mailbox for {email}")))?;
+    let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
+    let settings = stored_settings::load(store.conn())?;
+    let unapproved = settings.bool("incoming.require_approval") && mb.approval != Approval::Approved;
+
+    let mut results = Vec::new();
+    let approval_failure = |channel: &str| ChannelResult {
+        channel: channel.into(),
+        status: ChannelStatus::Failure,
+        enabled: false,
+        code: Some("NOT_APPROVED".into()),
+        message: format!(
+            "{} is not approved, and the organization processes email only for approved mailboxes",
+            mb.data.email
+        ),
+        hint: Some(hints::hint("NOT_APPROVED")),
+    };
+    let incoming = if mb.data.incoming_method != IncomingMethod::ServerSide {
+        not_configured("incoming")
+    } else if unapproved {
+        approval_failure("incoming")
+    } else {
+        outcome("incoming", test_incoming(store, &mb, &profile).await)
+    };
+    let outgoing = if mb.data.outgoing_method != ChannelMethod::ServerSide {
+        not_configured("outgoing")
+    } else if unapproved {
+        approval_failure("outgoing")
+    } else {
+        outcome("outgoing", test_outgoing(store, &mb, &profile).await)
+    };
+    let act = if mb.data.act_method != ChannelMethod::ServerSide {
+        not_configured("act")
+    } else {
+        outcome("act", test_act(store, &mb, &profile).await)
+    };
+    results.extend([incoming, outgoing, act]);
+
+    let record_errors = settings.bool("alerts.record_errors");
+    let id = mb.id;
+    store.write(|tx| -> Result<()> {
+        let mut first_error: Option<(&str, &str)> = None;
+        for (ch, r) in Channel::ALL.iter().zip(&results) {
+            if r.status == ChannelStatus::NotRun {
+                mailbox_state::set_enabled(tx, id, *ch, false, None)?;
+                continue;
+            }
+            mailbox_state::record_test(tx, id, *ch, r.status)?;
+            if let (ChannelStatus::Failure, Some(code)) = (r.status, &r.code) {
+                first_error.get_or_insert((code, &r.message));
+                if record_errors {
+                    alerts::raise(
+                        tx,
+                        &NewAlert {
+                            severity: Severity::Error,
+                            scope: Scope::Mailbox(id),
+                            code: code.clone(),
+                            message: format!("Test & Enable, {}: {}", r.channel, r.message),
+                        },
+                    )?;
+                }
+            }
+        }
+        match first_error {
+            Some((code, msg)) => mailbox_state::set_last_error(tx, id, Some(code), Some(msg))?,
+            None => mailbox_state::set_last_error(tx, id, None, None)?,
+        }
+        Ok(())
+    })?;
+    let configured: Vec<_> = results.iter().filter(|r| r.status != ChannelStatus::NotRun).collect();
+    let overall = if configured.is_empty() {
+        ChannelStatus::NotRun
+    } else if configured.iter().all(|r| r.status == ChannelStatus::Success) {
+        ChannelStatus::Success
+    } else {
+        ChannelStatus::Failure
+    };
+    Ok(TestReport { mailbox: mb.data.email, overall, channels: results })
+}
+
+/// Approves (or with `approve` false, rejects) a mailbox's email address.
+pub fn approve(store: &mut Store, email: &str, approve: bool) -> Result<()> {
+    let mb = mailboxes::find(store.conn(), email)?
+        .ok_or_else(|| CoreError::invalid("email", format!("no mailbox for {email}")))?;
+    let a = if approve { Approval::Approved } else { Approval::Rejected };
+    store.write(|tx| mailbox_state::set_approval(tx, mb.id, a))?;
+    Ok(())
+}
+
+/// Enables or disables a mailbox by hand: every configured channel that passed
+/// Test & Enable (enable), or every channel (disable).
+pub fn set_enabled(store: &mut Store, email: &str, enabled: bool) -> Result<Mailbox> {
+    let mb = mailboxes::find(store.conn(), email)?
+        .ok_or_else(|| CoreError::invalid("email", format!("no mailbox for {email}")))?;
+    if enabled {
+        let passed: Vec<Channel> =
+            [(Channel::Incoming, &mb.incoming), (Channel::Outgoing, &mb.outgoing), (Channel::Act, &mb.act)]
+                .into_iter()
+                .filter(|(_, st)| st.status == ChannelStatus::Success)
+                .map(|(c, _)| c)
+                .collect();
+        if passed.is_empty() {
+            return Err(CoreError::invalid(
+                "email",
+                format!("{email} has no channel that passed Test & Enable; run `crmsync mailbox test-enable {email}`"),
+            )
+            .into());
+        }
+        store.write(|tx| -> Result<()> {
+            for c in passed {
+                mailbox_state::set_enabled(tx, mb.id, c, true, None)?;
+            }
+            Ok(())
+        })?;
+    } else {
+        store.write(|tx| -> Result<()> {
+            for c in Channel::ALL {
+                mailbox_state::set_enabled(tx, mb.id, c, false, Some("DISABLED_BY_ADMIN"))?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(mailboxes::get_by_id(store.conn(), mb.id)?)
+}

@@ -1,0 +1,87 @@
+//! A CalDAV/CardDAV reachability and login check for Test & Enable: one
+//! PROPFIND of `current-user-principal` on the profile's DAV URL.
+
+use std::time::Duration;
+
+use crate::error::{Proto, ProtocolError, Result};
+
+/// Checks that the DAV server answers and accepts the credentials.
+pub async fn probe(
+    url: &str,
+    user: &str,
+    password: &str,
+    timeout: Duration,
+    extra_roots_pem: &[u8],
+) -> Result<()> {
+    let (host, port) = host_port(url);
+    let mut builder = reqwest::Client::builder().timeout(timeout).connect_timeout(timeout);
+    if !extra_roots_pem.is_empty() {
+        for c in crate::tls::parse_pem_certificates(extra_roots_pem)
+            .map_err(|e| ProtocolError::InvalidSettings { proto: Proto::Dav, reason: e.to_string() })?
+        {
+            let cert = reqwest::Certificate::from_der(&c)
+                .map_err(|e| ProtocolError::InvalidSettings { proto: Proto::Dav, reason: e.to_string() })?;
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    let client = builder
+        .build()
+        .map_err(|e| ProtocolError::InvalidSettings { proto: Proto::Dav, reason: e.to_string() })?;
+    let body = r#"<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/></d:prop></d:propfind>"#;
+    let resp = client
+        .request(reqwest::Method::from_bytes(b"PROPFIND").expect("valid method"), url)
+        .basic_auth(user, Some(password))
+        .header("Depth", "0")
+        .header("Content-Type", "application/xml; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| {
+            let detail = e.to_string();
+            if e.is_timeout() {
+                ProtocolError::Timeout {
+                    proto: Proto::Dav,
+                    host: host.clone(),
+                    port,
+                    operation: "PROPFIND".into(),
+                    secs: timeout.as_secs(),
+                }
+            } else if e.is_connect() && format!("{e:?}").contains("ConnectionRefused") {
+                ProtocolError::ConnectionRefused { proto: Proto::Dav, host: host.clone(), port }
+            } else if format!("{e:?}").to_lowercase().contains("certificate") {
+                ProtocolError::TlsCertInvalid { proto: Proto::Dav, host: host.clone(), port, detail }
+            } else {
+                ProtocolError::ConnectionLost { proto: Proto::Dav, host: host.clone(), port, detail }
+            }
+        })?;
+    match resp.status().as_u16() {
+        200 | 207 => Ok(()),
+        401 | 403 => Err(ProtocolError::AuthFailed {
+            proto: Proto::Dav,
+            host,
+            port,
+            user: user.to_string(),
+            detail: format!("HTTP {}", resp.status()),
+        }),
+        404 => Err(ProtocolError::MailboxNotFound { proto: Proto::Dav, host, port, folder: url.to_string() }),
+        s if s >= 500 => {
+            Err(ProtocolError::ServerBusy { proto: Proto::Dav, host, port, detail: format!("HTTP {s}") })
+        }
+        s => Err(ProtocolError::Protocol {
+            proto: Proto::Dav,
+            host,
+            port,
+            detail: format!("PROPFIND answered HTTP {s}"),
+        }),
+    }
+}
+
+fn host_port(url: &str) -> (String, u16) {
+    let https = url.starts_with("https://");
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    match authority.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => (h.to_string(), p.parse().unwrap_or(0)),
+        _ => (authority.to_string(), if https { 443 } else { 80 }),
+    }
+}
