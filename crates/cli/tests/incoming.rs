@@ -534,3 +534,46 @@ fn pop3_delete_after_processing_deletes_only_committed_messages() {
     o.sync();
     assert_eq!(o.env.count("SELECT count(*) FROM activities"), n, "nothing comes back after the delete");
 }
+
+#[test]
+fn a_forwarded_original_is_tracked_for_the_user_who_forwarded_it() {
+    let o = Office::new("imap-smtp");
+    let fwd = o.mailbox("crm-forward", true, &["--forward-mailbox", "--track", "all", "--delete-after-processing"]);
+    let alice = o.dovecot.address("alice");
+    o.env.ok(&["user", "add", &alice, "--name", "Alice"]);
+    o.env.ok(&["mailbox", "add", &alice, "--profile", "Office", "--incoming", "forward", "--outgoing", "none", "--track", "all"]);
+    let original = msg(Some("orig@contoso.test"), "ben@contoso.test", &alice, "Original question", "", "Can you help?");
+    let outer = format!(
+        "Message-ID: <wrap@example.test>\r\nFrom: {alice}\r\nTo: {fwd}\r\nSubject: FW: Original question\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=f\r\n\r\n--f\r\nContent-Type: text/plain\r\n\r\nforwarded\r\n--f\r\nContent-Type: message/rfc822\r\n\r\n{}\r\n--f--\r\n",
+        String::from_utf8(original).unwrap()
+    );
+    o.deliver("crm-forward", outer.as_bytes());
+    o.sync();
+    let emails = o.emails();
+    assert_eq!(emails.len(), 1, "{emails:#?}");
+    assert_eq!(emails[0]["message_id"], "orig@contoso.test");
+    assert_eq!(emails[0]["subject"], "Original question");
+    assert_eq!(emails[0]["receiving_mailboxes"][0], alice.as_str());
+    assert_eq!(o.rt.block_on(o.dovecot.list_inbox("crm-forward", PW)).unwrap().len(), 0, "processed forward mail is deleted");
+}
+
+#[test]
+fn an_attachment_over_the_size_limit_is_skipped_and_the_email_kept_and_flagged() {
+    let o = Office::new("imap-smtp");
+    let alice = o.mailbox("alice", false, &["--track", "all"]);
+    o.env.ok(&["settings", "set", "attachments.max_size_kb", "1"]);
+    let big = "QUJD".repeat(2000);
+    let m = format!(
+        "Message-ID: <big@ext.test>\r\nFrom: ben@contoso.test\r\nTo: {alice}\r\nSubject: Big file\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nbody kept\r\n--b\r\nContent-Type: application/octet-stream; name=big.bin\r\nContent-Disposition: attachment; filename=big.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n{big}\r\n--b\r\nContent-Type: text/csv; name=small.csv\r\nContent-Disposition: attachment; filename=small.csv\r\n\r\na,b\r\n--b--\r\n"
+    );
+    o.deliver("alice", m.as_bytes());
+    o.sync();
+    let e = &o.emails()[0];
+    assert_eq!(e["flags"][0], "attachments_skipped");
+    let atts = e["attachments"].as_array().unwrap();
+    let big = atts.iter().find(|a| a["name"] == "big.bin").unwrap();
+    assert_eq!(big["saved"], false);
+    assert_eq!(big["size"], 6000);
+    assert_eq!(atts.iter().find(|a| a["name"] == "small.csv").unwrap()["saved"], true);
+    assert!(e["body_text"].as_str().unwrap().contains("body kept"));
+}
