@@ -5,8 +5,15 @@ use std::path::{Path, PathBuf};
 
 use crmsync_protocols::mime;
 
+/// The shared corpus lives in `shared/fixtures/mime` beside the checkout; the
+/// checkout may be nested (a git worktree), so look in every ancestor.
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/mime")
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .map(|dir| dir.join("shared/fixtures/mime"))
+        .find(|candidate| candidate.is_dir())
+        .unwrap_or_else(|| manifest.join("../../../shared/fixtures/mime"))
 }
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
