@@ -54,7 +54,9 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(cli.verbose);
-    match commands::run(cli) {
+    let result = commands::run(cli);
+    report_peak_rss();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::Invalid(msg)) => {
             eprintln!("crmsync: {}", one_line(&msg));
@@ -88,4 +90,17 @@ fn init_tracing(verbose: u8) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CRMSYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// With `CRMSYNC_REPORT_RSS=1`, prints the process's peak resident memory on
+/// stderr at exit (used by the benchmarks).
+fn report_peak_rss() {
+    if std::env::var_os("CRMSYNC_REPORT_RSS").is_none() {
+        return;
+    }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+        && let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:"))
+    {
+        eprintln!("crmsync peak RSS {}", line.trim_start_matches("VmHWM:").trim());
+    }
 }

@@ -72,7 +72,9 @@ impl Store {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(open_err(format!("cannot switch to WAL mode (got {mode})").into()));
         }
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+        // FULL: a commit is on disk before we mark or delete mail on the server,
+        // so even a power cut cannot lose a message the server no longer has.
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
             .map_err(|e| open_err(Box::new(e)))?;
         Ok(Store {
             conn,
