@@ -68,6 +68,26 @@ pub fn hint(code: &str) -> String {
             "The organization processes email only for approved mailboxes. Approve it with `crmsync mailbox approve EMAIL`.",
         ),
         (
+            "MAILBOX_DISABLED",
+            "crmsync stopped this mailbox after repeated transient failures. It re-tests the server by itself (recovery.* settings) and re-enables the mailbox when the server is back; `crmsync mailbox enable EMAIL` re-enables it now.",
+        ),
+        (
+            "MAILBOX_RECOVERED",
+            "Nothing to do: the server answered again and crmsync re-enabled the mailbox by itself.",
+        ),
+        (
+            "PROFILE_FAILING",
+            "Most mailboxes of this profile fail: the server itself is likely down, unreachable or rejecting logins. Check the server and the profile's host, port and security; each mailbox alert names the error.",
+        ),
+        (
+            "SYNC_TIMEOUT",
+            "A sync took longer than queue.job_timeout_secs and was stopped; nothing committed is lost and crmsync retries. If it repeats, the server or link is very slow.",
+        ),
+        (
+            "NOT_AVAILABLE",
+            "This build of crmsync cannot process this channel yet; the work waits and nothing is lost.",
+        ),
+        (
             "SEND_REJECTED",
             "The mail server refused this email permanently; its reply is on the email. Fix the address or content and send it again.",
         ),

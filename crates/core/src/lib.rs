@@ -5,6 +5,7 @@
 pub mod address;
 pub mod correlation;
 pub mod error;
+pub mod health;
 pub mod hints;
 pub mod model;
 pub mod resolution;

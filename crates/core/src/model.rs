@@ -332,6 +332,9 @@ pub struct Telemetry {
     pub last_error: Option<LastError>,
     /// Average sync duration in milliseconds.
     pub average_duration_ms: Option<i64>,
+    /// Why the engine (or the admin: `DISABLED_BY_ADMIN`) disabled a channel, if it did.
+    #[serde(default)]
+    pub disabled_reason: Option<String>,
 }
 
 /// The settings of a mailbox that the admin edits.

@@ -164,6 +164,12 @@ pub const DEFS: &[Def] = &[
         help: "Longest poll interval of an idle mailbox",
     },
     Def {
+        key: "polling.outgoing_interval_secs",
+        kind: int(1, 3600),
+        default: "10",
+        help: "How often the service checks each enabled mailbox's outbox for mail to send",
+    },
+    Def {
         key: "polling.use_idle",
         kind: Kind::Bool,
         default: "true",
@@ -195,7 +201,7 @@ pub const DEFS: &[Def] = &[
     },
     Def {
         key: "recovery.interval_secs",
-        kind: int(60, 86400),
+        kind: int(5, 86400),
         default: "900",
         help: "How often a disabled mailbox is re-tested",
     },
@@ -229,6 +235,12 @@ pub const DEFS: &[Def] = &[
         kind: int(1, 100000),
         default: "100",
         help: "Most async operations held in memory",
+    },
+    Def {
+        key: "queue.job_timeout_secs",
+        kind: int(5, 86400),
+        default: "900",
+        help: "Longest one job (a mailbox sync, a send pass, a test) may run before it is stopped and retried",
     },
     Def { key: "alerts.record_errors", kind: Kind::Bool, default: "true", help: "Record Error alerts" },
     Def { key: "alerts.record_warnings", kind: Kind::Bool, default: "true", help: "Record Warning alerts" },

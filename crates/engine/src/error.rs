@@ -34,6 +34,25 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
+    /// Another engine (a `crmsync run` service or the desktop app) holds the
+    /// store's lease and is processing it.
+    #[error(
+        "another crmsync engine is already processing this store: {holder} (pid {pid} on {host}) since {since}; stop it first (a crashed holder's lease is taken over once its heartbeat is older than the lease timeout)"
+    )]
+    LeaseHeld {
+        /// "crmsync run" or "crmsync desktop".
+        holder: String,
+        /// Its process id.
+        pid: u32,
+        /// Its host.
+        host: String,
+        /// When it took the lease (RFC 3339).
+        since: String,
+    },
+    /// The engine stopped or was never started (a command sent to a handle
+    /// after shutdown).
+    #[error("the crmsync engine is not running")]
+    NotRunning,
     /// An Email Router file cannot be migrated: malformed XML, a missing required
     /// element or an impossible value. Nothing was written.
     #[error("{file} line {line}: {path}: {message}")]
@@ -57,7 +76,9 @@ impl EngineError {
             EngineError::ReadFile { .. } | EngineError::Migration { .. } => true,
             EngineError::Protocol(_)
             | EngineError::CredentialsRequired { .. }
-            | EngineError::Unsupported(_) => false,
+            | EngineError::Unsupported(_)
+            | EngineError::LeaseHeld { .. }
+            | EngineError::NotRunning => false,
         }
     }
 
@@ -70,6 +91,8 @@ impl EngineError {
             EngineError::Core(_) => "STORE_ERROR".into(),
             EngineError::ReadFile { .. } => "FILE_UNREADABLE".into(),
             EngineError::Migration { .. } => "MIGRATION_INPUT_INVALID".into(),
+            EngineError::LeaseHeld { .. } => "LEASE_HELD".into(),
+            EngineError::NotRunning => "ENGINE_NOT_RUNNING".into(),
         }
     }
 

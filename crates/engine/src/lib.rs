@@ -5,8 +5,15 @@
 pub mod admin;
 pub mod connect;
 pub mod error;
+pub mod handle;
 pub mod incoming;
 pub mod migrate;
+pub mod permits;
+pub mod service;
 pub mod test_enable;
 
 pub use error::{EngineError, Result};
+pub use handle::{
+    EngineEvent, EngineHandle, EngineOptions, Health, LeaseInfo, MailboxHealth, QueueDepths, StatusSnapshot,
+    status_from_store,
+};

@@ -79,7 +79,7 @@ fn outcome(channel: &str, r: Result<String>) -> ChannelResult {
     }
 }
 
-async fn test_incoming(store: &Store, mb: &Mailbox, profile: &Profile) -> Result<String> {
+pub(crate) async fn test_incoming(store: &Store, mb: &Mailbox, profile: &Profile) -> Result<String> {
     match profile.data.kind {
         ProfileKind::Exchange => Err(EngineError::Unsupported(
             "Exchange (EWS) mailboxes are not supported by this version of crmsync".into(),

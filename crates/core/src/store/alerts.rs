@@ -198,3 +198,62 @@ pub fn ack(conn: &Connection, id: i64) -> Result<bool> {
 pub fn ack_all(conn: &Connection) -> Result<usize> {
     Ok(conn.execute("UPDATE alerts SET acknowledged = 1 WHERE acknowledged = 0", [])?)
 }
+
+/// An alert raised or folded at or after a time, for the engine's event stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Raised {
+    /// Id.
+    pub id: i64,
+    /// Severity.
+    pub severity: Severity,
+    /// Mailbox address, if any.
+    pub mailbox: Option<String>,
+    /// Profile name (of the alert, or of its mailbox), if any.
+    pub profile: Option<String>,
+    /// Stable code.
+    pub code: String,
+    /// What happened.
+    pub message: String,
+    /// Last seen (store time text).
+    pub last_seen: String,
+    /// Times seen.
+    pub count: i64,
+}
+
+/// Alerts whose `last_seen` is at or after `since` (store time text), oldest first.
+pub fn seen_since(conn: &Connection, since: &str) -> Result<Vec<Raised>> {
+    let mut stmt = conn.prepare(
+        "SELECT a.id, a.severity, m.email, coalesce(p.name, mp.name), a.code, a.message, a.last_seen, a.count \
+         FROM alerts a LEFT JOIN mailboxes m ON m.id = a.mailbox_id \
+         LEFT JOIN email_server_profiles p ON p.id = a.profile_id \
+         LEFT JOIN email_server_profiles mp ON mp.id = m.profile_id \
+         WHERE a.last_seen >= ?1 ORDER BY a.last_seen, a.id",
+    )?;
+    let rows = stmt.query_map([since], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<String>>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, String>(5)?,
+            r.get::<_, String>(6)?,
+            r.get::<_, i64>(7)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, sev, mailbox, profile, code, message, last_seen, count) = row?;
+        out.push(Raised {
+            id,
+            severity: Severity::parse("severity", &sev)?,
+            mailbox,
+            profile,
+            code,
+            message,
+            last_seen,
+            count,
+        });
+    }
+    Ok(out)
+}

@@ -60,7 +60,8 @@ pub fn set_enabled(
         &format!(
             "UPDATE mailboxes SET {p}_enabled = ?2, disabled_reason = ?3, \
              first_enabled_on = CASE WHEN ?2 AND first_enabled_on IS NULL THEN ?4 ELSE first_enabled_on END, \
-             transient_failures = CASE WHEN ?2 THEN 0 ELSE transient_failures END WHERE id = ?1"
+             transient_failures = CASE WHEN ?2 THEN 0 ELSE transient_failures END, \
+             processing_state = CASE WHEN ?2 THEN 'idle' ELSE processing_state END WHERE id = ?1"
         ),
         params![mailbox_id, enabled, reason, now_db()],
     )?;
@@ -134,4 +135,44 @@ pub fn set_last_error(
 pub fn set_next_poll(conn: &Connection, mailbox_id: i64, at: Option<&str>) -> Result<()> {
     conn.execute("UPDATE mailboxes SET next_poll_on = ?2 WHERE id = ?1", params![mailbox_id, at])?;
     Ok(())
+}
+
+/// The engine stops one channel after an error: the channel is disabled with
+/// `reason` (an error code, or `TRANSIENT_FAILURES`) and the mailbox reads
+/// `disabled` until it is re-enabled (by hand or by recovery).
+pub fn engine_disable(conn: &Connection, mailbox_id: i64, ch: Channel, reason: &str) -> Result<()> {
+    let p = ch.prefix();
+    conn.execute(
+        &format!(
+            "UPDATE mailboxes SET {p}_enabled = 0, disabled_reason = ?2, processing_state = 'disabled', \
+             next_poll_on = NULL WHERE id = ?1"
+        ),
+        params![mailbox_id, reason],
+    )?;
+    Ok(())
+}
+
+/// Sets the processing state (idle, syncing, waiting, failing, disabled).
+pub fn set_processing_state(conn: &Connection, mailbox_id: i64, state: &str) -> Result<()> {
+    conn.execute("UPDATE mailboxes SET processing_state = ?2 WHERE id = ?1", params![mailbox_id, state])?;
+    Ok(())
+}
+
+/// After a crash nothing is syncing: resets `syncing` to `idle` (service start).
+pub fn reset_syncing(conn: &Connection) -> Result<usize> {
+    Ok(conn.execute("UPDATE mailboxes SET processing_state = 'idle' WHERE processing_state = 'syncing'", [])?)
+}
+
+/// How many of a profile's working mailboxes (any channel enabled, or disabled
+/// by the engine) exist, and how many of them failed since `since` without a
+/// successful sync after the failure: `(failing, total)`.
+pub fn profile_failures_since(conn: &Connection, profile_id: i64, since: &str) -> Result<(i64, i64)> {
+    Ok(conn.query_row(
+        "SELECT coalesce(sum(CASE WHEN last_error_on >= ?2 AND (last_sync_succeeded_on IS NULL \
+         OR last_sync_succeeded_on < last_error_on) THEN 1 ELSE 0 END), 0), count(*) FROM mailboxes \
+         WHERE profile_id = ?1 AND (incoming_enabled OR outgoing_enabled OR act_enabled \
+         OR (disabled_reason IS NOT NULL AND disabled_reason <> 'DISABLED_BY_ADMIN'))",
+        params![profile_id, since],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
 }

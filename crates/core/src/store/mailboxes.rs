@@ -18,7 +18,7 @@ const COLUMNS: &str = "m.id, m.email, m.user_id, m.queue_id, coalesce(u.name, q.
     m.incoming_status, m.outgoing_status, m.act_status, m.incoming_enabled, m.outgoing_enabled, m.act_enabled, \
     m.last_test_on, m.first_enabled_on, m.processing_state, m.last_sync_started_on, m.last_sync_succeeded_on, \
     m.next_poll_on, m.items_processed_last, m.items_failed_last, m.transient_failures, m.last_error_code, \
-    m.last_error_message, m.last_error_on, m.avg_duration_ms, m.created_on, m.modified_on";
+    m.last_error_message, m.last_error_on, m.avg_duration_ms, m.created_on, m.modified_on, m.disabled_reason";
 
 const FROM: &str = "FROM mailboxes m JOIN email_server_profiles p ON p.id = m.profile_id \
     LEFT JOIN users u ON u.id = m.user_id LEFT JOIN queues q ON q.id = m.queue_id";
@@ -90,6 +90,7 @@ fn from_row(r: &Row<'_>) -> Result<Mailbox> {
             transient_failures: r.get(32)?,
             last_error,
             average_duration_ms: r.get(36)?,
+            disabled_reason: r.get(39)?,
         },
         created_on: from_db("created_on", &r.get::<_, String>(37)?)?,
         modified_on: from_db("modified_on", &r.get::<_, String>(38)?)?,

@@ -5,6 +5,7 @@
 pub mod activities;
 pub mod alerts;
 pub mod emails;
+pub mod lease;
 pub mod mailbox_state;
 pub mod mailboxes;
 mod migrations;

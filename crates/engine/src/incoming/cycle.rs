@@ -29,6 +29,9 @@ pub struct MailboxSync {
     pub code: Option<String>,
     /// Error message or skip reason.
     pub message: Option<String>,
+    /// How the engine reacts to the failure (the scheduler backs off or disables).
+    #[serde(skip)]
+    pub class: Option<ErrorClass>,
 }
 
 /// Whether the incoming channel of a mailbox should be processed now.
@@ -57,6 +60,7 @@ pub async fn sync_incoming(store: &mut Store, email: &str) -> Result<MailboxSync
             stats: None,
             code: Some(code.into()),
             message: Some(why),
+            class: None,
         });
     }
     let id = mb.id;
@@ -75,6 +79,7 @@ pub async fn sync_incoming(store: &mut Store, email: &str) -> Result<MailboxSync
                 stats: Some(stats),
                 code: None,
                 message: None,
+                class: None,
             })
         }
         Err(e) => {
@@ -85,6 +90,7 @@ pub async fn sync_incoming(store: &mut Store, email: &str) -> Result<MailboxSync
                 stats: None,
                 code: Some(e.code()),
                 message: Some(e.to_string()),
+                class: Some(e.class()),
             })
         }
     }

@@ -1,0 +1,364 @@
+//! The jobs the service's queues run. Each is a plain async function over a
+//! worker's own store connection and a mailbox address that returns a
+//! [`JobReport`]; the worker takes the profile's connection permit around it
+//! and [`settle`] turns the report into the next schedule, a disable or a
+//! recovery, with telemetry and alerts.
+//!
+//! Job kinds whose pipeline is not in this build return
+//! [`JobOutcome::NotAvailable`] (never a silent success): see
+//! [`outgoing_not_available`] and [`act_not_available`].
+
+use std::time::Duration;
+
+use chrono::Utc;
+use crmsync_core::health::{DISABLED_BY_ADMIN, TRANSIENT_FAILURES};
+use crmsync_core::model::{Mailbox, Profile, Severity};
+use crmsync_core::settings::Settings;
+use crmsync_core::store::alerts::{self, NewAlert, Scope};
+use crmsync_core::store::mailbox_state::{self, Channel};
+use crmsync_core::store::{mailboxes, profiles};
+use crmsync_core::time::to_db;
+use crmsync_core::{ErrorClass, Store};
+use serde::Serialize;
+use tracing::{info, warn};
+
+use super::policy::{self, FailureAction, Policy, PollResult};
+use crate::error::Result;
+use crate::incoming::cycle;
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// Fetch new mail (mailbox queue).
+    Incoming,
+    /// Appointments, contacts and tasks (mailbox queue).
+    Act,
+    /// Send the outbox (outgoing queue).
+    Outgoing,
+    /// Re-test a mailbox disabled by transient failures (async queue).
+    Recovery,
+    /// Test & Enable requested through the handle (async queue).
+    TestEnable,
+}
+
+impl JobKind {
+    /// The channel a failure of this job disables.
+    pub fn channel(self) -> Option<Channel> {
+        match self {
+            JobKind::Incoming | JobKind::Recovery => Some(Channel::Incoming),
+            JobKind::Act => Some(Channel::Act),
+            JobKind::Outgoing | JobKind::TestEnable => None,
+        }
+    }
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum JobOutcome {
+    /// It ran: counts of the items it looked at.
+    Done {
+        /// Items looked at.
+        processed: i64,
+        /// New CRM records.
+        created: i64,
+        /// Items that failed (kept, with an item alert).
+        failed: i64,
+        /// Stopped at the per-cycle cap; more is waiting.
+        capped: bool,
+    },
+    /// Nothing to do now (not enabled, not approved).
+    Skipped {
+        /// Why, as a code.
+        code: String,
+        /// Why, in words.
+        message: String,
+    },
+    /// The mailbox-level work failed (telemetry and a mailbox alert are recorded).
+    Failed {
+        /// Stable code.
+        code: String,
+        /// What happened.
+        message: String,
+        /// Transient, Permanent or Item.
+        class: ErrorClass,
+    },
+    /// This build has no pipeline for this job kind.
+    NotAvailable {
+        /// What is missing.
+        message: String,
+    },
+    /// Recovery found the server back and re-enabled the mailbox.
+    Recovered,
+}
+
+/// The report of one job.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobReport {
+    /// What ran.
+    pub kind: JobKind,
+    /// Mailbox address.
+    pub mailbox: String,
+    /// How it ended.
+    #[serde(flatten)]
+    pub outcome: JobOutcome,
+}
+
+impl JobReport {
+    fn new(kind: JobKind, mailbox: &str, outcome: JobOutcome) -> JobReport {
+        JobReport { kind, mailbox: mailbox.to_string(), outcome }
+    }
+}
+
+/// Incoming: one `incoming::cycle::sync_incoming` of the mailbox.
+pub async fn incoming_job(store: &mut Store, email: &str) -> Result<JobReport> {
+    let r = cycle::sync_incoming(store, email).await?;
+    let outcome = match (r.result.as_str(), r.stats) {
+        ("ok", Some(s)) => {
+            JobOutcome::Done { processed: s.processed, created: s.created, failed: s.failed, capped: s.capped }
+        }
+        ("failed", _) => JobOutcome::Failed {
+            code: r.code.unwrap_or_else(|| "SYNC_FAILED".into()),
+            message: r.message.unwrap_or_default(),
+            class: r.class.unwrap_or(ErrorClass::Transient),
+        },
+        _ => JobOutcome::Skipped {
+            code: r.code.unwrap_or_else(|| "SKIPPED".into()),
+            message: r.message.unwrap_or_default(),
+        },
+    };
+    Ok(JobReport::new(JobKind::Incoming, &r.mailbox, outcome))
+}
+
+/// Outgoing is not in this build: the `outgoing` branch's send cycle replaces
+/// this job when it is merged. Queued mail waits; nothing is marked sent.
+pub async fn outgoing_not_available(_store: &mut Store, email: &str) -> Result<JobReport> {
+    Ok(JobReport::new(
+        JobKind::Outgoing,
+        email,
+        JobOutcome::NotAvailable {
+            message: "outgoing email is not available in this build of crmsync (no outgoing pipeline)".into(),
+        },
+    ))
+}
+
+/// ACT sync is not in this build: the `act` branch's sync cycle replaces this
+/// job when it is merged.
+pub async fn act_not_available(_store: &mut Store, email: &str) -> Result<JobReport> {
+    Ok(JobReport::new(
+        JobKind::Act,
+        email,
+        JobOutcome::NotAvailable {
+            message: "appointment, contact and task sync is not available in this build of crmsync".into(),
+        },
+    ))
+}
+
+/// Recovery: re-tests the incoming server of a mailbox disabled by transient
+/// failures (connect, log in, open the Inbox). When it answers, the channel is
+/// enabled again (failure count reset) with an Information alert; a permanent
+/// error (e.g. the password was changed meanwhile) turns the disable into a
+/// permanent one; a transient error leaves it for the next re-test.
+pub async fn recovery_job(store: &mut Store, email: &str) -> Result<JobReport> {
+    let mb = mailboxes::get(store.conn(), email)?;
+    if mb.telemetry.disabled_reason.as_deref() != Some(TRANSIENT_FAILURES) {
+        return Ok(JobReport::new(
+            JobKind::Recovery,
+            email,
+            JobOutcome::Skipped { code: "NOT_DISABLED".into(), message: "nothing to recover".into() },
+        ));
+    }
+    let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
+    let settings = crmsync_core::store::settings::load(store.conn())?;
+    match crate::test_enable::test_incoming(store, &mb, &profile).await {
+        Ok(what) => {
+            let message = format!("the server answers again ({what}); incoming re-enabled automatically");
+            store.write(|tx| -> Result<()> {
+                mailbox_state::set_enabled(tx, mb.id, Channel::Incoming, true, None)?;
+                mailbox_state::set_last_error(tx, mb.id, None, None)?;
+                raise(tx, &settings, Severity::Info, Scope::Mailbox(mb.id), "MAILBOX_RECOVERED", &message)?;
+                Ok(())
+            })?;
+            info!(mailbox = %email, "recovered: {message}");
+            Ok(JobReport::new(JobKind::Recovery, email, JobOutcome::Recovered))
+        }
+        Err(e) => {
+            let (code, message, class) = (e.code(), e.to_string(), e.class());
+            store.write(|tx| -> Result<()> {
+                mailbox_state::set_last_error(tx, mb.id, Some(&code), Some(&message))?;
+                if class == ErrorClass::Permanent {
+                    mailbox_state::engine_disable(tx, mb.id, Channel::Incoming, &code)?;
+                    raise(
+                        tx,
+                        &settings,
+                        Severity::Error,
+                        Scope::Mailbox(mb.id),
+                        &code,
+                        &format!("re-test of a disabled mailbox: {message}"),
+                    )?;
+                }
+                Ok(())
+            })?;
+            Ok(JobReport::new(JobKind::Recovery, email, JobOutcome::Failed { code, message, class }))
+        }
+    }
+}
+
+/// Raises an alert when the settings record its severity.
+pub fn raise(
+    conn: &rusqlite::Connection,
+    settings: &Settings,
+    severity: Severity,
+    scope: Scope,
+    code: &str,
+    message: &str,
+) -> Result<Option<i64>> {
+    let record = match severity {
+        Severity::Error => settings.bool("alerts.record_errors"),
+        Severity::Warning => settings.bool("alerts.record_warnings"),
+        Severity::Info => settings.bool("alerts.record_info"),
+    };
+    if !record {
+        return Ok(None);
+    }
+    Ok(Some(alerts::raise(
+        conn,
+        &NewAlert { severity, scope, code: code.into(), message: message.into() },
+    )?))
+}
+
+/// Records a job that did not finish (stopped at the job timeout, or failed
+/// before the pipeline could record anything): telemetry and a mailbox alert.
+pub fn record_unfinished(
+    store: &mut Store,
+    mb: &Mailbox,
+    settings: &Settings,
+    code: &str,
+    message: &str,
+    class: ErrorClass,
+) -> Result<()> {
+    let transient = class != ErrorClass::Permanent;
+    store.write(|tx| -> Result<()> {
+        mailbox_state::sync_failed(tx, mb.id, code, message, transient)?;
+        let severity = if transient { Severity::Warning } else { Severity::Error };
+        raise(tx, settings, severity, Scope::Mailbox(mb.id), code, message)?;
+        Ok(())
+    })
+}
+
+/// What the scheduler does next with a mailbox's channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settled {
+    /// Delay before the next run (None: stopped).
+    pub next: Option<Duration>,
+    /// The poll interval to remember (idle doubling).
+    pub interval: Duration,
+    /// The channel was disabled.
+    pub disabled: bool,
+}
+
+/// Applies the outcome of a poll job (incoming or ACT): the next poll time
+/// (kept in the store as `next_poll`), exponential backoff after a transient
+/// failure, or a disable with an Error alert (permanent error, or
+/// `backoff.max_transient_failures` reached); then the profile alert when more
+/// than half of the profile's mailboxes failed within the hour.
+pub fn settle(
+    store: &mut Store,
+    mb: &Mailbox,
+    profile: &Profile,
+    settings: &Settings,
+    report: &JobReport,
+    previous: Duration,
+    push: bool,
+) -> Result<Settled> {
+    let p = Policy::new(settings, profile.data.min_poll_interval);
+    let random: f64 = rand::random();
+    let at = |d: Duration| to_db(Utc::now() + chrono::Duration::from_std(d).unwrap_or_default());
+    let poll = |result| policy::next_poll(&p, previous, result, push);
+    let (delay, interval) = match &report.outcome {
+        JobOutcome::Done { processed, capped, .. } => {
+            poll(PollResult::Synced { items: *processed, capped: *capped })
+        }
+        JobOutcome::Skipped { .. } | JobOutcome::NotAvailable { .. } | JobOutcome::Recovered => {
+            poll(PollResult::Skipped)
+        }
+        JobOutcome::Failed { code, message, class } => {
+            let failures: i64 = store.conn().query_row(
+                "SELECT transient_failures FROM mailboxes WHERE id = ?1",
+                [mb.id],
+                |r| r.get(0),
+            ).map_err(crmsync_core::CoreError::from)?;
+            let action = policy::on_failure(&p, *class, failures, random);
+            let settled = match action {
+                FailureAction::Retry(d) => {
+                    store.write(|tx| mailbox_state::set_next_poll(tx, mb.id, Some(&at(d))))?;
+                    Settled { next: Some(d), interval: previous, disabled: false }
+                }
+                FailureAction::Disable { transient } => {
+                    disable(store, mb, settings, report.kind, code, message, transient, failures)?;
+                    Settled { next: None, interval: previous, disabled: true }
+                }
+            };
+            profile_check(store, profile, settings, code)?;
+            return Ok(settled);
+        }
+    };
+    store.write(|tx| mailbox_state::set_next_poll(tx, mb.id, Some(&at(delay))))?;
+    Ok(Settled { next: Some(delay), interval, disabled: false })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn disable(
+    store: &mut Store,
+    mb: &Mailbox,
+    settings: &Settings,
+    kind: JobKind,
+    code: &str,
+    message: &str,
+    transient: bool,
+    failures: i64,
+) -> Result<()> {
+    let Some(channel) = kind.channel() else { return Ok(()) };
+    if mb.telemetry.disabled_reason.as_deref() == Some(DISABLED_BY_ADMIN) {
+        return Ok(());
+    }
+    let (reason, text) = if transient {
+        let every = settings.int("recovery.interval_secs");
+        let recovery = if settings.bool("recovery.enabled") {
+            format!("crmsync re-tests it every {every} s and re-enables it when the server is back")
+        } else {
+            "automatic recovery is off (recovery.enabled); re-enable it with `crmsync mailbox enable`".into()
+        };
+        (
+            TRANSIENT_FAILURES.to_string(),
+            format!("disabled after {failures} consecutive transient failures (last: {code}: {message}); {recovery}"),
+        )
+    } else {
+        (code.to_string(), format!("disabled: {message}"))
+    };
+    warn!(mailbox = %mb.data.email, code, reason = %reason, "mailbox disabled: {text}");
+    store.write(|tx| -> Result<()> {
+        mailbox_state::engine_disable(tx, mb.id, channel, &reason)?;
+        let alert_code = if transient { "MAILBOX_DISABLED" } else { code };
+        raise(tx, settings, Severity::Error, Scope::Mailbox(mb.id), alert_code, &text)?;
+        Ok(())
+    })
+}
+
+/// Raises (or folds) the profile alert when more than half of the profile's
+/// working mailboxes failed within the last hour.
+fn profile_check(store: &mut Store, profile: &Profile, settings: &Settings, code: &str) -> Result<()> {
+    let since = to_db(Utc::now() - chrono::Duration::hours(1));
+    let (failing, total) = mailbox_state::profile_failures_since(store.conn(), profile.id, &since)?;
+    if total > 0 && failing * 2 > total {
+        let message = format!(
+            "{failing} of {total} mailboxes of profile '{}' failed in the last hour (latest error {code})",
+            profile.data.name
+        );
+        store.write(|tx| {
+            raise(tx, settings, Severity::Error, Scope::Profile(profile.id), "PROFILE_FAILING", &message)
+        })?;
+    }
+    Ok(())
+}
