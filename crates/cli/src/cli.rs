@@ -68,6 +68,18 @@ pub enum Command {
     /// Import the configuration of another system.
     #[command(subcommand)]
     Migrate(MigrateCmd),
+    /// Run the sync service (incoming, outgoing, ACT, recovery) until SIGINT or
+    /// SIGTERM; only one service or desktop app may process a store at a time.
+    Run {
+        /// Log format on stderr: human or json.
+        #[arg(long, value_name = "FORMAT", default_value = "human")]
+        log_format: String,
+        /// Seconds without a heartbeat after which a crashed service's lease is taken over.
+        #[arg(long, value_name = "SECONDS")]
+        lease_timeout: Option<String>,
+    },
+    /// Mailbox health counts, queue depths and the running service, if any.
+    Status,
 }
 
 /// `crmsync activity ...`

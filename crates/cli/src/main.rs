@@ -53,7 +53,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(cli.verbose);
+    let log = match &cli.command {
+        cli::Command::Run { log_format, .. } => match log_format.trim().to_ascii_lowercase().as_str() {
+            "human" => Log::Service { json: false },
+            "json" => Log::Service { json: true },
+            other => {
+                eprintln!("crmsync: --log-format: '{other}' is not one of human, json");
+                return ExitCode::from(2);
+            }
+        },
+        _ => Log::Command,
+    };
+    init_tracing(cli.verbose, log);
     let result = commands::run(cli);
     report_peak_rss();
     match result {
@@ -81,15 +92,33 @@ fn one_line(s: &str) -> String {
         .to_string()
 }
 
-fn init_tracing(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
+/// Where log lines go and how they look.
+#[derive(Debug, Clone, Copy)]
+enum Log {
+    /// An admin command: warnings only unless -v.
+    Command,
+    /// The `run` service: info by default, human-readable or JSON lines.
+    Service {
+        /// One JSON object per line.
+        json: bool,
+    },
+}
+
+fn init_tracing(verbose: u8, log: Log) {
+    let default = match (verbose, log) {
+        (0, Log::Command) => "warn",
+        (0, Log::Service { .. }) | (1, _) => "info",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CRMSYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let _ = match log {
+        Log::Service { json: true } => builder.json().flatten_event(true).try_init(),
+        _ => builder.try_init(),
+    };
 }
 
 /// With `CRMSYNC_REPORT_RSS=1`, prints the process's peak resident memory on

@@ -7,6 +7,7 @@ mod migrate;
 mod principal;
 mod profile;
 mod record;
+mod run;
 mod settings;
 mod sync;
 
@@ -68,6 +69,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Alert(cmd) => alert::run(&ctx, &mut store, cmd),
         Command::Sync { mailbox } => sync::run(&ctx, &mut store, mailbox),
         Command::Migrate(cmd) => migrate::run(&ctx, &mut store, cmd),
+        Command::Run { lease_timeout, .. } => run::service(store, lease_timeout),
+        Command::Status => run::status(&ctx, &store),
     }
 }
 
