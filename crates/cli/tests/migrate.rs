@@ -452,3 +452,24 @@ fn entering_the_passwords_the_preview_asks_for_clears_them_and_a_rerun_keeps_the
     assert_eq!(again["mailboxes_unchanged"].as_array().unwrap().len(), 5);
     assert_eq!(env.snapshot(), before, "the re-run undid the admin's passwords");
 }
+
+#[test]
+fn test_enable_of_a_migrated_mailbox_says_credentials_are_required_without_connecting() {
+    let env = Env::new();
+    let mut args = sample_args(&env);
+    args.push("--allow-insecure".into());
+    env.ok(&strs(&args));
+    // carol's POP3 server does not exist here: the answer must come before any connection.
+    let out = env.run(&["--json", "mailbox", "test-enable", "carol@contoso.com"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let incoming =
+        report["channels"].as_array().unwrap().iter().find(|c| c["channel"] == "incoming").unwrap();
+    assert_eq!(incoming["code"], "CREDENTIALS_REQUIRED", "{report:#}");
+    assert!(
+        incoming["message"]
+            .as_str()
+            .unwrap()
+            .contains("crmsync mailbox update carol@contoso.com --password-stdin")
+    );
+}
