@@ -4,104 +4,18 @@
 //! users, malformed XML, a second apply). Bad input exits 2 with one line
 //! naming the file, line and element path, and leaves the store unchanged.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::PathBuf;
+
+use common::Env;
 use serde_json::Value;
 
-struct Env {
-    dir: tempfile::TempDir,
-    db: PathBuf,
-}
-
-impl Env {
-    fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("crm.db");
-        let env = Env { dir, db };
-        env.ok(&["init"]);
-        env
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_crmsync"))
-            .arg("--db")
-            .arg(&self.db)
-            .args(args)
-            .env("CRMSYNC_KEYRING", "off")
-            .env_remove("CRMSYNC_DB")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut a = vec!["--json"];
-        a.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&a)).unwrap()
-    }
-
-    fn ok_stdin(&self, args: &[&str], stdin: &str) {
-        use std::io::Write;
-        use std::process::Stdio;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crmsync"))
-            .arg("--db")
-            .arg(&self.db)
-            .args(args)
-            .env("CRMSYNC_KEYRING", "off")
-            .env_remove("CRMSYNC_DB")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    /// Writes a file in the test's temp dir and returns its path.
-    fn file(&self, name: &str, text: &str) -> String {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p.to_str().unwrap().to_string()
-    }
-
-    /// Every row of every table, for "the store is unchanged" checks.
-    fn snapshot(&self) -> String {
-        dump(&self.db)
-    }
-}
-
-fn dump(db: &Path) -> String {
-    let store = crmsync_core::Store::open(db).unwrap();
-    let c = store.conn();
-    let mut out = String::new();
-    let tables: Vec<String> = c
-        .prepare("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    for t in tables {
-        let mut stmt = c.prepare(&format!("SELECT * FROM \"{t}\" ORDER BY 1")).unwrap();
-        let n = stmt.column_count();
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|"))
-            })
-            .unwrap();
-        for row in rows {
-            out.push_str(&format!("{t}: {}\n", row.unwrap()));
-        }
-    }
-    out
+/// A fresh store, initialised.
+fn new_env() -> Env {
+    let env = Env::new();
+    env.ok(&["init"]);
+    env
 }
 
 /// The reference samples: `shared/reference/email-router-sample` beside the
@@ -186,7 +100,7 @@ fn assert_invalid(env: &Env, args: &[&str], fragments: &[&str]) {
 
 #[test]
 fn dry_run_of_the_sample_previews_every_section_and_writes_nothing() {
-    let env = Env::new();
+    let env = new_env();
     let before = env.snapshot();
     let mut args = sample_args(&env);
     args.push("--dry-run".into());
@@ -214,7 +128,7 @@ fn dry_run_of_the_sample_previews_every_section_and_writes_nothing() {
 
 #[test]
 fn applying_the_sample_creates_profiles_owners_and_mailboxes_with_router_thresholds() {
-    let env = Env::new();
+    let env = new_env();
     let mut args = vec!["--json".to_string()];
     args.extend(sample_args(&env));
     args.push("--allow-insecure".into());
@@ -248,7 +162,7 @@ fn applying_the_sample_creates_profiles_owners_and_mailboxes_with_router_thresho
 
 #[test]
 fn a_second_apply_changes_nothing_byte_for_byte() {
-    let env = Env::new();
+    let env = new_env();
     let mut args = sample_args(&env);
     args.push("--allow-insecure".into());
     env.ok(&strs(&args));
@@ -269,7 +183,7 @@ fn a_second_apply_changes_nothing_byte_for_byte() {
 
 #[test]
 fn without_allow_insecure_the_non_ssl_profile_is_left_out_and_the_rest_applied() {
-    let env = Env::new();
+    let env = new_env();
     let text = env.ok(&strs(&sample_args(&env)));
     assert!(text.contains("mailbox carol@contoso.com: SMTP Outgoing (SMTP without SSL)"), "{text}");
     let list = env.json(&["mailbox", "list"]);
@@ -281,7 +195,7 @@ fn without_allow_insecure_the_non_ssl_profile_is_left_out_and_the_rest_applied()
 
 #[test]
 fn malformed_xml_exits_2_with_the_line_and_writes_nothing() {
-    let env = Env::new();
+    let env = new_env();
     let broken = std::fs::read_to_string(sample(CONFIG)).unwrap().replace("</EmailPort>", "</EmailPrt>");
     let path = env.file("EmailAgent.xml", &broken);
     assert_invalid(
@@ -309,7 +223,7 @@ fn malformed_xml_exits_2_with_the_line_and_writes_nothing() {
 
 #[test]
 fn missing_elements_and_impossible_values_exit_2_naming_the_element_path() {
-    let env = Env::new();
+    let env = new_env();
     let ok = exchange("Ex", "https://mail.contoso.test/EWS/Exchange.asmx", &[uid(1)]);
     let cases: Vec<(String, Vec<&str>)> = vec![
         (
@@ -359,7 +273,7 @@ fn missing_elements_and_impossible_values_exit_2_naming_the_element_path() {
 
 #[test]
 fn duplicate_equivalent_profiles_become_one_profile_for_all_their_mailboxes() {
-    let env = Env::new();
+    let env = new_env();
     let url = "https://mail.contoso.test/EWS/Exchange.asmx";
     let xml =
         config(&[exchange("Exchange North", url, &[uid(1)]), exchange("Exchange South", url, &[uid(2)])]);
@@ -375,7 +289,7 @@ fn duplicate_equivalent_profiles_become_one_profile_for_all_their_mailboxes() {
 
 #[test]
 fn a_forward_mailbox_gets_a_queue_of_its_own_and_forward_settings() {
-    let env = Env::new();
+    let env = new_env();
     let fwd = block(&[
         ("EmailServerType", "Exchange2010"),
         ("CrmServerUrl", ORG),
@@ -397,7 +311,7 @@ fn a_forward_mailbox_gets_a_queue_of_its_own_and_forward_settings() {
 
 #[test]
 fn five_hundred_users_migrate_in_one_apply() {
-    let env = Env::new();
+    let env = new_env();
     let ids: Vec<String> = (1..=500).map(uid).collect();
     let path = env.file(
         "EmailAgent.xml",
@@ -414,7 +328,7 @@ fn five_hundred_users_migrate_in_one_apply() {
 
 #[test]
 fn unknown_elements_and_a_corrupt_state_file_are_warnings_not_errors() {
-    let env = Env::new();
+    let env = new_env();
     let xml = config(&[exchange("Ex", "https://mail.contoso.test/EWS/Exchange.asmx", &[uid(1)])])
         .replace("<EmailAccessType>", "<Mood>calm</Mood>\n    <EmailAccessType>");
     let path = env.file("EmailAgent.xml", &xml);
@@ -432,7 +346,7 @@ fn unknown_elements_and_a_corrupt_state_file_are_warnings_not_errors() {
 
 #[test]
 fn entering_the_passwords_the_preview_asks_for_clears_them_and_a_rerun_keeps_them() {
-    let env = Env::new();
+    let env = new_env();
     let mut args = vec!["--json".to_string()];
     args.extend(sample_args(&env));
     args.push("--allow-insecure".into());
@@ -451,4 +365,25 @@ fn entering_the_passwords_the_preview_asks_for_clears_them_and_a_rerun_keeps_the
     );
     assert_eq!(again["mailboxes_unchanged"].as_array().unwrap().len(), 5);
     assert_eq!(env.snapshot(), before, "the re-run undid the admin's passwords");
+}
+
+#[test]
+fn test_enable_of_a_migrated_mailbox_says_credentials_are_required_without_connecting() {
+    let env = new_env();
+    let mut args = sample_args(&env);
+    args.push("--allow-insecure".into());
+    env.ok(&strs(&args));
+    // carol's POP3 server does not exist here: the answer must come before any connection.
+    let out = env.run(&["--json", "mailbox", "test-enable", "carol@contoso.com"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let incoming =
+        report["channels"].as_array().unwrap().iter().find(|c| c["channel"] == "incoming").unwrap();
+    assert_eq!(incoming["code"], "CREDENTIALS_REQUIRED", "{report:#}");
+    assert!(
+        incoming["message"]
+            .as_str()
+            .unwrap()
+            .contains("crmsync mailbox update carol@contoso.com --password-stdin")
+    );
 }

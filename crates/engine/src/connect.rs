@@ -22,7 +22,16 @@ pub fn credentials(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Resul
             mailboxes::password_enc(store.conn(), mailbox.id)?,
         ),
     };
-    let enc = enc.ok_or_else(|| EngineError::CredentialsRequired { mailbox: mailbox.data.email.clone() })?;
+    let enc = enc.ok_or_else(|| match profile.data.credentials {
+        CredentialSource::Profile => EngineError::CredentialsRequired {
+            what: format!("profile '{}'", profile.data.name),
+            fix: format!("crmsync profile update '{}' --password-stdin", profile.data.name),
+        },
+        CredentialSource::Mailbox => EngineError::CredentialsRequired {
+            what: format!("mailbox {}", mailbox.data.email),
+            fix: format!("crmsync mailbox update {} --password-stdin", mailbox.data.email),
+        },
+    })?;
     let secret = store.cipher()?.open(&enc)?;
     Ok((user, Password::new(secret.expose())))
 }

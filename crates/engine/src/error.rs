@@ -12,13 +12,13 @@ pub enum EngineError {
     /// A mail server failed (connect, TLS, login, a command).
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
-    /// The mailbox has no password to log in with.
-    #[error(
-        "mailbox {mailbox} has no password: set it with `crmsync mailbox update {mailbox} --password-stdin`"
-    )]
+    /// The mailbox (or its profile) has no password to log in with.
+    #[error("{what} has no password yet (credentials required): set it with `{fix}`")]
     CredentialsRequired {
-        /// The mailbox address.
-        mailbox: String,
+        /// "mailbox a@b" or "profile 'Office'".
+        what: String,
+        /// The command that sets it.
+        fix: String,
     },
     /// The channel cannot work with this profile in this version.
     #[error("{0}")]

@@ -52,6 +52,19 @@ impl Env {
         child.wait_with_output().unwrap()
     }
 
+    /// Runs with `stdin` fed in and asserts success.
+    pub fn ok_stdin(&self, args: &[&str], stdin: &str) {
+        let out = self.run_stdin(args, stdin);
+        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Writes a file in the test's temp dir and returns its path.
+    pub fn file(&self, name: &str, text: &str) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    }
+
     /// Runs, asserts success, returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
