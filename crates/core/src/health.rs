@@ -35,8 +35,14 @@ pub enum Health {
 
 impl Health {
     /// Every value, in order of severity for display.
-    pub const ALL: [Health; 6] =
-        [Health::Ok, Health::Syncing, Health::Warning, Health::Error, Health::Disabled, Health::NotConfigured];
+    pub const ALL: [Health; 6] = [
+        Health::Ok,
+        Health::Syncing,
+        Health::Warning,
+        Health::Error,
+        Health::Disabled,
+        Health::NotConfigured,
+    ];
 
     /// The snake_case word used in JSON.
     pub fn as_str(self) -> &'static str {

@@ -18,7 +18,9 @@ fn lease_timeout(raw: Option<String>) -> Result<Duration, CliError> {
         None => Ok(EngineOptions::default().lease_timeout),
         Some(s) => match s.trim().parse::<u64>() {
             Ok(n) if (5..=86_400).contains(&n) => Ok(Duration::from_secs(n)),
-            _ => Err(CliError::Invalid(format!("--lease-timeout: '{s}' is not a whole number of seconds in 5..=86400"))),
+            _ => Err(CliError::Invalid(format!(
+                "--lease-timeout: '{s}' is not a whole number of seconds in 5..=86400"
+            ))),
         },
     }
 }
@@ -59,7 +61,8 @@ pub fn service(store: Store, lease_timeout_arg: Option<String>) -> Result<(), Cl
         engine.shutdown().await;
         if stopped_by_itself {
             return Err(CliError::Runtime(
-                "the engine stopped by itself (its lease was taken over by another engine); see the log".into(),
+                "the engine stopped by itself (its lease was taken over by another engine); see the log"
+                    .into(),
             ));
         }
         Ok(())
@@ -110,16 +113,9 @@ pub fn status(ctx: &Ctx, store: &Store) -> Result<(), CliError> {
         ),
         (None, None) => println!("service: not running"),
     }
-    let counts: Vec<String> = snap
-        .mailboxes_by_health
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(h, n)| format!("{n} {h}"))
-        .collect();
-    println!(
-        "mailboxes: {}",
-        if counts.is_empty() { "none".to_string() } else { counts.join(", ") }
-    );
+    let counts: Vec<String> =
+        snap.mailboxes_by_health.iter().filter(|(_, n)| **n > 0).map(|(h, n)| format!("{n} {h}")).collect();
+    println!("mailboxes: {}", if counts.is_empty() { "none".to_string() } else { counts.join(", ") });
     let q = snap.queue_depths;
     println!("queues: mailboxes {}, outgoing {}, async {}", q.mailboxes, q.outgoing, q.async_ops);
     let rows: Vec<Vec<String>> = snap

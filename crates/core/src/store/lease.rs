@@ -96,8 +96,9 @@ pub fn acquire(
 ) -> Result<Acquired> {
     let t = now();
     let current = get(conn)?;
+    // Even this process's own earlier engine counts as a live holder until it
+    // releases the lease: two engines in one process must not both run.
     let taken_over = match current {
-        Some(l) if l.pid == pid && l.host == host => None,
         Some(l) if !l.is_stale(t, stale_after) && !holder_gone(&l) => return Ok(Acquired::Held(l)),
         other => other,
     };
@@ -122,7 +123,10 @@ pub fn heartbeat(conn: &Connection, pid: u32, host: &str) -> Result<bool> {
 
 /// Releases the lease if it is ours, and clears the published status.
 pub fn release(conn: &Connection, pid: u32, host: &str) -> Result<bool> {
-    let n = conn.execute("DELETE FROM lease WHERE name = ?1 AND pid = ?2 AND host = ?3", params![ENGINE, pid, host])?;
+    let n = conn.execute(
+        "DELETE FROM lease WHERE name = ?1 AND pid = ?2 AND host = ?3",
+        params![ENGINE, pid, host],
+    )?;
     if n == 1 {
         conn.execute("DELETE FROM meta WHERE key = ?1", [STATUS_KEY])?;
     }

@@ -160,7 +160,8 @@ pub fn set_processing_state(conn: &Connection, mailbox_id: i64, state: &str) -> 
 
 /// After a crash nothing is syncing: resets `syncing` to `idle` (service start).
 pub fn reset_syncing(conn: &Connection) -> Result<usize> {
-    Ok(conn.execute("UPDATE mailboxes SET processing_state = 'idle' WHERE processing_state = 'syncing'", [])?)
+    Ok(conn
+        .execute("UPDATE mailboxes SET processing_state = 'idle' WHERE processing_state = 'syncing'", [])?)
 }
 
 /// How many of a profile's working mailboxes (any channel enabled, or disabled

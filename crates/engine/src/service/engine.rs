@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crmsync_core::Store;
 use crmsync_core::health::{Health, TRANSIENT_FAILURES, health};
 use crmsync_core::model::{ChannelMethod, IncomingMethod, Mailbox, Profile, ProfileKind};
 use crmsync_core::settings::Settings;
 use crmsync_core::store::lease::{self, Acquired};
 use crmsync_core::store::{alerts, mailbox_state, mailboxes, profiles, settings as stored_settings};
 use crmsync_core::time::to_db;
-use crmsync_core::Store;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -81,15 +81,13 @@ pub(crate) fn open_and_lease(db: &Path, opts: &EngineOptions, pid: u32, host: &s
     let mut store = Store::open(db)?;
     let stale = chrono::Duration::from_std(opts.lease_timeout).unwrap_or(chrono::Duration::seconds(30));
     let got = store.write(|tx| {
-        lease::acquire(tx, &opts.holder, pid, host, stale, |l| holder_gone(l, host)).map_err(EngineError::from)
+        lease::acquire(tx, &opts.holder, pid, host, stale, |l| holder_gone(l, host))
+            .map_err(EngineError::from)
     })?;
     match got {
-        Acquired::Held(l) => Err(EngineError::LeaseHeld {
-            holder: l.holder,
-            pid: l.pid,
-            host: l.host,
-            since: to_db(l.since),
-        }),
+        Acquired::Held(l) => {
+            Err(EngineError::LeaseHeld { holder: l.holder, pid: l.pid, host: l.host, since: to_db(l.since) })
+        }
         Acquired::Mine { taken_over } => {
             if let Some(old) = taken_over {
                 warn!(
@@ -225,14 +223,29 @@ impl Scheduler {
             let (tx, rx) = mpsc::channel::<Job>(bound.max(1) as usize);
             let rx = Arc::new(tokio::sync::Mutex::new(rx));
             for n in 0..workers.max(1) {
-                worker::spawn(kind, n as usize, self.shared.clone(), rx.clone(), alive_tx.clone(), self.abort.subscribe());
+                worker::spawn(
+                    kind,
+                    n as usize,
+                    self.shared.clone(),
+                    rx.clone(),
+                    alive_tx.clone(),
+                    self.abort.subscribe(),
+                );
             }
             tx
         };
         let s = &self.settings;
         let queues = Queues {
-            mailboxes: make(QueueKind::Mailboxes, s.int("queue.mailbox_workers"), s.int("queue.mailbox_bound")),
-            outgoing: make(QueueKind::Outgoing, s.int("queue.outgoing_workers"), s.int("queue.outgoing_bound")),
+            mailboxes: make(
+                QueueKind::Mailboxes,
+                s.int("queue.mailbox_workers"),
+                s.int("queue.mailbox_bound"),
+            ),
+            outgoing: make(
+                QueueKind::Outgoing,
+                s.int("queue.outgoing_workers"),
+                s.int("queue.outgoing_bound"),
+            ),
             async_ops: make(QueueKind::Async, s.int("queue.async_workers"), s.int("queue.async_bound")),
         };
         self.queues = Some(queues);
@@ -293,7 +306,9 @@ impl Scheduler {
         match self.store.write(|tx| lease::heartbeat(tx, pid, &host)) {
             Ok(true) => {}
             Ok(false) => {
-                error!("the store's lease was taken over by another engine; stopping without processing further");
+                error!(
+                    "the store's lease was taken over by another engine; stopping without processing further"
+                );
                 return false;
             }
             Err(e) => warn!("lease heartbeat failed: {e}"),
@@ -303,7 +318,10 @@ impl Scheduler {
     }
 
     fn publish(&mut self) {
-        let p = Published { queue_depths: self.shared.depths(), paused: self.shared.paused.load(Ordering::SeqCst) };
+        let p = Published {
+            queue_depths: self.shared.depths(),
+            paused: self.shared.paused.load(Ordering::SeqCst),
+        };
         if let Ok(json) = serde_json::to_string(&p)
             && let Err(e) = self.store.write(|tx| lease::publish_status(tx, &json))
         {
@@ -509,7 +527,8 @@ impl Scheduler {
                 idle_retry: now,
             });
             let h = health(&mb);
-            if h != slot.health && !(slot.health == Health::Syncing && (slot.incoming.busy || slot.act.busy)) {
+            if h != slot.health && !(slot.health == Health::Syncing && (slot.incoming.busy || slot.act.busy))
+            {
                 slot.health = h;
                 let e = mb.telemetry.last_error.clone();
                 self.shared.emit(EngineEvent::MailboxStatusChanged {
@@ -552,7 +571,14 @@ impl Scheduler {
         }
         // Test & Enable requests go first (the admin waits for them).
         for (email, reply) in self.pending_tests.drain(..) {
-            let job = Job { kind: JobKind::TestEnable, mailbox_id: 0, email, interval: Duration::ZERO, push: false, reply: Some(reply) };
+            let job = Job {
+                kind: JobKind::TestEnable,
+                mailbox_id: 0,
+                email,
+                interval: Duration::ZERO,
+                push: false,
+                reply: Some(reply),
+            };
             match queues.async_ops.try_send(job) {
                 Ok(()) => {
                     self.shared.depth_async.fetch_add(1, Ordering::SeqCst);
@@ -644,7 +670,9 @@ impl Scheduler {
             return;
         }
         let now = Instant::now();
-        let wait = Duration::from_secs(self.settings.int("polling.idle_max_interval_secs").clamp(30, 25 * 60) as u64);
+        let wait = Duration::from_secs(
+            self.settings.int("polling.idle_max_interval_secs").clamp(30, 25 * 60) as u64,
+        );
         for (id, s) in self.slots.iter_mut() {
             if s.idle.is_some() || s.incoming.due.is_none() || now < s.idle_retry {
                 continue;

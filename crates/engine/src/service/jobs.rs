@@ -115,9 +115,12 @@ impl JobReport {
 pub async fn incoming_job(store: &mut Store, email: &str) -> Result<JobReport> {
     let r = cycle::sync_incoming(store, email).await?;
     let outcome = match (r.result.as_str(), r.stats) {
-        ("ok", Some(s)) => {
-            JobOutcome::Done { processed: s.processed, created: s.created, failed: s.failed, capped: s.capped }
-        }
+        ("ok", Some(s)) => JobOutcome::Done {
+            processed: s.processed,
+            created: s.created,
+            failed: s.failed,
+            capped: s.capped,
+        },
         ("failed", _) => JobOutcome::Failed {
             code: r.code.unwrap_or_else(|| "SYNC_FAILED".into()),
             message: r.message.unwrap_or_default(),
@@ -222,10 +225,7 @@ pub fn raise(
     if !record {
         return Ok(None);
     }
-    Ok(Some(alerts::raise(
-        conn,
-        &NewAlert { severity, scope, code: code.into(), message: message.into() },
-    )?))
+    Ok(Some(alerts::raise(conn, &NewAlert { severity, scope, code: code.into(), message: message.into() })?))
 }
 
 /// Records a job that did not finish (stopped at the job timeout, or failed
@@ -284,11 +284,10 @@ pub fn settle(
             poll(PollResult::Skipped)
         }
         JobOutcome::Failed { code, message, class } => {
-            let failures: i64 = store.conn().query_row(
-                "SELECT transient_failures FROM mailboxes WHERE id = ?1",
-                [mb.id],
-                |r| r.get(0),
-            ).map_err(crmsync_core::CoreError::from)?;
+            let failures: i64 = store
+                .conn()
+                .query_row("SELECT transient_failures FROM mailboxes WHERE id = ?1", [mb.id], |r| r.get(0))
+                .map_err(crmsync_core::CoreError::from)?;
             let action = policy::on_failure(&p, *class, failures, random);
             let settled = match action {
                 FailureAction::Retry(d) => {
@@ -332,7 +331,9 @@ fn disable(
         };
         (
             TRANSIENT_FAILURES.to_string(),
-            format!("disabled after {failures} consecutive transient failures (last: {code}: {message}); {recovery}"),
+            format!(
+                "disabled after {failures} consecutive transient failures (last: {code}: {message}); {recovery}"
+            ),
         )
     } else {
         (code.to_string(), format!("disabled: {message}"))
@@ -340,8 +341,11 @@ fn disable(
     warn!(mailbox = %mb.data.email, code, reason = %reason, "mailbox disabled: {text}");
     store.write(|tx| -> Result<()> {
         mailbox_state::engine_disable(tx, mb.id, channel, &reason)?;
-        let alert_code = if transient { "MAILBOX_DISABLED" } else { code };
-        raise(tx, settings, Severity::Error, Scope::Mailbox(mb.id), alert_code, &text)?;
+        // A permanent error already raised its Error alert (same code, folded);
+        // repeated transient failures get one of their own.
+        if transient {
+            raise(tx, settings, Severity::Error, Scope::Mailbox(mb.id), "MAILBOX_DISABLED", &text)?;
+        }
         Ok(())
     })
 }

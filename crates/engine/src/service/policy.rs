@@ -193,10 +193,19 @@ mod tests {
     #[test]
     fn permanent_disables_at_once_and_transient_after_the_maximum() {
         let p = policy();
-        assert_eq!(on_failure(&p, ErrorClass::Permanent, 0, 0.5), FailureAction::Disable { transient: false });
+        assert_eq!(
+            on_failure(&p, ErrorClass::Permanent, 0, 0.5),
+            FailureAction::Disable { transient: false }
+        );
         for n in 1..10 {
-            assert!(matches!(on_failure(&p, ErrorClass::Transient, n, 0.5), FailureAction::Retry(_)), "n={n}");
+            assert!(
+                matches!(on_failure(&p, ErrorClass::Transient, n, 0.5), FailureAction::Retry(_)),
+                "n={n}"
+            );
         }
-        assert_eq!(on_failure(&p, ErrorClass::Transient, 10, 0.5), FailureAction::Disable { transient: true });
+        assert_eq!(
+            on_failure(&p, ErrorClass::Transient, 10, 0.5),
+            FailureAction::Disable { transient: true }
+        );
     }
 }

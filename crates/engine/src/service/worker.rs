@@ -19,6 +19,9 @@ use crate::error::{EngineError, Result};
 use crate::handle::Shared;
 use crate::test_enable::{self, TestReport};
 
+/// Pause between closing a session and handing its connection permit on.
+const CLOSE_SETTLE: Duration = Duration::from_millis(30);
+
 /// The three queues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum QueueKind {
@@ -162,7 +165,10 @@ async fn test_enable_job(store: &mut Store, shared: &Shared, email: &str) -> Res
     let limit = Duration::from_secs(settings.int("queue.job_timeout_secs") as u64);
     let _permit = shared.permits.acquire(profile.id, profile.data.max_connections).await;
     tokio::time::timeout(limit, test_enable::test_and_enable(store, email)).await.map_err(|_| {
-        EngineError::Unsupported(format!("Test & Enable of {email} did not finish within {} s", limit.as_secs()))
+        EngineError::Unsupported(format!(
+            "Test & Enable of {email} did not finish within {} s",
+            limit.as_secs()
+        ))
     })?
 }
 
@@ -205,6 +211,13 @@ async fn run_mailbox_job(store: &mut Store, shared: &Shared, job: &Job) -> Resul
         }
     };
     let result = tokio::time::timeout(limit, fut).await;
+    // Only a handoff (every permit taken, so a waiter gets this one at once) needs it.
+    if permit.is_some() && shared.permits.available(profile.id) == Some(0) {
+        // The session's socket is closed by now; give the peer a moment to see
+        // the close before the permit lets the next connection open, so the
+        // server (or a firewall counting connections) never sees one too many.
+        tokio::time::sleep(CLOSE_SETTLE).await;
+    }
     drop(permit);
     let report = match result {
         Ok(Ok(r)) => r,
@@ -223,7 +236,14 @@ async fn run_mailbox_job(store: &mut Store, shared: &Shared, job: &Job) -> Resul
             )
             .to_lowercase();
             if poll {
-                jobs::record_unfinished(store, &mb, &settings, "SYNC_TIMEOUT", &message, ErrorClass::Transient)?;
+                jobs::record_unfinished(
+                    store,
+                    &mb,
+                    &settings,
+                    "SYNC_TIMEOUT",
+                    &message,
+                    ErrorClass::Transient,
+                )?;
             }
             failed(job.kind, &email, "SYNC_TIMEOUT".into(), message, ErrorClass::Transient)
         }
@@ -247,5 +267,13 @@ async fn run_mailbox_job(store: &mut Store, shared: &Shared, job: &Job) -> Resul
         JobKind::TestEnable => (None, job.interval, false),
     };
     let after: Option<Mailbox> = mailboxes::get_by_id(store.conn(), mb.id).ok();
-    Ok(Done { mailbox_id: mb.id, kind: job.kind, report: Some(report), next, interval, disabled, mailbox: after })
+    Ok(Done {
+        mailbox_id: mb.id,
+        kind: job.kind,
+        report: Some(report),
+        next,
+        interval,
+        disabled,
+        mailbox: after,
+    })
 }
