@@ -59,7 +59,8 @@ fn setup(dovecot: &Dovecot, db: &std::path::Path, n: usize, idle: bool) -> Vec<S
         let local = format!("u{i:03}");
         let email = dovecot.address(&local);
         dovecot.add_user(&local, PW).unwrap();
-        admin::principals::add(&mut store, crmsync_core::store::principals::Kind::User, &email, &local).unwrap();
+        admin::principals::add(&mut store, crmsync_core::store::principals::Kind::User, &email, &local)
+            .unwrap();
         let input = MailboxInput {
             profile: Some("Bench".into()),
             password: Some(Secret::new(PW)),
@@ -68,7 +69,9 @@ fn setup(dovecot: &Dovecot, db: &std::path::Path, n: usize, idle: bool) -> Vec<S
             ..MailboxInput::default()
         };
         let mb = admin::mailboxes::add(&mut store, &email, &input).unwrap();
-        store.write(|tx| mailbox_state::record_test(tx, mb.id, Channel::Incoming, ChannelStatus::Success)).unwrap();
+        store
+            .write(|tx| mailbox_state::record_test(tx, mb.id, Channel::Incoming, ChannelStatus::Success))
+            .unwrap();
         emails.push(email);
     }
     emails

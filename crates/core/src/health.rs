@@ -96,3 +96,130 @@ pub fn health(mb: &Mailbox) -> Health {
     }
     Health::Ok
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::model::{Approval, ChannelState, LastError, MailboxData, Owner, Telemetry, TrackFilter};
+
+    fn mailbox() -> Mailbox {
+        let ch = |enabled, status| ChannelState { enabled, status };
+        Mailbox {
+            id: 1,
+            data: MailboxData {
+                email: "anna@contoso.test".into(),
+                owner: Owner::User { id: 1, name: "Anna".into() },
+                profile_id: 1,
+                username: None,
+                incoming_method: IncomingMethod::ServerSide,
+                outgoing_method: ChannelMethod::None,
+                act_method: ChannelMethod::None,
+                track: TrackFilter::All,
+                process_from: None,
+                delete_after_processing: false,
+                is_forward_mailbox: false,
+                track_folders: Vec::new(),
+            },
+            profile: "Office".into(),
+            has_password: true,
+            credentials_required: false,
+            approval: Approval::Approved,
+            incoming: ch(true, ChannelStatus::Success),
+            outgoing: ch(false, ChannelStatus::NotRun),
+            act: ch(false, ChannelStatus::NotRun),
+            last_test_on: None,
+            first_enabled_on: None,
+            telemetry: Telemetry {
+                processing_state: "idle".into(),
+                last_sync_started: None,
+                last_sync_succeeded: None,
+                next_poll: None,
+                items_processed: 0,
+                items_failed: 0,
+                transient_failures: 0,
+                last_error: None,
+                average_duration_ms: None,
+                disabled_reason: None,
+            },
+            created_on: Utc::now(),
+            modified_on: Utc::now(),
+        }
+    }
+
+    fn err() -> Option<LastError> {
+        Some(LastError { code: "TIMEOUT".into(), message: "slow".into(), at: Utc::now() })
+    }
+
+    #[test]
+    fn health_table() {
+        let cases: Vec<(&str, Box<dyn Fn(&mut Mailbox)>, Health)> = vec![
+            ("enabled, no error", Box::new(|_| {}), Health::Ok),
+            ("syncing", Box::new(|m| m.telemetry.processing_state = "syncing".into()), Health::Syncing),
+            (
+                "transient failure being retried",
+                Box::new(|m| {
+                    m.telemetry.transient_failures = 2;
+                    m.telemetry.last_error = err();
+                }),
+                Health::Warning,
+            ),
+            (
+                "disabled by the engine (permanent)",
+                Box::new(|m| {
+                    m.incoming.enabled = false;
+                    m.telemetry.disabled_reason = Some("IMAP_AUTH_FAILED".into());
+                }),
+                Health::Error,
+            ),
+            (
+                "disabled by transient failures",
+                Box::new(|m| {
+                    m.incoming.enabled = false;
+                    m.telemetry.disabled_reason = Some(TRANSIENT_FAILURES.into());
+                }),
+                Health::Error,
+            ),
+            (
+                "disabled by the admin",
+                Box::new(|m| {
+                    m.incoming.enabled = false;
+                    m.telemetry.disabled_reason = Some(DISABLED_BY_ADMIN.into());
+                }),
+                Health::Disabled,
+            ),
+            (
+                "Test & Enable failed",
+                Box::new(|m| m.incoming = ChannelState { enabled: false, status: ChannelStatus::Failure }),
+                Health::Error,
+            ),
+            (
+                "never tested",
+                Box::new(|m| m.incoming = ChannelState { enabled: false, status: ChannelStatus::NotRun }),
+                Health::NotConfigured,
+            ),
+            (
+                "no server-side channel",
+                Box::new(|m| m.data.incoming_method = IncomingMethod::Forward),
+                Health::NotConfigured,
+            ),
+        ];
+        for (what, change, want) in cases {
+            let mut m = mailbox();
+            change(&mut m);
+            assert_eq!(health(&m), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn health_serializes_snake_case_and_keys_a_map() {
+        assert_eq!(serde_json::to_string(&Health::NotConfigured).unwrap(), "\"not_configured\"");
+        let m: std::collections::BTreeMap<Health, usize> = Health::ALL.iter().map(|h| (*h, 1)).collect();
+        let s = serde_json::to_string(&m).unwrap();
+        assert!(s.starts_with("{\"ok\":1,\"syncing\":1"), "{s}");
+        for h in Health::ALL {
+            assert_eq!(serde_json::to_value(h).unwrap(), h.as_str());
+        }
+    }
+}
