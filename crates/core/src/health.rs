@@ -154,7 +154,8 @@ mod tests {
 
     #[test]
     fn health_table() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Mailbox)>, Health)> = vec![
+        type Change = Box<dyn Fn(&mut Mailbox)>;
+        let cases: Vec<(&str, Change, Health)> = vec![
             ("enabled, no error", Box::new(|_| {}), Health::Ok),
             ("syncing", Box::new(|m| m.telemetry.processing_state = "syncing".into()), Health::Syncing),
             (
