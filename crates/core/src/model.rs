@@ -45,6 +45,8 @@ macro_rules! text_enum {
     };
 }
 
+pub(crate) use text_enum;
+
 text_enum!(
     /// Which servers an email server profile talks to.
     ProfileKind {
