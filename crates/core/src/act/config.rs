@@ -172,3 +172,119 @@ impl ActConfig {
         Ok((Field::parse(field, f)?, Direction::parse(field, d)?))
     }
 }
+
+/// The mailbox owner as the sync filter sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerFacts {
+    /// Owning user id (when the mailbox belongs to a user).
+    pub user_id: Option<i64>,
+    /// Owning queue id (when it belongs to a queue).
+    pub queue_id: Option<i64>,
+    /// The owner's address (lower-case).
+    pub email: String,
+}
+
+/// What the filter looks at on a record: its owner and its parties
+/// (role, lower-case address, resolved user/queue id as `("user"|"queue", id)`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordFacts {
+    /// Owning user.
+    pub owner_user_id: Option<i64>,
+    /// Owning queue.
+    pub owner_queue_id: Option<i64>,
+    /// Parties of an appointment: (role, address, resolved principal).
+    pub parties: Vec<(String, String, Option<(&'static str, i64)>)>,
+}
+
+impl OwnerFacts {
+    fn owns(&self, r: &RecordFacts) -> bool {
+        (self.user_id.is_some() && r.owner_user_id == self.user_id)
+            || (self.queue_id.is_some() && r.owner_queue_id == self.queue_id)
+    }
+
+    fn is(&self, address: &str, principal: Option<(&'static str, i64)>) -> bool {
+        address.eq_ignore_ascii_case(&self.email)
+            || match principal {
+                Some(("user", id)) => self.user_id == Some(id),
+                Some(("queue", id)) => self.queue_id == Some(id),
+                _ => false,
+            }
+    }
+}
+
+impl ActConfig {
+    /// Whether the filter takes a record of `kind` (rules OR-ed). An
+    /// appointment without an organizer counts as organized by its owner.
+    pub fn takes(&self, kind: super::ItemKind, owner: &OwnerFacts, r: &RecordFacts) -> bool {
+        use super::ItemKind as K;
+        self.filters.iter().any(|rule| match (kind, rule) {
+            (K::Appointment, FilterRule::AppointmentAll) => true,
+            (K::Appointment, FilterRule::AppointmentOwned) => owner.owns(r),
+            (K::Appointment, FilterRule::AppointmentOrganizer) => {
+                match r.parties.iter().find(|p| p.0 == "organizer") {
+                    Some((_, a, p)) => owner.is(a, *p),
+                    None => owner.owns(r),
+                }
+            }
+            (K::Appointment, FilterRule::AppointmentRequired) => {
+                r.parties.iter().any(|(role, a, p)| role == "required" && owner.is(a, *p))
+            }
+            (K::Appointment, FilterRule::AppointmentOptional) => {
+                r.parties.iter().any(|(role, a, p)| role == "optional" && owner.is(a, *p))
+            }
+            (K::Contact, FilterRule::ContactAll) | (K::Task, FilterRule::TaskAll) => true,
+            (K::Contact, FilterRule::ContactOwned) => {
+                owner.user_id.is_some() && r.owner_user_id == owner.user_id
+            }
+            (K::Task, FilterRule::TaskOwned) => owner.owns(r),
+            _ => false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::act::ItemKind;
+
+    #[test]
+    fn the_default_filter_takes_organized_required_and_owned_records() {
+        let cfg = ActConfig::default();
+        let owner = OwnerFacts { user_id: Some(1), queue_id: None, email: "alice@x.test".into() };
+        let appt = |parties: Vec<(&str, &str, Option<(&'static str, i64)>)>, owner_id| RecordFacts {
+            owner_user_id: owner_id,
+            owner_queue_id: None,
+            parties: parties.into_iter().map(|(r, a, p)| (r.to_string(), a.to_string(), p)).collect(),
+        };
+        let k = ItemKind::Appointment;
+        assert!(cfg.takes(k, &owner, &appt(vec![("organizer", "alice@x.test", None)], Some(2))));
+        assert!(cfg.takes(
+            k,
+            &owner,
+            &appt(vec![("organizer", "bob@x.test", None), ("required", "a@y.test", Some(("user", 1)))], None)
+        ));
+        assert!(!cfg.takes(
+            k,
+            &owner,
+            &appt(vec![("organizer", "bob@x.test", None), ("optional", "alice@x.test", None)], Some(1))
+        ));
+        assert!(cfg.takes(k, &owner, &appt(vec![], Some(1))), "no organizer: the owner organizes");
+        assert!(!cfg.takes(k, &owner, &appt(vec![], Some(2))));
+        let owned = RecordFacts { owner_user_id: Some(1), ..Default::default() };
+        assert!(cfg.takes(ItemKind::Contact, &owner, &owned) && cfg.takes(ItemKind::Task, &owner, &owned));
+        assert!(!cfg.takes(ItemKind::Contact, &owner, &RecordFacts::default()));
+        let all = ActConfig { filters: vec![FilterRule::ContactAll], ..ActConfig::default() };
+        assert!(all.takes(ItemKind::Contact, &owner, &RecordFacts::default()));
+        assert!(!all.takes(ItemKind::Task, &owner, &owned));
+        assert!(
+            ActConfig::parse_filters("act-filter", "contact:owned, bogus")
+                .unwrap_err()
+                .to_string()
+                .starts_with("act-filter:")
+        );
+        assert_eq!(
+            ActConfig::parse_direction("act-direction", "body=crm-to-server").unwrap(),
+            (Field::Body, Direction::CrmToServer)
+        );
+    }
+}

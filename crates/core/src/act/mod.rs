@@ -13,7 +13,10 @@ pub mod item;
 pub mod merge;
 pub mod plan;
 
-pub use config::{ActConfig, ConflictPolicy, Direction, Field, FilterRule, LeaveFilterAction};
+pub use config::{
+    ActConfig, ConflictPolicy, Direction, Directions, Field, FilterRule, LeaveFilterAction, OwnerFacts,
+    RecordFacts,
+};
 pub use item::{Attendee, ContactItem, EventItem, Item, ItemKind, Occurrence, TaskItem};
 pub use merge::{MergeMode, Side, merge};
 pub use plan::{Action, Brake, CrmSnap, Plan, PlanContext, RemoteSnap, StatusRow, brake_applies, plan};

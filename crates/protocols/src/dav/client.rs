@@ -90,6 +90,7 @@ pub struct DavClient {
     host: String,
     port: u16,
     timeout: Duration,
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 const PROPFIND_DISCOVERY: &str = r#"<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:a="urn:ietf:params:xml:ns:carddav"><d:prop><d:current-user-principal/><d:resourcetype/><c:calendar-home-set/><a:addressbook-home-set/></d:prop></d:propfind>"#;
@@ -118,7 +119,21 @@ impl DavClient {
             );
         }
         let http = builder.build().map_err(|e| invalid(e.to_string()))?;
-        Ok(DavClient { http, base, user: user.into(), password: password.into(), host, port, timeout })
+        Ok(DavClient {
+            http,
+            base,
+            user: user.into(),
+            password: password.into(),
+            host,
+            port,
+            timeout,
+            requests: Default::default(),
+        })
+    }
+
+    /// HTTP requests sent so far by this client (and its clones).
+    pub fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The absolute URL of `href` (a path or a URL).
@@ -203,6 +218,7 @@ impl DavClient {
         headers: &[(&str, &str)],
         body: Option<String>,
     ) -> Result<(StatusCode, Option<String>, String)> {
+        self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let m = Method::from_bytes(method.as_bytes()).expect("valid method");
         let mut req = self.http.request(m, url).basic_auth(&self.user, Some(&self.password));
         for (k, v) in headers {

@@ -8,4 +8,4 @@ pub mod ical;
 pub mod vcard;
 pub mod xml;
 
-pub use client::{Changes, DavClient, DavCollection, Discovery, WriteError};
+pub use client::{Changes, DavClient, DavCollection, Discovery, SyncOutcome, WriteError};
