@@ -87,7 +87,7 @@ fn new_uid() -> String {
     use rand::RngCore;
     let mut b = [0u8; 12];
     rand::rng().fill_bytes(&mut b);
-    format!("{}@crmsync", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+    format!("{}-crmsync", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
 }
 
 fn href_for(ctx: &Ctx<'_>, uid: &str) -> String {

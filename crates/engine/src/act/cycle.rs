@@ -24,6 +24,24 @@ use super::load::{crm_records, owner_facts};
 use crate::connect;
 use crate::error::{EngineError, Result};
 
+type Hook = std::sync::Arc<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+
+static BEFORE_APPLY: std::sync::Mutex<Option<HashMap<String, Hook>>> = std::sync::Mutex::new(None);
+
+/// Test support: runs `hook` once, for mailbox `email`, after the next plan
+/// and before it is applied (end-to-end tests change the server there to
+/// provoke a 412).
+#[doc(hidden)]
+pub fn set_before_apply_hook(email: &str, hook: Hook) {
+    let mut g = BEFORE_APPLY.lock().unwrap_or_else(|p| p.into_inner());
+    g.get_or_insert_with(HashMap::new).insert(email.to_ascii_lowercase(), hook);
+}
+
+fn take_hook(email: &str) -> Option<Hook> {
+    let mut g = BEFORE_APPLY.lock().unwrap_or_else(|p| p.into_inner());
+    g.as_mut()?.remove(&email.to_ascii_lowercase())
+}
+
 /// Counts for one collection.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct ActCollectionStats {
@@ -334,6 +352,17 @@ async fn sync_url(
                 );
             }
         }
+        if kind == ItemKind::Contact {
+            // A contact gets its vCard UID before it is first synced.
+            store.write(|tx| -> Result<()> {
+                tx.execute(
+                    "UPDATE contacts SET uid = lower(hex(randomblob(12))) || '-crmsync' WHERE uid IS NULL",
+                    [],
+                )
+                .map_err(CoreError::from)?;
+                Ok(())
+            })?;
+        }
         let owner = owner_facts(&mb.data.owner, &mb.data.email);
         let cfg = act_store::mailbox_config(store.conn(), mb.id)?;
         let crm = crm_records(store, kind, &cfg, &owner)?;
@@ -387,12 +416,19 @@ async fn sync_url(
             content: &items,
             concurrency,
         };
+        if !p.actions.is_empty()
+            && let Some(hook) = take_hook(&mb.data.email)
+        {
+            hook().await;
+        }
         server_ok &= apply::apply(store, &ctx, &p.actions, &mut st).await?;
 
         // Brake bookkeeping and alerts.
         let (cid, mid) = (col.id, mb.id);
         let email = mb.data.email.clone();
         let held = p.held.clone();
+        // Held deletes must be listed again next cycle: the token stays where it was.
+        server_ok &= held.is_empty();
         let was_confirmed = col.brake_confirmed;
         let unreadable_here: Vec<_> = unreadable
             .iter()

@@ -8,4 +8,6 @@ mod apply;
 pub mod cycle;
 mod load;
 
-pub use cycle::{ActCollectionStats, ActSync, confirm_brake, discover, sync_act, sync_all_act};
+pub use cycle::{
+    ActCollectionStats, ActSync, confirm_brake, discover, set_before_apply_hook, sync_act, sync_all_act,
+};

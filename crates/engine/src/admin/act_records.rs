@@ -90,7 +90,7 @@ fn new_uid() -> String {
     use rand::RngCore;
     let mut b = [0u8; 12];
     rand::rng().fill_bytes(&mut b);
-    format!("{}@crmsync", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+    format!("{}-crmsync", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
 }
 
 fn id_of(field: &str, raw: &str, what: &str) -> Result<i64> {
@@ -446,7 +446,7 @@ fn user_id(store: &Store, raw: &str) -> Result<i64> {
 
 /// Adds a contact.
 pub fn add_contact(store: &mut Store, i: &ContactInput) -> Result<Contact> {
-    let mut c = ContactItem::default();
+    let mut c = ContactItem { uid: new_uid(), ..Default::default() };
     apply_contact(&mut c, i)?;
     let Item::Contact(c) = Item::Contact(c).normalized() else { unreachable!() };
     let owner = match &i.owner {

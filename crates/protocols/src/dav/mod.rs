@@ -6,6 +6,7 @@
 pub mod client;
 pub mod ical;
 pub mod vcard;
+pub mod vtimezone;
 pub mod xml;
 
 pub use client::{Changes, DavClient, DavCollection, Discovery, SyncOutcome, WriteError};
