@@ -184,6 +184,10 @@ pub struct OwnerFacts {
     pub email: String,
 }
 
+/// A party of an appointment as the filter sees it: (role, lower-case
+/// address, resolved principal as `("user"|"queue", id)`).
+pub type PartyFact = (String, String, Option<(&'static str, i64)>);
+
 /// What the filter looks at on a record: its owner and its parties
 /// (role, lower-case address, resolved user/queue id as `("user"|"queue", id)`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -193,7 +197,7 @@ pub struct RecordFacts {
     /// Owning queue.
     pub owner_queue_id: Option<i64>,
     /// Parties of an appointment: (role, address, resolved principal).
-    pub parties: Vec<(String, String, Option<(&'static str, i64)>)>,
+    pub parties: Vec<PartyFact>,
 }
 
 impl OwnerFacts {
@@ -251,7 +255,8 @@ mod tests {
     fn the_default_filter_takes_organized_required_and_owned_records() {
         let cfg = ActConfig::default();
         let owner = OwnerFacts { user_id: Some(1), queue_id: None, email: "alice@x.test".into() };
-        let appt = |parties: Vec<(&str, &str, Option<(&'static str, i64)>)>, owner_id| RecordFacts {
+        type P<'a> = (&'a str, &'a str, Option<(&'static str, i64)>);
+        let appt = |parties: Vec<P<'_>>, owner_id| RecordFacts {
             owner_user_id: owner_id,
             owner_queue_id: None,
             parties: parties.into_iter().map(|(r, a, p)| (r.to_string(), a.to_string(), p)).collect(),

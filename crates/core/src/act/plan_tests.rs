@@ -470,12 +470,12 @@ impl World {
 #[derive(Debug, Clone)]
 enum Edit {
     CrmAdd(u8, bool),
-    CrmEdit(usize, u8),
+    CrmSubject(usize, u8),
     CrmBody(usize, u8),
     CrmDelete(usize),
     CrmFilter(usize, bool),
     SrvAdd(u8),
-    SrvEdit(usize, u8),
+    SrvSubject(usize, u8),
     SrvBody(usize, u8),
     SrvDelete(usize),
     SrvTouch(usize),
@@ -484,12 +484,12 @@ enum Edit {
 fn edit_strategy() -> impl Strategy<Value = Edit> {
     prop_oneof![
         (0u8..4, any::<bool>()).prop_map(|(v, f)| Edit::CrmAdd(v, f)),
-        (0usize..8, 0u8..4).prop_map(|(i, v)| Edit::CrmEdit(i, v)),
+        (0usize..8, 0u8..4).prop_map(|(i, v)| Edit::CrmSubject(i, v)),
         (0usize..8, 0u8..3).prop_map(|(i, v)| Edit::CrmBody(i, v)),
         (0usize..8).prop_map(Edit::CrmDelete),
         (0usize..8, any::<bool>()).prop_map(|(i, f)| Edit::CrmFilter(i, f)),
         (0u8..4).prop_map(Edit::SrvAdd),
-        (0usize..8, 0u8..4).prop_map(|(i, v)| Edit::SrvEdit(i, v)),
+        (0usize..8, 0u8..4).prop_map(|(i, v)| Edit::SrvSubject(i, v)),
         (0usize..8, 0u8..3).prop_map(|(i, v)| Edit::SrvBody(i, v)),
         (0usize..8).prop_map(Edit::SrvDelete),
         (0usize..8).prop_map(Edit::SrvTouch),
@@ -505,11 +505,11 @@ fn apply_edit(w: &mut World, e: &Edit, n: &mut u64) {
             w.next_id += 1;
             w.crm.insert(w.next_id, (task(&format!("c{}", w.next_id), &format!("s{v}"), None, v), f));
         }
-        Edit::CrmEdit(i, v) | Edit::CrmBody(i, v) => {
+        Edit::CrmSubject(i, v) | Edit::CrmBody(i, v) => {
             if let Some(k) = crm_key(w, i) {
                 let (it, f) = w.crm[&k].clone();
                 let Item::Task(mut t) = it else { unreachable!() };
-                if matches!(e, Edit::CrmEdit(..)) {
+                if matches!(e, Edit::CrmSubject(..)) {
                     t.summary = format!("crm{v}");
                 } else {
                     t.description = Some(format!("crm-body{v}"));
@@ -531,11 +531,11 @@ fn apply_edit(w: &mut World, e: &Edit, n: &mut u64) {
             let href = format!("/c/s{n}.ics");
             w.put(&href, task(&format!("s{n}"), &format!("srv{v}"), None, v));
         }
-        Edit::SrvEdit(i, _) | Edit::SrvBody(i, _) | Edit::SrvTouch(i) if !w.srv.is_empty() => {
+        Edit::SrvSubject(i, _) | Edit::SrvBody(i, _) | Edit::SrvTouch(i) if !w.srv.is_empty() => {
             let h = srv_key(w, i).unwrap();
             let Item::Task(mut t) = w.srv[&h].0.clone() else { unreachable!() };
             match *e {
-                Edit::SrvEdit(_, v) => t.summary = format!("srv{v}"),
+                Edit::SrvSubject(_, v) => t.summary = format!("srv{v}"),
                 Edit::SrvBody(_, v) => t.description = Some(format!("srv-body{v}")),
                 _ => {}
             }

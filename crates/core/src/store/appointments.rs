@@ -215,6 +215,11 @@ pub fn delete(conn: &Connection, id: i64) -> Result<bool> {
     Ok(conn.execute("DELETE FROM activities WHERE id = ?1 AND type IN ('appointment', 'task')", [id])? > 0)
 }
 
+/// A party row: (role, lower-case address, resolved record).
+pub type PartyRow = (String, String, Option<(RecordType, i64)>);
+
+type PartyLine = (i64, String, String, Option<String>, Option<(RecordType, i64)>);
+
 /// The facts the sync filter looks at, plus the item.
 #[derive(Debug, Clone)]
 pub struct AppointmentRow {
@@ -229,13 +234,10 @@ pub struct AppointmentRow {
     /// Owner.
     pub owner: OwnerIds,
     /// Parties: (role, lower-case address, resolved record).
-    pub parties: Vec<(String, String, Option<(RecordType, i64)>)>,
+    pub parties: Vec<PartyRow>,
 }
 
-fn parties_of(
-    conn: &Connection,
-    id: Option<i64>,
-) -> Result<Vec<(i64, String, String, Option<String>, Option<(RecordType, i64)>)>> {
+fn parties_of(conn: &Connection, id: Option<i64>) -> Result<Vec<PartyLine>> {
     let mut stmt = conn.prepare_cached(
         "SELECT p.activity_id, p.role, lower(coalesce(p.address, '')), p.name, p.record_type, p.record_id \
          FROM activity_parties p JOIN activities a ON a.id = p.activity_id \
