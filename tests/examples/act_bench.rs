@@ -76,7 +76,11 @@ fn vdirsyncer(dir: &std::path::Path, args: &[&str]) -> Duration {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let (nc, ne, nt) = (args.first().copied().unwrap_or(2000), args.get(1).copied().unwrap_or(2000), args.get(2).copied().unwrap_or(500));
+    let (nc, ne, nt) = (
+        args.first().copied().unwrap_or(2000),
+        args.get(1).copied().unwrap_or(2000),
+        args.get(2).copied().unwrap_or(500),
+    );
     let rad = Radicale::start().unwrap();
     rad.add_user("alice", "pw").unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -158,12 +162,27 @@ async fn main() {
     vdirsyncer(&v, &["discover"]);
     let vfirst = vdirsyncer(&v, &["sync"]);
     let vnoop = vdirsyncer(&v, &["sync"]);
-    let files = std::fs::read_dir(v.join("cal")).unwrap().count() + std::fs::read_dir(v.join("book")).unwrap().count();
+    let files = std::fs::read_dir(v.join("cal")).unwrap().count()
+        + std::fs::read_dir(v.join("book")).unwrap().count();
 
     println!("| run | items | crmsync | requests | vdirsyncer |");
     println!("|---|---|---|---|---|");
-    println!("| first sync, CRM → server (upload) | {created} | {:.1} s | {} | – |", up.as_secs_f64(), r1.requests);
-    println!("| first sync, server → empty CRM (download) | {pulled} | {:.1} s | {} | {:.1} s ({files} files) |", down.as_secs_f64(), r3.requests, vfirst.as_secs_f64());
+    println!(
+        "| first sync, CRM → server (upload) | {created} | {:.1} s | {} | – |",
+        up.as_secs_f64(),
+        r1.requests
+    );
+    println!(
+        "| first sync, server → empty CRM (download) | {pulled} | {:.1} s | {} | {:.1} s ({files} files) |",
+        down.as_secs_f64(),
+        r3.requests,
+        vfirst.as_secs_f64()
+    );
     println!("| no-change sync (uploader) | 0 | {:.3} s | {} | – |", noop.as_secs_f64(), r2.requests);
-    println!("| no-change sync (downloader) | 0 | {:.3} s | {} | {:.3} s |", noop_b.as_secs_f64(), r4.requests, vnoop.as_secs_f64());
+    println!(
+        "| no-change sync (downloader) | 0 | {:.3} s | {} | {:.3} s |",
+        noop_b.as_secs_f64(),
+        r4.requests,
+        vnoop.as_secs_f64()
+    );
 }

@@ -6,7 +6,15 @@ use std::path::{Path, PathBuf};
 use crmsync_protocols::mime;
 
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/mime")
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/mime");
+    if p.is_dir() {
+        return p;
+    }
+    // A git worktree under /work/wt/NAME is one level deeper than /work/main.
+    std::env::var_os("CRMSYNC_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/shared/fixtures"))
+        .join("mime")
 }
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
