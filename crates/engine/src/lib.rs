@@ -2,6 +2,7 @@
 //! (in later modules) Test & Enable, the incoming/outgoing/ACT pipelines and the
 //! scheduler.
 
+pub mod act;
 pub mod admin;
 pub mod connect;
 pub mod error;

@@ -1,5 +1,6 @@
 //! Command handlers: each opens the store, calls the engine's admin API and prints.
 
+mod act_records;
 mod activity;
 mod alert;
 mod mailbox;
@@ -53,9 +54,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Queue(cmd) => {
             principal::run(&ctx, &mut store, crmsync_core::store::principals::Kind::Queue, cmd)
         }
-        Command::Contact(cmd) => {
-            record::run(&ctx, &mut store, crmsync_engine::admin::imports::RecordKind::Contact, cmd)
-        }
+        Command::Contact(cmd) => act_records::contact(&ctx, &mut store, cmd),
+        Command::Appointment(cmd) => act_records::appointment(&ctx, &mut store, cmd),
+        Command::Task(cmd) => act_records::task(&ctx, &mut store, cmd),
         Command::Account(cmd) => {
             record::run(&ctx, &mut store, crmsync_engine::admin::imports::RecordKind::Account, cmd)
         }

@@ -3,6 +3,7 @@
 //! typed (so both front ends get the same field-naming errors); outputs are
 //! serializable views that never carry a secret.
 
+pub mod act_records;
 pub mod activities;
 pub mod imports;
 pub mod mailboxes;
