@@ -2,6 +2,7 @@
 
 mod activity;
 mod alert;
+mod email;
 mod mailbox;
 mod migrate;
 mod principal;
@@ -66,6 +67,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Settings(cmd) => settings::run(&ctx, &mut store, cmd),
         Command::Activity(cmd) => activity::run(&ctx, &store, cmd),
         Command::Alert(cmd) => alert::run(&ctx, &mut store, cmd),
+        Command::Email(cmd) => email::run(&ctx, &mut store, cmd),
         Command::Sync { mailbox } => sync::run(&ctx, &mut store, mailbox),
         Command::Migrate(cmd) => migrate::run(&ctx, &mut store, cmd),
     }
