@@ -2,93 +2,10 @@
 //! exit codes, one-line field-naming errors, an unchanged store on bad input,
 //! and no secret on argv, stdout or stderr.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
+use common::Env;
 use serde_json::Value;
-
-struct Env {
-    _dir: tempfile::TempDir,
-    db: PathBuf,
-}
-
-impl Env {
-    fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("crm.db");
-        Env { _dir: dir, db }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_crmsync"));
-        c.arg("--db").arg(&self.db).args(args).env("CRMSYNC_KEYRING", "off").env_remove("CRMSYNC_DB");
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
-    }
-
-    fn run_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = self
-            .cmd(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut a = vec!["--json"];
-        a.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&a)).unwrap()
-    }
-
-    fn dir(&self) -> &Path {
-        self.db.parent().unwrap()
-    }
-
-    /// Every row of every table, for "the store is unchanged" checks.
-    fn snapshot(&self) -> String {
-        dump(&self.db)
-    }
-}
-
-fn dump(db: &Path) -> String {
-    let conn = crmsync_core::Store::open(db).unwrap();
-    let c = conn.conn();
-    let mut out = String::new();
-    let tables: Vec<String> = c
-        .prepare("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    for t in tables {
-        let mut stmt = c.prepare(&format!("SELECT * FROM \"{t}\" ORDER BY 1")).unwrap();
-        let n = stmt.column_count();
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|"))
-            })
-            .unwrap();
-        for row in rows {
-            out.push_str(&format!("{t}: {}\n", row.unwrap()));
-        }
-    }
-    out
-}
 
 fn setup_basics(env: &Env) {
     env.ok(&["init"]);

@@ -222,15 +222,6 @@ fn process_parsed(
         _ => None,
     };
 
-    // One activity per message across the organisation.
-    if let Some(existing) = emails::find_by_dedupe_key(conn, &p.dedupe_key)? {
-        emails::add_receipt(conn, existing, ctx.mailbox.id, &src.folder, &received_db)?;
-        if let Some(q) = queue_id {
-            emails::add_queue_item(conn, q, existing)?;
-        }
-        return Ok(Processed { outcome: Outcome::Tracked, activity_id: Some(existing), created: false });
-    }
-
     let lookups = Lookups::new(conn);
     let token = ctx.token();
     let mut addresses = std::collections::BTreeSet::new();
@@ -269,6 +260,16 @@ fn process_parsed(
         && !resolution::passes_filter(ctx.mailbox.data.track, corr.is_response, &parties, Some(&ctx.owner))
     {
         return Ok(Processed { outcome: Outcome::NotTracked, activity_id: None, created: false });
+    }
+
+    // One activity per message across the organisation: a mailbox whose filter
+    // takes the message joins the existing activity as another receiver.
+    if let Some(existing) = emails::find_by_dedupe_key(conn, &p.dedupe_key)? {
+        emails::add_receipt(conn, existing, ctx.mailbox.id, &src.folder, &received_db)?;
+        if let Some(q) = queue_id {
+            emails::add_queue_item(conn, q, existing)?;
+        }
+        return Ok(Processed { outcome: Outcome::Tracked, activity_id: Some(existing), created: false });
     }
 
     // Optionally create a contact for an unresolved sender of tracked mail.

@@ -1,0 +1,170 @@
+//! `mailbox test-enable`, `approve`, `enable`, `disable` against real Dovecot
+//! and Postfix: each channel's status and the precise reason for a failure.
+
+mod common;
+
+use common::Env;
+use crmsync_tests::{Dovecot, Postfix};
+use serde_json::Value;
+
+const PW: &str = "Right-Pa55";
+
+struct Servers {
+    dovecot: Dovecot,
+    postfix: Postfix,
+}
+
+fn servers() -> Servers {
+    let dovecot = Dovecot::start().unwrap();
+    dovecot.add_user("alice", PW).unwrap();
+    let postfix = Postfix::start(&dovecot).unwrap();
+    Servers { dovecot, postfix }
+}
+
+fn env_for(s: &Servers, trust_ca: bool, incoming_port: u16) -> Env {
+    let mut env = Env::new();
+    if trust_ca {
+        env.envs.push(("SSL_CERT_FILE".into(), s.dovecot.ca_path().display().to_string()));
+    }
+    env.ok(&[
+        "profile", "add", "Office", "--kind", "imap-smtp", "--incoming-host", "127.0.0.1", "--incoming-port",
+        &incoming_port.to_string(), "--outgoing-host", "127.0.0.1", "--outgoing-port",
+        &s.postfix.submission_port().to_string(), "--outgoing-security", "starttls", "--timeout", "10",
+    ]);
+    env.ok(&["user", "add", &s.dovecot.address("alice"), "--name", "Alice"]);
+    env
+}
+
+fn add_mailbox(env: &Env, email: &str, password: Option<&str>) {
+    let out = match password {
+        Some(pw) => env.run_stdin(&["mailbox", "add", email, "--profile", "Office", "--password-stdin"], pw),
+        None => env.run(&["mailbox", "add", email, "--profile", "Office"]),
+    };
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn test_enable(env: &Env, email: &str) -> (i32, Value) {
+    let out = env.run(&["--json", "mailbox", "test-enable", email]);
+    (out.status.code().unwrap(), serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn channel<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["channels"].as_array().unwrap().iter().find(|c| c["channel"] == name).unwrap()
+}
+
+#[test]
+fn test_enable_passes_incoming_and_outgoing_and_enables_them_without_sending_anything() {
+    let s = servers();
+    let env = env_for(&s, true, s.dovecot.imaps_port());
+    let alice = s.dovecot.address("alice");
+    add_mailbox(&env, &alice, Some(PW));
+    let (code, report) = test_enable(&env, &alice);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["overall"], "success");
+    assert_eq!(channel(&report, "incoming")["status"], "success");
+    assert_eq!(channel(&report, "outgoing")["status"], "success");
+    assert_eq!(channel(&report, "act")["status"], "not-run");
+    let shown = env.json(&["mailbox", "show", &alice]);
+    assert_eq!(shown["incoming"]["enabled"], true);
+    assert_eq!(shown["outgoing"]["enabled"], true);
+    assert!(shown["first_enabled_on"].is_string());
+    assert_eq!(s.postfix.queued_messages(), 0, "Test & Enable sends nothing");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    assert!(rt.block_on(s.dovecot.list_inbox("alice", PW)).unwrap().is_empty());
+}
+
+#[test]
+fn a_wrong_password_fails_both_channels_with_auth_codes_and_enables_nothing() {
+    let s = servers();
+    let env = env_for(&s, true, s.dovecot.imaps_port());
+    let alice = s.dovecot.address("alice");
+    add_mailbox(&env, &alice, Some("Wrong-Pa55"));
+    let (code, report) = test_enable(&env, &alice);
+    assert_eq!(code, 1);
+    assert_eq!(report["overall"], "failure");
+    assert_eq!(channel(&report, "incoming")["code"], "IMAP_AUTH_FAILED");
+    assert_eq!(channel(&report, "outgoing")["code"], "SMTP_AUTH_FAILED");
+    assert!(channel(&report, "incoming")["hint"].as_str().unwrap().contains("password"));
+    let shown = env.json(&["mailbox", "show", &alice]);
+    assert_eq!(shown["incoming"]["enabled"], false);
+    assert_eq!(shown["incoming"]["status"], "failure");
+    assert_eq!(shown["telemetry"]["last_error"]["code"], "IMAP_AUTH_FAILED");
+    let alerts = env.json(&["alert", "list", "--mailbox", &alice]);
+    assert!(alerts.as_array().unwrap().iter().any(|a| a["code"] == "IMAP_AUTH_FAILED" && a["severity"] == "error"));
+    // The password never shows up anywhere the admin can see.
+    for out in [env.ok(&["--json", "mailbox", "show", &alice]), env.ok(&["--json", "alert", "list"])] {
+        assert!(!out.contains("Wrong-Pa55"));
+    }
+    // Fixing the password and re-testing enables the mailbox.
+    let out = env.run_stdin(&["mailbox", "update", &alice, "--password-stdin"], PW);
+    assert!(out.status.success());
+    let (code, report) = test_enable(&env, &alice);
+    assert_eq!(code, 0, "{report:#}");
+}
+
+#[test]
+fn failures_name_their_cause_refused_port_untrusted_certificate_and_missing_credentials() {
+    let s = servers();
+    let alice = s.dovecot.address("alice");
+    // Nothing listens on this port.
+    let closed = crmsync_tests::ports::free_port().unwrap();
+    let env = env_for(&s, true, closed);
+    add_mailbox(&env, &alice, Some(PW));
+    let (_, report) = test_enable(&env, &alice);
+    assert_eq!(channel(&report, "incoming")["code"], "CONNECTION_REFUSED");
+
+    // The server's certificate is not trusted (no test CA): verified TLS refuses it.
+    let env = env_for(&s, false, s.dovecot.imaps_port());
+    add_mailbox(&env, &alice, Some(PW));
+    let (_, report) = test_enable(&env, &alice);
+    assert_eq!(channel(&report, "incoming")["code"], "TLS_CERT_INVALID", "{report:#}");
+
+    // No password stored: said so without connecting.
+    let env = env_for(&s, true, s.dovecot.imaps_port());
+    add_mailbox(&env, &alice, None);
+    let (_, report) = test_enable(&env, &alice);
+    assert_eq!(channel(&report, "incoming")["code"], "CREDENTIALS_REQUIRED");
+    assert!(channel(&report, "incoming")["message"].as_str().unwrap().contains("--password-stdin"));
+}
+
+#[test]
+fn plaintext_imap_works_only_on_a_profile_that_allows_insecure_connections() {
+    let s = servers();
+    let alice = s.dovecot.address("alice");
+    let env = env_for(&s, true, s.dovecot.imaps_port());
+    let out = env.run(&["profile", "update", "Office", "--incoming-security", "none", "--incoming-port", &s.dovecot.imap_port().to_string()]);
+    assert_eq!(out.status.code(), Some(2), "security none needs --allow-insecure");
+    env.ok(&[
+        "profile", "update", "Office", "--incoming-security", "none", "--incoming-port",
+        &s.dovecot.imap_port().to_string(), "--allow-insecure",
+    ]);
+    add_mailbox(&env, &alice, Some(PW));
+    let (code, report) = test_enable(&env, &alice);
+    assert_eq!(code, 0, "{report:#}");
+}
+
+#[test]
+fn approval_enable_and_disable_gate_processing() {
+    let s = servers();
+    let env = env_for(&s, true, s.dovecot.imaps_port());
+    let alice = s.dovecot.address("alice");
+    add_mailbox(&env, &alice, Some(PW));
+    env.ok(&["settings", "set", "incoming.require_approval", "true"]);
+    let (code, report) = test_enable(&env, &alice);
+    assert_eq!(code, 1);
+    assert_eq!(channel(&report, "incoming")["code"], "NOT_APPROVED");
+    env.ok(&["mailbox", "approve", &alice]);
+    assert_eq!(env.json(&["mailbox", "show", &alice])["approval"], "approved");
+    assert_eq!(test_enable(&env, &alice).0, 0);
+
+    env.ok(&["mailbox", "disable", &alice]);
+    let shown = env.json(&["mailbox", "show", &alice]);
+    assert_eq!(shown["incoming"]["enabled"], false);
+    assert_eq!(env.json(&["sync"]).as_array().unwrap().len(), 0, "a disabled mailbox is not synced");
+    env.ok(&["mailbox", "enable", &alice]);
+    let synced = env.json(&["sync"]);
+    assert_eq!(synced[0]["result"], "ok", "{synced:#}");
+    env.ok(&["mailbox", "approve", "--all"]);
+    let all = env.json(&["mailbox", "test-enable", "--all"]);
+    assert_eq!(all.as_array().unwrap().len(), 1);
+}
