@@ -538,11 +538,25 @@ fn pop3_delete_after_processing_deletes_only_committed_messages() {
 #[test]
 fn a_forwarded_original_is_tracked_for_the_user_who_forwarded_it() {
     let o = Office::new("imap-smtp");
-    let fwd = o.mailbox("crm-forward", true, &["--forward-mailbox", "--track", "all", "--delete-after-processing"]);
+    let fwd =
+        o.mailbox("crm-forward", true, &["--forward-mailbox", "--track", "all", "--delete-after-processing"]);
     let alice = o.dovecot.address("alice");
     o.env.ok(&["user", "add", &alice, "--name", "Alice"]);
-    o.env.ok(&["mailbox", "add", &alice, "--profile", "Office", "--incoming", "forward", "--outgoing", "none", "--track", "all"]);
-    let original = msg(Some("orig@contoso.test"), "ben@contoso.test", &alice, "Original question", "", "Can you help?");
+    o.env.ok(&[
+        "mailbox",
+        "add",
+        &alice,
+        "--profile",
+        "Office",
+        "--incoming",
+        "forward",
+        "--outgoing",
+        "none",
+        "--track",
+        "all",
+    ]);
+    let original =
+        msg(Some("orig@contoso.test"), "ben@contoso.test", &alice, "Original question", "", "Can you help?");
     let outer = format!(
         "Message-ID: <wrap@example.test>\r\nFrom: {alice}\r\nTo: {fwd}\r\nSubject: FW: Original question\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=f\r\n\r\n--f\r\nContent-Type: text/plain\r\n\r\nforwarded\r\n--f\r\nContent-Type: message/rfc822\r\n\r\n{}\r\n--f--\r\n",
         String::from_utf8(original).unwrap()
@@ -554,7 +568,11 @@ fn a_forwarded_original_is_tracked_for_the_user_who_forwarded_it() {
     assert_eq!(emails[0]["message_id"], "orig@contoso.test");
     assert_eq!(emails[0]["subject"], "Original question");
     assert_eq!(emails[0]["receiving_mailboxes"][0], alice.as_str());
-    assert_eq!(o.rt.block_on(o.dovecot.list_inbox("crm-forward", PW)).unwrap().len(), 0, "processed forward mail is deleted");
+    assert_eq!(
+        o.rt.block_on(o.dovecot.list_inbox("crm-forward", PW)).unwrap().len(),
+        0,
+        "processed forward mail is deleted"
+    );
 }
 
 #[test]

@@ -27,9 +27,23 @@ fn env_for(s: &Servers, trust_ca: bool, incoming_port: u16) -> Env {
         env.envs.push(("SSL_CERT_FILE".into(), s.dovecot.ca_path().display().to_string()));
     }
     env.ok(&[
-        "profile", "add", "Office", "--kind", "imap-smtp", "--incoming-host", "127.0.0.1", "--incoming-port",
-        &incoming_port.to_string(), "--outgoing-host", "127.0.0.1", "--outgoing-port",
-        &s.postfix.submission_port().to_string(), "--outgoing-security", "starttls", "--timeout", "10",
+        "profile",
+        "add",
+        "Office",
+        "--kind",
+        "imap-smtp",
+        "--incoming-host",
+        "127.0.0.1",
+        "--incoming-port",
+        &incoming_port.to_string(),
+        "--outgoing-host",
+        "127.0.0.1",
+        "--outgoing-port",
+        &s.postfix.submission_port().to_string(),
+        "--outgoing-security",
+        "starttls",
+        "--timeout",
+        "10",
     ]);
     env.ok(&["user", "add", &s.dovecot.address("alice"), "--name", "Alice"]);
     env
@@ -90,7 +104,13 @@ fn a_wrong_password_fails_both_channels_with_auth_codes_and_enables_nothing() {
     assert_eq!(shown["incoming"]["status"], "failure");
     assert_eq!(shown["telemetry"]["last_error"]["code"], "IMAP_AUTH_FAILED");
     let alerts = env.json(&["alert", "list", "--mailbox", &alice]);
-    assert!(alerts.as_array().unwrap().iter().any(|a| a["code"] == "IMAP_AUTH_FAILED" && a["severity"] == "error"));
+    assert!(
+        alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["code"] == "IMAP_AUTH_FAILED" && a["severity"] == "error")
+    );
     // The password never shows up anywhere the admin can see.
     for out in [env.ok(&["--json", "mailbox", "show", &alice]), env.ok(&["--json", "alert", "list"])] {
         assert!(!out.contains("Wrong-Pa55"));
@@ -132,11 +152,25 @@ fn plaintext_imap_works_only_on_a_profile_that_allows_insecure_connections() {
     let s = servers();
     let alice = s.dovecot.address("alice");
     let env = env_for(&s, true, s.dovecot.imaps_port());
-    let out = env.run(&["profile", "update", "Office", "--incoming-security", "none", "--incoming-port", &s.dovecot.imap_port().to_string()]);
+    let out = env.run(&[
+        "profile",
+        "update",
+        "Office",
+        "--incoming-security",
+        "none",
+        "--incoming-port",
+        &s.dovecot.imap_port().to_string(),
+    ]);
     assert_eq!(out.status.code(), Some(2), "security none needs --allow-insecure");
     env.ok(&[
-        "profile", "update", "Office", "--incoming-security", "none", "--incoming-port",
-        &s.dovecot.imap_port().to_string(), "--allow-insecure",
+        "profile",
+        "update",
+        "Office",
+        "--incoming-security",
+        "none",
+        "--incoming-port",
+        &s.dovecot.imap_port().to_string(),
+        "--allow-insecure",
     ]);
     add_mailbox(&env, &alice, Some(PW));
     let (code, report) = test_enable(&env, &alice);

@@ -19,7 +19,18 @@ pub fn run(ctx: &Ctx, store: &mut Store, mailbox: Option<String>) -> Result<(), 
     let failed = results.iter().filter(|r| r.result == "failed").count();
     let out_failed = sent.iter().filter(|r| r.result == "failed").count();
     if ctx.json {
-        output::json(&json!({ "incoming": results, "outgoing": sent }))?;
+        // One array: the incoming results (as before), then the outgoing ones;
+        // each entry says its channel.
+        let tagged = |v: serde_json::Value, channel: &str| {
+            let mut v = v;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("channel".into(), json!(channel));
+            }
+            v
+        };
+        let mut all: Vec<serde_json::Value> = results.iter().map(|r| tagged(json!(r), "incoming")).collect();
+        all.extend(sent.iter().map(|r| tagged(json!(r), "outgoing")));
+        output::json(&all)?;
     } else {
         if results.is_empty() && sent.is_empty() {
             println!(

@@ -115,7 +115,8 @@ pub async fn send_due(store: &mut Store, only: Option<&str>) -> Result<Vec<Outgo
     send_due_with(store, only, &ConnectionPermits::default()).await
 }
 
-/// One outgoing pass over every mailbox with due outbox work (or just `only`),
+/// One outgoing pass over every mailbox with due outbox work (or just `only`;
+/// a mailbox without work is not reported),
 /// taking one connection permit of the mailbox's profile from `permits` while
 /// it works on a mailbox (the scheduler shares them with the incoming pipeline).
 pub async fn send_due_with(
@@ -140,7 +141,7 @@ pub async fn send_due_with(
     };
     let mut out = Vec::new();
     for mb in list {
-        if let Some(r) = send_mailbox(store, mb, settings.clone(), permits, only.is_some()).await? {
+        if let Some(r) = send_mailbox(store, mb, settings.clone(), permits).await? {
             out.push(r);
         }
     }
@@ -164,22 +165,22 @@ async fn send_mailbox(
     mb: Mailbox,
     settings: Settings,
     permits: &ConnectionPermits,
-    report_idle: bool,
 ) -> Result<Option<OutgoingSync>> {
     let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
     let mut report = OutgoingSync::new(&mb.data.email);
-    if let Some((code, why)) = outgoing_due(&mb, &profile, settings.bool("incoming.require_approval")) {
-        report.result = "skipped".into();
-        report.code = Some(code.into());
-        report.message = Some(why);
-        return Ok(Some(report));
-    }
     let t = now();
     let stuck = outbox::stuck_sending(store.conn(), mb.id, &to_db(t - stuck_after(&settings)))?;
     let old_copies = outbox::copies_pending(store.conn(), mb.id)?;
     let due = outbox::has_due(store.conn(), mb.id, &to_db(t))?;
     if stuck.is_empty() && old_copies.is_empty() && !due {
-        return Ok(report_idle.then_some(report));
+        return Ok(None);
+    }
+    if let Some((code, why)) = outgoing_due(&mb, &profile, settings.bool("incoming.require_approval")) {
+        // The mail waits until the channel works again.
+        report.result = "skipped".into();
+        report.code = Some(code.into());
+        report.message = Some(why);
+        return Ok(Some(report));
     }
     let ctx = Ctx { mailbox: mb, profile, settings };
     let span = info_span!("outgoing", mailbox = %ctx.mailbox.data.email, profile = %ctx.profile.data.name);
