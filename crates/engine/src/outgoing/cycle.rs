@@ -323,7 +323,7 @@ async fn run(
             }
         }
     }
-    drop(smtp);
+    smtp.close().await;
 
     // Phase 3: file the Sent copies of what was just sent.
     if save_copies && !just_sent.is_empty() {
