@@ -296,20 +296,31 @@ async fn run(
     let mut just_sent = HashSet::new();
     let mut handled = 0;
     let mut mailbox_error = None;
+    // The Sent mark of the message just accepted is committed in the same
+    // transaction as the claim of the next one (one commit per message, and no
+    // later: nothing happens between the two), or alone when the loop ends.
+    let mut accepted: Option<(i64, String)> = None;
     loop {
-        if handled >= cap {
-            report.capped = outbox::has_due(store.conn(), ctx.mailbox.id, &now_db())?;
-            break;
-        }
         let mailbox_id = ctx.mailbox.id;
-        let Some(id) = store.write(|tx| outbox::claim_next(tx, mailbox_id, &now_db()))? else { break };
+        let more = handled < cap;
+        let claimed = store.write(|tx| -> Result<Option<i64>> {
+            if let Some((id, at)) = &accepted {
+                outbox::mark_sent(tx, *id, at, copy_state)?;
+            }
+            Ok(if more { outbox::claim_next(tx, mailbox_id, &now_db())? } else { None })
+        })?;
+        accepted = None;
+        if !more {
+            report.capped = outbox::has_due(store.conn(), ctx.mailbox.id, &now_db())?;
+        }
+        let Some(id) = claimed else { break };
         handled += 1;
         let o = outbox::load(store.conn(), id)?;
         let raw = compose(&outgoing_message(&o, &ctx.settings, now()), false);
         let recipients = envelope_recipients(&o);
         match smtp.send(&ctx.mailbox.data.email, &recipients, &raw).await {
             Ok(reply) => {
-                store.write(|tx| outbox::mark_sent(tx, id, &now_db(), copy_state))?;
+                accepted = Some((id, now_db()));
                 tracing::debug!(id, %reply, "sent");
                 report.sent += 1;
                 just_sent.insert(id);
