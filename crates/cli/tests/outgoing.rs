@@ -603,3 +603,26 @@ fn bad_email_send_input_exits_2_naming_the_field_and_creates_nothing() {
     assert_eq!(reply["in_reply_to"], mid.as_str());
     assert_eq!(reply["status"], "draft");
 }
+
+#[test]
+fn an_authentication_failure_is_a_mailbox_alert_and_the_mail_waits_without_losing_an_attempt() {
+    let o = Office::new();
+    o.dovecot.set_password("alice", "changed-elsewhere").unwrap();
+    let created = o.send(&["--to", &o.bob, "--subject", "Waits", "--body", "hi"]);
+    let report = o.sync();
+    let out = report.iter().find(|r| r["mailbox"] == o.alice.as_str()).unwrap();
+    assert_eq!(out["result"], "failed", "{report:#?}");
+    assert_eq!(out["code"], "SMTP_AUTH_FAILED", "{report:#?}");
+    let shown = o.show(&created["id"]);
+    assert_eq!(shown["status"], "pending_send", "the email waits instead of failing");
+    assert_eq!(shown["delivery_attempts"], 0, "a mailbox problem costs the email no attempt");
+    let alerts = o.env.json(&["alert", "list", "--mailbox", &o.alice]);
+    assert!(
+        alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["code"] == "SMTP_AUTH_FAILED" && a["scope"] == "mailbox" && a["severity"] == "error"),
+        "{alerts:#}"
+    );
+}
