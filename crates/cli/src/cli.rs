@@ -65,7 +65,11 @@ pub enum Command {
     /// Alerts: what failed and what to do about it.
     #[command(subcommand)]
     Alert(AlertCmd),
-    /// Run one processing cycle over the enabled mailboxes, then exit.
+    /// Outgoing email: create, submit drafts, cancel.
+    #[command(subcommand)]
+    Email(EmailCmd),
+    /// Run one processing cycle over the enabled mailboxes (incoming mail, then
+    /// outgoing mail that is due), then exit.
     Sync {
         /// Only this mailbox.
         #[arg(long, value_name = "EMAIL")]
@@ -99,6 +103,67 @@ pub enum ActivityCmd {
         /// Activity id.
         id: String,
     },
+}
+
+/// `crmsync email ...`
+#[derive(Debug, Subcommand)]
+pub enum EmailCmd {
+    /// Create an outgoing email in Pending Send (or Draft); `crmsync sync` sends it.
+    Send(Box<EmailSendArgs>),
+    /// Move a draft (or a failed email) to Pending Send.
+    Submit {
+        /// Activity id.
+        id: String,
+    },
+    /// Cancel an email that is not sent yet (draft, pending or failed).
+    Cancel {
+        /// Activity id.
+        id: String,
+    },
+}
+
+/// `crmsync email send` options.
+#[derive(Debug, Args)]
+pub struct EmailSendArgs {
+    /// The sending user's or queue's address: its mailbox sends the email.
+    #[arg(long, value_name = "EMAIL")]
+    pub from: String,
+    /// Recipients, comma separated (repeatable); `Name <addr>` is accepted.
+    #[arg(long, value_name = "ADDR[,ADDR...]")]
+    pub to: Vec<String>,
+    /// Cc recipients.
+    #[arg(long, value_name = "ADDR[,ADDR...]")]
+    pub cc: Vec<String>,
+    /// Bcc recipients (on the envelope only).
+    #[arg(long, value_name = "ADDR[,ADDR...]")]
+    pub bcc: Vec<String>,
+    /// Subject (the tracking token is appended when sent).
+    #[arg(long)]
+    pub subject: String,
+    /// Plain-text body.
+    #[arg(long, conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// Read the plain-text body from this UTF-8 file.
+    #[arg(long, value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+    /// HTML alternative from this UTF-8 file.
+    #[arg(long, value_name = "FILE")]
+    pub html_file: Option<PathBuf>,
+    /// Attach this file (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub attach: Vec<PathBuf>,
+    /// The record it regards, e.g. account:Contoso.
+    #[arg(long, value_name = "TYPE:KEY")]
+    pub regarding: Option<String>,
+    /// Reply to this email activity (threading headers and its regarding record).
+    #[arg(long, value_name = "ACTIVITY_ID")]
+    pub in_reply_to: Option<String>,
+    /// Send no earlier than this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub send_at: Option<String>,
+    /// Keep it as a draft until `crmsync email submit`.
+    #[arg(long)]
+    pub draft: bool,
 }
 
 /// `crmsync alert ...`

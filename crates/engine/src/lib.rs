@@ -8,6 +8,8 @@ pub mod connect;
 pub mod error;
 pub mod incoming;
 pub mod migrate;
+pub mod outgoing;
+pub mod permits;
 pub mod test_enable;
 
 pub use error::{EngineError, Result};

@@ -3,6 +3,7 @@
 mod act_records;
 mod activity;
 mod alert;
+mod email;
 mod mailbox;
 mod migrate;
 mod principal;
@@ -67,6 +68,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Settings(cmd) => settings::run(&ctx, &mut store, cmd),
         Command::Activity(cmd) => activity::run(&ctx, &store, cmd),
         Command::Alert(cmd) => alert::run(&ctx, &mut store, cmd),
+        Command::Email(cmd) => email::run(&ctx, &mut store, cmd),
         Command::Sync { mailbox } => sync::run(&ctx, &mut store, mailbox),
         Command::Migrate(cmd) => migrate::run(&ctx, &mut store, cmd),
     }

@@ -6,13 +6,9 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{CoreError, Result};
 
 /// Every migration, in order; index + 1 is the version it produces.
-///
-/// Version 2 belongs to the outgoing branch (`0002_*.sql`); until it is merged
-/// this branch holds an empty placeholder so versions stay contiguous and
-/// `0003_act.sql` keeps its number.
 pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_initial.sql"),
-    include_str!("../../migrations/0002_reserved.sql"),
+    include_str!("../../migrations/0002_outgoing.sql"),
     include_str!("../../migrations/0003_act.sql"),
 ];
 

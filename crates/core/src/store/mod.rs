@@ -10,6 +10,7 @@ pub mod emails;
 pub mod mailbox_state;
 pub mod mailboxes;
 mod migrations;
+pub mod outbox;
 pub mod principals;
 pub mod profiles;
 pub mod records;

@@ -7,6 +7,7 @@ pub mod act_records;
 pub mod activities;
 pub mod imports;
 pub mod mailboxes;
+pub mod outgoing;
 pub mod principals;
 pub mod profiles;
 pub mod settings;

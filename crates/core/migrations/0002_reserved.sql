@@ -1,2 +1,0 @@
--- Placeholder for version 2, the outgoing branch's migration: it replaces this
--- file at merge. Versions must be contiguous (MIGRATIONS index + 1).
