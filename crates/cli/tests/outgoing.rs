@@ -626,3 +626,35 @@ fn an_authentication_failure_is_a_mailbox_alert_and_the_mail_waits_without_losin
         "{alerts:#}"
     );
 }
+
+#[test]
+fn implicit_tls_smtp_delivers_and_an_untrusted_certificate_is_refused() {
+    let o = Office::new();
+    o.env.ok(&[
+        "profile",
+        "update",
+        "Office",
+        "--outgoing-port",
+        &o.postfix.smtps_port().to_string(),
+        "--outgoing-security",
+        "tls",
+    ]);
+    assert_eq!(o.env.json(&["mailbox", "test-enable", &o.alice])["overall"], "success");
+    o.send(&["--to", &o.bob, "--subject", "Over implicit TLS", "--body", "465 style"]);
+    let report = o.sync();
+    assert_eq!(report[0]["sent"], 1, "{report:#?}");
+    o.wait_for("bob", "Over implicit TLS");
+
+    // Without the test CA the same server is not trusted: verified TLS, always.
+    let mut untrusted = Env::new();
+    untrusted.envs.clear();
+    let db = untrusted.db.clone();
+    std::fs::copy(&o.env.db, &db).unwrap();
+    std::fs::copy(crmsync_core::secrets::key_file_path(&o.env.db), crmsync_core::secrets::key_file_path(&db))
+        .unwrap();
+    let out = untrusted.run(&["--json", "mailbox", "test-enable", &o.alice]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let outgoing =
+        report["channels"].as_array().unwrap().iter().find(|c| c["channel"] == "outgoing").unwrap();
+    assert_eq!(outgoing["code"], "TLS_CERT_INVALID", "{report:#}");
+}
