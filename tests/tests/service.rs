@@ -485,3 +485,63 @@ async fn pause_holds_new_work_and_resume_releases_it() {
     assert_eq!(report.channels[0].status, ChannelStatus::Success, "{report:?}");
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outgoing_mail_goes_out_while_the_mailbox_server_is_stalled() {
+    let o = Office::new();
+    let postfix = crmsync_tests::Postfix::start(&o.dovecot).unwrap();
+    let proxy = FaultProxy::start("127.0.0.1", o.dovecot.imap_port()).unwrap();
+    let input = ProfileInput {
+        kind: Some("imap-smtp".into()),
+        incoming_host: Some("127.0.0.1".into()),
+        incoming_port: Some(proxy.port().to_string()),
+        incoming_security: Some("none".into()),
+        outgoing_host: Some("127.0.0.1".into()),
+        outgoing_port: Some(postfix.smtp_open_port().to_string()),
+        outgoing_security: Some("none".into()),
+        outgoing_auth: Some("none".into()),
+        max_connections: Some("4".into()),
+        min_poll_interval: Some("0".into()),
+        timeout: Some("60".into()),
+        allow_insecure: Some(true),
+        ..ProfileInput::default()
+    };
+    admin::profiles::add(&mut o.store(), "Office", &input).unwrap();
+    o.set("outgoing.save_to_sent", "false");
+    o.set("polling.outgoing_interval_secs", "1");
+    o.set("backoff.max_transient_failures", "100");
+    let alice = o.mailbox("alice", "Office");
+    o.dovecot.add_user("bob", PW).unwrap();
+    {
+        let mut store = o.store();
+        let outgoing = MailboxInput { outgoing: Some("server-side".into()), ..MailboxInput::default() };
+        admin::mailboxes::update(&mut store, &alice, &outgoing).unwrap();
+        let id = o.mb(&alice).id;
+        store
+            .write(|tx| mailbox_state::record_test(tx, id, Channel::Outgoing, ChannelStatus::Success))
+            .unwrap();
+    }
+    // Every IMAP connection of this mailbox hangs (for up to the 60 s timeout).
+    proxy.set_mode(FaultMode::Stall);
+    let engine = o.start().await;
+    until("the incoming sync hangs on the stalled server", || proxy.open_connections() >= 1).await;
+    let t = Instant::now();
+    let bob = o.dovecot.address("bob");
+    crmsync_engine::admin::outgoing::send(
+        &mut o.store(),
+        &crmsync_engine::admin::outgoing::SendInput {
+            from: alice.clone(),
+            to: vec![bob],
+            subject: "Isolation check".into(),
+            body: Some("sent while IMAP hangs".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    o.dovecot.wait_for_message("bob", PW, "INBOX", b"Isolation check", WAIT).await.unwrap();
+    eprintln!("sent and delivered in {:?} while IMAP was stalled", t.elapsed());
+    assert!(proxy.open_connections() >= 1, "the incoming sync was still hanging");
+    assert_eq!(o.mb(&alice).telemetry.last_sync_succeeded, None, "incoming never got through");
+    proxy.set_mode(FaultMode::Forward);
+    engine.shutdown().await;
+}

@@ -40,7 +40,13 @@ pub enum Command {
     Queue(PrincipalCmd),
     /// Contacts.
     #[command(subcommand)]
-    Contact(RecordCmd),
+    Contact(ContactCmd),
+    /// Appointments (synced with CalDAV calendars).
+    #[command(subcommand)]
+    Appointment(AppointmentCmd),
+    /// Tasks (synced with CalDAV task lists).
+    #[command(subcommand)]
+    Task(TaskCmd),
     /// Accounts.
     #[command(subcommand)]
     Account(RecordCmd),
@@ -59,7 +65,11 @@ pub enum Command {
     /// Alerts: what failed and what to do about it.
     #[command(subcommand)]
     Alert(AlertCmd),
-    /// Run one processing cycle over the enabled mailboxes, then exit.
+    /// Outgoing email: create, submit drafts, cancel.
+    #[command(subcommand)]
+    Email(EmailCmd),
+    /// Run one processing cycle over the enabled mailboxes (incoming mail, then
+    /// outgoing mail that is due), then exit.
     Sync {
         /// Only this mailbox.
         #[arg(long, value_name = "EMAIL")]
@@ -105,6 +115,67 @@ pub enum ActivityCmd {
         /// Activity id.
         id: String,
     },
+}
+
+/// `crmsync email ...`
+#[derive(Debug, Subcommand)]
+pub enum EmailCmd {
+    /// Create an outgoing email in Pending Send (or Draft); `crmsync sync` sends it.
+    Send(Box<EmailSendArgs>),
+    /// Move a draft (or a failed email) to Pending Send.
+    Submit {
+        /// Activity id.
+        id: String,
+    },
+    /// Cancel an email that is not sent yet (draft, pending or failed).
+    Cancel {
+        /// Activity id.
+        id: String,
+    },
+}
+
+/// `crmsync email send` options.
+#[derive(Debug, Args)]
+pub struct EmailSendArgs {
+    /// The sending user's or queue's address: its mailbox sends the email.
+    #[arg(long, value_name = "EMAIL")]
+    pub from: String,
+    /// Recipients, comma separated (repeatable); `Name <addr>` is accepted.
+    #[arg(long, value_name = "ADDR[,ADDR...]")]
+    pub to: Vec<String>,
+    /// Cc recipients.
+    #[arg(long, value_name = "ADDR[,ADDR...]")]
+    pub cc: Vec<String>,
+    /// Bcc recipients (on the envelope only).
+    #[arg(long, value_name = "ADDR[,ADDR...]")]
+    pub bcc: Vec<String>,
+    /// Subject (the tracking token is appended when sent).
+    #[arg(long)]
+    pub subject: String,
+    /// Plain-text body.
+    #[arg(long, conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// Read the plain-text body from this UTF-8 file.
+    #[arg(long, value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+    /// HTML alternative from this UTF-8 file.
+    #[arg(long, value_name = "FILE")]
+    pub html_file: Option<PathBuf>,
+    /// Attach this file (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub attach: Vec<PathBuf>,
+    /// The record it regards, e.g. account:Contoso.
+    #[arg(long, value_name = "TYPE:KEY")]
+    pub regarding: Option<String>,
+    /// Reply to this email activity (threading headers and its regarding record).
+    #[arg(long, value_name = "ACTIVITY_ID")]
+    pub in_reply_to: Option<String>,
+    /// Send no earlier than this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub send_at: Option<String>,
+    /// Keep it as a draft until `crmsync email submit`.
+    #[arg(long)]
+    pub draft: bool,
 }
 
 /// `crmsync alert ...`
@@ -374,6 +445,240 @@ pub enum MailboxCmd {
     Disable {
         /// Mailbox address.
         email: String,
+    },
+    /// Confirm a mass delete the ACT brake held: the next sync mirrors it.
+    ActConfirm {
+        /// Mailbox address.
+        email: String,
+    },
+    /// Show or change the ACT sync filter and field directions of a mailbox.
+    ActSettings {
+        /// Mailbox address.
+        email: String,
+        /// Rules, OR-ed, comma-separated: appointment:organizer, appointment:required,
+        /// appointment:optional, appointment:owned, appointment:all, contact:owned,
+        /// contact:all, task:owned, task:all.
+        #[arg(long, value_name = "RULES")]
+        filter: Option<String>,
+        /// FIELD=DIRECTION for subject, body, location: two-way, crm-to-server,
+        /// server-to-crm or none (repeatable).
+        #[arg(long, value_name = "FIELD=DIR")]
+        direction: Vec<String>,
+    },
+}
+
+/// Appointment options (all optional on update; an empty value clears).
+#[derive(Debug, Args, Default)]
+pub struct AppointmentArgs {
+    /// Subject (required on add).
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Body text.
+    #[arg(long)]
+    pub body: Option<String>,
+    /// Location.
+    #[arg(long)]
+    pub location: Option<String>,
+    /// Start: 2026-03-02T09:00 (local, see --time-zone), 2026-03-02T08:00:00Z (UTC) or 2026-03-02 (all-day).
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+    /// End (default: the start).
+    #[arg(long, value_name = "TIME")]
+    pub end: Option<String>,
+    /// An all-day appointment (dates only).
+    #[arg(long)]
+    pub all_day: bool,
+    /// A timed appointment again (with --start and --end).
+    #[arg(long, conflicts_with = "all_day")]
+    pub timed: bool,
+    /// IANA time zone of local times, e.g. Europe/Berlin.
+    #[arg(long, value_name = "TZ")]
+    pub time_zone: Option<String>,
+    /// Recurrence rule, e.g. FREQ=WEEKLY;BYDAY=MO;COUNT=10 (empty: none).
+    #[arg(long, value_name = "RRULE")]
+    pub recurrence: Option<String>,
+    /// Excluded occurrence (its original start; repeatable).
+    #[arg(long, value_name = "TIME")]
+    pub exdate: Vec<String>,
+    /// Moved occurrence: ORIGINAL_START=NEW_START/NEW_END (repeatable).
+    #[arg(long, value_name = "SPEC")]
+    pub moved: Vec<String>,
+    /// Cancelled occurrence (its original start; repeatable).
+    #[arg(long, value_name = "TIME")]
+    pub cancelled: Vec<String>,
+    /// Forget every exdate, moved and cancelled occurrence.
+    #[arg(long)]
+    pub clear_exceptions: bool,
+    /// Organizer: address or "Name <address>".
+    #[arg(long, value_name = "ADDR")]
+    pub organizer: Option<String>,
+    /// Required attendee (repeatable; resolved to CRM records like email parties).
+    #[arg(long, value_name = "ADDR")]
+    pub attendee: Vec<String>,
+    /// Optional attendee (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub optional_attendee: Vec<String>,
+    /// Remove every attendee.
+    #[arg(long)]
+    pub clear_attendees: bool,
+    /// Regarding record, e.g. account:Contoso (empty: none).
+    #[arg(long, value_name = "TYPE:KEY")]
+    pub regarding: Option<String>,
+    /// Owner: a user's or queue's address.
+    #[arg(long, value_name = "EMAIL")]
+    pub owner: Option<String>,
+}
+
+/// `crmsync appointment ...`
+#[derive(Debug, Subcommand)]
+pub enum AppointmentCmd {
+    /// Add an appointment.
+    Add(AppointmentArgs),
+    /// Change an appointment (only the options given).
+    Update {
+        /// Appointment id.
+        id: String,
+        #[command(flatten)]
+        args: AppointmentArgs,
+    },
+    /// Delete an appointment (synced calendars delete it too).
+    Delete {
+        /// Appointment id.
+        id: String,
+    },
+    /// List appointments by start.
+    List,
+    /// Show one appointment with its attendees and exceptions.
+    Show {
+        /// Appointment id.
+        id: String,
+    },
+}
+
+/// Task options (all optional on update; an empty value clears).
+#[derive(Debug, Args, Default)]
+pub struct TaskArgs {
+    /// Subject (required on add).
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Body text.
+    #[arg(long)]
+    pub body: Option<String>,
+    /// Due date or time.
+    #[arg(long, value_name = "TIME")]
+    pub due: Option<String>,
+    /// not-started, in-progress, waiting, completed or deferred.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// low, normal or high.
+    #[arg(long)]
+    pub priority: Option<String>,
+    /// 0-100.
+    #[arg(long, value_name = "N")]
+    pub percent_complete: Option<String>,
+    /// Regarding record, e.g. contact:ben@contoso.test.
+    #[arg(long, value_name = "TYPE:KEY")]
+    pub regarding: Option<String>,
+    /// Owner: a user's or queue's address.
+    #[arg(long, value_name = "EMAIL")]
+    pub owner: Option<String>,
+}
+
+/// `crmsync task ...`
+#[derive(Debug, Subcommand)]
+pub enum TaskCmd {
+    /// Add a task.
+    Add(TaskArgs),
+    /// Change a task (only the options given).
+    Update {
+        /// Task id.
+        id: String,
+        #[command(flatten)]
+        args: TaskArgs,
+    },
+    /// Delete a task.
+    Delete {
+        /// Task id.
+        id: String,
+    },
+    /// List tasks by due date.
+    List,
+    /// Show one task.
+    Show {
+        /// Task id.
+        id: String,
+    },
+}
+
+/// Contact options (all optional on update; an empty value clears).
+#[derive(Debug, Args, Default)]
+pub struct ContactArgs {
+    /// First name.
+    #[arg(long)]
+    pub first_name: Option<String>,
+    /// Last name.
+    #[arg(long)]
+    pub last_name: Option<String>,
+    /// Email address (repeatable, up to 3, primary first; replaces the list).
+    #[arg(long, value_name = "ADDR")]
+    pub email: Vec<String>,
+    /// Company.
+    #[arg(long)]
+    pub company: Option<String>,
+    /// Business phone.
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// Mobile phone.
+    #[arg(long)]
+    pub mobile_phone: Option<String>,
+    /// Street.
+    #[arg(long)]
+    pub street: Option<String>,
+    /// City.
+    #[arg(long)]
+    pub city: Option<String>,
+    /// Postal code.
+    #[arg(long)]
+    pub postal_code: Option<String>,
+    /// State or region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Country.
+    #[arg(long)]
+    pub country: Option<String>,
+    /// Owning user's address.
+    #[arg(long, value_name = "EMAIL")]
+    pub owner: Option<String>,
+}
+
+/// `crmsync contact ...`
+#[derive(Debug, Subcommand)]
+pub enum ContactCmd {
+    /// Import a CSV file with a header row; all rows or none.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+    },
+    /// List them.
+    List,
+    /// Add a contact.
+    Add(ContactArgs),
+    /// Change a contact (only the options given).
+    Update {
+        /// Contact id.
+        id: String,
+        #[command(flatten)]
+        args: ContactArgs,
+    },
+    /// Delete a contact (synced address books delete it too).
+    Delete {
+        /// Contact id.
+        id: String,
+    },
+    /// Show one contact.
+    Show {
+        /// Contact id.
+        id: String,
     },
 }
 

@@ -122,14 +122,12 @@ fn every_message_of_a_realistic_corpus_is_tracked_exactly_once_and_nothing_is_lo
     for m in realistic_corpus(&alice) {
         o.deliver("alice", &m);
     }
-    let mut root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/mime");
-    if !root.is_dir() {
-        // A git worktree under /work/wt/NAME is one level deeper than /work/main.
-        root = std::env::var_os("CRMSYNC_FIXTURES")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/work/shared/fixtures"))
-            .join("mime");
-    }
+    // The shared corpus sits beside the checkout (which may be a nested worktree).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|d| d.join("shared/fixtures/mime"))
+        .find(|d| d.is_dir())
+        .expect("the shared MIME corpus (shared/fixtures/mime beside the checkout)");
     let mut files = Vec::new();
     corpus_files(&root, &mut files);
     assert!(files.len() >= 300, "shared MIME corpus missing at {}", root.display());

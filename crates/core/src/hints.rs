@@ -92,6 +92,26 @@ pub fn hint(code: &str) -> String {
             "The mail server refused this email permanently; its reply is on the email. Fix the address or content and send it again.",
         ),
         (
+            "DAV_CONFLICT",
+            "An appointment, contact or task changed in the CRM and on the server. The act.conflict_policy setting decided; with keep-both (the default) both versions exist now. Check the item and delete the version you do not want.",
+        ),
+        (
+            "ACT_MASS_DELETE_HELD",
+            "Most of a synced calendar, task list or address book was deleted on one side, so crmsync did not mirror the deletes. If that was intended, run `crmsync mailbox act-confirm EMAIL`; otherwise restore the items and nothing is lost.",
+        ),
+        (
+            "ITEM_REJECTED",
+            "The CalDAV/CardDAV server refused to store this item; its answer is in the message. The item stays in the CRM and is tried again when it changes.",
+        ),
+        (
+            "ITEM_UNREADABLE",
+            "An item on the CalDAV/CardDAV server cannot be read (its iCalendar or vCard is broken). It is left as it is on both sides; fix or delete it on the server.",
+        ),
+        (
+            "ACT_ITEM_FAILED",
+            "One appointment, contact or task could not be written to the CRM; the others went on. It is retried on the next sync.",
+        ),
+        (
             "SEND_FAILED",
             "The email could not be sent after the maximum number of attempts. Check the mailbox's outgoing alerts, then resend.",
         ),

@@ -2,6 +2,7 @@
 //! encrypted credentials, settings with their defaults, and the pure logic the
 //! engine decides with. Nothing in this crate opens a network connection.
 
+pub mod act;
 pub mod address;
 pub mod correlation;
 pub mod error;

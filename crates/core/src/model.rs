@@ -45,6 +45,8 @@ macro_rules! text_enum {
     };
 }
 
+pub(crate) use text_enum;
+
 text_enum!(
     /// Which servers an email server profile talks to.
     ProfileKind {
@@ -433,6 +435,9 @@ pub struct Contact {
     pub country: Option<String>,
     /// Owning user's email.
     pub owner: Option<String>,
+    /// vCard UID once the contact was synced or created with one.
+    #[serde(default)]
+    pub uid: Option<String>,
 }
 
 /// An account (a company).

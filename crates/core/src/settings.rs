@@ -146,6 +146,12 @@ pub const DEFS: &[Def] = &[
         help: "An email stuck in Sending this long is checked in the Sent folder and sent again if absent",
     },
     Def {
+        key: "outgoing.max_items_per_cycle",
+        kind: int(1, 100000),
+        default: "1000",
+        help: "Emails one mailbox may send in one cycle before others get their turn",
+    },
+    Def {
         key: "outgoing.save_to_sent",
         kind: Kind::Bool,
         default: "true",

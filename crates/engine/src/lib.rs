@@ -2,12 +2,14 @@
 //! (in later modules) Test & Enable, the incoming/outgoing/ACT pipelines and the
 //! scheduler.
 
+pub mod act;
 pub mod admin;
 pub mod connect;
 pub mod error;
 pub mod handle;
 pub mod incoming;
 pub mod migrate;
+pub mod outgoing;
 pub mod permits;
 pub mod service;
 pub mod test_enable;

@@ -129,14 +129,39 @@ async fn test_outgoing(store: &Store, mb: &Mailbox, profile: &Profile) -> Result
     ))
 }
 
-async fn test_act(store: &Store, mb: &Mailbox, profile: &Profile) -> Result<String> {
+async fn test_act(store: &mut Store, mb: &Mailbox, profile: &Profile) -> Result<String> {
     let url = profile.data.dav_url.as_ref().ok_or_else(|| {
         EngineError::Unsupported(format!("profile '{}' has no CalDAV/CardDAV URL", profile.data.name))
     })?;
     let (user, password) = connect::credentials(store, mb, profile)?;
     let timeout = std::time::Duration::from_secs(u64::from(profile.data.timeout));
     crmsync_protocols::dav_probe::probe(url, &user, password.expose(), timeout, &[]).await?;
-    Ok(format!("CalDAV/CardDAV {url} login as {user} OK"))
+    // Discovery (nothing is created or changed on the server): the principal,
+    // its calendar and address book homes and the collections in them.
+    let client = crmsync_protocols::dav::DavClient::new(url, &user, password.expose(), timeout, &[])?;
+    let d = client.discover().await?;
+    let picks = [
+        ("calendar", d.calendar_for("VEVENT").cloned()),
+        ("tasks", d.calendar_for("VTODO").cloned()),
+        ("contacts", d.addressbooks.first().cloned()),
+    ];
+    let id = mb.id;
+    store.write(|tx| -> Result<()> {
+        for (kind, c) in &picks {
+            if let Some(c) = c {
+                crmsync_core::store::act::upsert_collection(tx, id, kind, &c.url, c.display_name.as_deref())?;
+            }
+        }
+        Ok(())
+    })?;
+    let found: Vec<String> = picks
+        .iter()
+        .map(|(k, c)| match c {
+            Some(c) => format!("{k} {}", client.path(&c.url)),
+            None => format!("{k}: none yet (created on the first sync)"),
+        })
+        .collect();
+    Ok(format!("CalDAV/CardDAV {url} login as {user} OK; {}", found.join(", ")))
 }
 
 /// Runs Test & Enable for one mailbox and records the results.

@@ -270,6 +270,20 @@ pub enum ProtocolError {
         /// What happened.
         detail: String,
     },
+    /// The server refused one item (a calendar object or vCard it will not store).
+    #[error("{proto} server {host}:{port} refused item {item}: {detail}")]
+    ItemRejected {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The item (href).
+        item: String,
+        /// What the server said.
+        detail: String,
+    },
     /// The SMTP server refused permanently (5xx); the reply is kept.
     #[error("SMTP server {host}:{port} refused: {reply}")]
     SmtpRejected {
@@ -329,6 +343,7 @@ impl ProtocolError {
             E::SmtpRejected { .. } => "SMTP_REJECTED",
             E::SmtpDeferred { .. } => "SMTP_DEFERRED",
             E::MessageUnavailable { .. } => "MESSAGE_UNAVAILABLE",
+            E::ItemRejected { .. } => "DAV_ITEM_REJECTED",
             E::Protocol { .. } => "PROTOCOL_ERROR",
             E::ConnectionLost { .. } => "CONNECTION_LOST",
         }
@@ -363,7 +378,9 @@ impl ProtocolError {
             | E::AuthFailed { .. }
             | E::AuthMechanismUnavailable { .. }
             | E::MailboxNotFound { .. } => ErrorClass::Permanent,
-            E::MessageUnavailable { .. } | E::SmtpRejected { .. } => ErrorClass::Item,
+            E::MessageUnavailable { .. } | E::SmtpRejected { .. } | E::ItemRejected { .. } => {
+                ErrorClass::Item
+            }
         }
     }
 

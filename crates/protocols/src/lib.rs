@@ -3,6 +3,8 @@
 //! report failures as [`ProtocolError`]s with a stable code and an
 //! [`crmsync_core::ErrorClass`]. This crate never touches the store.
 
+pub mod compose;
+pub mod dav;
 pub mod dav_probe;
 pub mod error;
 pub mod imap;

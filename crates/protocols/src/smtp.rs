@@ -1,27 +1,90 @@
 //! SMTP on lettre: implicit TLS, STARTTLS, or plaintext only when the profile
-//! allows it; AUTH PLAIN/LOGIN or none; connection reuse for several messages;
-//! replies mapped to classed [`ProtocolError`]s (4xx transient, 5xx per item).
+//! allows it; AUTH PLAIN/LOGIN or none; one connection reused for several
+//! messages; replies mapped to classed [`ProtocolError`]s (4xx transient, 5xx
+//! per item).
+//!
+//! The TCP connection (and implicit TLS) is made by [`crate::transport`] with
+//! `TCP_NODELAY`: lettre writes the message and the closing `.` separately,
+//! and with Nagle's algorithm the second write would wait for the server's
+//! delayed ACK (~40 ms per message).
 
 use std::error::Error as _;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use crmsync_core::model::Security;
 use lettre::address::Envelope;
+use lettre::transport::smtp::Error as LettreError;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::{AsyncSmtpTransport, Error as LettreError};
-use lettre::{AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
 use tracing::debug;
 
-use crate::error::{Proto, ProtocolError, Result};
+use crate::error::{Peer, Proto, ProtocolError, Result};
 use crate::settings::ServerSettings;
+use crate::transport::{self, Stream};
 
-/// An SMTP connection (pooled by lettre: one connection serves several sends).
+/// A connection idle this long is checked with NOOP before it is reused.
+const IDLE_CHECK: Duration = Duration::from_secs(20);
+
+/// The byte stream under lettre: plain TCP or implicit TLS, made by us.
+#[derive(Debug)]
+struct Wire(Stream);
+
+impl AsyncRead for Wire {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Wire {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+    }
+}
+
+impl AsyncTokioStream for Wire {
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        match &self.0 {
+            Stream::Plain(s) => s.peer_addr(),
+            Stream::Tls(s) => s.get_ref().0.peer_addr(),
+        }
+    }
+}
+
+struct Open {
+    conn: AsyncSmtpConnection,
+    last_used: Instant,
+}
+
+/// An SMTP client holding at most one connection, reused by every send.
 pub struct SmtpClient {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    peer: Peer,
+    security: Security,
+    starttls: Option<TlsParameters>,
+    implicit_tls: Option<Arc<rustls::ClientConfig>>,
+    credentials: Option<Credentials>,
     host: String,
     port: u16,
     user: String,
+    timeout: Duration,
     timeout_secs: u64,
+    conn: Mutex<Option<Open>>,
 }
 
 impl std::fmt::Debug for SmtpClient {
@@ -40,69 +103,95 @@ impl SmtpClient {
         if settings.security == Security::None && !settings.allow_insecure {
             return Err(ProtocolError::PlaintextRefused { proto: Proto::Smtp, host, port });
         }
-        let tls_params = || -> Result<TlsParameters> {
+        let invalid = |reason: String| ProtocolError::InvalidSettings { proto: Proto::Smtp, reason };
+        let starttls = if settings.security == Security::Starttls {
             let mut b = TlsParameters::builder(host.clone());
             if !settings.extra_roots.is_empty() {
-                let certs = crate::tls::parse_pem_certificates(&settings.extra_roots).map_err(|e| {
-                    ProtocolError::InvalidSettings { proto: Proto::Smtp, reason: e.to_string() }
-                })?;
+                let certs = crate::tls::parse_pem_certificates(&settings.extra_roots)
+                    .map_err(|e| invalid(e.to_string()))?;
                 for c in certs {
-                    let cert =
-                        Certificate::from_der(c.to_vec()).map_err(|e| ProtocolError::InvalidSettings {
-                            proto: Proto::Smtp,
-                            reason: format!("extra CA certificate: {e}"),
-                        })?;
+                    let cert = Certificate::from_der(c.to_vec())
+                        .map_err(|e| invalid(format!("extra CA certificate: {e}")))?;
                     b = b.add_root_certificate(cert);
                 }
             }
-            b.build_rustls().map_err(|e| ProtocolError::TlsFailed {
+            Some(b.build_rustls().map_err(|e| ProtocolError::TlsFailed {
                 proto: Proto::Smtp,
                 host: host.clone(),
                 port,
                 detail: e.to_string(),
-            })
+            })?)
+        } else {
+            None
         };
-        let tls = match settings.security {
-            Security::Tls => Tls::Wrapper(tls_params()?),
-            Security::Starttls => Tls::Required(tls_params()?),
-            Security::None => Tls::None,
+        let implicit_tls = if settings.security == Security::Tls {
+            Some(crate::tls::client_config(&settings.extra_roots).map_err(|e| invalid(e.to_string()))?)
+        } else {
+            None
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())
-            .port(port)
-            .tls(tls)
-            .timeout(Some(settings.timeout));
-        if authenticate {
-            builder = builder
-                .credentials(Credentials::new(
-                    settings.username.clone(),
-                    settings.password.expose().to_string(),
-                ))
-                .authentication(vec![Mechanism::Plain, Mechanism::Login]);
-        }
+        let credentials = authenticate
+            .then(|| Credentials::new(settings.username.clone(), settings.password.expose().to_string()));
         Ok(SmtpClient {
-            transport: builder.build(),
+            peer: Peer::new(Proto::Smtp, &host, port),
+            security: settings.security,
+            starttls,
+            implicit_tls,
+            credentials,
             host,
             port,
             user: settings.username.clone(),
+            timeout: settings.timeout,
             timeout_secs: settings.timeout.as_secs(),
+            conn: Mutex::new(None),
         })
+    }
+
+    /// TCP (+ implicit TLS), EHLO, STARTTLS, AUTH.
+    async fn connect(&self) -> Result<AsyncSmtpConnection> {
+        let deadline = Instant::now() + self.timeout;
+        let tcp = transport::connect_tcp(&self.peer, deadline, self.timeout_secs).await?;
+        let stream = match &self.implicit_tls {
+            Some(config) => {
+                transport::tls_handshake(&self.peer, tcp, config.clone(), deadline, self.timeout_secs).await?
+            }
+            None => Stream::Plain(tcp),
+        };
+        let hello = ClientId::default();
+        let setup = async {
+            let mut conn =
+                AsyncSmtpConnection::connect_with_transport(Box::new(Wire(stream)), &hello).await?;
+            if let Some(params) = &self.starttls {
+                if !conn.can_starttls() {
+                    return Ok(Err(self.peer.starttls_unavailable()));
+                }
+                conn.starttls(params.clone(), &hello).await?;
+            }
+            if let Some(creds) = &self.credentials {
+                conn.auth(&[Mechanism::Plain, Mechanism::Login], creds).await?;
+            }
+            Ok::<_, LettreError>(Ok(conn))
+        };
+        match tokio::time::timeout_at(deadline, setup).await {
+            Err(_) => Err(self.peer.timeout("SMTP connect", self.timeout_secs)),
+            Ok(Err(e)) => Err(self.map_error(&e)),
+            Ok(Ok(r)) => {
+                if r.is_ok() {
+                    debug!(host = %self.host, port = self.port, security = %self.security, "SMTP connected");
+                }
+                r
+            }
+        }
     }
 
     /// Connects, says EHLO, starts TLS and authenticates; sends nothing.
     pub async fn probe(&self) -> Result<()> {
-        match self.transport.test_connection().await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(ProtocolError::Protocol {
-                proto: Proto::Smtp,
-                host: self.host.clone(),
-                port: self.port,
-                detail: "the server did not answer NOOP".into(),
-            }),
-            Err(e) => Err(self.map_error(&e)),
-        }
+        let mut conn = self.connect().await?;
+        let _ = tokio::time::timeout(self.timeout, conn.quit()).await;
+        Ok(())
     }
 
-    /// Sends one message to `recipients` from `sender`; returns the server's reply.
+    /// Sends one message to `recipients` from `sender` over the client's
+    /// connection (opened on first use, reused after); returns the server's reply.
     pub async fn send(&self, sender: &str, recipients: &[String], raw: &[u8]) -> Result<String> {
         let parse = |a: &str| {
             a.parse().map_err(|_| ProtocolError::SmtpRejected {
@@ -119,13 +208,50 @@ impl SmtpClient {
             code: 501,
             reply: e.to_string(),
         })?;
-        match self.transport.send_raw(&envelope, raw).await {
-            Ok(resp) => {
+        let mut slot = self.conn.lock().await;
+        if let Some(open) = slot.as_mut()
+            && (open.conn.has_broken()
+                || (open.last_used.elapsed() > IDLE_CHECK && !open.conn.test_connected().await))
+        {
+            *slot = None;
+        }
+        if slot.is_none() {
+            *slot = Some(Open { conn: self.connect().await?, last_used: Instant::now() });
+        }
+        let open = slot.as_mut().expect("connected above");
+        // A large message on a slow link gets more time: one timeout per MiB.
+        let limit = self.timeout * (1 + (raw.len() / (1 << 20)) as u32);
+        let result = tokio::time::timeout(limit, open.conn.send(&envelope, raw)).await;
+        open.last_used = Instant::now();
+        match result {
+            Ok(Ok(resp)) => {
                 let text = resp.message().collect::<Vec<_>>().join(" ");
                 debug!(host = %self.host, code = %resp.code(), "message accepted");
                 Ok(format!("{} {}", resp.code(), text))
             }
-            Err(e) => Err(self.map_error(&e)),
+            Ok(Err(e)) => {
+                if open.conn.has_broken() {
+                    *slot = None;
+                }
+                Err(self.map_error(&e))
+            }
+            Err(_) => {
+                *slot = None;
+                Err(ProtocolError::Timeout {
+                    proto: Proto::Smtp,
+                    host: self.host.clone(),
+                    port: self.port,
+                    operation: "SMTP send".into(),
+                    secs: limit.as_secs(),
+                })
+            }
+        }
+    }
+
+    /// Ends the connection politely (QUIT), if one is open.
+    pub async fn close(&self) {
+        if let Some(mut open) = self.conn.lock().await.take() {
+            let _ = tokio::time::timeout(self.timeout, open.conn.quit()).await;
         }
     }
 

@@ -198,6 +198,51 @@ pub fn run(ctx: &Ctx, store: &mut Store, cmd: MailboxCmd) -> Result<(), CliError
                 Ok(())
             }
         }
+        MailboxCmd::ActConfirm { email } => {
+            let released = crmsync_engine::act::confirm_brake(store, &email)?;
+            if ctx.json {
+                output::json(&released)
+            } else {
+                for c in &released {
+                    println!(
+                        "{}: {} held delete(s) in the {} will be mirrored by the next sync",
+                        c.url,
+                        c.brake_deletes.unwrap_or(0),
+                        c.brake_side
+                            .as_deref()
+                            .map(|s| if s == "crm" { "CRM" } else { "server" })
+                            .unwrap_or("?")
+                    );
+                }
+                Ok(())
+            }
+        }
+        MailboxCmd::ActSettings { email, filter, direction } => {
+            let v = crmsync_engine::admin::act_records::act_settings(
+                store,
+                &email,
+                filter.as_deref(),
+                &direction,
+            )?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            output::fields(&[
+                ("mailbox", v.mailbox.clone()),
+                ("filter", v.config.filters.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")),
+                ("subject", v.config.directions.subject.to_string()),
+                ("body", v.config.directions.body.to_string()),
+                ("location", v.config.directions.location.to_string()),
+            ]);
+            for c in &v.collections {
+                let brake = match &c.brake_held_on {
+                    Some(t) => format!(" (mass delete of {} held since {t})", c.brake_deletes.unwrap_or(0)),
+                    None => String::new(),
+                };
+                println!("{:<10}{}{brake}", c.kind, c.url);
+            }
+            Ok(())
+        }
         MailboxCmd::Disable { email } => {
             let m = test_enable::set_enabled(store, &email, false)?;
             if ctx.json {

@@ -1,7 +1,9 @@
 //! Command handlers: each opens the store, calls the engine's admin API and prints.
 
+mod act_records;
 mod activity;
 mod alert;
+mod email;
 mod mailbox;
 mod migrate;
 mod principal;
@@ -54,9 +56,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Queue(cmd) => {
             principal::run(&ctx, &mut store, crmsync_core::store::principals::Kind::Queue, cmd)
         }
-        Command::Contact(cmd) => {
-            record::run(&ctx, &mut store, crmsync_engine::admin::imports::RecordKind::Contact, cmd)
-        }
+        Command::Contact(cmd) => act_records::contact(&ctx, &mut store, cmd),
+        Command::Appointment(cmd) => act_records::appointment(&ctx, &mut store, cmd),
+        Command::Task(cmd) => act_records::task(&ctx, &mut store, cmd),
         Command::Account(cmd) => {
             record::run(&ctx, &mut store, crmsync_engine::admin::imports::RecordKind::Account, cmd)
         }
@@ -67,6 +69,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Settings(cmd) => settings::run(&ctx, &mut store, cmd),
         Command::Activity(cmd) => activity::run(&ctx, &store, cmd),
         Command::Alert(cmd) => alert::run(&ctx, &mut store, cmd),
+        Command::Email(cmd) => email::run(&ctx, &mut store, cmd),
         Command::Sync { mailbox } => sync::run(&ctx, &mut store, mailbox),
         Command::Migrate(cmd) => migrate::run(&ctx, &mut store, cmd),
         Command::Run { lease_timeout, .. } => run::service(store, lease_timeout),

@@ -2,21 +2,44 @@
 
 use crmsync_core::Store;
 use crmsync_engine::incoming::cycle;
+use crmsync_engine::outgoing;
+use serde_json::json;
 
 use super::Ctx;
 use crate::CliError;
 use crate::output;
 
-/// Runs one cycle over the enabled mailboxes (or one mailbox).
+/// Runs one cycle over the enabled mailboxes (or one mailbox): incoming mail
+/// first, then the outgoing mail that is due, then appointments, contacts and tasks.
 pub fn run(ctx: &Ctx, store: &mut Store, mailbox: Option<String>) -> Result<(), CliError> {
     let rt = super::runtime()?;
     let results = rt.block_on(cycle::sync_all(store, mailbox.as_deref()))?;
+    // Outgoing: a separate pass over the mailboxes with outbox work.
+    let sent = rt.block_on(outgoing::send_due(store, mailbox.as_deref()))?;
+    // ACT (appointments, contacts, tasks): mailboxes with ACT enabled.
+    let act = rt.block_on(crmsync_engine::act::sync_all_act(store, mailbox.as_deref()))?;
     let failed = results.iter().filter(|r| r.result == "failed").count();
+    let out_failed = sent.iter().filter(|r| r.result == "failed").count()
+        + act.iter().filter(|r| r.result == "failed").count();
     if ctx.json {
-        output::json(&results)?;
+        // One array: the incoming results (as before), then the outgoing ones;
+        // each entry says its channel.
+        let tagged = |v: serde_json::Value, channel: &str| {
+            let mut v = v;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("channel".into(), json!(channel));
+            }
+            v
+        };
+        let mut all: Vec<serde_json::Value> = results.iter().map(|r| tagged(json!(r), "incoming")).collect();
+        all.extend(sent.iter().map(|r| tagged(json!(r), "outgoing")));
+        all.extend(act.iter().map(|r| tagged(json!(r), "act")));
+        output::json(&all)?;
     } else {
-        if results.is_empty() {
-            println!("no mailbox has incoming enabled; run `crmsync mailbox test-enable EMAIL` first");
+        if results.is_empty() && sent.is_empty() && act.is_empty() {
+            println!(
+                "no mailbox has incoming enabled or outgoing mail due; run `crmsync mailbox test-enable EMAIL` first"
+            );
         }
         for r in &results {
             match (&r.stats, &r.code) {
@@ -35,10 +58,63 @@ pub fn run(ctx: &Ctx, store: &mut Store, mailbox: Option<String>) -> Result<(), 
                 (None, None) => println!("{}: {}", r.mailbox, r.result),
             }
         }
+        for r in &act {
+            match &r.code {
+                None => {
+                    for c in &r.collections {
+                        println!(
+                            "{} ACT {}: {} created / {} updated / {} deleted in the CRM, {} / {} / {} on the server, {} matched, {} conflict(s), {} failed{}",
+                            r.mailbox,
+                            c.kind,
+                            c.created_crm,
+                            c.updated_crm,
+                            c.deleted_crm,
+                            c.created_server,
+                            c.updated_server,
+                            c.deleted_server,
+                            c.linked,
+                            c.conflicts,
+                            c.failed,
+                            if c.held > 0 {
+                                format!(", {} delete(s) held by the brake", c.held)
+                            } else {
+                                String::new()
+                            }
+                        );
+                    }
+                }
+                Some(code) => println!(
+                    "{} ACT: {} [{code}] {}",
+                    r.mailbox,
+                    r.result,
+                    r.message.clone().unwrap_or_default()
+                ),
+            }
+        }
+        for r in &sent {
+            let mut line = format!(
+                "{} outgoing: {} sent, {} failed, {} to retry",
+                r.mailbox, r.sent, r.failed, r.retried
+            );
+            if r.recovered + r.resent > 0 {
+                line.push_str(&format!(
+                    ", {} found in Sent after an interruption, {} sent again",
+                    r.recovered, r.resent
+                ));
+            }
+            if r.capped {
+                line.push_str(" (more waiting: per-cycle cap)");
+            }
+            if let Some(code) = &r.code {
+                line.push_str(&format!("; {} [{code}] {}", r.result, r.message.clone().unwrap_or_default()));
+            }
+            println!("{line}");
+        }
     }
-    if failed > 0 {
+    if failed + out_failed > 0 {
         return Err(CliError::Reported(format!(
-            "{failed} mailbox(es) failed to sync (see above and `crmsync alert list`)"
+            "{} mailbox(es) failed to sync (see above and `crmsync alert list`)",
+            failed + out_failed
         )));
     }
     Ok(())

@@ -6,7 +6,11 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{CoreError, Result};
 
 /// Every migration, in order; index + 1 is the version it produces.
-pub const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_initial.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_initial.sql"),
+    include_str!("../../migrations/0002_outgoing.sql"),
+    include_str!("../../migrations/0003_act.sql"),
+];
 
 /// The version a fully migrated store has.
 pub fn latest_version() -> u32 {

@@ -2,18 +2,22 @@
 //! embedded versioned migrations. All SQL lives under this module so another
 //! store (PostgreSQL) can be added behind the same functions later.
 
+pub mod act;
 pub mod activities;
 pub mod alerts;
+pub mod appointments;
 pub mod emails;
 pub mod lease;
 pub mod mailbox_state;
 pub mod mailboxes;
 mod migrations;
+pub mod outbox;
 pub mod principals;
 pub mod profiles;
 pub mod records;
 pub mod settings;
 pub mod sync_state;
+pub mod tasks;
 
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};

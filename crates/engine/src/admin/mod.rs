@@ -3,9 +3,11 @@
 //! typed (so both front ends get the same field-naming errors); outputs are
 //! serializable views that never carry a secret.
 
+pub mod act_records;
 pub mod activities;
 pub mod imports;
 pub mod mailboxes;
+pub mod outgoing;
 pub mod principals;
 pub mod profiles;
 pub mod settings;

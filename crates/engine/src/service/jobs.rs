@@ -4,9 +4,8 @@
 //! and [`settle`] turns the report into the next schedule, a disable or a
 //! recovery, with telemetry and alerts.
 //!
-//! Job kinds whose pipeline is not in this build return
-//! [`JobOutcome::NotAvailable`] (never a silent success): see
-//! [`outgoing_not_available`] and [`act_not_available`].
+//! A job kind whose pipeline is missing from a build returns
+//! [`JobOutcome::NotAvailable`] (never a silent success).
 
 use std::time::Duration;
 
@@ -25,6 +24,7 @@ use tracing::{info, warn};
 use super::policy::{self, FailureAction, Policy, PollResult};
 use crate::error::Result;
 use crate::incoming::cycle;
+use crate::permits::ConnectionPermits;
 
 /// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -134,28 +134,68 @@ pub async fn incoming_job(store: &mut Store, email: &str) -> Result<JobReport> {
     Ok(JobReport::new(JobKind::Incoming, &r.mailbox, outcome))
 }
 
-/// Outgoing is not in this build: the `outgoing` branch's send cycle replaces
-/// this job when it is merged. Queued mail waits; nothing is marked sent.
-pub async fn outgoing_not_available(_store: &mut Store, email: &str) -> Result<JobReport> {
-    Ok(JobReport::new(
-        JobKind::Outgoing,
-        email,
-        JobOutcome::NotAvailable {
-            message: "outgoing email is not available in this build of crmsync (no outgoing pipeline)".into(),
+/// Outgoing: one send pass over the mailbox's outbox
+/// (`outgoing::cycle::send_due_with`), which takes the profile's connection
+/// permit from the shared `permits` around its SMTP and IMAP sessions. A
+/// mailbox with nothing due costs a few store reads and no connection.
+pub async fn outgoing_job(store: &mut Store, email: &str, permits: &ConnectionPermits) -> Result<JobReport> {
+    let reports = crate::outgoing::cycle::send_due_with(store, Some(email), permits).await?;
+    let outcome = match reports.into_iter().next() {
+        None => JobOutcome::Done { processed: 0, created: 0, failed: 0, capped: false },
+        Some(r) => match r.result.as_str() {
+            "ok" => JobOutcome::Done {
+                processed: r.sent + r.failed + r.retried + r.recovered + r.resent,
+                created: r.sent + r.resent,
+                failed: r.failed,
+                capped: r.capped,
+            },
+            "failed" => JobOutcome::Failed {
+                code: r.code.unwrap_or_else(|| "SEND_FAILED".into()),
+                message: r.message.unwrap_or_default(),
+                class: ErrorClass::Transient,
+            },
+            _ => JobOutcome::Skipped {
+                code: r.code.unwrap_or_else(|| "SKIPPED".into()),
+                message: r.message.unwrap_or_default(),
+            },
         },
-    ))
+    };
+    Ok(JobReport::new(JobKind::Outgoing, email, outcome))
 }
 
-/// ACT sync is not in this build: the `act` branch's sync cycle replaces this
-/// job when it is merged.
-pub async fn act_not_available(_store: &mut Store, email: &str) -> Result<JobReport> {
-    Ok(JobReport::new(
-        JobKind::Act,
-        email,
-        JobOutcome::NotAvailable {
-            message: "appointment, contact and task sync is not available in this build of crmsync".into(),
+/// ACT: one `act::cycle::sync_act` of the mailbox (CalDAV/CardDAV both ways).
+pub async fn act_job(store: &mut Store, email: &str) -> Result<JobReport> {
+    let r = crate::act::cycle::sync_act(store, email).await?;
+    let outcome = match r.result.as_str() {
+        "ok" => {
+            let sum = |f: fn(&crate::act::cycle::ActCollectionStats) -> usize| {
+                r.collections.iter().map(f).sum::<usize>() as i64
+            };
+            JobOutcome::Done {
+                processed: sum(|c| {
+                    c.created_crm
+                        + c.created_server
+                        + c.updated_crm
+                        + c.updated_server
+                        + c.deleted_crm
+                        + c.deleted_server
+                }),
+                created: sum(|c| c.created_crm + c.created_server),
+                failed: sum(|c| c.failed),
+                capped: false,
+            }
+        }
+        "failed" => JobOutcome::Failed {
+            code: r.code.unwrap_or_else(|| "SYNC_FAILED".into()),
+            message: r.message.unwrap_or_default(),
+            class: r.class.unwrap_or(ErrorClass::Transient),
         },
-    ))
+        _ => JobOutcome::Skipped {
+            code: r.code.unwrap_or_else(|| "SKIPPED".into()),
+            message: r.message.unwrap_or_default(),
+        },
+    };
+    Ok(JobReport::new(JobKind::Act, &r.mailbox, outcome))
 }
 
 /// Recovery: re-tests the incoming server of a mailbox disabled by transient

@@ -194,18 +194,18 @@ async fn run_mailbox_job(store: &mut Store, shared: &Shared, job: &Job) -> Resul
     }
     // Every server session holds one of the profile's connection permits.
     let permit = match job.kind {
-        JobKind::Incoming | JobKind::Recovery => {
+        JobKind::Incoming | JobKind::Act | JobKind::Recovery => {
             Some(shared.permits.acquire(profile.id, profile.data.max_connections).await)
         }
-        // Jobs not in this build open no connection.
-        JobKind::Act | JobKind::Outgoing | JobKind::TestEnable => None,
+        // The outgoing pass takes its permit itself, and only when it has work.
+        JobKind::Outgoing | JobKind::TestEnable => None,
     };
     let email = mb.data.email.clone();
     let fut = async {
         match job.kind {
             JobKind::Incoming => jobs::incoming_job(store, &email).await,
-            JobKind::Act => jobs::act_not_available(store, &email).await,
-            JobKind::Outgoing => jobs::outgoing_not_available(store, &email).await,
+            JobKind::Act => jobs::act_job(store, &email).await,
+            JobKind::Outgoing => jobs::outgoing_job(store, &email, &shared.permits).await,
             JobKind::Recovery => jobs::recovery_job(store, &email).await,
             JobKind::TestEnable => unreachable!("handled by test_enable_job"),
         }
@@ -257,6 +257,12 @@ async fn run_mailbox_job(store: &mut Store, shared: &Shared, job: &Job) -> Resul
         }
         JobKind::Outgoing => match report.outcome {
             JobOutcome::NotAvailable { .. } => (Some(idle_max), job.interval, false),
+            // A mailbox-level failure (server down, login refused): the mail
+            // waits; check again after the backoff base, not every few seconds.
+            JobOutcome::Failed { .. } => {
+                let base = Duration::from_secs(settings.int("backoff.base_secs") as u64);
+                (Some(job.interval.max(base)), job.interval, false)
+            }
             _ => (Some(job.interval), job.interval, false),
         },
         JobKind::Recovery => match &report.outcome {

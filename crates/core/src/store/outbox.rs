@@ -1,0 +1,396 @@
+//! The outbox: state transitions of outgoing email activities.
+//!
+//! ```text
+//! draft ──submit──▶ pending_send ──claim──▶ sending ──250──▶ sent
+//!   │                 ▲    │                  │  │
+//!   │                 │    │ (retry later)    │  └─5xx / attempts used up──▶ failed ──submit──▶ pending_send
+//!   └──cancel──▶ canceled ◀─cancel─┘   ◀──────┘ (transient: back with next_attempt_on)
+//! ```
+//!
+//! `claim_next` commits `sending` (with `sending_since` and the attempt counted)
+//! before the engine opens the SMTP transaction, so after a crash the row says
+//! that a send may have happened; the engine then looks for the Message-ID in
+//! the Sent folder before sending again (see docs/outgoing.md).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::{CoreError, Result};
+
+/// Whether the copy in the sender's Sent folder is filed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentCopy {
+    /// Sent, copy not yet appended (filed on the next pass, even after a crash).
+    Pending,
+    /// The copy is in the Sent folder.
+    Saved,
+    /// No copy is kept (no IMAP, or `outgoing.save_to_sent` off, or the folder refused it).
+    None,
+}
+
+impl SentCopy {
+    fn as_str(self) -> &'static str {
+        match self {
+            SentCopy::Pending => "pending",
+            SentCopy::Saved => "saved",
+            SentCopy::None => "none",
+        }
+    }
+}
+
+/// An address on an outgoing email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addressee {
+    /// Address.
+    pub address: String,
+    /// Display name, if any.
+    pub name: Option<String>,
+}
+
+/// An attachment to send.
+#[derive(Debug, Clone)]
+pub struct OutgoingAttachment {
+    /// File name.
+    pub file_name: String,
+    /// MIME type.
+    pub mime_type: String,
+    /// Content.
+    pub content: Vec<u8>,
+}
+
+/// Everything needed to compose and send one outgoing email.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// Activity id.
+    pub id: i64,
+    /// Current status.
+    pub status: String,
+    /// The sending mailbox.
+    pub mailbox_id: i64,
+    /// Subject as written (without the tracking token).
+    pub subject: String,
+    /// Plain-text body.
+    pub body_text: Option<String>,
+    /// HTML body.
+    pub body_html: Option<String>,
+    /// Message-ID (without brackets), fixed when the email was created.
+    pub message_id: String,
+    /// In-Reply-To (without brackets).
+    pub in_reply_to: Option<String>,
+    /// References, oldest first.
+    pub references: Vec<String>,
+    /// Tracking token to append to the subject, if any.
+    pub tracking_token: Option<String>,
+    /// Sender.
+    pub from: Addressee,
+    /// To recipients.
+    pub to: Vec<Addressee>,
+    /// Cc recipients.
+    pub cc: Vec<Addressee>,
+    /// Bcc recipients (envelope only; kept on the Sent copy).
+    pub bcc: Vec<Addressee>,
+    /// Attachments.
+    pub attachments: Vec<OutgoingAttachment>,
+    /// Send attempts so far (the current one included once claimed).
+    pub delivery_attempts: i64,
+    /// When it was sent.
+    pub sent_on: Option<String>,
+}
+
+fn addressees(conn: &Connection, id: i64, role: &str) -> Result<Vec<Addressee>> {
+    // A recipient resolving to several records has one party row per record:
+    // one address on the message.
+    let mut stmt = conn.prepare_cached(
+        "SELECT address, name FROM activity_parties WHERE activity_id = ?1 AND role = ?2 AND address IS NOT NULL \
+         ORDER BY position",
+    )?;
+    let rows =
+        stmt.query_map(params![id, role], |r| Ok(Addressee { address: r.get(0)?, name: r.get(1)? }))?;
+    let mut out: Vec<Addressee> = Vec::new();
+    for row in rows {
+        let a = row?;
+        if !out.iter().any(|x| x.address.eq_ignore_ascii_case(&a.address)) {
+            out.push(a);
+        }
+    }
+    Ok(out)
+}
+
+/// Loads an outgoing email for sending (or for filing its Sent copy).
+pub fn load(conn: &Connection, id: i64) -> Result<Outgoing> {
+    let row = conn
+        .query_row(
+            "SELECT e.status, e.sender_mailbox_id, a.subject, a.body_text, a.body_html, e.message_id, e.in_reply_to, \
+             e.references_ids, e.tracking_token, e.delivery_attempts, e.sent_on \
+             FROM emails e JOIN activities a ON a.id = e.activity_id \
+             WHERE e.activity_id = ?1 AND e.direction = 'outgoing'",
+            [id],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<i64>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, Option<String>>(7)?,
+                    r.get::<_, Option<String>>(8)?,
+                    r.get::<_, i64>(9)?,
+                    r.get::<_, Option<String>>(10)?,
+                ))
+            },
+        )
+        .optional()?
+        .ok_or_else(|| CoreError::not_found("outgoing email", id.to_string()))?;
+    let (
+        status,
+        mailbox_id,
+        subject,
+        body_text,
+        body_html,
+        message_id,
+        in_reply_to,
+        refs,
+        token,
+        attempts,
+        sent_on,
+    ) = row;
+    let mailbox_id = mailbox_id
+        .ok_or_else(|| CoreError::invalid("id", format!("email {id} has no sender mailbox any more")))?;
+    let message_id =
+        message_id.ok_or_else(|| CoreError::invalid("id", format!("email {id} has no Message-ID")))?;
+    let from = addressees(conn, id, "from")?
+        .into_iter()
+        .next()
+        .ok_or_else(|| CoreError::invalid("id", format!("email {id} has no sender")))?;
+    let mut att = conn.prepare_cached(
+        "SELECT file_name, mime_type, content FROM attachments WHERE activity_id = ?1 AND content IS NOT NULL ORDER BY id",
+    )?;
+    let attachments = att
+        .query_map([id], |r| {
+            Ok(OutgoingAttachment { file_name: r.get(0)?, mime_type: r.get(1)?, content: r.get(2)? })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Outgoing {
+        id,
+        status,
+        mailbox_id,
+        subject,
+        body_text,
+        body_html,
+        message_id,
+        in_reply_to,
+        references: refs.map(|r| r.split_whitespace().map(str::to_string).collect()).unwrap_or_default(),
+        tracking_token: token,
+        from,
+        to: addressees(conn, id, "to")?,
+        cc: addressees(conn, id, "cc")?,
+        bcc: addressees(conn, id, "bcc")?,
+        attachments,
+        delivery_attempts: attempts,
+        sent_on,
+    })
+}
+
+/// Mailboxes with outbox work at `now`: due Pending Send mail, mail in Sending
+/// since before `stuck_before`, or Sent copies still to file.
+pub fn mailboxes_with_work(conn: &Connection, now: &str, stuck_before: &str) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT sender_mailbox_id FROM emails WHERE direction = 'outgoing' AND sender_mailbox_id IS NOT NULL AND ( \
+           (status = 'pending_send' AND (send_at IS NULL OR send_at <= ?1) AND (next_attempt_on IS NULL OR next_attempt_on <= ?1)) \
+           OR (status = 'sending' AND sending_since <= ?2) \
+           OR (status = 'sent' AND sent_copy = 'pending')) ORDER BY 1",
+    )?;
+    let rows = stmt.query_map(params![now, stuck_before], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Whether the mailbox has due Pending Send mail at `now`.
+pub fn has_due(conn: &Connection, mailbox_id: i64, now: &str) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM emails WHERE sender_mailbox_id = ?1 AND status = 'pending_send' \
+             AND (send_at IS NULL OR send_at <= ?2) AND (next_attempt_on IS NULL OR next_attempt_on <= ?2) LIMIT 1",
+            params![mailbox_id, now],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Claims the oldest due Pending Send email of a mailbox: it becomes Sending
+/// with `sending_since = now` and one more delivery attempt. Commit before
+/// sending.
+pub fn claim_next(conn: &Connection, mailbox_id: i64, now: &str) -> Result<Option<i64>> {
+    let id: Option<i64> = conn
+        .query_row(
+            "SELECT activity_id FROM emails WHERE sender_mailbox_id = ?1 AND status = 'pending_send' \
+             AND (send_at IS NULL OR send_at <= ?2) AND (next_attempt_on IS NULL OR next_attempt_on <= ?2) \
+             ORDER BY activity_id LIMIT 1",
+            params![mailbox_id, now],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = id {
+        conn.execute(
+            "UPDATE emails SET status = 'sending', sending_since = ?2, delivery_attempts = delivery_attempts + 1, \
+             next_attempt_on = NULL WHERE activity_id = ?1",
+            params![id, now],
+        )?;
+        touch(conn, id, None, now)?;
+    }
+    Ok(id)
+}
+
+/// Emails of a mailbox left in Sending since before `before` (a crash or a kill
+/// interrupted them).
+pub fn stuck_sending(conn: &Connection, mailbox_id: i64, before: &str) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare(
+        "SELECT activity_id FROM emails WHERE sender_mailbox_id = ?1 AND status = 'sending' AND sending_since <= ?2 \
+         ORDER BY activity_id",
+    )?;
+    let rows = stmt.query_map(params![mailbox_id, before], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Sent emails of a mailbox whose Sent copy is still to be filed.
+pub fn copies_pending(conn: &Connection, mailbox_id: i64) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare(
+        "SELECT activity_id FROM emails WHERE sender_mailbox_id = ?1 AND status = 'sent' AND sent_copy = 'pending' \
+         ORDER BY activity_id",
+    )?;
+    let rows = stmt.query_map([mailbox_id], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn touch(conn: &Connection, id: i64, state: Option<&str>, now: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE activities SET state = coalesce(?2, state), modified_on = ?3, version = version + 1 WHERE id = ?1",
+        params![id, state, now],
+    )?;
+    Ok(())
+}
+
+/// Sending → Sent (the server accepted it); the activity is completed.
+pub fn mark_sent(conn: &Connection, id: i64, sent_on: &str, copy: SentCopy) -> Result<()> {
+    conn.execute(
+        "UPDATE emails SET status = 'sent', sent_on = ?2, sending_since = NULL, next_attempt_on = NULL, \
+         last_error = NULL, sent_copy = ?3 WHERE activity_id = ?1 AND status = 'sending'",
+        params![id, sent_on, copy.as_str()],
+    )?;
+    touch(conn, id, Some("completed"), sent_on)
+}
+
+/// Records what became of the Sent copy.
+pub fn mark_copy(conn: &Connection, id: i64, copy: SentCopy) -> Result<()> {
+    conn.execute("UPDATE emails SET sent_copy = ?2 WHERE activity_id = ?1", params![id, copy.as_str()])?;
+    Ok(())
+}
+
+/// Sending → Pending Send after a transient failure, due again at `next_attempt_on`.
+pub fn schedule_retry(conn: &Connection, id: i64, error: &str, next_attempt_on: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE emails SET status = 'pending_send', sending_since = NULL, next_attempt_on = ?2, last_error = ?3 \
+         WHERE activity_id = ?1 AND status = 'sending'",
+        params![id, next_attempt_on, error],
+    )?;
+    Ok(())
+}
+
+/// Sending → Failed, keeping the server's reply (or the reason) as the last error.
+pub fn mark_failed(conn: &Connection, id: i64, error: &str, now: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE emails SET status = 'failed', sending_since = NULL, next_attempt_on = NULL, last_error = ?2 \
+         WHERE activity_id = ?1 AND status = 'sending'",
+        params![id, error],
+    )?;
+    touch(conn, id, None, now)
+}
+
+/// Sending → Pending Send without counting the attempt: the mailbox could not
+/// send at all (authentication, TLS), so the mail waits instead of failing.
+pub fn release(conn: &Connection, id: i64, error: &str, next_attempt_on: Option<&str>) -> Result<()> {
+    conn.execute(
+        "UPDATE emails SET status = 'pending_send', sending_since = NULL, next_attempt_on = ?3, last_error = ?2, \
+         delivery_attempts = max(delivery_attempts - 1, 0) WHERE activity_id = ?1 AND status = 'sending'",
+        params![id, error, next_attempt_on],
+    )?;
+    Ok(())
+}
+
+/// Sending (interrupted, not found in the Sent folder) → Pending Send, due now.
+pub fn requeue_interrupted(conn: &Connection, id: i64, note: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE emails SET status = 'pending_send', sending_since = NULL, next_attempt_on = NULL, last_error = ?2 \
+         WHERE activity_id = ?1 AND status = 'sending'",
+        params![id, note],
+    )?;
+    Ok(())
+}
+
+fn outgoing_status(conn: &Connection, id: i64) -> Result<String> {
+    let row: Option<(Option<String>, Option<String>)> = conn
+        .query_row(
+            "SELECT e.direction, e.status FROM activities a LEFT JOIN emails e ON e.activity_id = a.id WHERE a.id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match row {
+        None => Err(CoreError::invalid("id", format!("no activity {id}"))),
+        Some((Some(d), Some(s))) if d == "outgoing" => Ok(s),
+        Some(_) => Err(CoreError::invalid("id", format!("activity {id} is not an outgoing email"))),
+    }
+}
+
+/// Draft (or Failed) → Pending Send. A failed email starts again with a fresh
+/// attempt budget. Returns the previous status.
+pub fn submit(conn: &Connection, id: i64, now: &str) -> Result<String> {
+    let status = outgoing_status(conn, id)?;
+    if status != "draft" && status != "failed" {
+        return Err(CoreError::invalid(
+            "id",
+            format!("email {id} is {status}; only a draft or a failed email can be submitted"),
+        ));
+    }
+    conn.execute(
+        "UPDATE emails SET status = 'pending_send', next_attempt_on = NULL, sending_since = NULL, \
+         delivery_attempts = 0 WHERE activity_id = ?1",
+        [id],
+    )?;
+    touch(conn, id, Some("open"), now)?;
+    Ok(status)
+}
+
+/// Draft, Pending Send or Failed → Canceled. Mail in Sending (the SMTP
+/// transaction may be under way) or already Sent cannot be canceled.
+pub fn cancel(conn: &Connection, id: i64, now: &str) -> Result<String> {
+    let status = outgoing_status(conn, id)?;
+    match status.as_str() {
+        "draft" | "pending_send" | "failed" => {}
+        "sending" => {
+            return Err(CoreError::invalid(
+                "id",
+                format!("email {id} is being sent right now and can no longer be canceled"),
+            ));
+        }
+        other => {
+            return Err(CoreError::invalid(
+                "id",
+                format!("email {id} is {other}; only a draft, pending or failed email can be canceled"),
+            ));
+        }
+    }
+    conn.execute(
+        "UPDATE emails SET status = 'canceled', next_attempt_on = NULL WHERE activity_id = ?1",
+        [id],
+    )?;
+    touch(conn, id, Some("canceled"), now)?;
+    Ok(status)
+}
+
+/// Marks a newly inserted outgoing email's activity open (not yet sent).
+pub fn mark_open(conn: &Connection, id: i64) -> Result<()> {
+    conn.execute("UPDATE activities SET state = 'open' WHERE id = ?1", [id])?;
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! The outbox state machine on a real store: claim, retry, release, fail,
+//! send, interrupted-send lookups, submit and cancel.
+
+use crmsync_core::Store;
+use crmsync_core::model::{
+    ChannelMethod, CredentialSource, Endpoint, IncomingMethod, MailboxData, OutgoingAuth, Owner, ProfileData,
+    ProfileKind, RecordRef, RecordType, Security, TrackFilter,
+};
+use crmsync_core::resolution::{Party, Role};
+use crmsync_core::store::emails::{self, NewEmail};
+use crmsync_core::store::outbox::{self, SentCopy};
+use crmsync_core::store::principals::{self, Kind};
+use crmsync_core::store::{mailboxes, profiles};
+
+fn setup() -> (tempfile::TempDir, Store, i64) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("crm.db")).unwrap().without_keyring();
+    let c = store.conn();
+    let pid = profiles::insert(
+        c,
+        &ProfileData {
+            name: "Office".into(),
+            kind: ProfileKind::ImapSmtp,
+            incoming: Some(Endpoint { host: "h".into(), port: 993, security: Security::Tls }),
+            outgoing: Some(Endpoint { host: "h".into(), port: 465, security: Security::Tls }),
+            outgoing_auth: OutgoingAuth::Password,
+            ews_url: None,
+            dav_url: None,
+            credentials: CredentialSource::Mailbox,
+            username: None,
+            max_connections: 10,
+            min_poll_interval: 60,
+            timeout: 60,
+            process_from: None,
+            allow_insecure: false,
+        },
+        None,
+    )
+    .unwrap();
+    let uid = principals::insert(c, Kind::User, "alice@x.test", "Alice").unwrap();
+    let mid = mailboxes::insert(
+        c,
+        &MailboxData {
+            email: "alice@x.test".into(),
+            owner: Owner::User { id: uid, name: "Alice".into() },
+            profile_id: pid,
+            username: None,
+            incoming_method: IncomingMethod::ServerSide,
+            outgoing_method: ChannelMethod::ServerSide,
+            act_method: ChannelMethod::None,
+            track: TrackFilter::Responses,
+            process_from: None,
+            delete_after_processing: false,
+            is_forward_mailbox: false,
+            track_folders: Vec::new(),
+        },
+        None,
+    )
+    .unwrap();
+    (dir, store, mid)
+}
+
+fn queue(store: &Store, mailbox: i64, n: u32, status: &'static str, send_at: Option<&str>) -> i64 {
+    let id = format!("m{n}@x.test");
+    let owner = RecordRef { record_type: RecordType::User, id: 1, name: "Alice".into() };
+    let e = NewEmail {
+        direction: "outgoing",
+        status,
+        subject: format!("s{n}"),
+        body_text: Some("b".into()),
+        body_html: None,
+        message_id: Some(id.clone()),
+        dedupe_key: id,
+        in_reply_to: None,
+        references: None,
+        tracking_token: None,
+        correlation_method: "none",
+        subject_hash: None,
+        regarding: None,
+        owner_user_id: Some(1),
+        owner_queue_id: None,
+        sender_mailbox_id: Some(mailbox),
+        received_on: None,
+        send_at: send_at.map(str::to_string),
+        flags: Vec::new(),
+        parties: vec![
+            Party { role: Role::From, address: "alice@x.test".into(), name: None, record: Some(owner) },
+            Party { role: Role::To, address: "bob@x.test".into(), name: None, record: None },
+        ],
+        attachments: Vec::new(),
+    };
+    emails::insert(store.conn(), &e).unwrap()
+}
+
+fn status(store: &Store, id: i64) -> (String, i64) {
+    store
+        .conn()
+        .query_row("SELECT status, delivery_attempts FROM emails WHERE activity_id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap()
+}
+
+const T0: &str = "2026-01-01T00:00:00.000Z";
+const T1: &str = "2026-01-01T00:01:00.000Z";
+const T2: &str = "2026-01-01T00:02:00.000Z";
+
+#[test]
+fn claims_take_the_oldest_due_email_once_and_honour_send_at_and_retry_time() {
+    let (_d, store, mb) = setup();
+    let c = store.conn();
+    let later = queue(&store, mb, 1, "pending_send", Some(T1));
+    let now = queue(&store, mb, 2, "pending_send", None);
+    let draft = queue(&store, mb, 3, "draft", None);
+    assert_eq!(outbox::mailboxes_with_work(c, T0, T0).unwrap(), vec![mb]);
+    assert_eq!(outbox::claim_next(c, mb, T0).unwrap(), Some(now));
+    assert_eq!(status(&store, now), ("sending".into(), 1));
+    assert_eq!(outbox::claim_next(c, mb, T0).unwrap(), None, "send_at in the future, draft never");
+    outbox::schedule_retry(c, now, "SMTP_DEFERRED: 451", T2).unwrap();
+    assert_eq!(status(&store, now), ("pending_send".into(), 1));
+    assert_eq!(outbox::claim_next(c, mb, T1).unwrap(), Some(later));
+    assert_eq!(outbox::claim_next(c, mb, T1).unwrap(), None, "retry not due before T2");
+    assert_eq!(outbox::claim_next(c, mb, T2).unwrap(), Some(now));
+    assert_eq!(status(&store, now), ("sending".into(), 2));
+    // A mailbox-level failure gives the attempt back.
+    outbox::release(c, now, "SMTP_AUTH_FAILED", None).unwrap();
+    assert_eq!(status(&store, now), ("pending_send".into(), 1));
+    assert_eq!(status(&store, draft), ("draft".into(), 0));
+}
+
+#[test]
+fn interrupted_sends_copies_and_final_states() {
+    let (_d, store, mb) = setup();
+    let c = store.conn();
+    let a = queue(&store, mb, 1, "pending_send", None);
+    let b = queue(&store, mb, 2, "pending_send", None);
+    outbox::claim_next(c, mb, T0).unwrap();
+    outbox::claim_next(c, mb, T1).unwrap();
+    assert_eq!(outbox::stuck_sending(c, mb, T0).unwrap(), vec![a], "only the one claimed before the cutoff");
+    outbox::mark_sent(c, a, T2, SentCopy::Pending).unwrap();
+    assert_eq!(outbox::copies_pending(c, mb).unwrap(), vec![a]);
+    assert_eq!(outbox::mailboxes_with_work(c, T2, T0).unwrap(), vec![mb], "a copy to file is work");
+    outbox::mark_copy(c, a, SentCopy::Saved).unwrap();
+    assert!(outbox::copies_pending(c, mb).unwrap().is_empty());
+    let state: String = c.query_row("SELECT state FROM activities WHERE id = ?1", [a], |r| r.get(0)).unwrap();
+    assert_eq!(state, "completed");
+    outbox::mark_failed(c, b, "SMTP_REJECTED: 550", T2).unwrap();
+    assert_eq!(status(&store, b).0, "failed");
+    assert!(outbox::mailboxes_with_work(c, T2, T2).unwrap().is_empty());
+    let sent = outbox::load(c, a).unwrap();
+    assert_eq!(sent.message_id, "m1@x.test");
+    assert_eq!(sent.to.len(), 1);
+    assert_eq!(sent.sent_on.as_deref(), Some(T2));
+}
+
+#[test]
+fn submit_and_cancel_accept_only_the_states_that_allow_them() {
+    let (_d, store, mb) = setup();
+    let c = store.conn();
+    let draft = queue(&store, mb, 1, "draft", None);
+    let pending = queue(&store, mb, 2, "pending_send", None);
+    assert!(outbox::cancel(c, pending, T0).is_ok());
+    assert!(outbox::submit(c, pending, T0).unwrap_err().to_string().starts_with("id: "));
+    assert_eq!(outbox::submit(c, draft, T0).unwrap(), "draft");
+    outbox::claim_next(c, mb, T0).unwrap();
+    let e = outbox::cancel(c, draft, T0).unwrap_err().to_string();
+    assert!(e.contains("being sent"), "{e}");
+    outbox::mark_failed(c, draft, "x", T0).unwrap();
+    assert_eq!(outbox::submit(c, draft, T0).unwrap(), "failed");
+    assert_eq!(status(&store, draft), ("pending_send".into(), 0), "a fresh attempt budget");
+    assert!(outbox::cancel(c, 9999, T0).unwrap_err().to_string().contains("no activity"));
+}

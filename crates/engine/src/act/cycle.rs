@@ -1,0 +1,621 @@
+//! One ACT cycle of a mailbox: discover (first time), list what changed on
+//! the server, fetch it, plan with the CRM side, apply, record telemetry and
+//! alerts. A no-change cycle costs one request per collection (a
+//! sync-collection REPORT with the stored token, or a CTag PROPFIND).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use crmsync_core::act::item::ItemKind;
+use crmsync_core::act::merge::Side;
+use crmsync_core::act::plan::{Action, PlanContext, RemoteSnap, plan};
+use crmsync_core::act::{ConflictPolicy, LeaveFilterAction};
+use crmsync_core::model::{ChannelMethod, Mailbox, Owner, ProfileKind, Severity};
+use crmsync_core::store::act::{self as act_store, Collection, ItemStatus};
+use crmsync_core::store::alerts::{self, NewAlert, Scope};
+use crmsync_core::store::appointments::OwnerIds;
+use crmsync_core::store::{mailbox_state, mailboxes, profiles, settings as stored_settings};
+use crmsync_core::{CoreError, ErrorClass, Store};
+use crmsync_protocols::dav::{DavClient, Discovery, SyncOutcome};
+use serde::Serialize;
+
+use super::apply::{self, Ctx, RemoteItem};
+use super::load::{crm_records, owner_facts};
+use crate::connect;
+use crate::error::{EngineError, Result};
+
+type Hook = std::sync::Arc<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+
+static BEFORE_APPLY: std::sync::Mutex<Option<HashMap<String, Hook>>> = std::sync::Mutex::new(None);
+
+/// Test support: runs `hook` once, for mailbox `email`, after the next plan
+/// and before it is applied (end-to-end tests change the server there to
+/// provoke a 412).
+#[doc(hidden)]
+pub fn set_before_apply_hook(email: &str, hook: Hook) {
+    let mut g = BEFORE_APPLY.lock().unwrap_or_else(|p| p.into_inner());
+    g.get_or_insert_with(HashMap::new).insert(email.to_ascii_lowercase(), hook);
+}
+
+fn take_hook(email: &str) -> Option<Hook> {
+    let mut g = BEFORE_APPLY.lock().unwrap_or_else(|p| p.into_inner());
+    g.as_mut()?.remove(&email.to_ascii_lowercase())
+}
+
+/// Counts for one collection.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ActCollectionStats {
+    /// appointment, task or contact.
+    pub kind: String,
+    /// Collection URL.
+    pub url: String,
+    /// How changes were listed: sync-token, initial, ctag-unchanged or etags.
+    pub listing: String,
+    /// Records created in the CRM.
+    pub created_crm: usize,
+    /// Items created on the server.
+    pub created_server: usize,
+    /// Records updated in the CRM.
+    pub updated_crm: usize,
+    /// Items updated on the server.
+    pub updated_server: usize,
+    /// Records deleted in the CRM.
+    pub deleted_crm: usize,
+    /// Items deleted on the server.
+    pub deleted_server: usize,
+    /// Pairs matched on first sync.
+    pub linked: usize,
+    /// Pairs unlinked (left the filter).
+    pub unlinked: usize,
+    /// Conflicts (each raised a DAV_CONFLICT alert).
+    pub conflicts: usize,
+    /// Items that failed (each raised an alert).
+    pub failed: usize,
+    /// Deletes held by the brake.
+    pub held: usize,
+}
+
+/// The result of one ACT cycle of a mailbox.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActSync {
+    /// Mailbox address.
+    pub mailbox: String,
+    /// ok, failed or skipped.
+    pub result: String,
+    /// Per collection.
+    pub collections: Vec<ActCollectionStats>,
+    /// HTTP requests sent.
+    pub requests: usize,
+    /// Error code (failed or skipped).
+    pub code: Option<String>,
+    /// Error message or skip reason.
+    pub message: Option<String>,
+    /// How the engine reacts to the failure (the scheduler backs off or disables).
+    #[serde(skip)]
+    pub class: Option<ErrorClass>,
+}
+
+fn client_for(store: &Store, mb: &Mailbox) -> Result<(DavClient, crmsync_core::model::Profile)> {
+    let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
+    if profile.data.kind == ProfileKind::Exchange {
+        return Err(EngineError::Unsupported(
+            "ACT with Exchange (EWS) is not supported by this version of crmsync".into(),
+        ));
+    }
+    let url = profile.data.dav_url.clone().ok_or_else(|| {
+        EngineError::Unsupported(format!("profile '{}' has no CalDAV/CardDAV URL", profile.data.name))
+    })?;
+    if url.starts_with("http://") && !profile.data.allow_insecure && !is_loopback(&url) {
+        return Err(crmsync_protocols::ProtocolError::PlaintextRefused {
+            proto: crmsync_protocols::Proto::Dav,
+            host: url.clone(),
+            port: 80,
+        }
+        .into());
+    }
+    let (user, password) = connect::credentials(store, mb, &profile)?;
+    let timeout = Duration::from_secs(u64::from(profile.data.timeout));
+    Ok((DavClient::new(&url, &user, password.expose(), timeout, &[])?, profile))
+}
+
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split("://").nth(1).unwrap_or("");
+    rest.starts_with("127.") || rest.starts_with("localhost") || rest.starts_with("[::1]")
+}
+
+fn kinds_of(kind: &str) -> ItemKind {
+    match kind {
+        "calendar" => ItemKind::Appointment,
+        "tasks" => ItemKind::Task,
+        _ => ItemKind::Contact,
+    }
+}
+
+/// Discovers the mailbox's calendar, task list and address book (creating
+/// what is missing) and remembers them.
+pub async fn discover(
+    store: &mut Store,
+    mb: &Mailbox,
+    client: &DavClient,
+) -> Result<(Discovery, Vec<Collection>)> {
+    let mut d = client.discover().await?;
+    if d.calendar_for("VEVENT").is_none()
+        && let Some(home) = d.calendar_home.clone()
+    {
+        client
+            .mkcalendar(
+                &format!("{}crmsync-calendar/", slash(&home)),
+                "CRM appointments",
+                &["VEVENT", "VTODO"],
+            )
+            .await?;
+        d = client.discover().await?;
+    }
+    if d.calendar_for("VTODO").is_none()
+        && let Some(home) = d.calendar_home.clone()
+    {
+        client.mkcalendar(&format!("{}crmsync-tasks/", slash(&home)), "CRM tasks", &["VTODO"]).await?;
+        d = client.discover().await?;
+    }
+    if d.addressbooks.is_empty()
+        && let Some(home) = d.addressbook_home.clone()
+    {
+        client.mkaddressbook(&format!("{}crmsync-contacts/", slash(&home)), "CRM contacts").await?;
+        d = client.discover().await?;
+    }
+    let picks = [
+        ("calendar", d.calendar_for("VEVENT").cloned()),
+        ("tasks", d.calendar_for("VTODO").cloned()),
+        ("contacts", d.addressbooks.first().cloned()),
+    ];
+    let id = mb.id;
+    let cols = store.write(|tx| -> Result<Vec<Collection>> {
+        let mut out = Vec::new();
+        for (kind, c) in &picks {
+            if let Some(c) = c {
+                out.push(act_store::upsert_collection(tx, id, kind, &c.url, c.display_name.as_deref())?);
+            }
+        }
+        Ok(out)
+    })?;
+    Ok((d, cols))
+}
+
+fn slash(s: &str) -> String {
+    if s.ends_with('/') { s.to_string() } else { format!("{s}/") }
+}
+
+/// Releases the mass-delete brake of a mailbox: the next cycle mirrors the held deletes.
+pub fn confirm_brake(store: &mut Store, email: &str) -> Result<Vec<Collection>> {
+    let mb = mailboxes::find(store.conn(), email)?
+        .ok_or_else(|| CoreError::invalid("email", format!("no mailbox for {email}")))?;
+    let released = store.write(|tx| act_store::confirm_brake(tx, mb.id))?;
+    if released.is_empty() {
+        return Err(CoreError::invalid("email", format!("{email} has no held mass delete to confirm")).into());
+    }
+    Ok(released)
+}
+
+/// The server's state of one collection URL.
+struct Listing {
+    /// href -> etag of every member now.
+    members: BTreeMap<String, String>,
+    token: Option<String>,
+    ctag: Option<String>,
+    how: &'static str,
+}
+
+async fn list(client: &DavClient, col: &Collection, known: &BTreeMap<String, String>) -> Result<Listing> {
+    let url = &col.url;
+    let mut outcome = client.sync_collection(url, col.sync_token.as_deref()).await?;
+    let mut how = if col.sync_token.is_some() { "sync-token" } else { "initial" };
+    if outcome == SyncOutcome::InvalidToken {
+        outcome = client.sync_collection(url, None).await?;
+        how = "initial";
+    }
+    match outcome {
+        SyncOutcome::Changes(c) => {
+            let mut members = if how == "sync-token" { known.clone() } else { BTreeMap::new() };
+            for h in c.removed {
+                members.remove(&h);
+            }
+            for (h, e) in c.changed {
+                members.insert(h, e);
+            }
+            Ok(Listing { members, token: c.token, ctag: None, how })
+        }
+        _ => {
+            let (ctag, _) = client.collection_state(url).await?;
+            if ctag.is_some() && ctag == col.ctag {
+                return Ok(Listing { members: known.clone(), token: None, ctag, how: "ctag-unchanged" });
+            }
+            let members = client.list_etags(url).await?.into_iter().collect();
+            Ok(Listing { members, token: None, ctag, how: "etags" })
+        }
+    }
+}
+
+fn component_kind(data: &str) -> Option<ItemKind> {
+    let u = data.to_ascii_uppercase();
+    if u.contains("BEGIN:VCARD") {
+        Some(ItemKind::Contact)
+    } else if u.contains("BEGIN:VEVENT") {
+        Some(ItemKind::Appointment)
+    } else if u.contains("BEGIN:VTODO") {
+        Some(ItemKind::Task)
+    } else {
+        None
+    }
+}
+
+struct MailboxSettings {
+    policy: ConflictPolicy,
+    leave: LeaveFilterAction,
+    brake_percent: u8,
+}
+
+/// Syncs one collection URL (one or two kinds share it); returns per-kind stats.
+async fn sync_url(
+    store: &mut Store,
+    mb: &Mailbox,
+    client: &DavClient,
+    cols: &[Collection],
+    ms: &MailboxSettings,
+    concurrency: usize,
+) -> Result<Vec<ActCollectionStats>> {
+    let first = &cols[0];
+    let mut statuses: HashMap<ItemKind, Vec<ItemStatus>> = HashMap::new();
+    let mut known: BTreeMap<String, String> = BTreeMap::new();
+    for c in cols {
+        let kind = kinds_of(&c.kind);
+        let rows = act_store::status_rows(store.conn(), c.id, kind)?;
+        for s in &rows {
+            known.insert(s.row.href.clone(), s.row.etag.clone());
+        }
+        statuses.insert(kind, rows);
+    }
+    let listing = list(client, first, &known).await?;
+    let status_by_href: HashMap<String, (ItemKind, String)> = statuses
+        .iter()
+        .flat_map(|(k, v)| v.iter().map(move |s| (s.row.href.clone(), (*k, s.row.etag.clone()))))
+        .collect();
+
+    // Fetch what is new or has a new ETag.
+    let to_fetch: Vec<String> = listing
+        .members
+        .iter()
+        .filter(|(h, e)| status_by_href.get(h.as_str()).is_none_or(|(_, etag)| etag != *e || e.is_empty()))
+        .map(|(h, _)| h.clone())
+        .collect();
+    let addressbook = cols.iter().any(|c| c.kind == "contacts");
+    let fetched = if to_fetch.is_empty() {
+        Vec::new()
+    } else {
+        client.multiget(&first.url, &to_fetch, addressbook).await?
+    };
+    let mut content: HashMap<String, (ItemKind, RemoteItem, Option<chrono::DateTime<chrono::Utc>>)> =
+        HashMap::new();
+    let mut unreadable: Vec<(String, String)> = Vec::new();
+    for (href, etag, data) in fetched {
+        let Some(kind) = component_kind(&data) else {
+            unreadable.push((href, "neither a VEVENT, a VTODO nor a vCard".into()));
+            continue;
+        };
+        match apply::parse(kind, &data, &href) {
+            Ok((item, modified)) => {
+                let v4 = data.contains("VERSION:4.0");
+                content.insert(href, (kind, RemoteItem { item, etag, v4 }, modified));
+            }
+            Err(e) => unreadable.push((href, e)),
+        }
+    }
+
+    let mut server_ok = true;
+    let mut out = Vec::new();
+    for col in cols {
+        let kind = kinds_of(&col.kind);
+        let status = statuses.remove(&kind).unwrap_or_default();
+        let mut st = ActCollectionStats {
+            kind: kind.to_string(),
+            url: col.url.clone(),
+            listing: listing.how.into(),
+            ..Default::default()
+        };
+        // The server side of this kind: fetched items, and unchanged ones from their status rows.
+        let mut remote: HashMap<String, RemoteSnap> = HashMap::new();
+        let mut items: HashMap<String, RemoteItem> = HashMap::new();
+        for (href, etag) in &listing.members {
+            if let Some((k, ri, modified)) = content.get(href) {
+                if *k == kind {
+                    remote.insert(
+                        href.clone(),
+                        RemoteSnap {
+                            href: href.clone(),
+                            etag: etag.clone(),
+                            uid: ri.item.uid().into(),
+                            emails: ri.item.match_emails(),
+                            hash: ri.item.content_hash(),
+                            modified: *modified,
+                        },
+                    );
+                    items.insert(href.clone(), ri.clone());
+                }
+            } else if let Some(s) = status.iter().find(|s| &s.row.href == href) {
+                // Unchanged (or changed but unreadable: kept as it was, never taken as deleted).
+                remote.insert(
+                    href.clone(),
+                    RemoteSnap {
+                        href: href.clone(),
+                        etag: s.row.etag.clone(),
+                        uid: s.uid.clone().unwrap_or_default(),
+                        emails: vec![],
+                        hash: s.row.remote_hash.clone(),
+                        modified: None,
+                    },
+                );
+            }
+        }
+        if kind == ItemKind::Contact {
+            // A contact gets its vCard UID before it is first synced.
+            store.write(|tx| -> Result<()> {
+                tx.execute(
+                    "UPDATE contacts SET uid = lower(hex(randomblob(12))) || '-crmsync' WHERE uid IS NULL",
+                    [],
+                )
+                .map_err(CoreError::from)?;
+                Ok(())
+            })?;
+        }
+        let owner = owner_facts(&mb.data.owner, &mb.data.email);
+        let cfg = act_store::mailbox_config(store.conn(), mb.id)?;
+        let crm = crm_records(store, kind, &cfg, &owner)?;
+        let crm_snaps: Vec<_> = crm.values().map(|r| r.snap.clone()).collect();
+        let rows: Vec<_> = status.iter().map(|s| s.row.clone()).collect();
+        let cx = PlanContext {
+            kind,
+            policy: ms.policy,
+            leave: ms.leave,
+            brake_percent: ms.brake_percent,
+            brake_confirmed: col.brake_confirmed,
+        };
+        let p = plan(&crm_snaps, &remote.values().cloned().collect::<Vec<_>>(), &rows, &cx);
+
+        // Server content the actions need but the listing did not fetch.
+        let need: Vec<String> = p
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Sync { href, .. }
+                | Action::KeepBoth { href, .. }
+                | Action::CancelServer { href, .. } => Some(href.clone()),
+                _ => None,
+            })
+            .filter(|h| !items.contains_key(h))
+            .collect();
+        if !need.is_empty() {
+            for (href, etag, data) in client.multiget(&col.url, &need, kind == ItemKind::Contact).await? {
+                if let Ok((item, _)) = apply::parse(kind, &data, &href) {
+                    let v4 = data.contains("VERSION:4.0");
+                    items.insert(href, RemoteItem { item, etag, v4 });
+                }
+            }
+        }
+
+        let owner_ids = match &mb.data.owner {
+            Owner::User { id, .. } => OwnerIds { user_id: Some(*id), queue_id: None },
+            Owner::Queue { id, .. } => OwnerIds { user_id: None, queue_id: Some(*id) },
+        };
+        let ctx = Ctx {
+            client,
+            mailbox_id: mb.id,
+            collection_id: col.id,
+            collection_path: slash(&client.path(&col.url)),
+            kind,
+            owner: owner_ids,
+            dirs: cfg.directions,
+            policy: ms.policy,
+            crm: &crm,
+            remote: &remote,
+            content: &items,
+            concurrency,
+        };
+        if !p.actions.is_empty()
+            && let Some(hook) = take_hook(&mb.data.email)
+        {
+            hook().await;
+        }
+        server_ok &= apply::apply(store, &ctx, &p.actions, &mut st).await?;
+
+        // Brake bookkeeping and alerts.
+        let (cid, mid) = (col.id, mb.id);
+        let email = mb.data.email.clone();
+        let held = p.held.clone();
+        // Held deletes must be listed again next cycle: the token stays where it was.
+        server_ok &= held.is_empty();
+        let was_confirmed = col.brake_confirmed;
+        let unreadable_here: Vec<_> = unreadable
+            .iter()
+            .filter(|(h, _)| !status_by_href.get(h.as_str()).is_some_and(|(k, _)| *k != kind))
+            .cloned()
+            .collect();
+        store.write(|tx| -> Result<()> {
+            if let Some(b) = held.first() {
+                st.held = held.iter().map(|b| b.deletes).sum();
+                let side = if b.side == Side::Crm { "crm" } else { "server" };
+                act_store::hold_brake(tx, cid, side, b.deletes)?;
+                let where_ = if b.side == Side::Crm { "in the CRM" } else { "on the server" };
+                let from = if b.side == Side::Crm { "the server" } else { "the CRM" };
+                alerts::raise(tx, &NewAlert {
+                    severity: Severity::Warning,
+                    scope: Scope::Mailbox(mid),
+                    code: "ACT_MASS_DELETE_HELD".into(),
+                    message: format!(
+                        "{} of {} synced {}s were deleted from {from}; the deletes are not mirrored {where_} until you confirm with `crmsync mailbox act-confirm {email}`",
+                        b.deletes, b.total, kind
+                    ),
+                })?;
+            } else if was_confirmed || col.brake_held_on.is_some() {
+                act_store::clear_brake(tx, cid)?;
+            }
+            if (cols.len() == 1 || kind != ItemKind::Task) && !unreadable_here.is_empty() {
+                for (href, why) in &unreadable_here {
+                    st.failed += 1;
+                    alerts::raise(tx, &NewAlert {
+                        severity: Severity::Warning,
+                        scope: Scope::Item { mailbox_id: mid, activity_id: None, item_ref: Some(href.clone()) },
+                        code: "DAV_ITEM_UNREADABLE".into(),
+                        message: format!("{href} on the server cannot be read and is left as it is: {why}"),
+                    })?;
+                }
+            }
+            Ok(())
+        })?;
+        out.push(st);
+    }
+    if server_ok {
+        let ids: Vec<i64> = cols.iter().map(|c| c.id).collect();
+        let (token, ctag) = (listing.token.clone(), listing.ctag.clone());
+        store.write(|tx| -> Result<()> {
+            for id in &ids {
+                act_store::set_sync_state(tx, *id, token.as_deref(), ctag.as_deref())?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(out)
+}
+
+async fn run(store: &mut Store, mb: &Mailbox) -> Result<(Vec<ActCollectionStats>, usize)> {
+    let (client, profile) = client_for(store, mb)?;
+    let settings = stored_settings::load(store.conn())?;
+    let ms = MailboxSettings {
+        policy: ConflictPolicy::parse("act.conflict_policy", settings.text("act.conflict_policy"))?,
+        leave: LeaveFilterAction::parse("act.leave_filter_action", settings.text("act.leave_filter_action"))?,
+        brake_percent: settings.int("act.mass_delete_brake_percent").clamp(1, 100) as u8,
+    };
+    let cfg = act_store::mailbox_config(store.conn(), mb.id)?;
+    let mut cols = act_store::collections(store.conn(), mb.id)?;
+    let wanted: Vec<&str> = [("calendar", "appointment"), ("tasks", "task"), ("contacts", "contact")]
+        .iter()
+        .filter(|(_, p)| cfg.syncs(p))
+        .map(|(k, _)| *k)
+        .collect();
+    if wanted.iter().any(|k| !cols.iter().any(|c| c.kind == *k)) {
+        cols = discover(store, mb, &client).await?.1;
+    }
+    cols.retain(|c| wanted.contains(&c.kind.as_str()));
+    let mut by_url: BTreeMap<String, Vec<Collection>> = BTreeMap::new();
+    for c in cols {
+        by_url.entry(c.url.clone()).or_default().push(c);
+    }
+    let concurrency = (profile.data.max_connections as usize).clamp(1, 8);
+    let mut stats = Vec::new();
+    for (_, group) in by_url {
+        stats.extend(sync_url(store, mb, &client, &group, &ms, concurrency).await?);
+    }
+    Ok((stats, client.requests()))
+}
+
+/// Runs one ACT cycle for a mailbox and records telemetry and alerts.
+pub async fn sync_act(store: &mut Store, email: &str) -> Result<ActSync> {
+    let mb = mailboxes::get(store.conn(), email)?;
+    let skip = |code: &str, why: &str| ActSync {
+        mailbox: mb.data.email.clone(),
+        result: "skipped".into(),
+        collections: vec![],
+        requests: 0,
+        code: Some(code.into()),
+        message: Some(why.into()),
+        class: None,
+    };
+    if mb.data.act_method != ChannelMethod::ServerSide {
+        return Ok(skip("NOT_SERVER_SIDE", "appointments, contacts and tasks are not server-side"));
+    }
+    if !mb.act.enabled {
+        return Ok(skip("NOT_ENABLED", "ACT is not enabled; run Test & Enable"));
+    }
+    let id = mb.id;
+    store.write(|tx| mailbox_state::sync_started(tx, id))?;
+    let started = Instant::now();
+    match run(store, &mb).await {
+        Ok((collections, requests)) => {
+            let processed: usize = collections
+                .iter()
+                .map(|s| {
+                    s.created_crm
+                        + s.created_server
+                        + s.updated_crm
+                        + s.updated_server
+                        + s.deleted_crm
+                        + s.deleted_server
+                })
+                .sum();
+            let failed: usize = collections.iter().map(|s| s.failed).sum();
+            let ms = started.elapsed().as_millis() as i64;
+            store.write(|tx| mailbox_state::sync_succeeded(tx, id, processed as i64, failed as i64, ms))?;
+            Ok(ActSync {
+                mailbox: mb.data.email,
+                result: "ok".into(),
+                collections,
+                requests,
+                code: None,
+                message: None,
+                class: None,
+            })
+        }
+        Err(e) => {
+            let transient = e.class() == ErrorClass::Transient;
+            let code = e.code();
+            let message = format!("ACT: {e}");
+            let settings = stored_settings::load(store.conn())?;
+            let record = if transient {
+                settings.bool("alerts.record_warnings")
+            } else {
+                settings.bool("alerts.record_errors")
+            };
+            store.write(|tx| -> Result<()> {
+                mailbox_state::sync_failed(tx, id, &code, &message, transient)?;
+                if record {
+                    alerts::raise(
+                        tx,
+                        &NewAlert {
+                            severity: if transient { Severity::Warning } else { Severity::Error },
+                            scope: Scope::Mailbox(id),
+                            code: code.clone(),
+                            message: message.clone(),
+                        },
+                    )?;
+                }
+                Ok(())
+            })?;
+            Ok(ActSync {
+                mailbox: mb.data.email,
+                result: "failed".into(),
+                collections: vec![],
+                requests: 0,
+                code: Some(code),
+                message: Some(message),
+                class: Some(if transient { ErrorClass::Transient } else { ErrorClass::Permanent }),
+            })
+        }
+    }
+}
+
+/// One ACT cycle over every mailbox with ACT enabled (or just `only`).
+pub async fn sync_all_act(store: &mut Store, only: Option<&str>) -> Result<Vec<ActSync>> {
+    let list = match only {
+        Some(email) => vec![
+            mailboxes::find(store.conn(), email)?
+                .ok_or_else(|| CoreError::invalid("mailbox", format!("no mailbox for {email}")))?,
+        ],
+        None => mailboxes::list(store.conn())?,
+    };
+    let mut out = Vec::new();
+    for mb in list {
+        if mb.data.act_method != ChannelMethod::ServerSide || (only.is_none() && !mb.act.enabled) {
+            continue;
+        }
+        out.push(sync_act(store, &mb.data.email).await?);
+    }
+    Ok(out)
+}

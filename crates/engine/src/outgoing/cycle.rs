@@ -1,0 +1,519 @@
+//! One outgoing pass over the mailboxes with outbox work.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use crmsync_core::model::{Approval, ChannelMethod, Mailbox, Profile, ProfileKind, Severity};
+use crmsync_core::settings::Settings;
+use crmsync_core::store::alerts::{self, NewAlert, Scope};
+use crmsync_core::store::outbox::{self, SentCopy};
+use crmsync_core::store::{mailbox_state, mailboxes, profiles, settings as stored_settings};
+use crmsync_core::time::{from_db, now, now_db, to_db};
+use crmsync_core::{CoreError, ErrorClass, Store};
+use crmsync_protocols::compose::compose;
+use crmsync_protocols::settings::ServerSettings;
+use crmsync_protocols::smtp::SmtpClient;
+use crmsync_protocols::{ImapClient, ProtocolError, SpecialUse};
+use serde::Serialize;
+use tracing::{Instrument as _, info, info_span, warn};
+
+use super::message::{envelope_recipients, outgoing_message};
+use crate::connect;
+use crate::error::{EngineError, Result};
+use crate::permits::ConnectionPermits;
+
+/// The result of one outgoing pass for one mailbox.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OutgoingSync {
+    /// Mailbox address.
+    pub mailbox: String,
+    /// ok, failed (a mailbox-level failure: the mail waits) or skipped.
+    pub result: String,
+    /// Emails the server accepted.
+    pub sent: i64,
+    /// Emails that failed for good (5xx, or attempts used up).
+    pub failed: i64,
+    /// Emails that will be retried (transient failure).
+    pub retried: i64,
+    /// Emails found in the Sent folder after an interrupted send (not sent again).
+    pub recovered: i64,
+    /// Emails interrupted while sending and not in the Sent folder: sent again.
+    pub resent: i64,
+    /// Sent copies filed in the Sent folder.
+    pub copies_saved: i64,
+    /// Stopped at the per-cycle cap; more is waiting.
+    pub capped: bool,
+    /// Error code (failed or skipped).
+    pub code: Option<String>,
+    /// Error message or skip reason.
+    pub message: Option<String>,
+}
+
+impl OutgoingSync {
+    fn new(mailbox: &str) -> OutgoingSync {
+        OutgoingSync { mailbox: mailbox.to_string(), result: "ok".into(), ..Default::default() }
+    }
+}
+
+struct Ctx {
+    mailbox: Mailbox,
+    profile: Profile,
+    settings: Settings,
+}
+
+impl Ctx {
+    fn item_alert(
+        &self,
+        conn: &rusqlite::Connection,
+        id: i64,
+        severity: Severity,
+        code: &str,
+        message: &str,
+    ) -> Result<()> {
+        let record = match severity {
+            Severity::Error => self.settings.bool("alerts.record_errors"),
+            Severity::Warning => self.settings.bool("alerts.record_warnings"),
+            Severity::Info => self.settings.bool("alerts.record_info"),
+        };
+        if record {
+            alerts::raise(
+                conn,
+                &NewAlert {
+                    severity,
+                    scope: Scope::Item { mailbox_id: self.mailbox.id, activity_id: Some(id), item_ref: None },
+                    code: code.into(),
+                    message: message.into(),
+                },
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a mailbox's outgoing channel is not processed now, if it is not.
+fn outgoing_due(mb: &Mailbox, profile: &Profile, require_approval: bool) -> Option<(&'static str, String)> {
+    if mb.data.outgoing_method != ChannelMethod::ServerSide {
+        return Some(("NOT_SERVER_SIDE", "outgoing is not server-side".into()));
+    }
+    if !mb.outgoing.enabled {
+        return Some(("NOT_ENABLED", "outgoing is not enabled; run Test & Enable".into()));
+    }
+    if require_approval && mb.approval != Approval::Approved {
+        return Some(("NOT_APPROVED", "the mailbox is not approved".into()));
+    }
+    if profile.data.kind == ProfileKind::Exchange {
+        return Some(("NOT_SUPPORTED", "Exchange (EWS) mailboxes cannot send in this version".into()));
+    }
+    if profile.data.outgoing.is_none() {
+        return Some(("NOT_SUPPORTED", format!("profile '{}' has no outgoing server", profile.data.name)));
+    }
+    None
+}
+
+/// One outgoing pass with private connection permits (`crmsync sync`).
+pub async fn send_due(store: &mut Store, only: Option<&str>) -> Result<Vec<OutgoingSync>> {
+    send_due_with(store, only, &ConnectionPermits::default()).await
+}
+
+/// One outgoing pass over every mailbox with due outbox work (or just `only`;
+/// a mailbox without work is not reported),
+/// taking one connection permit of the mailbox's profile from `permits` while
+/// it works on a mailbox (the scheduler shares them with the incoming pipeline).
+pub async fn send_due_with(
+    store: &mut Store,
+    only: Option<&str>,
+    permits: &ConnectionPermits,
+) -> Result<Vec<OutgoingSync>> {
+    let settings = stored_settings::load(store.conn())?;
+    let list: Vec<Mailbox> = match only {
+        Some(email) => vec![
+            mailboxes::find(store.conn(), email)?
+                .ok_or_else(|| CoreError::invalid("mailbox", format!("no mailbox for {email}")))?,
+        ],
+        None => {
+            let t = now();
+            let stuck_before = to_db(t - stuck_after(&settings));
+            let ids = outbox::mailboxes_with_work(store.conn(), &to_db(t), &stuck_before)?;
+            ids.into_iter()
+                .map(|id| mailboxes::get_by_id(store.conn(), id))
+                .collect::<crmsync_core::Result<_>>()?
+        }
+    };
+    let mut out = Vec::new();
+    for mb in list {
+        if let Some(r) = send_mailbox(store, mb, settings.clone(), permits).await? {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+fn stuck_after(settings: &Settings) -> Duration {
+    Duration::seconds(settings.int("outgoing.sending_retry_interval_secs"))
+}
+
+/// The delay before attempt `attempts + 1`: the retry interval doubled per
+/// attempt so far, at most a day.
+pub fn retry_delay(settings: &Settings, attempts: i64) -> Duration {
+    let base = settings.int("outgoing.retry_interval_secs").max(1);
+    let factor = 1i64 << (attempts - 1).clamp(0, 16);
+    Duration::seconds(base.saturating_mul(factor).min(86_400))
+}
+
+async fn send_mailbox(
+    store: &mut Store,
+    mb: Mailbox,
+    settings: Settings,
+    permits: &ConnectionPermits,
+) -> Result<Option<OutgoingSync>> {
+    let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
+    let mut report = OutgoingSync::new(&mb.data.email);
+    let t = now();
+    let stuck = outbox::stuck_sending(store.conn(), mb.id, &to_db(t - stuck_after(&settings)))?;
+    let old_copies = outbox::copies_pending(store.conn(), mb.id)?;
+    let due = outbox::has_due(store.conn(), mb.id, &to_db(t))?;
+    if stuck.is_empty() && old_copies.is_empty() && !due {
+        return Ok(None);
+    }
+    if let Some((code, why)) = outgoing_due(&mb, &profile, settings.bool("incoming.require_approval")) {
+        // The mail waits until the channel works again.
+        report.result = "skipped".into();
+        report.code = Some(code.into());
+        report.message = Some(why);
+        return Ok(Some(report));
+    }
+    let ctx = Ctx { mailbox: mb, profile, settings };
+    let span = info_span!("outgoing", mailbox = %ctx.mailbox.data.email, profile = %ctx.profile.data.name);
+    let _permit = permits.acquire(ctx.profile.id, ctx.profile.data.max_connections).await;
+    let outcome = run(store, &ctx, &mut report, stuck, old_copies).instrument(span).await;
+    if let Err(e) = outcome {
+        mailbox_failure(store, &ctx, &e)?;
+        report.result = "failed".into();
+        report.code = Some(e.code());
+        report.message = Some(e.to_string());
+    }
+    Ok(Some(report))
+}
+
+/// A mailbox-level failure: telemetry and a mailbox alert (Warning when it will
+/// pass by itself, Error when the admin must act). The queued mail waits.
+fn mailbox_failure(store: &mut Store, ctx: &Ctx, e: &EngineError) -> Result<()> {
+    let transient = e.class() == ErrorClass::Transient;
+    let severity = if transient { Severity::Warning } else { Severity::Error };
+    let record = if transient {
+        ctx.settings.bool("alerts.record_warnings")
+    } else {
+        ctx.settings.bool("alerts.record_errors")
+    };
+    let (code, message) = (e.code(), format!("outgoing email waits: {e}"));
+    warn!(mailbox = %ctx.mailbox.data.email, code = %code, "outgoing failed: {e}");
+    let id = ctx.mailbox.id;
+    store.write(|tx| -> Result<()> {
+        mailbox_state::set_last_error(tx, id, Some(&code), Some(&message))?;
+        if record {
+            alerts::raise(
+                tx,
+                &NewAlert {
+                    severity,
+                    scope: Scope::Mailbox(id),
+                    code: code.clone(),
+                    message: message.clone(),
+                },
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// IMAP settings for the Sent folder, when the profile has IMAP and copies are kept.
+fn sent_folder_settings(store: &Store, ctx: &Ctx) -> Result<Option<ServerSettings>> {
+    if ctx.profile.data.kind != ProfileKind::ImapSmtp {
+        return Ok(None);
+    }
+    let Some(ep) = &ctx.profile.data.incoming else { return Ok(None) };
+    Ok(Some(connect::server_settings(store, &ctx.mailbox, &ctx.profile, ep)?))
+}
+
+/// An open IMAP session on the Sent folder.
+struct SentFolder {
+    client: ImapClient,
+    folder: String,
+}
+
+impl SentFolder {
+    async fn open(settings: &ServerSettings) -> Result<SentFolder> {
+        let mut client = ImapClient::connect(settings).await?;
+        let folder = client.find_special_use(SpecialUse::Sent).await?.unwrap_or_else(|| "Sent".to_string());
+        Ok(SentFolder { client, folder })
+    }
+
+    /// Whether a message with this Message-ID is in the Sent folder.
+    async fn holds(&mut self, message_id: &str) -> Result<bool> {
+        if self.client.selected() != Some(self.folder.as_str()) {
+            self.client.select(&self.folder).await?;
+        }
+        Ok(!self.client.search_header("Message-ID", message_id).await?.is_empty())
+    }
+
+    async fn close(self) {
+        let _ = self.client.logout().await;
+    }
+}
+
+async fn run(
+    store: &mut Store,
+    ctx: &Ctx,
+    report: &mut OutgoingSync,
+    stuck: Vec<i64>,
+    old_copies: Vec<i64>,
+) -> Result<()> {
+    let imap = sent_folder_settings(store, ctx)?;
+    let save_copies = imap.is_some() && ctx.settings.bool("outgoing.save_to_sent");
+
+    // Phase 1: interrupted sends and copies left to file.
+    if !stuck.is_empty() || !old_copies.is_empty() {
+        match &imap {
+            Some(s) => {
+                let mut sent = SentFolder::open(s).await?;
+                recover_stuck(store, ctx, &mut sent, &stuck, report).await?;
+                let copies: Vec<i64> = outbox::copies_pending(store.conn(), ctx.mailbox.id)?;
+                file_copies(store, ctx, &mut sent, &copies, &HashSet::new(), report).await?;
+                sent.close().await;
+            }
+            None => unverifiable(store, ctx, &stuck, &old_copies)?,
+        }
+    }
+
+    // Phase 2: send everything due over one SMTP connection.
+    let smtp_settings = connect::smtp_settings(store, &ctx.mailbox, &ctx.profile)?.ok_or_else(|| {
+        EngineError::Unsupported(format!("profile '{}' has no outgoing server", ctx.profile.data.name))
+    })?;
+    let auth = ctx.profile.data.outgoing_auth == crmsync_core::model::OutgoingAuth::Password;
+    let smtp = SmtpClient::new(&smtp_settings, auth)?;
+    let cap = ctx.settings.int("outgoing.max_items_per_cycle");
+    let max_attempts = ctx.settings.int("outgoing.max_delivery_attempts");
+    let copy_state = if save_copies { SentCopy::Pending } else { SentCopy::None };
+    let mut just_sent = HashSet::new();
+    let mut handled = 0;
+    let mut mailbox_error = None;
+    // The Sent mark of the message just accepted is committed in the same
+    // transaction as the claim of the next one (one commit per message, and no
+    // later: nothing happens between the two), or alone when the loop ends.
+    let mut accepted: Option<(i64, String)> = None;
+    loop {
+        let mailbox_id = ctx.mailbox.id;
+        let more = handled < cap;
+        let claimed = store.write(|tx| -> Result<Option<i64>> {
+            if let Some((id, at)) = &accepted {
+                outbox::mark_sent(tx, *id, at, copy_state)?;
+            }
+            Ok(if more { outbox::claim_next(tx, mailbox_id, &now_db())? } else { None })
+        })?;
+        accepted = None;
+        if !more {
+            report.capped = outbox::has_due(store.conn(), ctx.mailbox.id, &now_db())?;
+        }
+        let Some(id) = claimed else { break };
+        handled += 1;
+        let o = outbox::load(store.conn(), id)?;
+        let raw = compose(&outgoing_message(&o, &ctx.settings, now()), false);
+        let recipients = envelope_recipients(&o);
+        match smtp.send(&ctx.mailbox.data.email, &recipients, &raw).await {
+            Ok(reply) => {
+                accepted = Some((id, now_db()));
+                tracing::debug!(id, %reply, "sent");
+                report.sent += 1;
+                just_sent.insert(id);
+            }
+            Err(e) => {
+                let stop = on_send_error(store, ctx, &o, e, max_attempts, report)?;
+                if let Some(e) = stop {
+                    mailbox_error = Some(e);
+                    break;
+                }
+            }
+        }
+    }
+    smtp.close().await;
+
+    // Phase 3: file the Sent copies of what was just sent.
+    if save_copies && !just_sent.is_empty() {
+        let s = imap.as_ref().expect("save_copies implies IMAP settings");
+        let filed = async {
+            let mut sent = SentFolder::open(s).await?;
+            let copies: Vec<i64> = outbox::copies_pending(store.conn(), ctx.mailbox.id)?;
+            file_copies(store, ctx, &mut sent, &copies, &just_sent, report).await?;
+            sent.close().await;
+            Ok::<_, EngineError>(())
+        }
+        .await;
+        if let Err(e) = filed {
+            // The mail is sent; its copies stay pending and are filed next time.
+            warn!(mailbox = %ctx.mailbox.data.email, "Sent copies not filed yet: {e}");
+            if mailbox_error.is_none() {
+                mailbox_error = Some(e);
+            }
+        }
+    }
+    match mailbox_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Handles a failed SMTP transaction of one claimed email. Returns the error
+/// when the whole mailbox must stop for this pass.
+fn on_send_error(
+    store: &mut Store,
+    ctx: &Ctx,
+    o: &outbox::Outgoing,
+    e: ProtocolError,
+    max_attempts: i64,
+    report: &mut OutgoingSync,
+) -> Result<Option<EngineError>> {
+    let id = o.id;
+    let code = e.code();
+    let text = format!("{code}: {e}");
+    let now_s = now_db();
+    match e.class() {
+        ErrorClass::Item => {
+            info!(id, %text, "rejected");
+            store.write(|tx| -> Result<()> {
+                outbox::mark_failed(tx, id, &text, &now_s)?;
+                ctx.item_alert(tx, id, Severity::Error, code, &format!("email {id} was not sent: {e}"))
+            })?;
+            report.failed += 1;
+            Ok(None)
+        }
+        ErrorClass::Transient => {
+            let per_message = matches!(e, ProtocolError::SmtpDeferred { .. });
+            if o.delivery_attempts >= max_attempts {
+                let why = format!("{text} (gave up after {} attempts)", o.delivery_attempts);
+                store.write(|tx| -> Result<()> {
+                    outbox::mark_failed(tx, id, &why, &now_s)?;
+                    ctx.item_alert(tx, id, Severity::Error, code, &format!("email {id} was not sent: {why}"))
+                })?;
+                report.failed += 1;
+            } else {
+                let next = to_db(now() + retry_delay(&ctx.settings, o.delivery_attempts));
+                store.write(|tx| outbox::schedule_retry(tx, id, &text, &next))?;
+                report.retried += 1;
+            }
+            // A 4xx concerns this message; a dead connection concerns them all.
+            Ok((!per_message).then(|| EngineError::Protocol(e)))
+        }
+        ErrorClass::Permanent => {
+            // Authentication, TLS: nothing can be sent until the admin acts; the
+            // email waits without losing an attempt.
+            let next = to_db(now() + retry_delay(&ctx.settings, 1));
+            store.write(|tx| outbox::release(tx, id, &text, Some(&next)))?;
+            Ok(Some(EngineError::Protocol(e)))
+        }
+    }
+}
+
+/// Mail left in Sending since before the retry interval: look for it in the
+/// Sent folder; found → Sent (never sent twice), absent → sent again.
+async fn recover_stuck(
+    store: &mut Store,
+    ctx: &Ctx,
+    sent: &mut SentFolder,
+    stuck: &[i64],
+    report: &mut OutgoingSync,
+) -> Result<()> {
+    for &id in stuck {
+        let o = outbox::load(store.conn(), id)?;
+        if sent.holds(&o.message_id).await? {
+            info!(id, message_id = %o.message_id, "interrupted send found in the Sent folder");
+            store.write(|tx| outbox::mark_sent(tx, id, &now_db(), SentCopy::Saved))?;
+            report.recovered += 1;
+        } else {
+            let note =
+                "the send was interrupted (crmsync stopped) and no copy is in the Sent folder: sending again";
+            store.write(|tx| -> Result<()> {
+                outbox::requeue_interrupted(tx, id, note)?;
+                ctx.item_alert(
+                    tx,
+                    id,
+                    Severity::Warning,
+                    "SEND_INTERRUPTED",
+                    &format!(
+                        "email {id} ({}) was being sent when crmsync stopped and is not in the Sent folder; it is sent again. \
+                         If the server had accepted it just before the stop, the recipients get it twice (same Message-ID).",
+                        o.message_id
+                    ),
+                )
+            })?;
+            report.resent += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Without IMAP there is no Sent folder to ask: interrupted sends are not
+/// guessed at. They become Failed with `SEND_OUTCOME_UNKNOWN`; the admin checks
+/// with the recipient and resubmits (`crmsync email submit ID`) if needed.
+fn unverifiable(store: &mut Store, ctx: &Ctx, stuck: &[i64], old_copies: &[i64]) -> Result<()> {
+    let now_s = now_db();
+    store.write(|tx| -> Result<()> {
+        for &id in stuck {
+            let why = "SEND_OUTCOME_UNKNOWN: the send was interrupted and this profile has no Sent folder to check; \
+                       the server may or may not have accepted it";
+            outbox::mark_failed(tx, id, why, &now_s)?;
+            ctx.item_alert(
+                tx,
+                id,
+                Severity::Error,
+                "SEND_OUTCOME_UNKNOWN",
+                &format!("email {id}: {why}. Check with the recipient; `crmsync email submit {id}` sends it again."),
+            )?;
+        }
+        for &id in old_copies {
+            outbox::mark_copy(tx, id, SentCopy::None)?;
+        }
+        Ok(())
+    })
+}
+
+/// Appends the Sent copies of `ids`. Copies not sent in this pass (`fresh`)
+/// are looked up first: an earlier run may have appended them just before a crash.
+async fn file_copies(
+    store: &mut Store,
+    ctx: &Ctx,
+    sent: &mut SentFolder,
+    ids: &[i64],
+    fresh: &HashSet<i64>,
+    report: &mut OutgoingSync,
+) -> Result<()> {
+    for &id in ids {
+        let o = outbox::load(store.conn(), id)?;
+        if !fresh.contains(&id) && sent.holds(&o.message_id).await? {
+            store.write(|tx| outbox::mark_copy(tx, id, SentCopy::Saved))?;
+            continue;
+        }
+        let date: DateTime<Utc> =
+            o.sent_on.as_deref().and_then(|s| from_db("sent_on", s).ok()).unwrap_or_else(now);
+        let raw = compose(&outgoing_message(&o, &ctx.settings, date), true);
+        match sent.client.append(&sent.folder, &["\\Seen"], &raw).await {
+            Ok(_) => {
+                store.write(|tx| outbox::mark_copy(tx, id, SentCopy::Saved))?;
+                report.copies_saved += 1;
+            }
+            Err(e @ ProtocolError::MailboxNotFound { .. }) => {
+                let folder = sent.folder.clone();
+                store.write(|tx| -> Result<()> {
+                    outbox::mark_copy(tx, id, SentCopy::None)?;
+                    ctx.item_alert(
+                        tx,
+                        id,
+                        Severity::Warning,
+                        "SENT_FOLDER_MISSING",
+                        &format!("email {id} was sent, but no copy could be filed in '{folder}': {e}"),
+                    )
+                })?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! The outgoing pipeline: CRM email in Pending Send is sent over SMTP and
+//! filed in the sender's Sent folder; see docs/outgoing.md for the states and
+//! the exactly-once argument.
+//!
+//! [`cycle::send_due`] runs one pass over the mailboxes with outbox work. Per
+//! mailbox it holds one connection permit of the profile and has at most one
+//! connection open at a time, in three phases:
+//!
+//! 1. IMAP (only when needed): mail left in Sending by a crash is looked up in
+//!    the Sent folder by Message-ID; found → Sent, absent → sent again.
+//!    Sent copies still to file from an earlier run are filed.
+//! 2. SMTP: one connection, reused for every due message; each message is
+//!    claimed (Sending committed) before its SMTP transaction and marked Sent
+//!    (copy pending) right after the server's 250.
+//! 3. IMAP: the Sent copies of phase 2 are appended.
+
+pub mod cycle;
+pub mod message;
+
+pub use cycle::{OutgoingSync, send_due, send_due_with};

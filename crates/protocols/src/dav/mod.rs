@@ -1,0 +1,12 @@
+//! CalDAV (RFC 4791) and CardDAV (RFC 6352) with sync-collection (RFC 6578):
+//! discovery, incremental listing, multiget, conditional PUT and DELETE, and
+//! the iCalendar/vCard converters. Parsing is pure and unit-tested; the
+//! client is the only part that talks to a server.
+
+pub mod client;
+pub mod ical;
+pub mod vcard;
+pub mod vtimezone;
+pub mod xml;
+
+pub use client::{Changes, DavClient, DavCollection, Discovery, SyncOutcome, WriteError};

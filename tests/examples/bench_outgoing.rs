@@ -1,0 +1,163 @@
+//! Benchmark: sending N queued CRM emails through the harness's Postfix,
+//! beside Postfix's own load generator `smtp-source` at the same concurrency
+//! (one SMTP session) and message size. Not a test; see docs/benchmarks.md.
+//!
+//! ```text
+//! cargo run --release -p crmsync-tests --example bench_outgoing -- [N] [SIZE_BYTES]
+//! ```
+//!
+//! Prints one line per run. "send" is from the first claim until Postfix has
+//! accepted the last message (every email marked Sent in the store); "+sent
+//! copies" adds filing every copy in the sender's Sent folder over IMAP.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crmsync_core::Store;
+use crmsync_core::secrets::Secret;
+use crmsync_core::settings::parse_value;
+use crmsync_core::store::mailbox_state::{self, Channel};
+use crmsync_core::store::principals::Kind;
+use crmsync_core::store::{mailboxes, settings as stored_settings};
+use crmsync_engine::admin::mailboxes::MailboxInput;
+use crmsync_engine::admin::outgoing::SendInput;
+use crmsync_engine::admin::profiles::ProfileInput;
+use crmsync_engine::admin::{self};
+use crmsync_engine::outgoing;
+use crmsync_tests::{Dovecot, Postfix};
+
+const PW: &str = "bench-pass";
+
+fn count(store: &Store, sql: &str) -> i64 {
+    store.conn().query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+fn setup(dir: &std::path::Path, dovecot: &Dovecot, postfix: &Postfix, save_to_sent: bool) -> Store {
+    let mut store = Store::open(&dir.join("bench.db")).unwrap().without_keyring();
+    admin::profiles::add(
+        &mut store,
+        "Bench",
+        &ProfileInput {
+            kind: Some("imap-smtp".into()),
+            incoming_host: Some("127.0.0.1".into()),
+            incoming_port: Some(dovecot.imap_port().to_string()),
+            incoming_security: Some("none".into()),
+            outgoing_host: Some("127.0.0.1".into()),
+            outgoing_port: Some(postfix.smtp_open_port().to_string()),
+            outgoing_security: Some("none".into()),
+            outgoing_auth: Some("none".into()),
+            allow_insecure: Some(true),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let alice = dovecot.address("alice");
+    admin::principals::add(&mut store, Kind::User, &alice, "Alice Bench").unwrap();
+    admin::mailboxes::add(
+        &mut store,
+        &alice,
+        &MailboxInput {
+            profile: Some("Bench".into()),
+            password: Some(Secret::new(PW)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let id = mailboxes::get(store.conn(), &alice).unwrap().id;
+    store.write(|tx| mailbox_state::set_enabled(tx, id, Channel::Outgoing, true, None)).unwrap();
+    store
+        .write(|tx| {
+            let cap = parse_value("outgoing.max_items_per_cycle", "100000")?;
+            stored_settings::set(tx, "outgoing.max_items_per_cycle", &cap)?;
+            let save = parse_value("outgoing.save_to_sent", if save_to_sent { "true" } else { "false" })?;
+            stored_settings::set(tx, "outgoing.save_to_sent", &save)
+        })
+        .unwrap();
+    store
+}
+
+fn queue(store: &mut Store, dovecot: &Dovecot, n: usize, size: usize) -> Duration {
+    let body: String =
+        "The quick brown fox jumps over the lazy dog. 0123456789\n".repeat(size / 56 + 1)[..size].into();
+    let input = SendInput {
+        from: dovecot.address("alice"),
+        to: vec![dovecot.address("bob")],
+        subject: "Benchmark".into(),
+        body: Some(body),
+        ..Default::default()
+    };
+    let t = Instant::now();
+    for _ in 0..n {
+        admin::outgoing::send(store, &input).unwrap();
+    }
+    t.elapsed()
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().map(|s| s.parse().expect("N")).unwrap_or(2000);
+    let size: usize = args.next().map(|s| s.parse().expect("SIZE_BYTES")).unwrap_or(10 * 1024);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+
+    let dovecot = Dovecot::start().unwrap();
+    dovecot.add_user("alice", PW).unwrap();
+    dovecot.add_user("bob", PW).unwrap();
+    let postfix = Postfix::start(&dovecot).unwrap();
+    let drain = |what: &str| {
+        rt.block_on(postfix.wait_until_delivered(Duration::from_secs(600)))
+            .unwrap_or_else(|e| panic!("after {what}: {e}"));
+    };
+    println!(
+        "N={n} messages of {size} bytes, one SMTP session, Postfix at 127.0.0.1:{}",
+        postfix.smtp_open_port()
+    );
+
+    // Postfix's own load generator.
+    let t = Instant::now();
+    let status = Command::new("/usr/sbin/smtp-source")
+        .args(["-s", "1", "-m", &n.to_string(), "-l", &size.to_string()])
+        .args(["-f", &dovecot.address("alice"), "-t", &dovecot.address("bob")])
+        .arg(format!("127.0.0.1:{}", postfix.smtp_open_port()))
+        .status()
+        .expect("smtp-source (Debian package postfix)");
+    assert!(status.success());
+    let secs = t.elapsed().as_secs_f64();
+    println!("smtp-source -s 1 -m {n} -l {size}: {secs:.2} s, {:.0} msg/s", n as f64 / secs);
+    drain("smtp-source");
+
+    for save in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = setup(dir.path(), &dovecot, &postfix, save);
+        let queued = queue(&mut store, &dovecot, n, size);
+        let t = Instant::now();
+        let started = crmsync_core::time::now();
+        loop {
+            let r = rt.block_on(outgoing::send_due(&mut store, None)).unwrap();
+            if r.is_empty() {
+                break;
+            }
+            assert!(r.iter().all(|x| x.result == "ok"), "{r:?}");
+        }
+        let total = t.elapsed().as_secs_f64();
+        assert_eq!(count(&store, "SELECT count(*) FROM emails WHERE status = 'sent'"), n as i64);
+        // Until Postfix accepted the last one: its 250 is followed at once by the Sent commit.
+        let last: String =
+            store.conn().query_row("SELECT max(sent_on) FROM emails", [], |r| r.get(0)).unwrap();
+        let last = crmsync_core::time::from_db("sent_on", &last).unwrap();
+        let send = (last - started).num_milliseconds() as f64 / 1000.0;
+        println!(
+            "crmsync {}: queue {:.2} s ({:.0}/s); send {:.2} s, {:.0} msg/s{}",
+            if save { "with Sent copies" } else { "without Sent copies" },
+            queued.as_secs_f64(),
+            n as f64 / queued.as_secs_f64(),
+            send,
+            n as f64 / send,
+            if save {
+                format!("; +sent copies {total:.2} s, {:.0} msg/s end to end", n as f64 / total)
+            } else {
+                String::new()
+            },
+        );
+        drain("crmsync");
+    }
+}
