@@ -158,7 +158,10 @@ fn main() {
         + std::fs::read_dir(maildir.join("INBOX/new")).map(|d| d.count()).unwrap_or(0);
     assert_eq!(mb_files, n, "mbsync must copy every message");
 
-    println!("| tool | first sync of {n} msgs ({:.0} MB): wall / CPU | msgs/s | no-change sync: wall / CPU |", bytes as f64 / 1e6);
+    println!(
+        "| tool | first sync of {n} msgs ({:.0} MB): wall / CPU | msgs/s | no-change sync: wall / CPU |",
+        bytes as f64 / 1e6
+    );
     println!("|---|---|---|---|");
     println!(
         "| crmsync sync (parse, correlate, resolve, commit) | {first:.2} s / {first_cpu:.2} s | {:.0} | {again:.3} s / {again_cpu:.3} s |",
