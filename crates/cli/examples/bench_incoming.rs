@@ -21,8 +21,11 @@ fn message(i: usize) -> Vec<u8> {
         body.push_str("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.\r\n");
     }
     let thread = i / 5;
-    let reply =
-        if i % 5 == 0 { String::new() } else { format!("In-Reply-To: <bench-{}@ext.test>\r\n", thread * 5) };
+    let reply = if i.is_multiple_of(5) {
+        String::new()
+    } else {
+        format!("In-Reply-To: <bench-{}@ext.test>\r\n", thread * 5)
+    };
     format!(
         "Message-ID: <bench-{i}@ext.test>\r\nFrom: Customer {c} <customer{c}@ext.test>\r\nTo: bench@example.test\r\nSubject: Re: Order {thread}\r\nDate: Thu, 26 Nov 2026 09:00:00 +0000\r\n{reply}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}",
         c = i % 200
