@@ -6,7 +6,6 @@
 //! types by [`typescript`]; a test fails when the committed file has drifted
 //! (refresh it with `UPDATE_BINDINGS=1 cargo test -p crmsync-desktop bindings`).
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -656,6 +655,8 @@ commands! { app;
 /// Generating `ui/src/bindings.ts`.
 #[cfg(test)]
 pub mod bindings {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     /// ts-rs settings: ids are JSON numbers.
@@ -740,6 +741,7 @@ pub mod bindings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
     use std::path::Path;
 
     fn root() -> &'static Path {

@@ -297,17 +297,20 @@ fn fold(changes: Vec<Change>) -> Option<Notification> {
             }
         }
     }
+    // A profile over the line stands for its failing mailboxes, unless it is
+    // just one (then the mailbox itself is the news).
+    let subsumed = |p: &str| profiles_down.get(p).is_some_and(|(f, _)| *f > 1);
     let mut failing = Vec::new();
     let mut disabled = Vec::new();
     let mut recovered = Vec::new();
     let mut single_detail = None;
     for (m, (_, c)) in per_mailbox {
         match c {
-            Change::Failing { profile, code, message, .. } if !profiles_down.contains_key(&profile) => {
+            Change::Failing { profile, code, message, .. } if !subsumed(&profile) => {
                 single_detail = Some((code, message));
                 failing.push(m);
             }
-            Change::Disabled { profile, code, .. } if !profiles_down.contains_key(&profile) => {
+            Change::Disabled { profile, code, .. } if !subsumed(&profile) => {
                 single_detail = Some((code, None));
                 disabled.push(m);
             }
@@ -337,7 +340,8 @@ fn fold(changes: Vec<Change>) -> Option<Notification> {
     }
 
     let problems = failing.len() + disabled.len();
-    let (summary, urgency, open) = if let Some((p, (f, _))) = profiles_down.iter().next() {
+    let big_outage = profiles_down.iter().find(|(_, (f, _))| *f > 1);
+    let (summary, urgency, open) = if let Some((p, (f, _))) = big_outage {
         let summary = if profiles_down.len() == 1 {
             format!("{} on {p} failing", mailboxes(*f))
         } else {
@@ -517,6 +521,17 @@ mod tests {
         let n = r.poll(210).unwrap();
         assert_eq!(n.summary, "2 mailboxes recovered");
         assert!(n.body.contains("Profile P is back"), "{}", n.body);
+    }
+
+    #[test]
+    fn a_profile_with_one_mailbox_names_the_mailbox() {
+        let mut r = Run::new();
+        r.start(1, "P", Health::Ok);
+        r.see(10, "m0@P", "P", Health::Error);
+        let n = r.poll(20).unwrap();
+        assert_eq!(n.summary, "m0@P is failing");
+        assert!(n.body.contains("Profile P: 1 of 1"), "{}", n.body);
+        assert_eq!(n.open, "#/mailboxes/m0@P");
     }
 
     #[test]

@@ -13,7 +13,7 @@ const LOOKS: Record<Health, HealthLook> = {
   syncing: { icon: "⟳", label: "Syncing", tone: "busy" },
   warning: { icon: "⚠", label: "Warning", tone: "warn" },
   error: { icon: "✖", label: "Failing", tone: "bad" },
-  disabled: { icon: "⏸", label: "Disabled", tone: "off" },
+  disabled: { icon: "‖", label: "Disabled", tone: "off" },
   not_configured: { icon: "○", label: "Not tested", tone: "off" },
 };
 
@@ -31,7 +31,7 @@ const TRAY: Record<string, HealthLook> = {
   syncing: LOOKS.syncing,
   warning: LOOKS.warning,
   error: LOOKS.error,
-  paused: { icon: "⏸", label: "Paused", tone: "off" },
+  paused: { icon: "‖", label: "Paused", tone: "off" },
 };
 
 export function trayLook(state: string): HealthLook {

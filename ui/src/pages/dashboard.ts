@@ -21,7 +21,7 @@ export async function dashboardPage(): Promise<HTMLElement> {
     h("button", { type: "button", onclick: act("sync_now", "Sync started.") }, "⟳ Sync now"),
     s.paused
       ? h("button", { type: "button", onclick: act("resume", "Resumed.") }, "▶ Resume")
-      : h("button", { type: "button", onclick: act("pause", "Paused.") }, "⏸ Pause"),
+      : h("button", { type: "button", onclick: act("pause", "Paused.") }, "‖ Pause"),
   );
   const overall = h(
     "div",
