@@ -22,22 +22,22 @@ for i in $(seq 1 50); do
   echo "secret$i" | "$cli" --db "$db" mailbox add "user$i@example.test" --profile Office --password-stdin >/dev/null
 done
 
-measure() {
+cat > "$tmp/measure.sh" <<'MEASURE'
+set -euo pipefail
   "$app" --db "$db" >"$tmp/app.log" 2>&1 &
-  local pid=$!
+  pid=$!
   sleep "$settle"
   pids() { echo "$pid"; pgrep -P "$pid" || true; }
   rss() { local t=0; for p in $(pids); do t=$((t + $(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done; echo "$t"; }
   ticks() { local t=0; for p in $(pids); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
   echo "processes:"; for p in $(pids); do printf '  %s %s kB\n' "$(cat /proc/$p/comm)" "$(awk '/VmRSS/ {print $2}' /proc/$p/status)"; done
-  local r0 t0; r0=$(rss); t0=$(ticks)
+   r0=$(rss); t0=$(ticks)
   sleep "$window"
-  local r1 t1 hz; r1=$(rss); t1=$(ticks); hz=$(getconf CLK_TCK)
+   r1=$(rss); t1=$(ticks); hz=$(getconf CLK_TCK)
   echo "rss_total_kb_after_${settle}s=$r0"
   echo "rss_total_kb_after_$((settle + window))s=$r1"
   awk -v d=$((t1 - t0)) -v hz="$hz" -v w="$window" 'BEGIN { printf "cpu_percent_of_one_core_over_%ds=%.2f\n", w, 100 * d / hz / w }'
   kill "$pid"; wait "$pid" 2>/dev/null || true
-}
-export -f measure
+MEASURE
 export app db tmp settle window
-xvfb-run -a dbus-run-session -- bash -c measure
+xvfb-run -a dbus-run-session -- bash "$tmp/measure.sh"

@@ -131,11 +131,20 @@ export function testReport(r: TestReport): HTMLElement {
   );
 }
 
+/** The last Test & Enable result, shown again when the page re-renders with the new status. */
+let lastReport: TestReport | null = null;
+
 export async function mailboxPage(email: string): Promise<HTMLElement> {
   const d = await call("mailbox_show", { email });
   const m = d.mailbox;
   const msg = messageArea();
   const reportArea = h("div", {});
+  if (lastReport?.mailbox === m.email) {
+    const r = lastReport;
+    reportArea.replaceChildren(testReport(r));
+    showMessage(msg, r.overall === "success" ? "Test & Enable passed; the mailbox is enabled." : "Test & Enable failed; see below.", r.overall === "success" ? "ok" : "bad");
+  }
+  lastReport = null;
   const rerender = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
   const action = (label: string, run: () => Promise<unknown>, done: string) =>
     h(
@@ -149,10 +158,9 @@ export async function mailboxPage(email: string): Promise<HTMLElement> {
           try {
             const r = await run();
             showMessage(msg, done);
-            if (r && typeof r === "object" && "channels" in r) {
-              reportArea.replaceChildren(testReport(r as TestReport));
-              showMessage(msg, (r as TestReport).overall === "success" ? "Test & Enable passed; the mailbox is enabled." : "Test & Enable failed; see below.", (r as TestReport).overall === "success" ? "ok" : "bad");
-            } else rerender();
+            // Re-render with the new status; a Test & Enable result stays shown.
+            if (r && typeof r === "object" && "channels" in r) lastReport = r as TestReport;
+            rerender();
           } catch (e) {
             showError(msg, e);
           } finally {
