@@ -143,8 +143,10 @@ export async function mailboxPage(email: string): Promise<HTMLElement> {
     const r = lastReport;
     reportArea.replaceChildren(testReport(r));
     showMessage(msg, r.overall === "success" ? "Test & Enable passed; the mailbox is enabled." : "Test & Enable failed; see below.", r.overall === "success" ? "ok" : "bad");
+  } else {
+    // Live refreshes of the same mailbox keep the result; another mailbox drops it.
+    lastReport = null;
   }
-  lastReport = null;
   const rerender = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
   const action = (label: string, run: () => Promise<unknown>, done: string) =>
     h(
