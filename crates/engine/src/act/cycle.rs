@@ -301,7 +301,7 @@ async fn sync_url(
         match apply::parse(kind, &data, &href) {
             Ok((item, modified)) => {
                 let v4 = data.contains("VERSION:4.0");
-                content.insert(href, (kind, RemoteItem { item, etag, v4 }, modified));
+                content.insert(href, (kind, RemoteItem { item, etag, v4, raw: data }, modified));
             }
             Err(e) => unreadable.push((href, e)),
         }
@@ -393,7 +393,7 @@ async fn sync_url(
             for (href, etag, data) in client.multiget(&col.url, &need, kind == ItemKind::Contact).await? {
                 if let Ok((item, _)) = apply::parse(kind, &data, &href) {
                     let v4 = data.contains("VERSION:4.0");
-                    items.insert(href, RemoteItem { item, etag, v4 });
+                    items.insert(href, RemoteItem { item, etag, v4, raw: data });
                 }
             }
         }
