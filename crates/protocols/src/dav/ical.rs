@@ -589,10 +589,10 @@ fn patch_attendees(doc: &mut Doc, master: usize, fresh: &Doc, fmaster: usize, ne
             None => doc.remove_line(i),
             Some(a) => {
                 placed.push(p.email.clone());
-                if a.required != p.required || clean_name(&a.name) != clean_name(&p.name) {
-                    if let Some((_, t)) = rendered.iter().find(|(e, _)| *e == p.email) {
-                        doc.replace_line(i, t);
-                    }
+                if (a.required != p.required || clean_name(&a.name) != clean_name(&p.name))
+                    && let Some((_, t)) = rendered.iter().find(|(e, _)| *e == p.email)
+                {
+                    doc.replace_line(i, t);
                 }
             }
         }
