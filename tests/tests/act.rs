@@ -512,7 +512,7 @@ async fn a_412_from_the_server_is_a_conflict_and_nothing_is_lost() {
     let url = env.rad.url(&href);
     let body = vtodo(&uid, "server edit during sync");
     set_before_apply_hook(
-        EMAIL,
+        &format!("{}/", env.rad.base_url()),
         std::sync::Arc::new(move || {
             let (url, body) = (url.clone(), body.clone());
             Box::pin(async move {
