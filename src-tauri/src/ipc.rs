@@ -800,7 +800,10 @@ mod tests {
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!(json["kind"], "invalid");
         assert_eq!(json["field"], "incoming-host");
-        let e = IpcError::from(EngineError::CredentialsRequired { mailbox: "a@example.com".into() });
+        let e = IpcError::from(EngineError::CredentialsRequired {
+            what: "mailbox a@example.com".into(),
+            fix: "crmsync mailbox update a@example.com --password-stdin".into(),
+        });
         match e {
             IpcError::Server { code, hint, .. } => {
                 assert_eq!(code, "CREDENTIALS_REQUIRED");

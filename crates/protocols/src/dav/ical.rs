@@ -326,6 +326,35 @@ fn calendar(children: Vec<ICalendarComponent>) -> String {
     ICalendar { components }.to_string()
 }
 
+/// A calendar object whose events use the local time zone `tz`: the VTIMEZONE
+/// (with its STANDARD/DAYLIGHT rules around `year`) comes first, so servers
+/// that insist on one for every TZID (Radicale) accept the object. An unknown
+/// zone is written without one.
+fn calendar_in_zone(tz: Option<&str>, year: i32, children: Vec<ICalendarComponent>) -> String {
+    let mut components = vec![ICalendarComponent {
+        component_type: ICalendarComponentType::VCalendar,
+        entries: vec![
+            entry(ICalendarProperty::Version, vec![], "2.0"),
+            entry(ICalendarProperty::Prodid, vec![], PRODID),
+        ],
+        component_ids: Vec::new(),
+    }];
+    let mut top = Vec::new();
+    if let Some((mut vtz, rules)) = tz.and_then(|name| super::vtimezone::vtimezone(name, year)) {
+        let at = components.len() as u32;
+        vtz.component_ids = (at + 1..=at + rules.len() as u32).collect();
+        top.push(at);
+        components.push(vtz);
+        components.extend(rules);
+    }
+    for c in children {
+        top.push(components.len() as u32);
+        components.push(c);
+    }
+    components[0].component_ids = top;
+    ICalendar { components }.to_string()
+}
+
 fn opt_text(entries: &mut Vec<ICalendarEntry>, name: ICalendarProperty, v: &Option<String>) {
     if let Some(v) = v {
         entries.push(entry(name, vec![], v.clone()));
@@ -384,7 +413,8 @@ pub fn write_event(e: &EventItem) -> String {
             component_ids: vec![],
         });
     }
-    calendar(comps)
+    let year = e.start.get(..4).and_then(|y| y.parse().ok()).unwrap_or(2026);
+    calendar_in_zone(e.time_zone.as_deref(), year, comps)
 }
 
 /// Writes a task as a calendar object (one VTODO).
@@ -763,5 +793,29 @@ X-OVERRIDE-PROP:keep\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
         assert!(patched.contains("PRIORITY:3\n") && patched.contains("X-APPLE-SORT-ORDER:42\n"), "{patched}");
         assert!(patched.contains("CATEGORIES:Phone\n") && patched.contains("TRIGGER:-PT5M\n"), "{patched}");
         assert_eq!(parse_task(&patched).unwrap().item, new);
+    }
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::*;
+
+    #[test]
+    fn a_new_event_in_a_named_zone_carries_its_vtimezone_first() {
+        let old = parse_event(patch_tests_event()).unwrap().item;
+        let text = write_event(&old);
+        let vtz = text.find("BEGIN:VTIMEZONE").expect("a VTIMEZONE is written");
+        let ev = text.find("BEGIN:VEVENT").unwrap();
+        assert!(vtz < ev, "{text}");
+        assert!(text.contains("TZID:Europe/Berlin"), "{text}");
+        assert!(text.contains("BEGIN:STANDARD") && text.contains("BEGIN:DAYLIGHT"), "{text}");
+        assert_eq!(text.matches("END:VTIMEZONE").count(), 1);
+        // And it reads back to the same item.
+        assert_eq!(parse_event(&text).unwrap().item, old);
+    }
+
+    fn patch_tests_event() -> &'static str {
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:z-1\r\nDTSTAMP:20260101T000000Z\r\n\
+DTSTART;TZID=Europe/Berlin:20260302T090000\r\nDTEND;TZID=Europe/Berlin:20260302T100000\r\nSUMMARY:Zoned\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     }
 }
