@@ -3,7 +3,8 @@
 # the test harness runs Dovecot, Postfix and Radicale itself, as child processes.
 #
 #   scripts/install-deps.sh desktop   build and run the desktop app
-#   scripts/install-deps.sh test      everything the test suite needs (includes desktop)
+#   scripts/install-deps.sh test      everything the test suite needs (includes desktop and e2e)
+#   scripts/install-deps.sh e2e       the desktop end-to-end test's session: Xvfb, D-Bus, dunst, WebKitWebDriver
 set -euo pipefail
 
 what="${1:-test}"
@@ -15,8 +16,13 @@ desktop_pkgs=(build-essential pkg-config curl ca-certificates
   libayatana-appindicator3-1)
 server_pkgs=(dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix radicale python3 openssl)
 
+# Desktop E2E (src-tauri/tests/e2e.rs): a headless X server, a session bus, a
+# notification server and WebKit's WebDriver. tauri-driver comes from cargo (.ci/run).
+e2e_pkgs=(xvfb dbus dunst webkit2gtk-driver)
+
 pkgs=("${desktop_pkgs[@]}")
-[ "$what" = "test" ] && pkgs+=("${server_pkgs[@]}")
+[ "$what" = "test" ] && pkgs+=("${server_pkgs[@]}" "${e2e_pkgs[@]}")
+[ "$what" = "e2e" ] && pkgs+=("${e2e_pkgs[@]}")
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -18,7 +18,19 @@ fn main() {
         exit(1);
     }
 
-    let attributes = tauri_build::Attributes::new().config_path("../tauri.conf.json");
+    // Each app command gets an `allow-<name>` permission; capabilities/default.json
+    // grants exactly these (a unit test checks the three lists agree).
+    println!("cargo:rerun-if-changed=commands.txt");
+    let listed = std::fs::read_to_string("commands.txt").expect("src-tauri/commands.txt");
+    let commands: Vec<&'static str> = listed
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| &*Box::leak(l.to_owned().into_boxed_str()))
+        .collect();
+    let attributes = tauri_build::Attributes::new()
+        .config_path("../tauri.conf.json")
+        .app_manifest(tauri_build::AppManifest::new().commands(Box::leak(commands.into_boxed_slice())));
     if let Err(error) = tauri_build::try_build(attributes) {
         eprintln!("error: tauri-build failed: {error:#}");
         exit(1);

@@ -30,38 +30,34 @@ pub enum TrayState {
     Paused,
 }
 
-/// The desktop shell's own view of the sync engine.
-///
-/// Skeleton stage: the engine is not wired in yet, so "Sync now", "Pause" and
-/// "Resume" only record the request here and refresh the tray. The issue that
-/// connects the `EngineHandle` forwards these requests to the engine and fills
-/// `counts`, `syncing` and `warnings` from its event stream.
+/// The desktop shell's own view of the sync engine, kept current from the
+/// engine's mailbox healths (see `status::tray_state` and `status::counts`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShellState {
     /// Scheduling is paused by the admin.
     pub paused: bool,
-    /// "Sync now" was chosen and has not been handed to the engine yet.
+    /// "Sync now" was chosen and the cycle it started has not finished yet.
     pub sync_requested: bool,
-    /// A sync cycle is running.
-    pub syncing: bool,
-    /// Open warnings (alerts that are not mailbox failures).
-    pub warnings: u32,
+    /// The worst mailbox health as a tray state (never `Paused`).
+    pub health: HealthState,
     pub counts: MailboxCounts,
 }
 
+/// The worst mailbox health, as the tray shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HealthState(pub Option<TrayState>);
+
 impl ShellState {
-    /// Precedence: paused, then failures, then a running sync, then warnings.
+    /// Paused first; then the worst mailbox health; a requested sync shows as
+    /// syncing while everything is OK.
     pub fn tray_state(&self) -> TrayState {
+        let worst = self.health.0.unwrap_or(TrayState::Ok);
         if self.paused {
             TrayState::Paused
-        } else if self.counts.failing > 0 {
-            TrayState::Error
-        } else if self.syncing || self.sync_requested {
+        } else if self.sync_requested && worst == TrayState::Ok {
             TrayState::Syncing
-        } else if self.warnings > 0 {
-            TrayState::Warning
         } else {
-            TrayState::Ok
+            worst
         }
     }
 
@@ -89,35 +85,45 @@ pub struct MenuEnabled {
     pub resume: bool,
 }
 
+/// A request for the sync engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineRequest {
+    /// Run a cycle of every enabled mailbox now.
+    SyncNow,
+    /// Stop scheduling cycles.
+    Pause,
+    /// Schedule cycles again.
+    Resume,
+}
+
 /// What the Tauri side must do after a menu entry was chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MenuAction {
     /// Show, unminimize and focus the main window.
     ShowWindow,
-    /// The state changed: refresh the tray icon, tooltip and menu.
-    RefreshTray,
+    /// Hand this request to the engine, then refresh the tray icon, tooltip and menu.
+    Engine(EngineRequest),
     /// Exit the application.
     Quit,
     /// Nothing to do (unknown id, or an entry that does not apply now).
     None,
 }
 
-/// Handles a tray menu entry. See [`ShellState`] for what the sync entries do
-/// at this stage.
+/// Handles a tray menu entry: updates the state and says what to do.
 pub fn on_menu(id: &str, state: &mut ShellState) -> MenuAction {
     match id {
         menu_id::OPEN => MenuAction::ShowWindow,
         menu_id::SYNC_NOW if !state.paused && !state.sync_requested => {
             state.sync_requested = true;
-            MenuAction::RefreshTray
+            MenuAction::Engine(EngineRequest::SyncNow)
         }
         menu_id::PAUSE if !state.paused => {
             state.paused = true;
-            MenuAction::RefreshTray
+            MenuAction::Engine(EngineRequest::Pause)
         }
         menu_id::RESUME if state.paused => {
             state.paused = false;
-            MenuAction::RefreshTray
+            MenuAction::Engine(EngineRequest::Resume)
         }
         menu_id::QUIT => MenuAction::Quit,
         _ => MenuAction::None,
@@ -132,6 +138,17 @@ pub fn tray_state_icon(state: TrayState) -> &'static str {
         TrayState::Warning => "tray-warning.png",
         TrayState::Error => "tray-error.png",
         TrayState::Paused => "tray-paused.png",
+    }
+}
+
+/// The tray state's word, as the UI shows it next to the icon.
+pub fn tray_state_name(state: TrayState) -> &'static str {
+    match state {
+        TrayState::Ok => "ok",
+        TrayState::Syncing => "syncing",
+        TrayState::Warning => "warning",
+        TrayState::Error => "error",
+        TrayState::Paused => "paused",
     }
 }
 
@@ -236,11 +253,11 @@ mod tests {
     fn tray_state_precedence() {
         let mut state = ShellState::default();
         assert_eq!(state.tray_state(), TrayState::Ok);
-        state.warnings = 2;
-        assert_eq!(state.tray_state(), TrayState::Warning);
-        state.syncing = true;
+        state.sync_requested = true;
         assert_eq!(state.tray_state(), TrayState::Syncing);
-        state.counts.failing = 1;
+        state.health = HealthState(Some(TrayState::Warning));
+        assert_eq!(state.tray_state(), TrayState::Warning);
+        state.health = HealthState(Some(TrayState::Error));
         assert_eq!(state.tray_state(), TrayState::Error);
         state.paused = true;
         assert_eq!(state.tray_state(), TrayState::Paused);
@@ -257,7 +274,7 @@ mod tests {
     #[test]
     fn sync_now_records_one_request() {
         let mut state = ShellState::default();
-        assert_eq!(on_menu(menu_id::SYNC_NOW, &mut state), MenuAction::RefreshTray);
+        assert_eq!(on_menu(menu_id::SYNC_NOW, &mut state), MenuAction::Engine(EngineRequest::SyncNow));
         assert!(state.sync_requested);
         assert_eq!(state.tray_state(), TrayState::Syncing);
         assert!(!state.menu_enabled().sync_now);
@@ -268,14 +285,14 @@ mod tests {
     fn pause_and_resume() {
         let mut state = ShellState::default();
         assert_eq!(on_menu(menu_id::RESUME, &mut state), MenuAction::None);
-        assert_eq!(on_menu(menu_id::PAUSE, &mut state), MenuAction::RefreshTray);
+        assert_eq!(on_menu(menu_id::PAUSE, &mut state), MenuAction::Engine(EngineRequest::Pause));
         assert!(state.paused);
         assert_eq!(state.tray_state(), TrayState::Paused);
         assert_eq!(state.menu_enabled(), MenuEnabled { sync_now: false, pause: false, resume: true });
         assert_eq!(on_menu(menu_id::PAUSE, &mut state), MenuAction::None);
         assert_eq!(on_menu(menu_id::SYNC_NOW, &mut state), MenuAction::None);
         assert!(!state.sync_requested);
-        assert_eq!(on_menu(menu_id::RESUME, &mut state), MenuAction::RefreshTray);
+        assert_eq!(on_menu(menu_id::RESUME, &mut state), MenuAction::Engine(EngineRequest::Resume));
         assert!(!state.paused);
         assert_eq!(state.menu_enabled(), MenuEnabled { sync_now: true, pause: true, resume: false });
     }

@@ -512,7 +512,7 @@ async fn a_412_from_the_server_is_a_conflict_and_nothing_is_lost() {
     let url = env.rad.url(&href);
     let body = vtodo(&uid, "server edit during sync");
     set_before_apply_hook(
-        EMAIL,
+        &format!("{}/", env.rad.base_url()),
         std::sync::Arc::new(move || {
             let (url, body) = (url.clone(), body.clone());
             Box::pin(async move {
@@ -548,5 +548,65 @@ async fn a_412_from_the_server_is_a_conflict_and_nothing_is_lost() {
             && subjects.contains(&"server edit during sync".to_string()),
         "{subjects:?}"
     );
+    assert_eq!(changes(&env.sync().await), 0);
+}
+
+#[tokio::test]
+async fn a_crm_edit_keeps_what_crmsync_does_not_model_on_the_server() {
+    let mut env = setup();
+    env.mkcal().await;
+    let event = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Other client//EN\r\nBEGIN:VEVENT\r\nUID:alarm-event\r\n\
+DTSTAMP:20260101T000000Z\r\nDTSTART:20260302T090000Z\r\nDTEND:20260302T100000Z\r\nSUMMARY:Board meeting\r\n\
+CATEGORIES:Board,Quarterly\r\nX-OTHER-CLIENT-COLOR:#336699\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Reminder\r\n\
+TRIGGER:-PT30M\r\nEND:VALARM\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    env.put("/alice/cal/alarm-event.ics", event).await;
+    let card = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:photo-contact\r\nFN:Pia Photo\r\nN:Photo;Pia;;;\r\n\
+EMAIL:pia@photo.test\r\nPHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGBgAAAABQABh6FO1AAAAABJRU5ErkJggg==\r\n\
+X-SOCIALPROFILE;TYPE=mastodon:https://social.example/@pia\r\nEND:VCARD\r\n";
+    env.put("/alice/book/photo-contact.vcf", card).await;
+
+    env.test_enable().await;
+    let r = env.sync().await;
+    assert_eq!(total(&r, |c| c.created_crm), 2, "{r:?}");
+
+    // The CRM edits the subject and the name (what `crmsync appointment update` / `contact update` run).
+    let a = appointments::find_by_uid(env.store.conn(), "alarm-event").unwrap().unwrap();
+    api::update_appointment(
+        &mut env.store,
+        &a.to_string(),
+        &AppointmentInput { subject: Some("Board meeting (Q2)".into()), ..Default::default() },
+    )
+    .unwrap();
+    let pia = records::list_contacts(env.store.conn())
+        .unwrap()
+        .into_iter()
+        .find(|c| c.email.as_deref() == Some("pia@photo.test"))
+        .unwrap();
+    api::update_contact(
+        &mut env.store,
+        &pia.id.to_string(),
+        &ContactInput { first_name: Some("Pina".into()), ..Default::default() },
+    )
+    .unwrap();
+    let r = env.sync().await;
+    assert_eq!(total(&r, |c| c.updated_server), 2, "{r:?}");
+    assert_eq!(total(&r, |c| c.failed + c.conflicts), 0, "{r:?}");
+
+    let body = env.get("/alice/cal/alarm-event.ics").await.unwrap();
+    assert!(body.contains("SUMMARY:Board meeting (Q2)"), "{body}");
+    for kept in
+        ["BEGIN:VALARM", "TRIGGER:-PT30M", "CATEGORIES:Board,Quarterly", "X-OTHER-CLIENT-COLOR:#336699"]
+    {
+        assert!(body.contains(kept), "{kept} lost on the server:\n{body}");
+    }
+    let body = env.get("/alice/book/photo-contact.vcf").await.unwrap();
+    let unfolded = body.replace("\r\n ", "").replace("\n ", "");
+    assert!(unfolded.contains("N:Photo;Pina;;;") && unfolded.contains("FN:Pina Photo"), "{body}");
+    for kept in [
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGBgAAAABQABh6FO1AAAAABJRU5ErkJggg==",
+        "X-SOCIALPROFILE;TYPE=mastodon:https://social.example/@pia",
+    ] {
+        assert!(unfolded.contains(kept), "{kept} lost on the server:\n{body}");
+    }
     assert_eq!(changes(&env.sync().await), 0);
 }

@@ -11,6 +11,7 @@ use crate::error::{CoreError, Result};
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
@@ -182,6 +183,7 @@ text_enum!(
 );
 
 /// A host, port and security of one side of a profile.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
     /// Host name or address.
@@ -193,6 +195,7 @@ pub struct Endpoint {
 }
 
 /// The settings of an email server profile that the admin edits.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileData {
     /// Unique name.
@@ -226,6 +229,7 @@ pub struct ProfileData {
 }
 
 /// An email server profile as shown to the admin (the password is never included).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
     /// Store id.
@@ -242,6 +246,7 @@ pub struct Profile {
 }
 
 /// A CRM user or queue: the owner of a mailbox.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {
     /// Store id (in the users or queues table).
@@ -253,6 +258,7 @@ pub struct Principal {
 }
 
 /// Who owns a mailbox.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Owner {
@@ -273,6 +279,7 @@ pub enum Owner {
 }
 
 /// A reference to a CRM record, with its display name.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordRef {
     /// Record kind.
@@ -285,6 +292,7 @@ pub struct RecordRef {
 }
 
 /// A mail folder whose messages are all tracked and regard one record.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackFolder {
     /// Folder name on the server, e.g. `Customers/Contoso`.
@@ -294,6 +302,7 @@ pub struct TrackFolder {
 }
 
 /// The last error seen on a mailbox.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastError {
     /// Stable code, e.g. `IMAP_AUTH_FAILED`.
@@ -305,6 +314,7 @@ pub struct LastError {
 }
 
 /// Per-channel state of a mailbox.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelState {
     /// Whether the engine processes this channel.
@@ -314,6 +324,7 @@ pub struct ChannelState {
 }
 
 /// Live processing telemetry of a mailbox.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Telemetry {
     /// idle, syncing, waiting, disabled.
@@ -340,6 +351,7 @@ pub struct Telemetry {
 }
 
 /// The settings of a mailbox that the admin edits.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MailboxData {
     /// Email address (unique).
@@ -369,6 +381,7 @@ pub struct MailboxData {
 }
 
 /// A mailbox as shown to the admin (the password is never included).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mailbox {
     /// Store id.
@@ -403,6 +416,7 @@ pub struct Mailbox {
 }
 
 /// A contact.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Contact {
     /// Store id.
@@ -441,6 +455,7 @@ pub struct Contact {
 }
 
 /// An account (a company).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Account {
     /// Store id.
@@ -454,6 +469,7 @@ pub struct Account {
 }
 
 /// A lead.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Lead {
     /// Store id.

@@ -323,6 +323,7 @@ pub fn parse_value(key: &str, raw: &str) -> Result<Value> {
 }
 
 /// One setting as shown by `settings show`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
     /// Key.

@@ -17,6 +17,7 @@ use crate::connect;
 use crate::error::{EngineError, Result};
 
 /// The result of testing one channel.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ChannelResult {
     /// incoming, outgoing or act.
@@ -34,6 +35,7 @@ pub struct ChannelResult {
 }
 
 /// The result of Test & Enable for one mailbox.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct TestReport {
     /// Mailbox address.

@@ -8,6 +8,7 @@ use crate::model::{RecordRef, RecordType};
 use crate::store::records::record_name;
 
 /// A party as shown: the address and what it resolved to.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct PartyView {
     /// Address.
@@ -19,6 +20,7 @@ pub struct PartyView {
 }
 
 /// An attachment as shown.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct AttachmentView {
     /// File name.
@@ -32,6 +34,7 @@ pub struct AttachmentView {
 }
 
 /// An activity as shown by `activity show` (emails carry the email fields).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct ActivityView {
     /// Id.

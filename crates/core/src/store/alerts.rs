@@ -41,6 +41,7 @@ pub struct NewAlert {
 }
 
 /// An alert as listed.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Alert {
     /// Id.

@@ -30,6 +30,9 @@ pub struct RemoteItem {
     pub item: Item,
     pub etag: String,
     pub v4: bool,
+    /// The object as the server sent it: an update is patched into it, so
+    /// what crmsync does not model (alarms, photos, X- properties) stays.
+    pub raw: String,
 }
 
 /// Everything the applier needs about one collection.
@@ -55,6 +58,19 @@ pub fn render(item: &Item, v4: bool) -> (String, &'static str) {
         Item::Task(t) => (ical::write_task(t), "text/calendar; charset=utf-8"),
         Item::Contact(c) => (vcard::write_contact(c, v4), "text/vcard; charset=utf-8"),
     }
+}
+
+/// Serializes an update of the server item `srv` to `item`: only the changed
+/// modelled properties are patched into the server's own text.
+pub fn render_update(srv: &RemoteItem, item: &Item) -> std::result::Result<(String, &'static str), String> {
+    let body = match (&srv.item, item) {
+        (Item::Appointment(old), Item::Appointment(new)) => ical::patch_event(&srv.raw, old, new),
+        (Item::Task(old), Item::Task(new)) => ical::patch_task(&srv.raw, old, new),
+        (Item::Contact(old), Item::Contact(new)) => vcard::patch_contact(&srv.raw, old, new),
+        _ => return Err("the server item is of another kind".into()),
+    }
+    .map_err(|e| e.0)?;
+    Ok((body, render(item, srv.v4).1))
 }
 
 /// Parses a server object of `kind`; a missing UID is named after the href.
@@ -154,6 +170,23 @@ async fn put(
     Ok((etag, as_written(item, v4)))
 }
 
+/// Updates the server item `srv` (fetched this cycle) to `item`, patching its text.
+async fn put_update(ctx: &Ctx<'_>, href: &str, srv: &RemoteItem, item: &Item) -> Net {
+    let (body, ct) = match render_update(srv, item) {
+        Ok(b) => b,
+        Err(e) => {
+            return Net::Failed(EngineError::Unsupported(format!(
+                "{href}: the server's object cannot be updated without losing what crmsync does not model ({e}); it is left as it is"
+            )));
+        }
+    };
+    let written = parse(item.kind(), &body, href).map(|p| p.0).unwrap_or_else(|_| item.clone());
+    match ctx.client.put(href, body, ct, Some(&srv.etag)).await {
+        Ok(etag) => Net::Put { href: href.to_string(), etag, written },
+        Err(e) => conflict_or_fail(e, "update"),
+    }
+}
+
 fn conflict_or_fail(e: WriteError, what: &str) -> Net {
     match e {
         WriteError::PreconditionFailed => Net::Conflict(format!(
@@ -194,9 +227,9 @@ async fn net(ctx: &Ctx<'_>, a: &Action) -> Net {
             let (new_crm, new_srv) = merge(&rec.item, &srv.item, *winner, *mode, &ctx.dirs);
             let mut put_done = None;
             if new_srv != srv.item {
-                match put(ctx, href, &new_srv, srv.v4, Some(&srv.etag)).await {
-                    Ok(done) => put_done = Some(done),
-                    Err(e) => return conflict_or_fail(e, "update"),
+                match put_update(ctx, href, srv, &new_srv).await {
+                    Net::Put { etag, written, .. } => put_done = Some((etag, written)),
+                    other => return other,
                 }
             }
             Net::Sync { new_crm, put: put_done }
@@ -217,9 +250,9 @@ async fn net(ctx: &Ctx<'_>, a: &Action) -> Net {
             let (new_crm, new_srv) = merge(&rec.item, &srv.item, Side::Server, MergeMode::Replace, &ctx.dirs);
             let mut put_done = None;
             if new_srv != srv.item {
-                match put(ctx, href, &new_srv, srv.v4, Some(&srv.etag)).await {
-                    Ok(done) => put_done = Some(done),
-                    Err(e) => return conflict_or_fail(e, "keep both"),
+                match put_update(ctx, href, srv, &new_srv).await {
+                    Net::Put { etag, written, .. } => put_done = Some((etag, written)),
+                    other => return other,
                 }
             }
             Net::KeepBoth { copy, copy_href, copy_etag, copy_written, new_crm, put: put_done }
@@ -243,10 +276,7 @@ async fn net(ctx: &Ctx<'_>, a: &Action) -> Net {
                 Item::Task(t) => t.status = TaskStatus::Deferred,
                 Item::Contact(_) => return Net::None,
             }
-            match put(ctx, href, &item, srv.v4, Some(&srv.etag)).await {
-                Ok((etag, written)) => Net::Put { href: href.clone(), etag, written },
-                Err(e) => conflict_or_fail(e, "cancel"),
-            }
+            put_update(ctx, href, srv, &item).await
         }
         _ => Net::None,
     }

@@ -28,18 +28,22 @@ type Hook = std::sync::Arc<dyn Fn() -> futures::future::BoxFuture<'static, ()> +
 
 static BEFORE_APPLY: std::sync::Mutex<Option<HashMap<String, Hook>>> = std::sync::Mutex::new(None);
 
-/// Test support: runs `hook` once, for mailbox `email`, after the next plan
-/// and before it is applied (end-to-end tests change the server there to
-/// provoke a 412).
+/// Test support: runs `hook` once, for the first collection whose URL starts
+/// with `url_prefix`, after the next plan and before it is applied
+/// (end-to-end tests change the server there to provoke a 412). Keyed by URL,
+/// not by mailbox, so tests running in parallel against their own servers
+/// with the same mailbox address do not take each other's hook.
 #[doc(hidden)]
-pub fn set_before_apply_hook(email: &str, hook: Hook) {
+pub fn set_before_apply_hook(url_prefix: &str, hook: Hook) {
     let mut g = BEFORE_APPLY.lock().unwrap_or_else(|p| p.into_inner());
-    g.get_or_insert_with(HashMap::new).insert(email.to_ascii_lowercase(), hook);
+    g.get_or_insert_with(HashMap::new).insert(url_prefix.to_string(), hook);
 }
 
-fn take_hook(email: &str) -> Option<Hook> {
+fn take_hook(url: &str) -> Option<Hook> {
     let mut g = BEFORE_APPLY.lock().unwrap_or_else(|p| p.into_inner());
-    g.as_mut()?.remove(&email.to_ascii_lowercase())
+    let map = g.as_mut()?;
+    let key = map.keys().find(|k| url.starts_with(k.as_str()))?.clone();
+    map.remove(&key)
 }
 
 /// Counts for one collection.
@@ -304,7 +308,7 @@ async fn sync_url(
         match apply::parse(kind, &data, &href) {
             Ok((item, modified)) => {
                 let v4 = data.contains("VERSION:4.0");
-                content.insert(href, (kind, RemoteItem { item, etag, v4 }, modified));
+                content.insert(href, (kind, RemoteItem { item, etag, v4, raw: data }, modified));
             }
             Err(e) => unreadable.push((href, e)),
         }
@@ -396,7 +400,7 @@ async fn sync_url(
             for (href, etag, data) in client.multiget(&col.url, &need, kind == ItemKind::Contact).await? {
                 if let Ok((item, _)) = apply::parse(kind, &data, &href) {
                     let v4 = data.contains("VERSION:4.0");
-                    items.insert(href, RemoteItem { item, etag, v4 });
+                    items.insert(href, RemoteItem { item, etag, v4, raw: data });
                 }
             }
         }
@@ -420,7 +424,7 @@ async fn sync_url(
             concurrency,
         };
         if !p.actions.is_empty()
-            && let Some(hook) = take_hook(&mb.data.email)
+            && let Some(hook) = take_hook(&col.url)
         {
             hook().await;
         }

@@ -33,6 +33,7 @@ impl RecordKind {
 }
 
 /// What an import did.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportReport {
     /// Rows imported.

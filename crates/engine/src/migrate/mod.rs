@@ -28,6 +28,7 @@ pub use plan::{MigrationPlan, Snapshot};
 use crate::error::Result;
 
 /// Something the admin should read before applying; never stops the migration.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {
     /// The file it concerns, if any.

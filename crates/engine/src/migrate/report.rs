@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::Warning;
 
 /// User or queue.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OwnerKind {
@@ -37,6 +38,7 @@ impl OwnerKind {
 }
 
 /// A profile the migration creates.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlannedProfile {
     /// Validated settings (the name included).
@@ -49,6 +51,7 @@ pub struct PlannedProfile {
 }
 
 /// An existing profile the migration uses instead of creating one.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReusedProfile {
     /// The existing profile's name.
@@ -60,6 +63,7 @@ pub struct ReusedProfile {
 }
 
 /// A user or queue the migration creates to own a mailbox.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlannedPrincipal {
     /// User or queue.
@@ -73,6 +77,7 @@ pub struct PlannedPrincipal {
 }
 
 /// A mailbox as the migration wants it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlannedMailbox {
     /// Address.
@@ -96,6 +101,7 @@ pub struct PlannedMailbox {
 }
 
 /// One field an update changes.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
     /// Field name as the CLI spells it.
@@ -107,6 +113,7 @@ pub struct Change {
 }
 
 /// An existing mailbox the migration changes.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MailboxUpdate {
     /// The mailbox as it will be.
@@ -117,6 +124,7 @@ pub struct MailboxUpdate {
 }
 
 /// Something that needs a password before it can work.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CredentialNeed {
     /// "profile" or "mailbox".
@@ -128,6 +136,7 @@ pub struct CredentialNeed {
 }
 
 /// Something in the router files that is not migrated.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NotMigrated {
     /// What (a provider, a mailbox, a CRM id).
@@ -137,6 +146,7 @@ pub struct NotMigrated {
 }
 
 /// Everything a migration would do; the whole output of a dry run.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MigrationPlan {
     /// The organization (router `CrmServerUrl`) migrated.

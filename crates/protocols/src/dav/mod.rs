@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod ical;
+mod patch;
 pub mod vcard;
 pub mod vtimezone;
 pub mod xml;

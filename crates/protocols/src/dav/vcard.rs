@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use crmsync_core::act::item::ContactItem;
 
 use super::ical::{ItemError, Parsed};
+use super::patch::Doc;
 
 fn values(e: &VCardEntry) -> Vec<String> {
     let mut out = Vec::new();
@@ -186,4 +187,174 @@ pub fn write_contact(c: &ContactItem, v4: bool) -> String {
     let version = if v4 { VCardVersion::V4_0 } else { VCardVersion::V3_0 };
     let _ = VCard { entries }.write_to(&mut out, version);
     out
+}
+
+/// One content line parsed alone, in a vCard of the document's version.
+fn one_entry(line: &str, v4: bool) -> Option<VCardEntry> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    let version = if v4 { "4.0" } else { "3.0" };
+    let probe = format!("BEGIN:VCARD\r\nVERSION:{version}\r\n{line}\r\nEND:VCARD\r\n");
+    let card = VCard::parse(&probe).ok()?;
+    card.entries.into_iter().find(|e| e.name != VCardProperty::Version)
+}
+
+fn email_of(e: &VCardEntry) -> Option<String> {
+    values(e).into_iter().next().map(|v| v.trim().trim_start_matches("mailto:").to_ascii_lowercase())
+}
+
+fn tel_of(e: &VCardEntry) -> Option<String> {
+    values(e)
+        .into_iter()
+        .next()
+        .map(|v| v.trim().trim_start_matches("tel:").to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// An update of a contact on the server: `new` patched into the server's vCard
+/// `raw` (which reads as `old`). Only what changed is rewritten: N and FN, each
+/// added or removed EMAIL, ORG, the TEL read as the phone or as the mobile, the
+/// ADR read as the address, REV; every other line — PHOTO, X-SOCIALPROFILE,
+/// other phones and addresses, groups, parameters — stays byte-for-byte.
+pub fn patch_contact(raw: &str, old: &ContactItem, new: &ContactItem) -> Result<String, ItemError> {
+    let v4 = raw.contains("VERSION:4.0");
+    let mut doc = Doc::parse(raw);
+    let fresh = Doc::parse(&write_contact(new, v4));
+    let no_card = || ItemError("the server's vCard cannot be patched: no VCARD".into());
+    let card = *doc.children(None, "VCARD").first().ok_or_else(no_card)?;
+    let fcard = *fresh.children(None, "VCARD").first().ok_or_else(no_card)?;
+    if old == new {
+        return Ok(raw.to_string());
+    }
+    let mut names = vec!["REV"];
+    if old.first_name != new.first_name || old.last_name != new.last_name {
+        names.extend(["N", "FN"]);
+    }
+    if old.company != new.company {
+        names.push("ORG");
+    }
+    for n in names {
+        doc.set_prop(card, n, fresh.prop_texts(fcard, n));
+    }
+    if old.emails != new.emails {
+        let wanted: Vec<String> = new.emails.iter().map(|e| e.trim().to_ascii_lowercase()).collect();
+        let mut kept: Vec<String> = Vec::new();
+        for i in doc.props(card, "EMAIL") {
+            let Some(e) = one_entry(doc.text(i), v4).as_ref().and_then(email_of) else { continue };
+            if !e.contains('@') {
+                continue; // not read as an email: not crmsync's
+            }
+            if wanted.contains(&e) {
+                kept.push(e);
+            } else {
+                doc.remove_line(i);
+            }
+        }
+        for i in fresh.props(fcard, "EMAIL") {
+            let e = one_entry(fresh.text(i), v4).as_ref().and_then(email_of);
+            if e.is_some_and(|e| !kept.contains(&e)) {
+                doc.append_prop(card, fresh.text(i));
+            }
+        }
+    }
+    // The phone and the mobile are the first non-cell and the first cell TEL.
+    let tels: Vec<(usize, bool)> = doc
+        .props(card, "TEL")
+        .into_iter()
+        .filter_map(|i| {
+            let e = one_entry(doc.text(i), v4)?;
+            tel_of(&e)?;
+            Some((i, has_type(&e, &VCardType::Cell, "cell")))
+        })
+        .collect();
+    let ftels: Vec<(usize, bool)> = fresh
+        .props(fcard, "TEL")
+        .into_iter()
+        .filter_map(|i| Some((i, has_type(&one_entry(fresh.text(i), v4)?, &VCardType::Cell, "cell"))))
+        .collect();
+    for (cell, was, now) in [(false, &old.phone, &new.phone), (true, &old.mobile_phone, &new.mobile_phone)] {
+        if was == now {
+            continue;
+        }
+        let line = tels.iter().find(|t| t.1 == cell).map(|t| t.0);
+        let text = ftels.iter().find(|t| t.1 == cell).map(|t| fresh.text(t.0).to_string());
+        match (line, text) {
+            (Some(i), Some(t)) => doc.replace_line(i, &t),
+            (Some(i), None) => doc.remove_line(i),
+            (None, Some(t)) => doc.append_prop(card, &t),
+            (None, None) => {}
+        }
+    }
+    let address =
+        |c: &ContactItem| [&c.street, &c.city, &c.region, &c.postal_code, &c.country].map(|f| f.clone());
+    if address(old) != address(new) {
+        let adrs = doc.props(card, "ADR");
+        let work = adrs
+            .iter()
+            .copied()
+            .find(|i| one_entry(doc.text(*i), v4).is_some_and(|e| has_type(&e, &VCardType::Work, "work")));
+        let text = fresh.prop_texts(fcard, "ADR").into_iter().next();
+        match (work.or(adrs.first().copied()), text) {
+            (Some(i), Some(t)) => doc.replace_line(i, &t),
+            (Some(i), None) => doc.remove_line(i),
+            (None, Some(t)) => doc.append_prop(card, &t),
+            (None, None) => {}
+        }
+    }
+    Ok(doc.render())
+}
+
+#[cfg(test)]
+mod patch_tests {
+    use super::*;
+
+    const CARD: &str = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c-1\r\nFN:Sam Server\r\nN:Server;Sam;;;\r\n\
+EMAIL;TYPE=INTERNET,HOME:sam@home.test\r\nitem1.EMAIL;TYPE=INTERNET:sam@work.test\r\nitem1.X-ABLabel:work\r\n\
+TEL;TYPE=WORK:+1 555 0001\r\nTEL;TYPE=FAX:+1 555 0002\r\nORG:Contoso;Sales\r\n\
+PHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEx\r\n QWFBMTFRscHx4fHhwcICQuJyAiLCMcHCg3KSwwMTQ0NB8nOT04MjwuMzQy\r\n\
+X-SOCIALPROFILE;TYPE=twitter:https://twitter.com/sam\r\nNOTE:Met at the fair\r\nREV:20260101T000000Z\r\nEND:VCARD\r\n";
+
+    fn rev_line(body: &str) -> &str {
+        body.split("\r\n").find(|l| l.starts_with("REV:")).unwrap()
+    }
+
+    #[test]
+    fn a_name_edit_rewrites_only_n_fn_and_rev() {
+        let old = parse_contact(CARD).unwrap().item;
+        let mut new = old.clone();
+        new.first_name = Some("Samuel".into());
+        let patched = patch_contact(CARD, &old, &new).unwrap();
+        let expected = CARD
+            .replacen("FN:Sam Server\r\n", "FN:Samuel Server\r\n", 1)
+            .replacen("N:Server;Sam;;;\r\n", "N:Server;Samuel;;;\r\n", 1)
+            .replacen("REV:20260101T000000Z", rev_line(&patched), 1);
+        assert_eq!(patched, expected);
+        assert_eq!(parse_contact(&patched).unwrap().item, new);
+    }
+
+    #[test]
+    fn emails_and_phones_are_patched_one_by_one() {
+        let old = parse_contact(CARD).unwrap().item;
+        let mut new = old.clone();
+        new.emails = vec!["sam@work.test".into(), "sam@new.test".into()];
+        new.phone = Some("+1 555 9999".into());
+        new.mobile_phone = Some("+1 555 7777".into());
+        let patched = patch_contact(CARD, &old, &new).unwrap();
+        assert!(!patched.contains("sam@home.test"), "{patched}");
+        for kept in [
+            "item1.EMAIL;TYPE=INTERNET:sam@work.test\r\nitem1.X-ABLabel:work\r\n",
+            "TEL;TYPE=FAX:+1 555 0002\r\n",
+            "PHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQ",
+            " QWFBMTFRscHx4f",
+            "X-SOCIALPROFILE;TYPE=twitter:https://twitter.com/sam\r\n",
+            "NOTE:Met at the fair\r\n",
+        ] {
+            assert!(patched.contains(kept), "{kept} lost:\n{patched}");
+        }
+        let reread = parse_contact(&patched).unwrap().item;
+        assert_eq!(reread.phone.as_deref(), Some("+1 555 9999"), "{patched}");
+        assert_eq!(reread.mobile_phone.as_deref(), Some("+1 555 7777"), "{patched}");
+        let mut emails = reread.emails.clone();
+        emails.sort();
+        assert_eq!(emails, vec!["sam@new.test", "sam@work.test"], "{patched}");
+    }
 }

@@ -1,0 +1,845 @@
+//! The typed IPC boundary: every command the UI can call, the error the UI
+//! shows in words, the forms it sends, and the views it gets. Each command is a
+//! few lines that delegate to the engine's admin API on the store thread.
+//!
+//! The TypeScript side (`ui/src/bindings.ts`) is generated from these Rust
+//! types by [`typescript`]; a test fails when the committed file has drifted
+//! (refresh it with `UPDATE_BINDINGS=1 cargo test -p crmsync-desktop bindings`).
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use crmsync_core::model::{Account, Contact, Lead, Mailbox, Principal, Profile};
+use crmsync_core::secrets::Secret;
+use crmsync_core::settings::Entry;
+use crmsync_core::store::activities::ActivityView;
+use crmsync_core::store::alerts::Alert;
+use crmsync_core::store::principals::Kind;
+use crmsync_core::{CoreError, hints};
+use crmsync_engine::EngineError;
+use crmsync_engine::admin::imports::{ImportReport, RecordKind};
+use crmsync_engine::admin::mailboxes::MailboxInput;
+use crmsync_engine::admin::profiles::ProfileInput;
+use crmsync_engine::admin::{activities, imports, mailboxes, principals, profiles, settings};
+use crmsync_engine::migrate::{self, MigrationOptions, MigrationPlan, RouterFiles};
+use crmsync_engine::test_enable::{self, TestReport};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::backend::Backend;
+use crate::engine::EngineLink;
+use crate::status::{Health, health_of};
+
+/// An error as the UI shows it: always words, and for invalid input the form
+/// field to mark (the same kebab-case names the CLI options have).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum IpcError {
+    /// The admin's input was refused; nothing was changed.
+    Invalid { field: String, message: String },
+    /// What was asked for does not exist.
+    NotFound { message: String },
+    /// A mail server failed; `code` is stable, `hint` says what to do.
+    Server { code: String, message: String, hint: String },
+    /// Another crmsync (the `crmsync run` service) holds the store's lease.
+    LeaseHeld { message: String },
+    /// Anything else.
+    Internal { message: String },
+}
+
+impl From<EngineError> for IpcError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Core(CoreError::Invalid { field, reason }) => {
+                IpcError::Invalid { field, message: reason }
+            }
+            EngineError::Core(e @ (CoreError::NotFound { .. } | CoreError::AlreadyExists { .. })) => {
+                IpcError::NotFound { message: e.to_string() }
+            }
+            EngineError::ReadFile { ref field, .. } => {
+                IpcError::Invalid { field: field.clone(), message: e.to_string() }
+            }
+            EngineError::Migration { .. } => {
+                IpcError::Invalid { field: "files".into(), message: e.to_string() }
+            }
+            e @ (EngineError::Protocol(_)
+            | EngineError::CredentialsRequired { .. }
+            | EngineError::Unsupported(_)) => {
+                let code = e.code();
+                IpcError::Server { hint: hints::hint(&code), code, message: e.to_string() }
+            }
+            other => IpcError::Internal { message: other.to_string() },
+        }
+    }
+}
+
+/// A password typed in the UI: moved into a [`Secret`] at once, never echoed
+/// back, and never shown by `Debug`.
+#[derive(Clone, Deserialize, TS)]
+#[ts(type = "string")]
+pub struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+fn secret(p: Option<Password>) -> Option<Secret> {
+    p.filter(|p| !p.0.is_empty()).map(|p| Secret::new(p.0))
+}
+
+/// Profile form: `null` means "not given" (the default on add, unchanged on edit).
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+pub struct ProfileForm {
+    pub kind: Option<String>,
+    pub incoming_host: Option<String>,
+    pub incoming_port: Option<String>,
+    pub incoming_security: Option<String>,
+    pub outgoing_host: Option<String>,
+    pub outgoing_port: Option<String>,
+    pub outgoing_security: Option<String>,
+    pub ews_url: Option<String>,
+    pub dav_url: Option<String>,
+    pub outgoing_auth: Option<String>,
+    pub credentials: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<Password>,
+    pub max_connections: Option<String>,
+    pub min_poll_interval: Option<String>,
+    pub timeout: Option<String>,
+    pub process_from: Option<String>,
+    pub allow_insecure: Option<bool>,
+}
+
+impl From<ProfileForm> for ProfileInput {
+    fn from(f: ProfileForm) -> Self {
+        ProfileInput {
+            kind: f.kind,
+            incoming_host: f.incoming_host,
+            incoming_port: f.incoming_port,
+            incoming_security: f.incoming_security,
+            outgoing_host: f.outgoing_host,
+            outgoing_port: f.outgoing_port,
+            outgoing_security: f.outgoing_security,
+            ews_url: f.ews_url,
+            dav_url: f.dav_url,
+            outgoing_auth: f.outgoing_auth,
+            credentials: f.credentials,
+            username: f.username,
+            password: secret(f.password),
+            max_connections: f.max_connections,
+            min_poll_interval: f.min_poll_interval,
+            timeout: f.timeout,
+            process_from: f.process_from,
+            allow_insecure: f.allow_insecure,
+        }
+    }
+}
+
+/// Mailbox form: `null` means "not given".
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+pub struct MailboxForm {
+    pub profile: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<Password>,
+    pub incoming: Option<String>,
+    pub outgoing: Option<String>,
+    pub act: Option<String>,
+    pub track: Option<String>,
+    pub process_from: Option<String>,
+    pub delete_after_processing: Option<bool>,
+    pub forward_mailbox: Option<bool>,
+    pub track_folders: Option<Vec<String>>,
+}
+
+impl From<MailboxForm> for MailboxInput {
+    fn from(f: MailboxForm) -> Self {
+        MailboxInput {
+            profile: f.profile,
+            username: f.username,
+            password: secret(f.password),
+            incoming: f.incoming,
+            outgoing: f.outgoing,
+            act: f.act,
+            track: f.track,
+            process_from: f.process_from,
+            delete_after_processing: f.delete_after_processing,
+            forward_mailbox: f.forward_mailbox,
+            track_folders: f.track_folders,
+        }
+    }
+}
+
+/// Filter of the Activities page.
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+pub struct ActivityFilter {
+    pub activity_type: Option<String>,
+    pub mailbox: Option<String>,
+    pub regarding: Option<String>,
+    pub limit: Option<String>,
+}
+
+/// Filter of the Alerts page.
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+pub struct AlertFilter {
+    pub mailbox: Option<String>,
+    pub profile: Option<String>,
+    pub severity: Option<String>,
+    /// Include acknowledged alerts.
+    pub all: bool,
+}
+
+/// Which records a CSV file holds.
+#[derive(Debug, Clone, Copy, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportKind {
+    Contact,
+    Account,
+    Lead,
+}
+
+/// A file the admin picked in the UI, with its contents.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct UploadedFile {
+    /// The file's name (kept, since error messages name the file).
+    pub name: String,
+    pub content: String,
+}
+
+/// The Email Router's files for the migration wizard.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct RouterUpload {
+    /// Microsoft.Crm.Tools.EmailAgent.xml.
+    pub config: UploadedFile,
+    /// Microsoft.Crm.Tools.EmailAgent.SystemState.xml, optional.
+    pub state: Option<UploadedFile>,
+    /// Directory CSV (CRM id → address, name), optional.
+    pub directory: Option<UploadedFile>,
+    pub allow_insecure: bool,
+}
+
+/// A mailbox with its health, as lists show it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct MailboxRow {
+    pub mailbox: Mailbox,
+    pub health: Health,
+}
+
+/// A mailbox's detail page: settings, telemetry, health and its alerts.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct MailboxDetail {
+    pub mailbox: Mailbox,
+    pub health: Health,
+    pub alerts: Vec<Alert>,
+}
+
+/// Queue depths (mailbox jobs, outgoing email, async operations).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct QueueDepths {
+    pub mailboxes: u32,
+    pub outgoing: u32,
+    pub async_ops: u32,
+}
+
+/// Counts per health.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, TS)]
+pub struct HealthCounts {
+    pub ok: u32,
+    pub syncing: u32,
+    pub warning: u32,
+    pub error: u32,
+    pub disabled: u32,
+    pub not_configured: u32,
+}
+
+impl HealthCounts {
+    fn add(&mut self, h: Health) {
+        let n = match h {
+            Health::Ok => &mut self.ok,
+            Health::Syncing => &mut self.syncing,
+            Health::Warning => &mut self.warning,
+            Health::Error => &mut self.error,
+            Health::Disabled => &mut self.disabled,
+            Health::NotConfigured => &mut self.not_configured,
+        };
+        *n += 1;
+    }
+}
+
+/// Everything the Dashboard shows.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct StatusView {
+    /// "12 mailboxes OK · 1 failing" (the tray tooltip's words).
+    pub summary: String,
+    /// ok, syncing, warning, error or paused: what the tray shows.
+    pub tray: String,
+    pub paused: bool,
+    pub counts: HealthCounts,
+    /// Failing mailboxes first.
+    pub mailboxes: Vec<MailboxRow>,
+    /// Open alerts, newest first (at most 10).
+    pub recent_alerts: Vec<Alert>,
+    pub queues: QueueDepths,
+    pub profiles: u32,
+    /// Where the store is.
+    pub store_path: String,
+}
+
+/// What the engine pushes to the UI (event name `engine`), in the engine's
+/// `EngineEvent` shape (serde tag `type`, snake_case).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+// AlertRaised, SyncProgress and QueueDepths come from the engine's event
+// stream once its EngineHandle lands; the UI handles them already.
+#[allow(dead_code)]
+pub enum EngineEventView {
+    MailboxStatusChanged {
+        mailbox: String,
+        health: Health,
+        code: Option<String>,
+        message: Option<String>,
+    },
+    AlertRaised {
+        id: i64,
+        severity: String,
+        mailbox: Option<String>,
+        profile: Option<String>,
+        code: String,
+        message: String,
+    },
+    SyncProgress {
+        mailbox: String,
+        processed: u32,
+    },
+    QueueDepths {
+        mailboxes: u32,
+        outgoing: u32,
+        async_ops: u32,
+    },
+    Paused,
+    Resumed,
+    /// A cycle over the mailboxes finished (the UI refreshes its page).
+    CycleFinished,
+    /// Open this route (a notification was clicked).
+    Navigate {
+        route: String,
+    },
+}
+
+/// Name of the Tauri event carrying [`EngineEventView`].
+pub const ENGINE_EVENT: &str = "engine";
+
+/// Shared state of the commands.
+pub struct App {
+    pub backend: Backend,
+    pub engine: EngineLink,
+    /// Email Router files loaded by the migration wizard, kept for "apply".
+    pub router: Mutex<Option<RouterFiles>>,
+}
+
+fn rows(list: Vec<Mailbox>) -> Vec<MailboxRow> {
+    list.into_iter().map(|mailbox| MailboxRow { health: health_of(&mailbox), mailbox }).collect()
+}
+
+fn opt(s: Option<String>) -> Option<String> {
+    s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+fn write_upload(dir: &std::path::Path, f: &UploadedFile) -> Result<PathBuf, IpcError> {
+    let name = std::path::Path::new(&f.name).file_name().map(|n| n.to_owned()).ok_or_else(|| {
+        IpcError::Invalid { field: "files".into(), message: format!("'{}' is no file name", f.name) }
+    })?;
+    let path = dir.join(name);
+    std::fs::write(&path, &f.content)
+        .map_err(|e| IpcError::Internal { message: format!("cannot stage {}: {e}", f.name) })?;
+    Ok(path)
+}
+
+fn temp_dir() -> Result<tempfile::TempDir, IpcError> {
+    tempfile::tempdir().map_err(|e| IpcError::Internal { message: format!("cannot create a temp dir: {e}") })
+}
+
+/// Builds a status view from the mailbox list (pure, shared with the tray).
+pub fn status_view(
+    list: Vec<Mailbox>,
+    alerts: Vec<Alert>,
+    profiles: u32,
+    paused: bool,
+    store_path: String,
+) -> StatusView {
+    let mut mailboxes = rows(list);
+    mailboxes.sort_by(|a, b| {
+        b.health
+            .severity()
+            .cmp(&a.health.severity())
+            .then_with(|| a.mailbox.data.email.cmp(&b.mailbox.data.email))
+    });
+    let mut counts = HealthCounts::default();
+    for r in &mailboxes {
+        counts.add(r.health);
+    }
+    let healths = mailboxes.iter().map(|r| r.health);
+    let summary = crate::shell::tooltip_summary(crate::status::counts(healths.clone()), paused);
+    let tray = crate::status::tray_state(healths, paused);
+    let queues = QueueDepths {
+        mailboxes: mailboxes.iter().filter(|r| r.mailbox.incoming.enabled).count() as u32,
+        ..QueueDepths::default()
+    };
+    StatusView {
+        summary,
+        tray: crate::shell::tray_state_name(tray).to_owned(),
+        paused,
+        counts,
+        mailboxes,
+        recent_alerts: alerts.into_iter().take(10).collect(),
+        queues,
+        profiles,
+        store_path,
+    }
+}
+
+macro_rules! commands {
+    ($app:ident; $( $(#[$doc:meta])* fn $name:ident($($arg:ident : $ty:ty),*) -> $ret:ty $body:block )*) => {
+        $(
+            $(#[$doc])*
+            #[tauri::command(rename_all = "snake_case")]
+            pub async fn $name($app: tauri::State<'_, App>, $($arg: $ty),*) -> Result<$ret, IpcError> {
+                let $app: &App = &$app;
+                $body
+            }
+        )*
+
+        /// Every command's name, in declaration order.
+        #[cfg(test)]
+        pub const COMMANDS: &[&str] = &[$(stringify!($name)),*];
+
+        /// The Tauri invoke handler of every command.
+        pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
+            tauri::generate_handler![$($name),*]
+        }
+
+        /// The TypeScript signature of every command, and the declarations they need.
+        #[cfg(test)]
+        pub fn signatures(collect: &mut bindings::Collector) -> Vec<bindings::Signature> {
+            let cfg = bindings::config();
+            vec![$({
+                $(collect.add::<$ty>();)*
+                collect.add::<$ret>();
+                bindings::Signature {
+                    name: stringify!($name),
+                    args: vec![$((stringify!($arg), <$ty as TS>::name(&cfg))),*],
+                    ret: <$ret as TS>::name(&cfg),
+                }
+            }),*]
+        }
+    };
+}
+
+commands! { app;
+    /// Everything the Dashboard shows.
+    fn status() -> StatusView {
+        let paused = app.engine.is_paused();
+        let path = app.backend.path().display().to_string();
+        app.backend
+            .call(move |s, _| {
+                let list = mailboxes::list(s)?;
+                let alerts = activities::alerts(s, &activities::AlertInput::default())?;
+                let profiles = profiles::list(s)?.len() as u32;
+                Ok(status_view(list, alerts, profiles, paused, path))
+            })
+            .await
+    }
+
+    fn profiles_list() -> Vec<Profile> {
+        app.backend.call(|s, _| profiles::list(s)).await
+    }
+
+    fn profile_add(name: String, form: ProfileForm) -> Profile {
+        let r = app.backend.call(move |s, _| profiles::add(s, &name, &form.into())).await;
+        app.engine.refresh();
+        r
+    }
+
+    fn profile_update(name: String, form: ProfileForm) -> Profile {
+        let r = app.backend.call(move |s, _| profiles::update(s, &name, &form.into())).await;
+        app.engine.refresh();
+        r
+    }
+
+    fn profile_remove(name: String) -> () {
+        let r = app.backend.call(move |s, _| profiles::remove(s, &name)).await;
+        app.engine.refresh();
+        r
+    }
+
+    fn mailboxes_list() -> Vec<MailboxRow> {
+        app.backend.call(|s, _| Ok(rows(mailboxes::list(s)?))).await
+    }
+
+    fn mailbox_show(email: String) -> MailboxDetail {
+        app.backend
+            .call(move |s, _| {
+                let mailbox = mailboxes::show(s, &email)?;
+                let filter = activities::AlertInput { mailbox: Some(email), all: true, ..Default::default() };
+                let alerts = activities::alerts(s, &filter)?;
+                Ok(MailboxDetail { health: health_of(&mailbox), mailbox, alerts })
+            })
+            .await
+    }
+
+    fn mailbox_add(email: String, form: MailboxForm) -> Mailbox {
+        let r = app.backend.call(move |s, _| mailboxes::add(s, &email, &form.into())).await;
+        app.engine.refresh();
+        r
+    }
+
+    fn mailbox_update(email: String, form: MailboxForm) -> Mailbox {
+        let r = app.backend.call(move |s, _| mailboxes::update(s, &email, &form.into())).await;
+        app.engine.refresh();
+        r
+    }
+
+    fn mailbox_remove(email: String) -> () {
+        let r = app.backend.call(move |s, _| mailboxes::remove(s, &email)).await;
+        app.engine.refresh();
+        r
+    }
+
+    /// Test & Enable: tests each configured channel, enables those that pass.
+    fn mailbox_test_enable(email: String) -> TestReport {
+        let r = app.backend.call(move |s, rt| rt.block_on(test_enable::test_and_enable(s, &email))).await;
+        app.engine.refresh();
+        r
+    }
+
+    fn mailbox_approve(email: String, approve: bool) -> () {
+        let r = app.backend.call(move |s, _| test_enable::approve(s, &email, approve)).await;
+        app.engine.refresh();
+        r
+    }
+
+    fn mailbox_set_enabled(email: String, enabled: bool) -> Mailbox {
+        let r = app.backend.call(move |s, _| test_enable::set_enabled(s, &email, enabled)).await;
+        app.engine.refresh();
+        r
+    }
+
+    fn users_list() -> Vec<Principal> {
+        app.backend.call(|s, _| principals::list(s, Kind::User)).await
+    }
+
+    fn user_add(email: String, name: String) -> Principal {
+        app.backend.call(move |s, _| principals::add(s, Kind::User, &email, &name)).await
+    }
+
+    fn queues_list() -> Vec<Principal> {
+        app.backend.call(|s, _| principals::list(s, Kind::Queue)).await
+    }
+
+    fn queue_add(email: String, name: String) -> Principal {
+        app.backend.call(move |s, _| principals::add(s, Kind::Queue, &email, &name)).await
+    }
+
+    fn queue_items(email: String) -> Vec<ActivityView> {
+        app.backend.call(move |s, _| activities::queue_items(s, &email)).await
+    }
+
+    fn contacts_list() -> Vec<Contact> {
+        app.backend.call(|s, _| imports::list_contacts(s)).await
+    }
+
+    fn accounts_list() -> Vec<Account> {
+        app.backend.call(|s, _| imports::list_accounts(s)).await
+    }
+
+    fn leads_list() -> Vec<Lead> {
+        app.backend.call(|s, _| imports::list_leads(s)).await
+    }
+
+    /// CSV import of contacts, accounts or leads: every row or none.
+    fn records_import(kind: ImportKind, file: UploadedFile) -> ImportReport {
+        let dir = temp_dir()?;
+        let path = write_upload(dir.path(), &file)?;
+        let kind = match kind {
+            ImportKind::Contact => RecordKind::Contact,
+            ImportKind::Account => RecordKind::Account,
+            ImportKind::Lead => RecordKind::Lead,
+        };
+        app.backend.call(move |s, _| imports::import_csv(s, kind, &path)).await
+    }
+
+    fn alerts_list(filter: AlertFilter) -> Vec<Alert> {
+        let input = activities::AlertInput {
+            mailbox: opt(filter.mailbox),
+            profile: opt(filter.profile),
+            severity: opt(filter.severity),
+            all: filter.all,
+        };
+        app.backend.call(move |s, _| activities::alerts(s, &input)).await
+    }
+
+    /// Acknowledges one alert, or every alert when `id` is null.
+    fn alert_ack(id: Option<i64>) -> usize {
+        let r = app.backend.call(move |s, _| activities::ack(s, id.map(|i| i.to_string()).as_deref())).await;
+        app.engine.refresh();
+        r
+    }
+
+    fn activities_list(filter: ActivityFilter) -> Vec<ActivityView> {
+        let input = activities::ListInput {
+            activity_type: opt(filter.activity_type),
+            mailbox: opt(filter.mailbox),
+            regarding: opt(filter.regarding),
+            limit: opt(filter.limit).or(Some("200".into())),
+        };
+        app.backend.call(move |s, _| activities::list(s, &input)).await
+    }
+
+    fn activity_show(id: i64) -> ActivityView {
+        app.backend.call(move |s, _| activities::show(s, &id.to_string())).await
+    }
+
+    fn settings_list() -> Vec<Entry> {
+        app.backend.call(|s, _| settings::show(s)).await
+    }
+
+    fn setting_set(key: String, value: String) -> Entry {
+        let r = app.backend.call(move |s, _| settings::set(s, &key, &value)).await;
+        app.engine.refresh();
+        r
+    }
+
+    /// Migration wizard, step 1-2: load the router's files and preview the plan.
+    fn migrate_preview(files: RouterUpload) -> MigrationPlan {
+        let dir = temp_dir()?;
+        let config = write_upload(dir.path(), &files.config)?;
+        let state = files.state.as_ref().map(|f| write_upload(dir.path(), f)).transpose()?;
+        let directory = files.directory.as_ref().map(|f| write_upload(dir.path(), f)).transpose()?;
+        let loaded = migrate::load(&config, state.as_deref(), directory.as_deref()).map_err(IpcError::from)?;
+        let options = MigrationOptions { allow_insecure: files.allow_insecure };
+        let keep = loaded.clone();
+        let plan = app.backend.call(move |s, _| migrate::preview(s, &loaded, &options)).await?;
+        *app.router.lock().unwrap_or_else(|e| e.into_inner()) = Some(keep);
+        Ok(plan)
+    }
+
+    /// Migration wizard, step 3: apply the previewed files, all or nothing.
+    fn migrate_apply(allow_insecure: bool) -> MigrationPlan {
+        let files = app.router.lock().unwrap_or_else(|e| e.into_inner()).clone().ok_or_else(|| IpcError::Invalid {
+            field: "files".into(),
+            message: "load the Email Router files first".into(),
+        })?;
+        let options = MigrationOptions { allow_insecure };
+        let r = app.backend.call(move |s, _| migrate::apply(s, &files, &options)).await;
+        app.engine.refresh();
+        r
+    }
+
+    fn sync_now() -> () {
+        app.engine.sync_now();
+        Ok(())
+    }
+
+    fn pause() -> () {
+        app.engine.pause();
+        Ok(())
+    }
+
+    fn resume() -> () {
+        app.engine.resume();
+        Ok(())
+    }
+}
+
+/// Generating `ui/src/bindings.ts`.
+#[cfg(test)]
+pub mod bindings {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// ts-rs settings: ids are JSON numbers.
+    pub fn config() -> ts_rs::Config {
+        ts_rs::Config::new().with_large_int("number")
+    }
+
+    /// One command's TypeScript signature.
+    pub struct Signature {
+        pub name: &'static str,
+        pub args: Vec<(&'static str, String)>,
+        pub ret: String,
+    }
+
+    /// Collects the declarations of every type a command uses, recursively.
+    pub struct Collector {
+        cfg: ts_rs::Config,
+        seen: BTreeSet<String>,
+        visited: std::collections::HashSet<std::any::TypeId>,
+        decls: Vec<(String, String)>,
+    }
+
+    impl Collector {
+        pub fn new() -> Collector {
+            Collector { cfg: config(), seen: BTreeSet::new(), visited: Default::default(), decls: Vec::new() }
+        }
+
+        pub fn add<T: TS + 'static + ?Sized>(&mut self) {
+            ts_rs::TypeVisitor::visit::<T>(self);
+        }
+    }
+
+    impl ts_rs::TypeVisitor for Collector {
+        fn visit<T: TS + 'static + ?Sized>(&mut self) {
+            // Every type once (serde_json's Value is recursive).
+            if !self.visited.insert(std::any::TypeId::of::<T>()) {
+                return;
+            }
+            if T::output_path().is_some() {
+                let name = T::ident(&self.cfg);
+                if !self.seen.insert(name.clone()) {
+                    return;
+                }
+                let decl = T::decl(&self.cfg);
+                let docs = T::docs().map(|d| format!("{d}\n")).unwrap_or_default();
+                self.decls.push((name, format!("{docs}export {}", decl.trim_end_matches(';'))));
+            }
+            T::visit_dependencies(self);
+            T::visit_generics(self);
+        }
+    }
+
+    /// The whole generated file.
+    pub fn typescript() -> String {
+        let mut c = Collector::new();
+        c.add::<EngineEventView>();
+        c.add::<IpcError>();
+        let sigs = signatures(&mut c);
+        let mut decls = c.decls;
+        decls.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out = String::from(
+            "// Generated from the Rust types by src-tauri (ipc.rs). Do not edit: run\n\
+             // `UPDATE_BINDINGS=1 cargo test -p crmsync-desktop bindings` after changing them.\n\n",
+        );
+        for (_, d) in decls {
+            out.push_str(&d);
+            out.push_str(";\n\n");
+        }
+        out.push_str("/** Every IPC command: its arguments (snake_case) and its result. */\nexport interface Commands {\n");
+        for s in sigs {
+            let args = s.args.iter().map(|(n, t)| format!("{n}: {t}")).collect::<Vec<_>>().join("; ");
+            let args =
+                if args.is_empty() { "Record<string, never>".to_owned() } else { format!("{{ {args} }}") };
+            out.push_str(&format!("  {}: {{ args: {args}; ret: {} }};\n", s.name, s.ret));
+        }
+        out.push_str("}\n\n");
+        out.push_str(&format!("/** Name of the Tauri event carrying EngineEventView. */\nexport const ENGINE_EVENT = \"{ENGINE_EVENT}\";\n"));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    fn root() -> &'static Path {
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+    }
+
+    #[test]
+    fn bindings_have_not_drifted() {
+        let generated = bindings::typescript();
+        let path = root().join("ui/src/bindings.ts");
+        if std::env::var_os("UPDATE_BINDINGS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "ui/src/bindings.ts is out of date: run `UPDATE_BINDINGS=1 cargo test -p crmsync-desktop bindings`"
+        );
+    }
+
+    #[test]
+    fn every_command_is_allowed_by_the_capability_and_the_manifest() {
+        let listed: Vec<String> = std::fs::read_to_string(root().join("src-tauri/commands.txt"))
+            .unwrap()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(listed, COMMANDS, "src-tauri/commands.txt (read by build.rs) lists the commands");
+        let cap: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(root().join("src-tauri/capabilities/default.json")).unwrap(),
+        )
+        .unwrap();
+        let perms: BTreeSet<String> =
+            cap["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect();
+        let wanted: BTreeSet<String> =
+            COMMANDS.iter().map(|c| format!("allow-{}", c.replace('_', "-"))).collect();
+        let app_perms: BTreeSet<String> = perms.iter().filter(|p| !p.starts_with("core:")).cloned().collect();
+        assert_eq!(app_perms, wanted, "exactly the app's commands");
+        let core: Vec<&String> = perms.iter().filter(|p| p.starts_with("core:")).collect();
+        assert_eq!(
+            core,
+            ["core:event:allow-listen", "core:event:allow-unlisten"],
+            "only event listening from core"
+        );
+    }
+
+    #[test]
+    fn validation_errors_keep_the_field() {
+        let e = IpcError::from(EngineError::invalid("incoming-host", "must not be empty"));
+        assert_eq!(
+            e,
+            IpcError::Invalid { field: "incoming-host".into(), message: "must not be empty".into() }
+        );
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["kind"], "invalid");
+        assert_eq!(json["field"], "incoming-host");
+        let e = IpcError::from(EngineError::CredentialsRequired {
+            what: "mailbox a@example.com".into(),
+            fix: "crmsync mailbox update a@example.com --password-stdin".into(),
+        });
+        match e {
+            IpcError::Server { code, hint, .. } => {
+                assert_eq!(code, "CREDENTIALS_REQUIRED");
+                assert!(!hint.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn passwords_never_show_in_debug() {
+        let f: ProfileForm = serde_json::from_str(r#"{"kind":"imap-smtp","password":"hunter2"}"#).unwrap();
+        assert!(!format!("{f:?}").contains("hunter2"));
+        let input: ProfileInput = f.into();
+        assert_eq!(input.password.unwrap().expose(), "hunter2");
+    }
+
+    #[test]
+    fn status_view_lists_failing_first() {
+        use crate::testdata::mailbox;
+        let mut bad = mailbox("b@example.com");
+        bad.incoming.enabled = true;
+        bad.incoming.status = crmsync_core::model::ChannelStatus::Success;
+        bad.telemetry.last_error = Some(crmsync_core::model::LastError {
+            code: "IMAP_AUTH_FAILED".into(),
+            message: "no".into(),
+            at: chrono::Utc::now(),
+        });
+        let mut good = mailbox("a@example.com");
+        good.incoming.enabled = true;
+        good.incoming.status = crmsync_core::model::ChannelStatus::Success;
+        let v = status_view(vec![good, bad], vec![], 1, false, "x".into());
+        assert_eq!(v.mailboxes[0].mailbox.data.email, "b@example.com");
+        assert_eq!(v.summary, "1 mailbox OK · 1 failing");
+        assert_eq!(v.tray, "error");
+        assert_eq!(v.counts.error, 1);
+        assert_eq!(v.queues.mailboxes, 2);
+    }
+}

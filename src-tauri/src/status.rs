@@ -1,0 +1,177 @@
+//! Mailbox health as the shell shows it, and the pure reductions over it: the
+//! tray state and the summary counts. Nothing here touches Tauri or the store.
+//!
+//! `Health` has the engine's spelling (`ok | syncing | warning | error |
+//! disabled | not_configured`, the `EngineEvent` contract). Until the engine's
+//! `EngineHandle` lands, [`health_of`] derives it from the mailbox view the
+//! admin API returns.
+
+use crmsync_core::model::{ChannelStatus, Mailbox};
+use serde::{Deserialize, Serialize};
+
+use crate::shell::{MailboxCounts, TrayState};
+
+/// Health of one mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// Enabled and its last cycle succeeded.
+    Ok,
+    /// A cycle is running.
+    Syncing,
+    /// Transient failures: retrying.
+    Warning,
+    /// Failing until the admin acts.
+    Error,
+    /// Switched off (by the admin, or by the engine after repeated failures).
+    Disabled,
+    /// Never tested: run Test & Enable.
+    NotConfigured,
+}
+
+impl Health {
+    /// Rank for "worst first" ordering (higher is worse).
+    pub fn severity(self) -> u8 {
+        match self {
+            Health::Error => 5,
+            Health::Disabled => 4,
+            Health::Warning => 3,
+            Health::NotConfigured => 2,
+            Health::Syncing => 1,
+            Health::Ok => 0,
+        }
+    }
+}
+
+/// The code the admin API records when the admin disables a mailbox by hand.
+pub const DISABLED_BY_ADMIN: &str = "DISABLED_BY_ADMIN";
+
+/// Health of a mailbox from its admin view (interim, until the engine reports it).
+pub fn health_of(mb: &Mailbox) -> Health {
+    let channels = [&mb.incoming, &mb.outgoing, &mb.act];
+    let any_enabled = channels.iter().any(|c| c.enabled);
+    let all_untested = channels.iter().all(|c| c.status == ChannelStatus::NotRun);
+    let t = &mb.telemetry;
+    let error_code = t.last_error.as_ref().map(|e| e.code.as_str()).filter(|c| *c != DISABLED_BY_ADMIN);
+    if !any_enabled && all_untested && error_code.is_none() {
+        return Health::NotConfigured;
+    }
+    if t.processing_state == "syncing" {
+        return Health::Syncing;
+    }
+    if error_code.is_some() {
+        return if any_enabled && t.transient_failures > 0 { Health::Warning } else { Health::Error };
+    }
+    if !any_enabled {
+        return Health::Disabled;
+    }
+    Health::Ok
+}
+
+/// Summary counts: OK (ok or syncing) and failing (error).
+pub fn counts<I: IntoIterator<Item = Health>>(healths: I) -> MailboxCounts {
+    let mut c = MailboxCounts::default();
+    for h in healths {
+        match h {
+            Health::Ok | Health::Syncing => c.ok += 1,
+            Health::Error => c.failing += 1,
+            _ => {}
+        }
+    }
+    c
+}
+
+/// The tray state: the worst mailbox health, unless scheduling is paused.
+/// Error beats warning (a mailbox disabled after failures counts as a
+/// warning: it needs the admin but no longer fails), warning beats syncing.
+pub fn tray_state<I: IntoIterator<Item = Health>>(healths: I, paused: bool) -> TrayState {
+    if paused {
+        return TrayState::Paused;
+    }
+    let mut worst = TrayState::Ok;
+    for h in healths {
+        let s = match h {
+            Health::Error => TrayState::Error,
+            Health::Warning | Health::Disabled => TrayState::Warning,
+            Health::Syncing => TrayState::Syncing,
+            Health::Ok | Health::NotConfigured => TrayState::Ok,
+        };
+        if rank(s) > rank(worst) {
+            worst = s;
+        }
+    }
+    worst
+}
+
+fn rank(s: TrayState) -> u8 {
+    match s {
+        TrayState::Ok => 0,
+        TrayState::Syncing => 1,
+        TrayState::Warning => 2,
+        TrayState::Error => 3,
+        TrayState::Paused => 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdata::mailbox;
+
+    #[test]
+    fn tray_shows_the_worst_health() {
+        use Health::*;
+        let cases: &[(&[Health], TrayState)] = &[
+            (&[], TrayState::Ok),
+            (&[Ok, NotConfigured], TrayState::Ok),
+            (&[Ok, Syncing], TrayState::Syncing),
+            (&[Syncing, Warning, Ok], TrayState::Warning),
+            (&[Disabled], TrayState::Warning),
+            (&[Warning, Error, Syncing], TrayState::Error),
+        ];
+        for (healths, expected) in cases {
+            assert_eq!(tray_state(healths.iter().copied(), false), *expected, "{healths:?}");
+            assert_eq!(tray_state(healths.iter().copied(), true), TrayState::Paused);
+        }
+    }
+
+    #[test]
+    fn counts_ok_and_failing() {
+        use Health::*;
+        let c = counts([Ok, Ok, Syncing, Error, Warning, Disabled, NotConfigured]);
+        assert_eq!(c, MailboxCounts { ok: 3, failing: 1 });
+    }
+
+    #[test]
+    fn health_from_the_mailbox_view() {
+        let mut mb = mailbox("a@example.com");
+        assert_eq!(health_of(&mb), Health::NotConfigured);
+        mb.incoming.status = ChannelStatus::Success;
+        mb.incoming.enabled = true;
+        assert_eq!(health_of(&mb), Health::Ok);
+        mb.telemetry.processing_state = "syncing".into();
+        assert_eq!(health_of(&mb), Health::Syncing);
+        mb.telemetry.processing_state = "failing".into();
+        mb.telemetry.last_error = Some(crmsync_core::model::LastError {
+            code: "IMAP_AUTH_FAILED".into(),
+            message: "login refused".into(),
+            at: chrono::Utc::now(),
+        });
+        assert_eq!(health_of(&mb), Health::Error);
+        mb.telemetry.transient_failures = 2;
+        assert_eq!(health_of(&mb), Health::Warning);
+        mb.incoming.enabled = false;
+        assert_eq!(health_of(&mb), Health::Error, "disabled after failures is still failing");
+        mb.telemetry.last_error.as_mut().unwrap().code = DISABLED_BY_ADMIN.into();
+        mb.telemetry.processing_state = "disabled".into();
+        assert_eq!(health_of(&mb), Health::Disabled);
+    }
+
+    #[test]
+    fn severity_orders_failing_first() {
+        let mut hs = [Health::Ok, Health::Error, Health::Syncing, Health::Disabled, Health::Warning];
+        hs.sort_by_key(|h| std::cmp::Reverse(h.severity()));
+        assert_eq!(hs[0], Health::Error);
+        assert_eq!(hs[4], Health::Ok);
+    }
+}

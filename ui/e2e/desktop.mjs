@@ -1,0 +1,194 @@
+// Desktop end-to-end test in real WebKit (tauri-driver + WebKitWebDriver).
+// Started by session.sh; the Rust test (src-tauri/tests/e2e.rs) owns Dovecot
+// and changes the password when asked through files in $E2E_OUT/control.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Builder, By } from "selenium-webdriver";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`missing ${k}`);
+  return v;
+};
+const OUT = env("E2E_OUT");
+const SHOTS = join(OUT, "screenshots");
+mkdirSync(SHOTS, { recursive: true });
+mkdirSync(join(OUT, "control"), { recursive: true });
+const user = env("E2E_USER");
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const step = (s) => console.log(`e2e: ${s}`);
+
+const driver = await new Builder()
+  .usingServer(env("E2E_DRIVER_URL"))
+  .withCapabilities({
+    browserName: "wry",
+    "tauri:options": { application: env("E2E_APP"), args: ["--db", env("E2E_DB")] },
+  })
+  .build();
+
+async function waitFor(what, fn, timeout = 20000) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+}
+
+const text = () => driver.executeScript("return document.querySelector('main').innerText");
+async function go(hash, title) {
+  await driver.executeScript("location.hash = arguments[0]", hash);
+  await waitFor(`page ${title}`, async () => (await driver.executeScript("return document.querySelector('main h1')?.textContent")) === title);
+}
+async function shot(name) {
+  writeFileSync(join(SHOTS, `${name}.png`), Buffer.from(await driver.takeScreenshot(), "base64"));
+}
+async function type(form, name, value) {
+  const el = await driver.findElement(By.css(`${form} [name="${name}"]`));
+  await el.clear();
+  await el.sendKeys(value);
+}
+async function choose(form, name, value) {
+  await driver.executeScript(
+    "const el = document.querySelector(arguments[0]); el.value = arguments[1]; el.dispatchEvent(new Event('change'));",
+    `${form} [name="${name}"]`,
+    value,
+  );
+}
+const submit = (form) => driver.findElement(By.css(`${form} button[type=submit]`)).click();
+const button = (label) => driver.findElement(By.xpath(`//main//button[normalize-space()='${label}']`));
+
+try {
+  step("first run: the dashboard guides the admin");
+  await go("#/", "Dashboard");
+  await waitFor("first-run guide", async () => (await text()).includes("Add an email server profile"));
+  await shot("dashboard-first-run");
+
+  step("settings: poll every 2 s so the test is quick");
+  await go("#/settings", "Settings");
+  const poll = "form[aria-label='polling.active_interval_secs']";
+  await type(poll, "polling.active_interval_secs", "2");
+  await submit(poll);
+  await waitFor("setting saved", async () => (await text()).includes("polling.active_interval_secs = 2"));
+  await shot("settings");
+
+  step("profile: a validation error marks its field");
+  await go("#/profiles", "Email server profiles");
+  const pf = "#profile-form";
+  await type(pf, "name", "Harness Dovecot");
+  await choose(pf, "kind", "imap-smtp");
+  await submit(pf);
+  await waitFor("incoming-host marked invalid", async () =>
+    (await driver.findElement(By.css(`${pf} [name=incoming_host]`)).getAttribute("aria-invalid")) === "true",
+  );
+  step("profile: create it against the harness's Dovecot");
+  await type(pf, "incoming_host", env("E2E_IMAP_HOST"));
+  await type(pf, "incoming_port", env("E2E_IMAP_PORT"));
+  await choose(pf, "incoming_security", "none");
+  await choose(pf, "outgoing_security", "none");
+  await driver.findElement(By.css(`${pf} [name=allow_insecure]`)).click();
+  await submit(pf);
+  await waitFor("profile listed", async () => (await text()).includes("Profile Harness Dovecot saved") || (await driver.findElements(By.linkText("Harness Dovecot"))).length > 0);
+  await go("#/profiles", "Email server profiles");
+  await waitFor("profile in the list", async () => (await driver.findElements(By.linkText("Harness Dovecot"))).length > 0);
+  await shot("profiles");
+
+  step("mailbox: add it with its password");
+  await go("#/mailboxes", "Mailboxes");
+  const mf = "#mailbox-form";
+  await type(mf, "email", user);
+  await type(mf, "owner_name", "Alice Harness");
+  await choose(mf, "profile", "Harness Dovecot");
+  await type(mf, "password", env("E2E_PASSWORD"));
+  await choose(mf, "outgoing", "none");
+  await choose(mf, "track", "all");
+  await submit(mf);
+  await go(`#/mailboxes/${encodeURIComponent(user)}`, `Mailbox ${user}`);
+
+  step("Test & Enable");
+  await button("✔ Test & Enable").click();
+  await waitFor("Test & Enable passed", async () => (await text()).includes("Test & Enable passed"), 30000);
+  await shot("mailbox-test-enable");
+
+  step("activities appear");
+  await go("#/activities", "Activities");
+  await waitFor(
+    "tracked email",
+    async () => {
+      await driver.findElement(By.css("form[aria-label='Filter activities'] button[type=submit]")).click();
+      await sleep(300);
+      return (await driver.findElements(By.linkText("E2E scripted email"))).length > 0;
+    },
+    40000,
+  );
+  await driver.findElement(By.linkText("E2E scripted email")).click();
+  const frame = await waitFor("email frame", async () => (await driver.findElements(By.css("#activity-detail iframe.email-frame")))[0]);
+  step("the email's script does not run");
+  const sandbox = await frame.getAttribute("sandbox");
+  if (sandbox !== "") throw new Error(`iframe sandbox is ${JSON.stringify(sandbox)}`);
+  const appScripts = await driver.executeScript("return document.querySelectorAll('main script').length");
+  if (appScripts !== 0) throw new Error("email script landed in the app's DOM");
+  await driver.switchTo().frame(frame);
+  const inside = await waitFor("email body rendered", async () =>
+    driver.executeScript("return document.getElementById('hello') ? { ran: document.body.getAttribute('data-ran') } : null"),
+  );
+  await driver.switchTo().defaultContent();
+  if (inside.ran !== null) throw new Error(`the email's script ran: ${inside.ran}`);
+  const title = await driver.getTitle();
+  if (title.includes("pwned")) throw new Error("the email's script changed the app");
+  await shot("activity-email");
+
+  step("dashboard while healthy");
+  await go("#/", "Dashboard");
+  await waitFor("mailbox OK", async () => (await text()).includes("1 mailbox OK"));
+  await shot("dashboard");
+
+  step("password changed on the server");
+  writeFileSync(join(OUT, "control", "change-password"), "");
+  await waitFor("password changed", async () => existsSync(join(OUT, "control", "password-changed")), 10000);
+  await button("⟳ Sync now").click();
+  await waitFor("mailbox failing", async () => (await text()).includes("1 mailbox failing"), 30000);
+  const tray = await waitFor("tray in error", async () => {
+    const s = readFileSync(env("CRMSYNC_DESKTOP_TRAY_STATE_FILE"), "utf8");
+    return s.startsWith("error") ? s : null;
+  });
+  step(`tray: ${tray.trim()}`);
+  await shot("dashboard-failing");
+
+  step("notification on D-Bus");
+  await waitFor(
+    "Notify call",
+    async () => readFileSync(join(OUT, "notifications.log"), "utf8").includes(`${user} is failing`),
+    30000,
+  );
+
+  step("the other pages");
+  await go("#/alerts", "Alerts");
+  await waitFor("auth alert", async () => (await text()).includes("IMAP_AUTH_FAILED") || (await text()).includes("AUTH"));
+  await shot("alerts");
+  await go(`#/mailboxes/${encodeURIComponent(user)}`, `Mailbox ${user}`);
+  await shot("mailbox-failing");
+  await go("#/mailboxes", "Mailboxes");
+  await shot("mailboxes");
+  await go("#/directory/users", "Users");
+  await shot("users");
+  await go("#/directory/contacts", "Contacts");
+  await shot("contacts");
+  await go("#/migrate", "Migrate from the Email Router");
+  await shot("migrate");
+  step("done");
+} catch (e) {
+  try {
+    await shot("failure");
+  } catch {}
+  console.error(`e2e: FAILED: ${e.stack ?? e}`);
+  process.exitCode = 1;
+} finally {
+  await driver.quit();
+}

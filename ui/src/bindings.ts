@@ -1,0 +1,1333 @@
+// Generated from the Rust types by src-tauri (ipc.rs). Do not edit: run
+// `UPDATE_BINDINGS=1 cargo test -p crmsync-desktop bindings` after changing them.
+
+/**
+ * An account (a company).
+ */
+
+export type Account = { 
+/**
+ * Store id.
+ */
+id: number, 
+/**
+ * Name.
+ */
+name: string, 
+/**
+ * Email.
+ */
+email: string | null, 
+/**
+ * Phone.
+ */
+phone: string | null, };
+
+/**
+ * Filter of the Activities page.
+ */
+
+export type ActivityFilter = { activity_type: string | null, mailbox: string | null, regarding: string | null, limit: string | null, };
+
+/**
+ * An activity as shown by `activity show` (emails carry the email fields).
+ */
+
+export type ActivityView = { 
+/**
+ * Id.
+ */
+id: number, 
+/**
+ * email, appointment, task.
+ */
+type: string, 
+/**
+ * incoming / outgoing (emails).
+ */
+direction: string | null, 
+/**
+ * Email status: received, draft, pending_send, sending, sent, failed, canceled.
+ */
+status: string | null, 
+/**
+ * Subject.
+ */
+subject: string, 
+/**
+ * Message-ID.
+ */
+message_id: string | null, 
+/**
+ * In-Reply-To.
+ */
+in_reply_to: string | null, 
+/**
+ * Tracking token.
+ */
+tracking_token: string | null, 
+/**
+ * none, in_reply_to, tracking_token, smart_match, folder.
+ */
+correlation_method: string | null, 
+/**
+ * Regarding record.
+ */
+regarding: RecordRef | null, 
+/**
+ * Sender.
+ */
+from: PartyView | null, 
+/**
+ * To recipients.
+ */
+to: Array<PartyView>, 
+/**
+ * Cc recipients.
+ */
+cc: Array<PartyView>, 
+/**
+ * Bcc recipients.
+ */
+bcc: Array<PartyView>, 
+/**
+ * Received time.
+ */
+received_on: string | null, 
+/**
+ * Mailboxes that received it.
+ */
+receiving_mailboxes: Array<string>, 
+/**
+ * Attachments.
+ */
+attachments: Array<AttachmentView>, 
+/**
+ * Flags, e.g. attachments_skipped.
+ */
+flags: Array<string>, 
+/**
+ * Send attempts (outgoing).
+ */
+delivery_attempts: number | null, 
+/**
+ * Last send error (outgoing).
+ */
+last_error: string | null, 
+/**
+ * When it was sent (outgoing).
+ */
+sent_on: string | null, 
+/**
+ * The mailbox it is sent from (outgoing).
+ */
+sender_mailbox: string | null, 
+/**
+ * Plain-text body.
+ */
+body_text: string | null, 
+/**
+ * HTML body (show it only in a sandbox).
+ */
+body_html: string | null, 
+/**
+ * Created.
+ */
+created_on: string, };
+
+/**
+ * An alert as listed.
+ */
+
+export type Alert = { 
+/**
+ * Id.
+ */
+id: number, 
+/**
+ * Severity.
+ */
+severity: Severity, 
+/**
+ * mailbox, profile, item or system.
+ */
+scope: string, 
+/**
+ * Mailbox address, if any.
+ */
+mailbox: string | null, 
+/**
+ * Profile name, if any.
+ */
+profile: string | null, 
+/**
+ * Activity id, if any.
+ */
+activity_id: number | null, 
+/**
+ * Server reference of the item, if any.
+ */
+item_ref: string | null, 
+/**
+ * Stable code.
+ */
+code: string, 
+/**
+ * What happened.
+ */
+message: string, 
+/**
+ * What to do about it.
+ */
+hint: string, 
+/**
+ * First seen.
+ */
+first_seen: string, 
+/**
+ * Last seen.
+ */
+last_seen: string, 
+/**
+ * Times seen.
+ */
+count: number, 
+/**
+ * Acknowledged by the admin.
+ */
+acknowledged: boolean, };
+
+/**
+ * Filter of the Alerts page.
+ */
+
+export type AlertFilter = { mailbox: string | null, profile: string | null, severity: string | null, 
+/**
+ * Include acknowledged alerts.
+ */
+all: boolean, };
+
+/**
+ * Email address approval of a mailbox.
+ */
+
+export type Approval = "pending" | "approved" | "rejected";
+
+/**
+ * An attachment as shown.
+ */
+
+export type AttachmentView = { 
+/**
+ * File name.
+ */
+name: string, 
+/**
+ * MIME type.
+ */
+mime_type: string, 
+/**
+ * Size in bytes.
+ */
+size: number, 
+/**
+ * Whether the content was saved (false: over the size limit).
+ */
+saved: boolean, };
+
+/**
+ * One field an update changes.
+ */
+
+export type Change = { 
+/**
+ * Field name as the CLI spells it.
+ */
+field: string, 
+/**
+ * Current value.
+ */
+from: string, 
+/**
+ * New value.
+ */
+to: string, };
+
+/**
+ * Outgoing mail or ACT method of a mailbox.
+ */
+
+export type ChannelMethod = "server-side" | "none";
+
+/**
+ * The result of testing one channel.
+ */
+
+export type ChannelResult = { 
+/**
+ * incoming, outgoing or act.
+ */
+channel: string, 
+/**
+ * success, failure, or not-run (channel not configured).
+ */
+status: ChannelStatus, 
+/**
+ * Whether the channel is now enabled.
+ */
+enabled: boolean, 
+/**
+ * Error code on failure.
+ */
+code: string | null, 
+/**
+ * What happened, in words.
+ */
+message: string, 
+/**
+ * What to do about a failure.
+ */
+hint: string | null, };
+
+/**
+ * Per-channel state of a mailbox.
+ */
+
+export type ChannelState = { 
+/**
+ * Whether the engine processes this channel.
+ */
+enabled: boolean, 
+/**
+ * Result of the last Test & Enable.
+ */
+status: ChannelStatus, };
+
+/**
+ * Result of the last Test & Enable of one channel.
+ */
+
+export type ChannelStatus = "not-run" | "success" | "failure";
+
+/**
+ * A contact.
+ */
+
+export type Contact = { 
+/**
+ * Store id.
+ */
+id: number, 
+/**
+ * First name.
+ */
+first_name: string | null, 
+/**
+ * Last name.
+ */
+last_name: string | null, 
+/**
+ * Primary email.
+ */
+email: string | null, 
+/**
+ * Second email.
+ */
+email2: string | null, 
+/**
+ * Third email.
+ */
+email3: string | null, 
+/**
+ * Company name.
+ */
+company: string | null, 
+/**
+ * Business phone.
+ */
+phone: string | null, 
+/**
+ * Mobile phone.
+ */
+mobile_phone: string | null, 
+/**
+ * Street.
+ */
+street: string | null, 
+/**
+ * City.
+ */
+city: string | null, 
+/**
+ * Postal code.
+ */
+postal_code: string | null, 
+/**
+ * State or region.
+ */
+region: string | null, 
+/**
+ * Country.
+ */
+country: string | null, 
+/**
+ * Owning user's email.
+ */
+owner: string | null, };
+
+/**
+ * Something that needs a password before it can work.
+ */
+
+export type CredentialNeed = { 
+/**
+ * "profile" or "mailbox".
+ */
+kind: string, 
+/**
+ * Profile name or mailbox address.
+ */
+name: string, 
+/**
+ * What the admin does about it.
+ */
+action: string, };
+
+/**
+ * Whose credentials a profile's mailboxes use.
+ */
+
+export type CredentialSource = "mailbox" | "profile";
+
+/**
+ * A host, port and security of one side of a profile.
+ */
+
+export type Endpoint = { 
+/**
+ * Host name or address.
+ */
+host: string, 
+/**
+ * TCP port.
+ */
+port: number, 
+/**
+ * Transport security.
+ */
+security: Security, };
+
+/**
+ * What the engine pushes to the UI (event name `engine`), in the engine's
+ * `EngineEvent` shape (serde tag `type`, snake_case).
+ */
+
+export type EngineEventView = { "type": "mailbox_status_changed", mailbox: string, health: Health, code: string | null, message: string | null, } | { "type": "alert_raised", id: number, severity: string, mailbox: string | null, profile: string | null, code: string, message: string, } | { "type": "sync_progress", mailbox: string, processed: number, } | { "type": "queue_depths", mailboxes: number, outgoing: number, async_ops: number, } | { "type": "paused" } | { "type": "resumed" } | { "type": "cycle_finished" } | { "type": "navigate", route: string, };
+
+/**
+ * One setting as shown by `settings show`.
+ */
+
+export type Entry = { 
+/**
+ * Key.
+ */
+key: string, 
+/**
+ * Effective value.
+ */
+value: JsonValue, 
+/**
+ * Default value.
+ */
+default: JsonValue, 
+/**
+ * Whether the admin changed it.
+ */
+is_default: boolean, 
+/**
+ * Help text.
+ */
+help: string, };
+
+/**
+ * Health of one mailbox.
+ */
+
+export type Health = "ok" | "syncing" | "warning" | "error" | "disabled" | "not_configured";
+
+/**
+ * Counts per health.
+ */
+
+export type HealthCounts = { ok: number, syncing: number, warning: number, error: number, disabled: number, not_configured: number, };
+
+/**
+ * Which records a CSV file holds.
+ */
+
+export type ImportKind = "contact" | "account" | "lead";
+
+/**
+ * What an import did.
+ */
+
+export type ImportReport = { 
+/**
+ * Rows imported.
+ */
+imported: number, 
+/**
+ * Header columns that were not recognised and were ignored.
+ */
+ignored_columns: Array<string>, };
+
+/**
+ * Incoming mail delivery method of a mailbox.
+ */
+
+export type IncomingMethod = "server-side" | "forward" | "none";
+
+/**
+ * An error as the UI shows it: always words, and for invalid input the form
+ * field to mark (the same kebab-case names the CLI options have).
+ */
+
+export type IpcError = { "kind": "invalid", field: string, message: string, } | { "kind": "not_found", message: string, } | { "kind": "server", code: string, message: string, hint: string, } | { "kind": "lease_held", message: string, } | { "kind": "internal", message: string, };
+
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
+
+/**
+ * The last error seen on a mailbox.
+ */
+
+export type LastError = { 
+/**
+ * Stable code, e.g. `IMAP_AUTH_FAILED`.
+ */
+code: string, 
+/**
+ * What happened, in words.
+ */
+message: string, 
+/**
+ * When.
+ */
+at: string, };
+
+/**
+ * A lead.
+ */
+
+export type Lead = { 
+/**
+ * Store id.
+ */
+id: number, 
+/**
+ * First name.
+ */
+first_name: string | null, 
+/**
+ * Last name.
+ */
+last_name: string | null, 
+/**
+ * Email.
+ */
+email: string | null, 
+/**
+ * Company.
+ */
+company: string | null, 
+/**
+ * Phone.
+ */
+phone: string | null, };
+
+/**
+ * A mailbox as shown to the admin (the password is never included).
+ */
+
+export type Mailbox = { 
+/**
+ * Store id.
+ */
+id: number, 
+/**
+ * Profile name.
+ */
+profile: string, 
+/**
+ * Whether a mailbox password is stored.
+ */
+has_password: boolean, 
+/**
+ * Credentials must be entered before the mailbox can work (e.g. after a migration).
+ */
+credentials_required: boolean, 
+/**
+ * Email address approval.
+ */
+approval: Approval, 
+/**
+ * Incoming channel.
+ */
+incoming: ChannelState, 
+/**
+ * Outgoing channel.
+ */
+outgoing: ChannelState, 
+/**
+ * ACT channel.
+ */
+act: ChannelState, 
+/**
+ * When Test & Enable last ran.
+ */
+last_test_on: string | null, 
+/**
+ * When a channel was first enabled.
+ */
+first_enabled_on: string | null, 
+/**
+ * Status telemetry.
+ */
+telemetry: Telemetry, 
+/**
+ * Created.
+ */
+created_on: string, 
+/**
+ * Last changed.
+ */
+modified_on: string, 
+/**
+ * Email address (unique).
+ */
+email: string, 
+/**
+ * The user or queue it belongs to.
+ */
+owner: Owner, 
+/**
+ * Profile id.
+ */
+profile_id: number, 
+/**
+ * Mailbox user name (when the profile uses mailbox credentials).
+ */
+username: string | null, 
+/**
+ * Incoming delivery method.
+ */
+incoming_method: IncomingMethod, 
+/**
+ * Outgoing method.
+ */
+outgoing_method: ChannelMethod, 
+/**
+ * Appointments, contacts and tasks method.
+ */
+act_method: ChannelMethod, 
+/**
+ * Tracking filter of the owner.
+ */
+track: TrackFilter, 
+/**
+ * Only mail received after this is processed.
+ */
+process_from: string | null, 
+/**
+ * Delete mail from the server once committed (queue and forward mailboxes).
+ */
+delete_after_processing: boolean, 
+/**
+ * Whether this is a forward mailbox.
+ */
+is_forward_mailbox: boolean, 
+/**
+ * Folder-level tracking.
+ */
+track_folders: Array<TrackFolder>, };
+
+/**
+ * A mailbox's detail page: settings, telemetry, health and its alerts.
+ */
+
+export type MailboxDetail = { mailbox: Mailbox, health: Health, alerts: Array<Alert>, };
+
+/**
+ * Mailbox form: `null` means "not given".
+ */
+
+export type MailboxForm = { profile: string | null, username: string | null, password: Password | null, incoming: string | null, outgoing: string | null, act: string | null, track: string | null, process_from: string | null, delete_after_processing: boolean | null, forward_mailbox: boolean | null, track_folders: Array<string> | null, };
+
+/**
+ * A mailbox with its health, as lists show it.
+ */
+
+export type MailboxRow = { mailbox: Mailbox, health: Health, };
+
+/**
+ * An existing mailbox the migration changes.
+ */
+
+export type MailboxUpdate = { 
+/**
+ * What changes.
+ */
+changes: Array<Change>, 
+/**
+ * Address.
+ */
+email: string, 
+/**
+ * Owner kind.
+ */
+owner: OwnerKind, 
+/**
+ * Profile name.
+ */
+profile: string, 
+/**
+ * Incoming delivery.
+ */
+incoming: IncomingMethod, 
+/**
+ * Outgoing method.
+ */
+outgoing: ChannelMethod, 
+/**
+ * From the router's threshold: mail already routed is not imported again.
+ */
+process_from: string | null, 
+/**
+ * A forward mailbox.
+ */
+forward_mailbox: boolean, 
+/**
+ * Delete processed mail from the server.
+ */
+delete_after_processing: boolean, 
+/**
+ * Has no password and its profile uses per-mailbox credentials.
+ */
+credentials_required: boolean, };
+
+/**
+ * Everything a migration would do; the whole output of a dry run.
+ */
+
+export type MigrationPlan = { 
+/**
+ * The organization (router `CrmServerUrl`) migrated.
+ */
+deployment: string | null, 
+/**
+ * Profiles to create.
+ */
+profiles_to_create: Array<PlannedProfile>, 
+/**
+ * Existing profiles used instead.
+ */
+profiles_reused: Array<ReusedProfile>, 
+/**
+ * Users and queues to create to own mailboxes.
+ */
+users_or_queues_to_create: Array<PlannedPrincipal>, 
+/**
+ * Mailboxes to create.
+ */
+mailboxes_to_create: Array<PlannedMailbox>, 
+/**
+ * Mailboxes to change.
+ */
+mailboxes_to_update: Array<MailboxUpdate>, 
+/**
+ * Mailboxes already as the router wants them.
+ */
+mailboxes_unchanged: Array<string>, 
+/**
+ * Profiles and mailboxes that need a password.
+ */
+credentials_required: Array<CredentialNeed>, 
+/**
+ * What is left out, with reasons.
+ */
+not_migrated: Array<NotMigrated>, 
+/**
+ * What the admin should read.
+ */
+warnings: Array<Warning>, };
+
+/**
+ * Something in the router files that is not migrated.
+ */
+
+export type NotMigrated = { 
+/**
+ * What (a provider, a mailbox, a CRM id).
+ */
+item: string, 
+/**
+ * Why, and what the admin can do.
+ */
+reason: string, };
+
+/**
+ * How SMTP authenticates.
+ */
+
+export type OutgoingAuth = "password" | "none";
+
+/**
+ * Who owns a mailbox.
+ */
+
+export type Owner = { "type": "user", 
+/**
+ * User id.
+ */
+id: number, 
+/**
+ * Display name.
+ */
+name: string, } | { "type": "queue", 
+/**
+ * Queue id.
+ */
+id: number, 
+/**
+ * Display name.
+ */
+name: string, };
+
+/**
+ * User or queue.
+ */
+
+export type OwnerKind = "user" | "queue";
+
+/**
+ * A party as shown: the address and what it resolved to.
+ */
+
+export type PartyView = { 
+/**
+ * Address.
+ */
+address: string | null, 
+/**
+ * Display name from the message.
+ */
+name: string | null, 
+/**
+ * The CRM record, or null when unresolved.
+ */
+resolved: RecordRef | null, };
+
+/**
+ * A password typed in the UI: moved into a [`Secret`] at once, never echoed
+ * back, and never shown by `Debug`.
+ */
+
+export type Password = string;
+
+/**
+ * A mailbox as the migration wants it.
+ */
+
+export type PlannedMailbox = { 
+/**
+ * Address.
+ */
+email: string, 
+/**
+ * Owner kind.
+ */
+owner: OwnerKind, 
+/**
+ * Profile name.
+ */
+profile: string, 
+/**
+ * Incoming delivery.
+ */
+incoming: IncomingMethod, 
+/**
+ * Outgoing method.
+ */
+outgoing: ChannelMethod, 
+/**
+ * From the router's threshold: mail already routed is not imported again.
+ */
+process_from: string | null, 
+/**
+ * A forward mailbox.
+ */
+forward_mailbox: boolean, 
+/**
+ * Delete processed mail from the server.
+ */
+delete_after_processing: boolean, 
+/**
+ * Has no password and its profile uses per-mailbox credentials.
+ */
+credentials_required: boolean, };
+
+/**
+ * A user or queue the migration creates to own a mailbox.
+ */
+
+export type PlannedPrincipal = { 
+/**
+ * User or queue.
+ */
+kind: OwnerKind, 
+/**
+ * Address.
+ */
+email: string, 
+/**
+ * Display name.
+ */
+name: string, 
+/**
+ * Where it comes from.
+ */
+reason: string, };
+
+/**
+ * A profile the migration creates.
+ */
+
+export type PlannedProfile = { 
+/**
+ * The router providers merged into it.
+ */
+from: Array<string>, 
+/**
+ * Its password must be entered before Test & Enable.
+ */
+password_pending: boolean, 
+/**
+ * Unique name.
+ */
+name: string, 
+/**
+ * Server kind.
+ */
+kind: ProfileKind, 
+/**
+ * Incoming server (IMAP or POP3), if any.
+ */
+incoming: Endpoint | null, 
+/**
+ * Outgoing server (SMTP), if any.
+ */
+outgoing: Endpoint | null, 
+/**
+ * How SMTP authenticates.
+ */
+outgoing_auth: OutgoingAuth, 
+/**
+ * Exchange Web Services URL.
+ */
+ews_url: string | null, 
+/**
+ * CalDAV/CardDAV base URL for appointments, contacts and tasks.
+ */
+dav_url: string | null, 
+/**
+ * Whose credentials are used.
+ */
+credentials: CredentialSource, 
+/**
+ * Profile user name (when credentials = profile).
+ */
+username: string | null, 
+/**
+ * Maximum concurrent connections to this profile's servers.
+ */
+max_connections: number, 
+/**
+ * Minimum seconds between two polls of one mailbox.
+ */
+min_poll_interval: number, 
+/**
+ * Connect and command timeout in seconds.
+ */
+timeout: number, 
+/**
+ * Only mail received after this is processed.
+ */
+process_from: string | null, 
+/**
+ * Whether plaintext connections are allowed.
+ */
+allow_insecure: boolean, };
+
+/**
+ * A CRM user or queue: the owner of a mailbox.
+ */
+
+export type Principal = { 
+/**
+ * Store id (in the users or queues table).
+ */
+id: number, 
+/**
+ * Primary email address.
+ */
+email: string, 
+/**
+ * Display name.
+ */
+name: string, };
+
+/**
+ * An email server profile as shown to the admin (the password is never included).
+ */
+
+export type Profile = { 
+/**
+ * Store id.
+ */
+id: number, 
+/**
+ * Whether a profile password is stored (never the password itself).
+ */
+has_password: boolean, 
+/**
+ * When the profile was created.
+ */
+created_on: string, 
+/**
+ * When it was last changed.
+ */
+modified_on: string, 
+/**
+ * Unique name.
+ */
+name: string, 
+/**
+ * Server kind.
+ */
+kind: ProfileKind, 
+/**
+ * Incoming server (IMAP or POP3), if any.
+ */
+incoming: Endpoint | null, 
+/**
+ * Outgoing server (SMTP), if any.
+ */
+outgoing: Endpoint | null, 
+/**
+ * How SMTP authenticates.
+ */
+outgoing_auth: OutgoingAuth, 
+/**
+ * Exchange Web Services URL.
+ */
+ews_url: string | null, 
+/**
+ * CalDAV/CardDAV base URL for appointments, contacts and tasks.
+ */
+dav_url: string | null, 
+/**
+ * Whose credentials are used.
+ */
+credentials: CredentialSource, 
+/**
+ * Profile user name (when credentials = profile).
+ */
+username: string | null, 
+/**
+ * Maximum concurrent connections to this profile's servers.
+ */
+max_connections: number, 
+/**
+ * Minimum seconds between two polls of one mailbox.
+ */
+min_poll_interval: number, 
+/**
+ * Connect and command timeout in seconds.
+ */
+timeout: number, 
+/**
+ * Only mail received after this is processed.
+ */
+process_from: string | null, 
+/**
+ * Whether plaintext connections are allowed.
+ */
+allow_insecure: boolean, };
+
+/**
+ * Profile form: `null` means "not given" (the default on add, unchanged on edit).
+ */
+
+export type ProfileForm = { kind: string | null, incoming_host: string | null, incoming_port: string | null, incoming_security: string | null, outgoing_host: string | null, outgoing_port: string | null, outgoing_security: string | null, ews_url: string | null, dav_url: string | null, outgoing_auth: string | null, credentials: string | null, username: string | null, password: Password | null, max_connections: string | null, min_poll_interval: string | null, timeout: string | null, process_from: string | null, allow_insecure: boolean | null, };
+
+/**
+ * Which servers an email server profile talks to.
+ */
+
+export type ProfileKind = "imap-smtp" | "pop3-smtp" | "exchange";
+
+/**
+ * Queue depths (mailbox jobs, outgoing email, async operations).
+ */
+
+export type QueueDepths = { mailboxes: number, outgoing: number, async_ops: number, };
+
+/**
+ * A reference to a CRM record, with its display name.
+ */
+
+export type RecordRef = { 
+/**
+ * Record kind.
+ */
+type: RecordType, 
+/**
+ * Store id.
+ */
+id: number, 
+/**
+ * Display name.
+ */
+name: string, };
+
+/**
+ * The kinds of CRM record an activity can regard or a party can resolve to.
+ */
+
+export type RecordType = "contact" | "account" | "lead" | "user" | "queue";
+
+/**
+ * An existing profile the migration uses instead of creating one.
+ */
+
+export type ReusedProfile = { 
+/**
+ * The existing profile's name.
+ */
+name: string, 
+/**
+ * The router providers it stands for.
+ */
+from: Array<string>, 
+/**
+ * Why it was chosen, and whether its settings differ from the router's.
+ */
+note: string, };
+
+/**
+ * The Email Router's files for the migration wizard.
+ */
+
+export type RouterUpload = { 
+/**
+ * Microsoft.Crm.Tools.EmailAgent.xml.
+ */
+config: UploadedFile, 
+/**
+ * Microsoft.Crm.Tools.EmailAgent.SystemState.xml, optional.
+ */
+state: UploadedFile | null, 
+/**
+ * Directory CSV (CRM id → address, name), optional.
+ */
+directory: UploadedFile | null, allow_insecure: boolean, };
+
+/**
+ * Transport security of a connection.
+ */
+
+export type Security = "tls" | "starttls" | "none";
+
+/**
+ * Alert severity.
+ */
+
+export type Severity = "error" | "warning" | "info";
+
+/**
+ * Everything the Dashboard shows.
+ */
+
+export type StatusView = { 
+/**
+ * "12 mailboxes OK · 1 failing" (the tray tooltip's words).
+ */
+summary: string, 
+/**
+ * ok, syncing, warning, error or paused: what the tray shows.
+ */
+tray: string, paused: boolean, counts: HealthCounts, 
+/**
+ * Failing mailboxes first.
+ */
+mailboxes: Array<MailboxRow>, 
+/**
+ * Open alerts, newest first (at most 10).
+ */
+recent_alerts: Array<Alert>, queues: QueueDepths, profiles: number, 
+/**
+ * Where the store is.
+ */
+store_path: string, };
+
+/**
+ * Live processing telemetry of a mailbox.
+ */
+
+export type Telemetry = { 
+/**
+ * idle, syncing, waiting, disabled.
+ */
+processing_state: string, 
+/**
+ * Start of the last sync.
+ */
+last_sync_started: string | null, 
+/**
+ * End of the last successful sync.
+ */
+last_sync_succeeded: string | null, 
+/**
+ * When the next poll is due.
+ */
+next_poll: string | null, 
+/**
+ * Items processed in the last sync.
+ */
+items_processed: number, 
+/**
+ * Items that failed in the last sync.
+ */
+items_failed: number, 
+/**
+ * Consecutive transient failures.
+ */
+transient_failures: number, 
+/**
+ * The last error, if any.
+ */
+last_error: LastError | null, 
+/**
+ * Average sync duration in milliseconds.
+ */
+average_duration_ms: number | null, };
+
+/**
+ * The result of Test & Enable for one mailbox.
+ */
+
+export type TestReport = { 
+/**
+ * Mailbox address.
+ */
+mailbox: string, 
+/**
+ * Overall: success when every configured channel passed.
+ */
+overall: ChannelStatus, 
+/**
+ * One entry per channel.
+ */
+channels: Array<ChannelResult>, };
+
+/**
+ * Which incoming mail the mailbox owner wants tracked.
+ */
+
+export type TrackFilter = "all" | "responses" | "crm-records" | "email-enabled" | "none";
+
+/**
+ * A mail folder whose messages are all tracked and regard one record.
+ */
+
+export type TrackFolder = { 
+/**
+ * Folder name on the server, e.g. `Customers/Contoso`.
+ */
+folder: string, 
+/**
+ * The record everything in it regards.
+ */
+regarding: RecordRef, };
+
+/**
+ * A file the admin picked in the UI, with its contents.
+ */
+
+export type UploadedFile = { 
+/**
+ * The file's name (kept, since error messages name the file).
+ */
+name: string, content: string, };
+
+/**
+ * Something the admin should read before applying; never stops the migration.
+ */
+
+export type Warning = { 
+/**
+ * The file it concerns, if any.
+ */
+file: string | null, 
+/**
+ * Element path, if it concerns one element.
+ */
+path: string | null, 
+/**
+ * 1-based line, if known.
+ */
+line: number | null, 
+/**
+ * What the admin should know.
+ */
+message: string, };
+
+/** Every IPC command: its arguments (snake_case) and its result. */
+export interface Commands {
+  status: { args: Record<string, never>; ret: StatusView };
+  profiles_list: { args: Record<string, never>; ret: Array<Profile> };
+  profile_add: { args: { name: string; form: ProfileForm }; ret: Profile };
+  profile_update: { args: { name: string; form: ProfileForm }; ret: Profile };
+  profile_remove: { args: { name: string }; ret: null };
+  mailboxes_list: { args: Record<string, never>; ret: Array<MailboxRow> };
+  mailbox_show: { args: { email: string }; ret: MailboxDetail };
+  mailbox_add: { args: { email: string; form: MailboxForm }; ret: Mailbox };
+  mailbox_update: { args: { email: string; form: MailboxForm }; ret: Mailbox };
+  mailbox_remove: { args: { email: string }; ret: null };
+  mailbox_test_enable: { args: { email: string }; ret: TestReport };
+  mailbox_approve: { args: { email: string; approve: boolean }; ret: null };
+  mailbox_set_enabled: { args: { email: string; enabled: boolean }; ret: Mailbox };
+  users_list: { args: Record<string, never>; ret: Array<Principal> };
+  user_add: { args: { email: string; name: string }; ret: Principal };
+  queues_list: { args: Record<string, never>; ret: Array<Principal> };
+  queue_add: { args: { email: string; name: string }; ret: Principal };
+  queue_items: { args: { email: string }; ret: Array<ActivityView> };
+  contacts_list: { args: Record<string, never>; ret: Array<Contact> };
+  accounts_list: { args: Record<string, never>; ret: Array<Account> };
+  leads_list: { args: Record<string, never>; ret: Array<Lead> };
+  records_import: { args: { kind: ImportKind; file: UploadedFile }; ret: ImportReport };
+  alerts_list: { args: { filter: AlertFilter }; ret: Array<Alert> };
+  alert_ack: { args: { id: number | null }; ret: number };
+  activities_list: { args: { filter: ActivityFilter }; ret: Array<ActivityView> };
+  activity_show: { args: { id: number }; ret: ActivityView };
+  settings_list: { args: Record<string, never>; ret: Array<Entry> };
+  setting_set: { args: { key: string; value: string }; ret: Entry };
+  migrate_preview: { args: { files: RouterUpload }; ret: MigrationPlan };
+  migrate_apply: { args: { allow_insecure: boolean }; ret: MigrationPlan };
+  sync_now: { args: Record<string, never>; ret: null };
+  pause: { args: Record<string, never>; ret: null };
+  resume: { args: Record<string, never>; ret: null };
+}
+
+/** Name of the Tauri event carrying EngineEventView. */
+export const ENGINE_EVENT = "engine";

@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+import { changedFields, controlName, describeError, asIpcError } from "./forms";
+import { healthLook, healthRank, trayLook } from "./health";
+import { parseRoute, routeHash, type Route } from "./router";
+import { groupOf } from "./pages/settings";
+import { toProfileForm } from "./pages/profiles";
+import { toMailboxForm } from "./pages/mailboxes";
+import type { Health } from "./bindings";
+
+const HEALTHS: Health[] = ["ok", "syncing", "warning", "error", "disabled", "not_configured"];
+
+describe("health is shown by icon and word, not colour alone", () => {
+  it("gives each health its own icon and label", () => {
+    const icons = new Set(HEALTHS.map((x) => healthLook(x).icon));
+    const labels = new Set(HEALTHS.map((x) => healthLook(x).label));
+    expect(icons.size).toBe(HEALTHS.length);
+    expect(labels.size).toBe(HEALTHS.length);
+  });
+  it("orders failing first", () => {
+    const sorted = [...HEALTHS].sort((a, b) => healthRank(a) - healthRank(b));
+    expect(sorted[0]).toBe("error");
+    expect(sorted.at(-1)).toBe("ok");
+  });
+  it("knows every tray state", () => {
+    for (const s of ["ok", "syncing", "warning", "error", "paused"]) expect(trayLook(s).label).toBeTruthy();
+    expect(trayLook("paused").label).toBe("Paused");
+  });
+});
+
+describe("routes", () => {
+  const cases: [string, Route][] = [
+    ["", { page: "dashboard" }],
+    ["#/", { page: "dashboard" }],
+    ["#/profiles", { page: "profiles" }],
+    ["#/profiles/Office%20IMAP", { page: "profiles", edit: "Office IMAP" }],
+    ["#/mailboxes", { page: "mailboxes" }],
+    ["#/mailboxes/alice%40example.com", { page: "mailbox", email: "alice@example.com" }],
+    ["#/activities/42", { page: "activities", id: 42 }],
+    ["#/activities?mailbox=a%40b.c", { page: "activities", mailbox: "a@b.c" }],
+    ["#/directory/leads", { page: "directory", tab: "leads" }],
+    ["#/settings", { page: "settings" }],
+    ["#/migrate", { page: "migrate" }],
+    ["#/alerts", { page: "alerts" }],
+  ];
+  it.each(cases)("%s", (hash, route) => {
+    expect(parseRoute(hash)).toEqual(route);
+    expect(parseRoute(routeHash(route))).toEqual(route);
+  });
+  it("falls back to safe defaults", () => {
+    expect(parseRoute("#/nowhere")).toEqual({ page: "dashboard" });
+    expect(parseRoute("#/directory/../../etc")).toEqual({ page: "directory", tab: "users" });
+    expect(parseRoute("#/activities/abc")).toEqual({ page: "activities" });
+  });
+});
+
+describe("forms", () => {
+  it("sends null for empty fields on add", () => {
+    const v = changedFields({ a: "", b: "x" }, null);
+    expect([v("a"), v("b"), v("absent")]).toEqual([null, "x", null]);
+  });
+  it("sends only changed fields on edit, and '' for a cleared field", () => {
+    const v = changedFields({ a: "1", b: "", c: "new" }, { a: "1", b: "old", c: "" });
+    expect([v("a"), v("b"), v("c")]).toEqual([null, "", "new"]);
+  });
+  it("maps engine field names to controls", () => {
+    expect(controlName("incoming-host")).toBe("incoming_host");
+    expect(controlName("line 3: email")).toBe("email");
+    expect(controlName("profile 'X': name")).toBe("name");
+  });
+  it("describes every error kind in words", () => {
+    expect(describeError({ kind: "invalid", field: "timeout", message: "0 is outside 1-600" })).toBe("timeout: 0 is outside 1-600");
+    expect(describeError({ kind: "server", code: "IMAP_AUTH_FAILED", message: "login refused", hint: "Check the password." })).toBe(
+      "IMAP_AUTH_FAILED: login refused. Check the password.",
+    );
+    expect(describeError(new Error("boom"))).toBe("boom");
+    expect(asIpcError("x")).toEqual({ kind: "internal", message: "x" });
+  });
+  it("builds the profile form the engine validates", () => {
+    const values = {
+      kind: "imap-smtp", incoming_host: "mail.example.com", incoming_port: "", incoming_security: "", outgoing_host: "",
+      outgoing_port: "", outgoing_security: "", outgoing_auth: "", ews_url: "", dav_url: "", credentials: "",
+      username: "", password: "s3cret", max_connections: "", min_poll_interval: "", timeout: "", process_from: "", allow_insecure: "false",
+    };
+    const f = toProfileForm(values, null);
+    expect(f.kind).toBe("imap-smtp");
+    expect(f.incoming_port).toBeNull();
+    expect(f.password).toBe("s3cret");
+    expect(f.allow_insecure).toBe(false);
+    const edit = toProfileForm({ ...values, password: "", timeout: "30" }, { ...values, password: "", timeout: "60" });
+    expect(edit.kind).toBeNull();
+    expect(edit.timeout).toBe("30");
+    expect(edit.password).toBeNull();
+    expect(edit.allow_insecure).toBeNull();
+  });
+  it("builds the mailbox form", () => {
+    const values = {
+      profile: "Office", username: "", password: "pw", incoming: "", outgoing: "none", act: "", track: "all", process_from: "",
+      delete_after_processing: "false", forward_mailbox: "false",
+    };
+    const f = toMailboxForm(values, null);
+    expect(f).toMatchObject({ profile: "Office", outgoing: "none", track: "all", password: "pw", delete_after_processing: null, forward_mailbox: null, track_folders: null });
+  });
+});
+
+describe("settings page", () => {
+  it("groups the settings the issue names", () => {
+    expect(groupOf("tracking_token.prefix")).toBe("Tracking token");
+    expect(groupOf("polling.use_idle")).toBe("Polling");
+    expect(groupOf("notifications.muted")).toBe("Notifications");
+    expect(groupOf("attachments.max_size_kb")).toBe("Attachments");
+    expect(groupOf("queue.async_bound")).toBe("Queue limits");
+  });
+});
