@@ -43,6 +43,7 @@ pub fn mailbox(email: &str) -> Mailbox {
             transient_failures: 0,
             last_error: None,
             average_duration_ms: None,
+            disabled_reason: None,
         },
         created_on: chrono::Utc::now(),
         modified_on: chrono::Utc::now(),

@@ -373,7 +373,11 @@ country: string | null,
 /**
  * Owning user's email.
  */
-owner: string | null, };
+owner: string | null, 
+/**
+ * vCard UID once the contact was synced or created with one.
+ */
+uid: string | null, };
 
 /**
  * Something that needs a password before it can work.
@@ -1220,7 +1224,11 @@ last_error: LastError | null,
 /**
  * Average sync duration in milliseconds.
  */
-average_duration_ms: number | null, };
+average_duration_ms: number | null, 
+/**
+ * Why the engine (or the admin: `DISABLED_BY_ADMIN`) disabled a channel, if it did.
+ */
+disabled_reason: string | null, };
 
 /**
  * The result of Test & Enable for one mailbox.
