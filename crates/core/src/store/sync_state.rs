@@ -13,6 +13,8 @@ pub struct FolderState {
     pub uidvalidity: u32,
     /// Highest UID processed.
     pub last_uid: u32,
+    /// CONDSTORE HIGHESTMODSEQ seen when the folder was last fully processed.
+    pub highest_modseq: Option<u64>,
 }
 
 /// What happened to one server message.
@@ -40,9 +42,12 @@ impl Outcome {
 pub fn folder_state(conn: &Connection, mailbox_id: i64, folder: &str) -> Result<Option<FolderState>> {
     Ok(conn
         .query_row(
-            "SELECT uidvalidity, last_uid FROM imap_folder_state WHERE mailbox_id = ?1 AND folder = ?2",
+            "SELECT uidvalidity, last_uid, highest_modseq FROM imap_folder_state WHERE mailbox_id = ?1 AND folder = ?2",
             params![mailbox_id, folder],
-            |r| Ok(FolderState { uidvalidity: r.get(0)?, last_uid: r.get(1)? }),
+            |r| {
+                let modseq: Option<i64> = r.get(2)?;
+                Ok(FolderState { uidvalidity: r.get(0)?, last_uid: r.get(1)?, highest_modseq: modseq.map(|m| m as u64) })
+            },
         )
         .optional()?)
 }
@@ -50,9 +55,10 @@ pub fn folder_state(conn: &Connection, mailbox_id: i64, folder: &str) -> Result<
 /// Stores a folder watermark.
 pub fn set_folder_state(conn: &Connection, mailbox_id: i64, folder: &str, st: FolderState) -> Result<()> {
     conn.execute(
-        "INSERT INTO imap_folder_state (mailbox_id, folder, uidvalidity, last_uid) VALUES (?1,?2,?3,?4) \
-         ON CONFLICT(mailbox_id, folder) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid",
-        params![mailbox_id, folder, st.uidvalidity, st.last_uid],
+        "INSERT INTO imap_folder_state (mailbox_id, folder, uidvalidity, last_uid, highest_modseq) VALUES (?1,?2,?3,?4,?5) \
+         ON CONFLICT(mailbox_id, folder) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid, \
+         highest_modseq = excluded.highest_modseq",
+        params![mailbox_id, folder, st.uidvalidity, st.last_uid, st.highest_modseq.map(|m| m as i64)],
     )?;
     Ok(())
 }

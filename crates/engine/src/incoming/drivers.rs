@@ -100,12 +100,27 @@ pub async fn sync_imap(
                 }
                 None => 0,
             };
+            // Nothing new since the last sync? CONDSTORE's HIGHESTMODSEQ (when the
+            // server offers it) or UIDNEXT say so without a search.
+            if let Some(s) = stored.filter(|s| s.uidvalidity == uv) {
+                let unchanged_modseq =
+                    matches!((s.highest_modseq, status.highest_modseq), (Some(a), Some(b)) if a == b);
+                let no_new_uid = status.uidnext.is_some_and(|next| next <= s.last_uid.saturating_add(1));
+                if unchanged_modseq || no_new_uid {
+                    continue;
+                }
+            }
             let uids = client.uids_since(after).await?;
+            let mut finished = true;
             for chunk in uids.chunks(batch) {
                 let room = (cap - stats.processed).max(0) as usize;
                 if room == 0 {
                     stats.capped = true;
+                    finished = false;
                     break;
+                }
+                if chunk.len() > room {
+                    finished = false;
                 }
                 let chunk = &chunk[..chunk.len().min(room)];
                 let messages = client.fetch_uids(chunk).await?;
@@ -136,7 +151,7 @@ pub async fn sync_imap(
                         tx,
                         ctx.mailbox.id,
                         &folder,
-                        FolderState { uidvalidity: uv, last_uid: max_uid },
+                        FolderState { uidvalidity: uv, last_uid: max_uid, highest_modseq: None },
                     )?;
                     Ok(())
                 })?;
@@ -149,6 +164,18 @@ pub async fn sync_imap(
                         sync_state::imap_mark_seen_set(tx, ctx.mailbox.id, &folder, uv, &seen_uids)
                     })?;
                 }
+            }
+            // The whole folder is processed: remember HIGHESTMODSEQ for the next no-change check.
+            if finished && status.highest_modseq.is_some() {
+                let last_uid = uids.last().copied().unwrap_or(after).max(after);
+                store.write(|tx| {
+                    sync_state::set_folder_state(
+                        tx,
+                        ctx.mailbox.id,
+                        &folder,
+                        FolderState { uidvalidity: uv, last_uid, highest_modseq: status.highest_modseq },
+                    )
+                })?;
             }
             if stats.capped {
                 break;
