@@ -21,6 +21,7 @@ use crmsync_engine::admin::imports::{ImportReport, RecordKind};
 use crmsync_engine::admin::mailboxes::MailboxInput;
 use crmsync_engine::admin::profiles::ProfileInput;
 use crmsync_engine::admin::{activities, imports, mailboxes, principals, profiles, settings};
+use crmsync_engine::handle::{EngineEvent, status_from_store};
 use crmsync_engine::migrate::{self, MigrationOptions, MigrationPlan, RouterFiles};
 use crmsync_engine::test_enable::{self, TestReport};
 use serde::{Deserialize, Serialize};
@@ -67,6 +68,9 @@ impl From<EngineError> for IpcError {
             | EngineError::Unsupported(_)) => {
                 let code = e.code();
                 IpcError::Server { hint: hints::hint(&code), code, message: e.to_string() }
+            }
+            e @ EngineError::LeaseHeld { .. } => {
+                IpcError::LeaseHeld { message: crate::engine::lease_message(&e).unwrap_or_default() }
             }
             other => IpcError::Internal { message: other.to_string() },
         }
@@ -284,15 +288,15 @@ pub struct StatusView {
     pub profiles: u32,
     /// Where the store is.
     pub store_path: String,
+    /// Why this window's engine is not syncing: another process (`crmsync
+    /// run`) holds the store's lease, or the engine failed to start.
+    pub engine_problem: Option<String>,
 }
 
 /// What the engine pushes to the UI (event name `engine`), in the engine's
 /// `EngineEvent` shape (serde tag `type`, snake_case).
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
-// AlertRaised, SyncProgress and QueueDepths come from the engine's event
-// stream once its EngineHandle lands; the UI handles them already.
-#[allow(dead_code)]
 pub enum EngineEventView {
     MailboxStatusChanged {
         mailbox: String,
@@ -310,7 +314,9 @@ pub enum EngineEventView {
     },
     SyncProgress {
         mailbox: String,
-        processed: u32,
+        processed: i64,
+        created: i64,
+        failed: i64,
     },
     QueueDepths {
         mailboxes: u32,
@@ -319,8 +325,13 @@ pub enum EngineEventView {
     },
     Paused,
     Resumed,
-    /// A cycle over the mailboxes finished (the UI refreshes its page).
-    CycleFinished,
+    /// The engine is not ours: `message` says who holds the store's lease (or
+    /// why it did not start); the UI shows it as a banner.
+    EngineUnavailable {
+        message: String,
+    },
+    /// This window's engine runs (it took the store's lease).
+    EngineStarted,
     /// Open this route (a notification was clicked).
     Navigate {
         route: String,
@@ -330,16 +341,66 @@ pub enum EngineEventView {
 /// Name of the Tauri event carrying [`EngineEventView`].
 pub const ENGINE_EVENT: &str = "engine";
 
+impl EngineEventView {
+    /// The UI's view of an engine event.
+    pub fn from_engine(e: &EngineEvent) -> EngineEventView {
+        match e.clone() {
+            EngineEvent::MailboxStatusChanged { mailbox, health, code, message } => {
+                EngineEventView::MailboxStatusChanged { mailbox, health: health.into(), code, message }
+            }
+            EngineEvent::AlertRaised { id, severity, mailbox, profile, code, message } => {
+                let severity = serde_json::to_value(severity)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                EngineEventView::AlertRaised { id, severity, mailbox, profile, code, message }
+            }
+            EngineEvent::SyncProgress { mailbox, processed, created, failed } => {
+                EngineEventView::SyncProgress { mailbox, processed, created, failed }
+            }
+            EngineEvent::QueueDepths { mailboxes, outgoing, async_ops } => {
+                let d =
+                    QueueDepths::from(crmsync_engine::handle::QueueDepths { mailboxes, outgoing, async_ops });
+                EngineEventView::QueueDepths {
+                    mailboxes: d.mailboxes,
+                    outgoing: d.outgoing,
+                    async_ops: d.async_ops,
+                }
+            }
+            EngineEvent::Paused => EngineEventView::Paused,
+            EngineEvent::Resumed => EngineEventView::Resumed,
+        }
+    }
+}
+
+impl From<crmsync_engine::handle::QueueDepths> for QueueDepths {
+    fn from(d: crmsync_engine::handle::QueueDepths) -> Self {
+        let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        QueueDepths { mailboxes: n(d.mailboxes), outgoing: n(d.outgoing), async_ops: n(d.async_ops) }
+    }
+}
+
 /// Shared state of the commands.
 pub struct App {
     pub backend: Backend,
     pub engine: EngineLink,
+    /// The engine's last reported queue depths.
+    pub depths: Mutex<QueueDepths>,
     /// Email Router files loaded by the migration wizard, kept for "apply".
     pub router: Mutex<Option<RouterFiles>>,
 }
 
 fn rows(list: Vec<Mailbox>) -> Vec<MailboxRow> {
     list.into_iter().map(|mailbox| MailboxRow { health: health_of(&mailbox), mailbox }).collect()
+}
+
+/// Fails with the lease-holder sentence when the engine is not this window's.
+fn engine_here(app: &App) -> Result<(), IpcError> {
+    match (app.engine.handle(), app.engine.problem()) {
+        (Some(_), _) => Ok(()),
+        (None, Some(message)) => Err(IpcError::LeaseHeld { message }),
+        (None, None) => Err(IpcError::Internal { message: "the sync engine is starting; try again".into() }),
+    }
 }
 
 fn opt(s: Option<String>) -> Option<String> {
@@ -366,7 +427,9 @@ pub fn status_view(
     alerts: Vec<Alert>,
     profiles: u32,
     paused: bool,
+    queues: QueueDepths,
     store_path: String,
+    engine_problem: Option<String>,
 ) -> StatusView {
     let mut mailboxes = rows(list);
     mailboxes.sort_by(|a, b| {
@@ -382,10 +445,6 @@ pub fn status_view(
     let healths = mailboxes.iter().map(|r| r.health);
     let summary = crate::shell::tooltip_summary(crate::status::counts(healths.clone()), paused);
     let tray = crate::status::tray_state(healths, paused);
-    let queues = QueueDepths {
-        mailboxes: mailboxes.iter().filter(|r| r.mailbox.incoming.enabled).count() as u32,
-        ..QueueDepths::default()
-    };
     StatusView {
         summary,
         tray: crate::shell::tray_state_name(tray).to_owned(),
@@ -396,6 +455,7 @@ pub fn status_view(
         queues,
         profiles,
         store_path,
+        engine_problem,
     }
 }
 
@@ -439,14 +499,23 @@ macro_rules! commands {
 commands! { app;
     /// Everything the Dashboard shows.
     fn status() -> StatusView {
-        let paused = app.engine.is_paused();
+        // Our engine's live state, or what the lease holder published in the store.
+        let ours = app.engine.handle().map(|h| (h.is_paused(), *app.depths.lock().unwrap_or_else(|e| e.into_inner())));
+        let problem = app.engine.problem();
         let path = app.backend.path().display().to_string();
         app.backend
             .call(move |s, _| {
                 let list = mailboxes::list(s)?;
                 let alerts = activities::alerts(s, &activities::AlertInput::default())?;
                 let profiles = profiles::list(s)?.len() as u32;
-                Ok(status_view(list, alerts, profiles, paused, path))
+                let (paused, queues) = match ours {
+                    Some(live) => live,
+                    None => {
+                        let snap = status_from_store(s, std::time::Duration::from_secs(30))?;
+                        (snap.paused, snap.queue_depths.into())
+                    }
+                };
+                Ok(status_view(list, alerts, profiles, paused, queues, path, problem))
             })
             .await
     }
@@ -508,7 +577,11 @@ commands! { app;
 
     /// Test & Enable: tests each configured channel, enables those that pass.
     fn mailbox_test_enable(email: String) -> TestReport {
-        let r = app.backend.call(move |s, rt| rt.block_on(test_enable::test_and_enable(s, &email))).await;
+        // On the engine's async-operations queue when it runs here.
+        let r = match app.engine.handle() {
+            Some(h) => h.test_enable(&email).await.map_err(IpcError::from),
+            None => app.backend.call(move |s, rt| rt.block_on(test_enable::test_and_enable(s, &email))).await,
+        };
         app.engine.refresh();
         r
     }
@@ -637,16 +710,19 @@ commands! { app;
     }
 
     fn sync_now() -> () {
+        engine_here(app)?;
         app.engine.sync_now();
         Ok(())
     }
 
     fn pause() -> () {
+        engine_here(app)?;
         app.engine.pause();
         Ok(())
     }
 
     fn resume() -> () {
+        engine_here(app)?;
         app.engine.resume();
         Ok(())
     }
@@ -825,8 +901,10 @@ mod tests {
     fn status_view_lists_failing_first() {
         use crate::testdata::mailbox;
         let mut bad = mailbox("b@example.com");
-        bad.incoming.enabled = true;
+        // Stopped by the engine after an authentication failure.
+        bad.incoming.enabled = false;
         bad.incoming.status = crmsync_core::model::ChannelStatus::Success;
+        bad.telemetry.disabled_reason = Some("IMAP_AUTH_FAILED".into());
         bad.telemetry.last_error = Some(crmsync_core::model::LastError {
             code: "IMAP_AUTH_FAILED".into(),
             message: "no".into(),
@@ -835,11 +913,13 @@ mod tests {
         let mut good = mailbox("a@example.com");
         good.incoming.enabled = true;
         good.incoming.status = crmsync_core::model::ChannelStatus::Success;
-        let v = status_view(vec![good, bad], vec![], 1, false, "x".into());
+        let queues = QueueDepths { mailboxes: 2, outgoing: 0, async_ops: 1 };
+        let v = status_view(vec![good, bad], vec![], 1, false, queues, "x".into(), None);
         assert_eq!(v.mailboxes[0].mailbox.data.email, "b@example.com");
         assert_eq!(v.summary, "1 mailbox OK · 1 failing");
         assert_eq!(v.tray, "error");
         assert_eq!(v.counts.error, 1);
-        assert_eq!(v.queues.mailboxes, 2);
+        assert_eq!(v.queues, queues);
+        assert!(v.engine_problem.is_none());
     }
 }

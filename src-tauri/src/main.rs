@@ -3,7 +3,15 @@
 //! functions ([`shell`], [`status`], [`notify`]) and every store access goes
 //! through the engine crate's admin API on the store thread ([`backend`]).
 //!
-//! Closing the window hides it to the tray; "Quit" in the tray menu exits.
+//! At launch it starts the engine's [`EngineHandle`] on the same store (holder
+//! "crmsync desktop"); when `crmsync run` holds the store's lease, the window
+//! and the tray say so and the admin pages keep working (they use the admin
+//! API, not the engine), and the shell retries now and then. The engine's
+//! events drive the tray, the notifications and the window's live pages.
+//!
+//! Closing the window hides it to the tray; "Quit" in the tray menu shuts the
+//! engine down (running jobs finish their commits, the lease is released) and
+//! exits.
 
 mod backend;
 mod engine;
@@ -21,7 +29,8 @@ use std::time::{Duration, Instant};
 
 use backend::Backend;
 use crmsync_engine::admin::{mailboxes, settings};
-use engine::EngineLink;
+use crmsync_engine::handle::{EngineEvent, EngineHandle, EngineOptions};
+use engine::{EngineLink, EngineState};
 use ipc::{App, ENGINE_EVENT, EngineEventView};
 use notify::{Notifier, Policy, Urgency};
 use shell::{EngineRequest, HealthState, MenuAction, ShellState, TrayState, menu_id};
@@ -64,10 +73,11 @@ fn db_path() -> PathBuf {
 
 fn main() {
     let path = db_path();
-    let backend = match Backend::open(&path) {
+    let store_path = path.clone();
+    let backend = match Backend::open(&store_path) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("crmsync-desktop: cannot open the store {}: {e:?}", path.display());
+            eprintln!("crmsync-desktop: cannot open the store {}: {e:?}", store_path.display());
             std::process::exit(1);
         }
     };
@@ -76,12 +86,18 @@ fn main() {
         .manage(Mutex::new(ShellState::default()))
         .manage(Mutex::new(Notifier::new(Policy::default())))
         .manage(Healths::default())
-        .manage(App { backend: backend.clone(), engine: link.clone(), router: Mutex::new(None) })
+        .manage(App {
+            backend: backend.clone(),
+            engine: link.clone(),
+            depths: Mutex::new(ipc::QueueDepths::default()),
+            router: Mutex::new(None),
+        })
         .invoke_handler(ipc::handler())
         .setup(move |app| {
             create_tray(app.handle())?;
             let handle = app.handle().clone();
-            tauri::async_runtime::spawn(engine_loop(handle.clone(), backend, link));
+            tauri::async_runtime::spawn(engine_loop(handle.clone(), path, link.clone()));
+            tauri::async_runtime::spawn(refresh_loop(handle.clone(), backend, link));
             tauri::async_runtime::spawn(notification_loop(handle));
             Ok(())
         })
@@ -111,51 +127,127 @@ fn emit(app: &AppHandle, event: EngineEventView) {
     }
 }
 
-/// Runs the engine's incoming cycle on schedule or on request, then refreshes
-/// healths, tray, notifications and the window. Replaced by the engine's
-/// `EngineHandle` event stream when it lands.
-async fn engine_loop(app: AppHandle, backend: Backend, link: EngineLink) {
-    let mut last_cycle: Option<Instant> = None;
-    let mut was_paused = false;
+/// How often the shell retries taking the lease from another holder.
+const LEASE_RETRY: Duration = Duration::from_secs(15);
+
+/// Starts the engine on the store (retrying while another process holds the
+/// lease), then feeds its events to the tray, the notifier and the window.
+async fn engine_loop(app: AppHandle, path: PathBuf, link: EngineLink) {
+    let opts = EngineOptions { holder: "crmsync desktop".into(), ..EngineOptions::default() };
+    let handle = loop {
+        match EngineHandle::start(path.clone(), opts.clone()).await {
+            Ok(h) => break h,
+            Err(e) => {
+                let message = engine::lease_message(&e);
+                let held = message.is_some();
+                let message = message.unwrap_or_else(|| format!("The sync engine did not start: {e}"));
+                eprintln!("crmsync-desktop: {message}");
+                link.set(if held {
+                    EngineState::LeaseHeld(message.clone())
+                } else {
+                    EngineState::Failed(message.clone())
+                });
+                set_elsewhere(&app, Some(message.clone()));
+                emit(&app, EngineEventView::EngineUnavailable { message });
+                if !held {
+                    return;
+                }
+                tokio::time::sleep(LEASE_RETRY).await;
+            }
+        }
+    };
+    let mut events = handle.subscribe();
+    link.set(EngineState::Running(handle));
+    set_elsewhere(&app, None);
+    emit(&app, EngineEventView::EngineStarted);
     loop {
-        let paused = link.is_paused();
-        if paused != was_paused {
-            was_paused = paused;
-            emit(&app, if paused { EngineEventView::Paused } else { EngineEventView::Resumed });
-        }
-        let interval = Duration::from_secs(
-            backend
-                .call(|s, _| {
-                    Ok(settings::show(s)?
-                        .into_iter()
-                        .find(|e| e.key == "polling.active_interval_secs")
-                        .and_then(|e| e.value.as_u64())
-                        .unwrap_or(60))
-                })
-                .await
-                .unwrap_or(60),
-        );
-        let requested = link.take_sync_request();
-        let due = last_cycle.is_none_or(|t| t.elapsed() >= interval);
-        if !paused && (requested || due) {
-            if requested {
-                shell_state(&app).sync_requested = true;
-                report("update the tray", refresh_tray(&app));
+        match events.recv().await {
+            Ok(event) => on_engine_event(&app, &event).await,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                eprintln!("crmsync-desktop: missed {n} engine events; re-reading the store");
+                link.refresh();
             }
-            let cycle =
-                backend.call(|s, rt| rt.block_on(crmsync_engine::incoming::cycle::sync_all(s, None))).await;
-            if let Err(e) = cycle {
-                eprintln!("crmsync-desktop: sync cycle failed: {e:?}");
-            }
-            last_cycle = Some(Instant::now());
-            shell_state(&app).sync_requested = false;
-            refresh(&app, &backend).await;
-            emit(&app, EngineEventView::CycleFinished);
-        } else {
-            refresh(&app, &backend).await;
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
         }
-        let next = last_cycle.map_or(Duration::ZERO, |t| interval.saturating_sub(t.elapsed()));
-        link.wait(next.max(Duration::from_millis(200))).await;
+    }
+}
+
+/// Records whether another process holds the lease, for the tray.
+fn set_elsewhere(app: &AppHandle, message: Option<String>) {
+    shell_state(app).elsewhere = message;
+    report("update the tray", refresh_tray(app));
+}
+
+/// One engine event: tray state, notifier, then the window.
+async fn on_engine_event(app: &AppHandle, event: &EngineEvent) {
+    match event {
+        EngineEvent::MailboxStatusChanged { mailbox, health, code, message } => {
+            let health = Health::from(*health);
+            let profile = profile_of(app, mailbox).await;
+            {
+                let mut notifier = lock(app.state::<Mutex<Notifier>>().inner());
+                notifier.observe(
+                    mailbox,
+                    &profile,
+                    health,
+                    code.as_deref(),
+                    message.as_deref(),
+                    Instant::now(),
+                );
+            }
+            lock(app.state::<Healths>().inner()).insert(mailbox.clone(), health);
+            update_counts(app);
+        }
+        EngineEvent::Paused | EngineEvent::Resumed => {
+            shell_state(app).paused = matches!(event, EngineEvent::Paused);
+            report("update the tray", refresh_tray(app));
+        }
+        EngineEvent::QueueDepths { mailboxes, outgoing, async_ops } => {
+            let depths = crmsync_engine::handle::QueueDepths {
+                mailboxes: *mailboxes,
+                outgoing: *outgoing,
+                async_ops: *async_ops,
+            };
+            *lock(&app.state::<App>().depths) = depths.into();
+            if *mailboxes == 0 && shell_state(app).sync_requested {
+                shell_state(app).sync_requested = false;
+                report("update the tray", refresh_tray(app));
+            }
+        }
+        EngineEvent::SyncProgress { .. } | EngineEvent::AlertRaised { .. } => {}
+    }
+    emit(app, EngineEventView::from_engine(event));
+}
+
+/// The profile of a mailbox (notifications fold per profile).
+async fn profile_of(app: &AppHandle, email: &str) -> String {
+    let email = email.to_owned();
+    app.state::<App>()
+        .backend
+        .call(move |s, _| Ok(mailboxes::show(s, &email)?.profile))
+        .await
+        .unwrap_or_default()
+}
+
+/// Tray counts and state from the healths seen.
+fn update_counts(app: &AppHandle) {
+    let healths: Vec<Health> = lock(app.state::<Healths>().inner()).values().copied().collect();
+    {
+        let mut state = shell_state(app);
+        state.counts = status::counts(healths.iter().copied());
+        state.health = HealthState(Some(status::tray_state(healths.iter().copied(), false)));
+        state.paused = app.state::<App>().engine.is_paused();
+    }
+    report("update the tray", refresh_tray(app));
+}
+
+/// Re-reads the mailboxes from the store every few seconds, or when a command
+/// changed something: mailboxes added or removed, the mute setting, and the
+/// healths a `crmsync run` holding the lease writes.
+async fn refresh_loop(app: AppHandle, backend: Backend, link: EngineLink) {
+    loop {
+        refresh(&app, &backend).await;
+        link.wait(Duration::from_secs(3)).await;
     }
 }
 
@@ -207,14 +299,7 @@ async fn refresh(app: &AppHandle, backend: &Backend) {
             notifier.forget(gone);
         }
     }
-    {
-        let healths: Vec<Health> = list.iter().map(status::health_of).collect();
-        let mut state = shell_state(app);
-        state.counts = status::counts(healths.iter().copied());
-        state.health = HealthState(Some(status::tray_state(healths.iter().copied(), false)));
-        state.paused = app.state::<App>().engine.is_paused();
-    }
-    report("update the tray", refresh_tray(app));
+    update_counts(app);
     for e in changed {
         emit(app, e);
     }
@@ -300,13 +385,23 @@ fn on_menu_event(app: &AppHandle, id: &str) {
         MenuAction::Engine(request) => {
             let link = &app.state::<App>().engine;
             match request {
-                EngineRequest::SyncNow => link.sync_now(),
+                EngineRequest::SyncNow => {
+                    link.sync_now();
+                }
                 EngineRequest::Pause => link.pause(),
                 EngineRequest::Resume => link.resume(),
             }
             report("update the tray", refresh_tray(app));
         }
-        MenuAction::Quit => app.exit(0),
+        MenuAction::Quit => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                if let Some(handle) = app.state::<App>().engine.take() {
+                    handle.shutdown().await;
+                }
+                app.exit(0);
+            });
+        }
         MenuAction::None => {}
     }
 }

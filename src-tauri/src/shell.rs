@@ -41,6 +41,9 @@ pub struct ShellState {
     /// The worst mailbox health as a tray state (never `Paused`).
     pub health: HealthState,
     pub counts: MailboxCounts,
+    /// Another process (`crmsync run`) holds the store's lease: its sentence.
+    /// The tray cannot sync, pause or resume that engine.
+    pub elsewhere: Option<String>,
 }
 
 /// The worst mailbox health, as the tray shows it.
@@ -63,15 +66,20 @@ impl ShellState {
 
     /// The tray tooltip, e.g. "crmsync — 12 mailboxes OK · 1 failing".
     pub fn tooltip(&self) -> String {
-        format!("crmsync — {}", tooltip_summary(self.counts, self.paused))
+        let summary = tooltip_summary(self.counts, self.paused);
+        match &self.elsewhere {
+            Some(lease) => format!("crmsync — {summary} · {lease}"),
+            None => format!("crmsync — {summary}"),
+        }
     }
 
     /// Which tray menu entries can be chosen now.
     pub fn menu_enabled(&self) -> MenuEnabled {
+        let ours = self.elsewhere.is_none();
         MenuEnabled {
-            sync_now: !self.paused && !self.sync_requested,
-            pause: !self.paused,
-            resume: self.paused,
+            sync_now: ours && !self.paused && !self.sync_requested,
+            pause: ours && !self.paused,
+            resume: ours && self.paused,
         }
     }
 }
@@ -111,17 +119,18 @@ pub enum MenuAction {
 
 /// Handles a tray menu entry: updates the state and says what to do.
 pub fn on_menu(id: &str, state: &mut ShellState) -> MenuAction {
+    let ours = state.elsewhere.is_none();
     match id {
         menu_id::OPEN => MenuAction::ShowWindow,
-        menu_id::SYNC_NOW if !state.paused && !state.sync_requested => {
+        menu_id::SYNC_NOW if ours && !state.paused && !state.sync_requested => {
             state.sync_requested = true;
             MenuAction::Engine(EngineRequest::SyncNow)
         }
-        menu_id::PAUSE if !state.paused => {
+        menu_id::PAUSE if ours && !state.paused => {
             state.paused = true;
             MenuAction::Engine(EngineRequest::Pause)
         }
-        menu_id::RESUME if state.paused => {
+        menu_id::RESUME if ours && state.paused => {
             state.paused = false;
             MenuAction::Engine(EngineRequest::Resume)
         }
@@ -295,6 +304,18 @@ mod tests {
         assert_eq!(on_menu(menu_id::RESUME, &mut state), MenuAction::Engine(EngineRequest::Resume));
         assert!(!state.paused);
         assert_eq!(state.menu_enabled(), MenuEnabled { sync_now: true, pause: true, resume: false });
+    }
+
+    #[test]
+    fn lease_held_elsewhere_shows_in_the_tooltip_and_disables_engine_entries() {
+        let lease = "The sync service is running in another process: crmsync run (pid 42 on box)";
+        let mut state = ShellState { elsewhere: Some(lease.into()), ..ShellState::default() };
+        assert!(state.tooltip().ends_with(lease), "{}", state.tooltip());
+        assert_eq!(state.menu_enabled(), MenuEnabled { sync_now: false, pause: false, resume: false });
+        assert_eq!(on_menu(menu_id::SYNC_NOW, &mut state), MenuAction::None);
+        assert_eq!(on_menu(menu_id::PAUSE, &mut state), MenuAction::None);
+        assert_eq!(on_menu(menu_id::OPEN, &mut state), MenuAction::ShowWindow);
+        assert_eq!(on_menu(menu_id::QUIT, &mut state), MenuAction::Quit);
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! tray state and the summary counts. Nothing here touches Tauri or the store.
 //!
 //! `Health` has the engine's spelling (`ok | syncing | warning | error |
-//! disabled | not_configured`, the `EngineEvent` contract). Until the engine's
-//! `EngineHandle` lands, [`health_of`] derives it from the mailbox view the
-//! admin API returns.
+//! disabled | not_configured`, the `EngineEvent` contract); [`health_of`] is the
+//! engine's own reading of a stored mailbox.
 
-use crmsync_core::model::{ChannelStatus, Mailbox};
+pub use crmsync_core::health::DISABLED_BY_ADMIN;
+#[cfg(test)]
+use crmsync_core::model::ChannelStatus;
+use crmsync_core::model::Mailbox;
 use serde::{Deserialize, Serialize};
 
 use crate::shell::{MailboxCounts, TrayState};
@@ -43,29 +45,26 @@ impl Health {
     }
 }
 
-/// The code the admin API records when the admin disables a mailbox by hand.
-pub const DISABLED_BY_ADMIN: &str = "DISABLED_BY_ADMIN";
+impl From<crmsync_core::health::Health> for Health {
+    fn from(h: crmsync_core::health::Health) -> Self {
+        use crmsync_core::health::Health as H;
+        match h {
+            H::Ok => Health::Ok,
+            H::Syncing => Health::Syncing,
+            H::Warning => Health::Warning,
+            H::Error => Health::Error,
+            H::Disabled => Health::Disabled,
+            H::NotConfigured => Health::NotConfigured,
+        }
+    }
+}
 
-/// Health of a mailbox from its admin view (interim, until the engine reports it).
+/// Health of a mailbox: the engine's own reading of the stored mailbox
+/// (`crmsync_core::health`), the same the `EngineEvent` stream reports.
+/// `disabled` means disabled by the admin; a mailbox the engine stopped shows
+/// as `error`.
 pub fn health_of(mb: &Mailbox) -> Health {
-    let channels = [&mb.incoming, &mb.outgoing, &mb.act];
-    let any_enabled = channels.iter().any(|c| c.enabled);
-    let all_untested = channels.iter().all(|c| c.status == ChannelStatus::NotRun);
-    let t = &mb.telemetry;
-    let error_code = t.last_error.as_ref().map(|e| e.code.as_str()).filter(|c| *c != DISABLED_BY_ADMIN);
-    if !any_enabled && all_untested && error_code.is_none() {
-        return Health::NotConfigured;
-    }
-    if t.processing_state == "syncing" {
-        return Health::Syncing;
-    }
-    if error_code.is_some() {
-        return if any_enabled && t.transient_failures > 0 { Health::Warning } else { Health::Error };
-    }
-    if !any_enabled {
-        return Health::Disabled;
-    }
-    Health::Ok
+    crmsync_core::health::health(mb).into()
 }
 
 /// Summary counts: OK (ok or syncing) and failing (error).
@@ -151,20 +150,19 @@ mod tests {
         assert_eq!(health_of(&mb), Health::Ok);
         mb.telemetry.processing_state = "syncing".into();
         assert_eq!(health_of(&mb), Health::Syncing);
-        mb.telemetry.processing_state = "failing".into();
+        mb.telemetry.processing_state = "idle".into();
         mb.telemetry.last_error = Some(crmsync_core::model::LastError {
-            code: "IMAP_AUTH_FAILED".into(),
-            message: "login refused".into(),
+            code: "IMAP_TIMEOUT".into(),
+            message: "timed out".into(),
             at: chrono::Utc::now(),
         });
-        assert_eq!(health_of(&mb), Health::Error);
         mb.telemetry.transient_failures = 2;
-        assert_eq!(health_of(&mb), Health::Warning);
+        assert_eq!(health_of(&mb), Health::Warning, "retrying");
         mb.incoming.enabled = false;
-        assert_eq!(health_of(&mb), Health::Error, "disabled after failures is still failing");
-        mb.telemetry.last_error.as_mut().unwrap().code = DISABLED_BY_ADMIN.into();
-        mb.telemetry.processing_state = "disabled".into();
-        assert_eq!(health_of(&mb), Health::Disabled);
+        mb.telemetry.disabled_reason = Some("IMAP_AUTH_FAILED".into());
+        assert_eq!(health_of(&mb), Health::Error, "stopped by the engine is failing");
+        mb.telemetry.disabled_reason = Some(crmsync_core::health::DISABLED_BY_ADMIN.into());
+        assert_eq!(health_of(&mb), Health::Disabled, "disabled by the admin");
     }
 
     #[test]

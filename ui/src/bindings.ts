@@ -426,7 +426,7 @@ security: Security, };
  * `EngineEvent` shape (serde tag `type`, snake_case).
  */
 
-export type EngineEventView = { "type": "mailbox_status_changed", mailbox: string, health: Health, code: string | null, message: string | null, } | { "type": "alert_raised", id: number, severity: string, mailbox: string | null, profile: string | null, code: string, message: string, } | { "type": "sync_progress", mailbox: string, processed: number, } | { "type": "queue_depths", mailboxes: number, outgoing: number, async_ops: number, } | { "type": "paused" } | { "type": "resumed" } | { "type": "cycle_finished" } | { "type": "navigate", route: string, };
+export type EngineEventView = { "type": "mailbox_status_changed", mailbox: string, health: Health, code: string | null, message: string | null, } | { "type": "alert_raised", id: number, severity: string, mailbox: string | null, profile: string | null, code: string, message: string, } | { "type": "sync_progress", mailbox: string, processed: number, created: number, failed: number, } | { "type": "queue_depths", mailboxes: number, outgoing: number, async_ops: number, } | { "type": "paused" } | { "type": "resumed" } | { "type": "engine_unavailable", message: string, } | { "type": "engine_started" } | { "type": "navigate", route: string, };
 
 /**
  * One setting as shown by `settings show`.
@@ -1182,7 +1182,12 @@ recent_alerts: Array<Alert>, queues: QueueDepths, profiles: number,
 /**
  * Where the store is.
  */
-store_path: string, };
+store_path: string, 
+/**
+ * Why this window's engine is not syncing: another process (`crmsync
+ * run`) holds the store's lease, or the engine failed to start.
+ */
+engine_problem: string | null, };
 
 /**
  * Live processing telemetry of a mailbox.

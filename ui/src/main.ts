@@ -1,5 +1,5 @@
 import "./style.css";
-import { onEngineEvent } from "./api";
+import { call, onEngineEvent } from "./api";
 import { h, replace } from "./dom";
 import { describeError } from "./forms";
 import { parseRoute, type Route } from "./router";
@@ -53,11 +53,25 @@ const nav = h(
 );
 const main = h("main", { id: "main", tabindex: "-1" });
 const live = h("p", { class: "visually-hidden", role: "status", "aria-live": "polite", id: "live" });
+// Shown on every page while another process (`crmsync run`) holds the
+// store's lease: the admin pages work, the syncing happens there.
+const banner = h("div", { class: "engine-banner", role: "alert", id: "engine-banner" });
+function setBanner(message: string | null): void {
+  banner.textContent = message ?? "";
+  banner.hidden = message === null;
+}
+setBanner(null);
+call("status")
+  .then((s) => setBanner(s.engine_problem))
+  .catch(() => {
+    /* outside Tauri (vite dev): no engine */
+  });
 const root = document.getElementById("app") ?? document.body;
 replace(
   root,
   h("a", { class: "skip-link", href: "#main", onclick: (e: Event) => { e.preventDefault(); main.focus(); } }, "Skip to content"),
   h("header", { class: "app-header" }, h("span", { class: "app-name" }, "crmsync")),
+  banner,
   h("div", { class: "layout" }, nav, main),
   live,
 );
@@ -97,6 +111,8 @@ void onEngineEvent((e) => {
     return;
   }
   if (e.type === "mailbox_status_changed") live.textContent = `${e.mailbox}: ${e.health}`;
+  if (e.type === "engine_unavailable") setBanner(e.message);
+  if (e.type === "engine_started") setBanner(null);
   const page = parseRoute(location.hash).page;
   const typing = document.activeElement instanceof HTMLInputElement || document.activeElement instanceof HTMLSelectElement;
   if (!LIVE.includes(page) || typing) return;

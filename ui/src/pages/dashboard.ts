@@ -15,7 +15,10 @@ export async function dashboardPage(): Promise<HTMLElement> {
       showError(msg, e);
     }
   };
-  const controls = h(
+  // Another process holds the store's lease: its engine syncs, not ours.
+  const controls = s.engine_problem !== null
+    ? h("p", { class: "engine-problem", id: "engine-problem" }, s.engine_problem)
+    : h(
     "div",
     { class: "toolbar" },
     h("button", { type: "button", onclick: act("sync_now", "Sync started.") }, "⟳ Sync now"),
