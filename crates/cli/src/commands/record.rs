@@ -31,17 +31,8 @@ pub fn run(ctx: &Ctx, store: &mut Store, kind: RecordKind, cmd: RecordCmd) -> Re
                 }
                 let rows = list
                     .iter()
-                    .map(|c| {
-                        vec![
-                            c.id.to_string(),
-                            person_name(c.first_name.as_deref(), c.last_name.as_deref(), None),
-                            opt(&c.email),
-                            opt(&c.company),
-                            opt(&c.phone),
-                        ]
-                    })
-                    .collect::<Vec<_>>();
-                output::table(&["ID", "NAME", "EMAIL", "COMPANY", "PHONE"], &rows);
+                    .map(|c| person_row(c.id, &c.first_name, &c.last_name, &c.email, &c.company, &c.phone));
+                output::table(&["ID", "NAME", "EMAIL", "COMPANY", "PHONE"], &rows.collect::<Vec<_>>());
                 Ok(())
             }
             RecordKind::Lead => {
@@ -51,17 +42,8 @@ pub fn run(ctx: &Ctx, store: &mut Store, kind: RecordKind, cmd: RecordCmd) -> Re
                 }
                 let rows = list
                     .iter()
-                    .map(|c| {
-                        vec![
-                            c.id.to_string(),
-                            person_name(c.first_name.as_deref(), c.last_name.as_deref(), None),
-                            opt(&c.email),
-                            opt(&c.company),
-                            opt(&c.phone),
-                        ]
-                    })
-                    .collect::<Vec<_>>();
-                output::table(&["ID", "NAME", "EMAIL", "COMPANY", "PHONE"], &rows);
+                    .map(|l| person_row(l.id, &l.first_name, &l.last_name, &l.email, &l.company, &l.phone));
+                output::table(&["ID", "NAME", "EMAIL", "COMPANY", "PHONE"], &rows.collect::<Vec<_>>());
                 Ok(())
             }
             RecordKind::Account => {
@@ -78,4 +60,22 @@ pub fn run(ctx: &Ctx, store: &mut Store, kind: RecordKind, cmd: RecordCmd) -> Re
             }
         },
     }
+}
+
+/// One table row of a person-like record (contact or lead).
+fn person_row(
+    id: i64,
+    first: &Option<String>,
+    last: &Option<String>,
+    email: &Option<String>,
+    company: &Option<String>,
+    phone: &Option<String>,
+) -> Vec<String> {
+    vec![
+        id.to_string(),
+        person_name(first.as_deref(), last.as_deref(), None),
+        opt(email),
+        opt(company),
+        opt(phone),
+    ]
 }
