@@ -129,3 +129,67 @@ fn desktop_end_to_end_in_webkit() {
         assert!(out.join(format!("screenshots/{page}.png")).is_file(), "no screenshot of {page}");
     }
 }
+
+/// Kills the process group `child` leads (xvfb-run, dbus, the app).
+struct Group(std::process::Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", "--", &format!("-{}", self.0.id())]).status();
+        let _ = self.0.wait();
+    }
+}
+
+/// A store whose lease another engine holds (as `crmsync run` holds it): the
+/// tray says who holds it, and once that engine stops the app takes over.
+#[test]
+fn desktop_names_the_lease_holder_and_takes_over_when_it_stops() {
+    use std::os::unix::process::CommandExt;
+
+    use crmsync_engine::handle::{EngineHandle, EngineOptions};
+
+    for tool in ["xvfb-run", "dbus-run-session", "Xvfb"] {
+        assert!(have(tool), "{tool} is missing: see scripts/install-deps.sh (e2e)");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("crm.db");
+    crmsync_core::Store::open(&db).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let other = rt
+        .block_on(EngineHandle::start(
+            db.clone(),
+            EngineOptions { holder: "crmsync run".into(), ..EngineOptions::default() },
+        ))
+        .unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let tray_file = tmp.path().join("tray-state");
+    let _app = Group(
+        Command::new("xvfb-run")
+            .args(["-a", "dbus-run-session", "--", env!("CARGO_BIN_EXE_crmsync-desktop"), "--db"])
+            .arg(&db)
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env("XDG_CACHE_HOME", home.join(".cache"))
+            .env("XDG_RUNTIME_DIR", tmp.path())
+            .env("CRMSYNC_KEYRING", "off")
+            .env("CRMSYNC_DESKTOP_TRAY_STATE_FILE", &tray_file)
+            .process_group(0)
+            .spawn()
+            .expect("start the app"),
+    );
+    let tray = || std::fs::read_to_string(&tray_file).unwrap_or_default();
+    let wait_for = |what: &str, ok: &dyn Fn(&str) -> bool, secs: u64| {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !ok(&tray()) {
+            assert!(Instant::now() < deadline, "{what}; tray state: {:?}", tray());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let holder = format!("crmsync run (pid {} on ", std::process::id());
+    wait_for("the tray names the lease holder", &|s| s.contains(&holder), 120);
+    rt.block_on(other.shutdown());
+    // The app retries the lease every 15 s.
+    wait_for("the app took the lease over", &|s| !s.is_empty() && !s.contains(&holder), 60);
+}
