@@ -95,11 +95,6 @@ impl EngineLink {
         }
     }
 
-    /// Whether processing is paused.
-    pub fn is_paused(&self) -> bool {
-        self.handle().is_some_and(|h| h.is_paused())
-    }
-
     /// Starts no new job.
     pub fn pause(&self) {
         if let Some(h) = self.handle() {
@@ -144,9 +139,9 @@ mod tests {
     #[tokio::test]
     async fn without_an_engine_requests_do_nothing() {
         let link = EngineLink::new();
-        assert!(!link.is_paused());
+        assert!(link.handle().is_none());
         link.pause();
-        assert!(!link.is_paused());
+        link.resume();
         assert!(!link.sync_now());
         link.refresh();
         tokio::time::timeout(Duration::from_secs(1), link.wait(Duration::from_secs(30))).await.unwrap();

@@ -236,7 +236,7 @@ fn update_counts(app: &AppHandle) {
         let mut state = shell_state(app);
         state.counts = status::counts(healths.iter().copied());
         state.health = HealthState(Some(status::tray_state(healths.iter().copied(), false)));
-        state.paused = app.state::<App>().engine.is_paused();
+        // `paused` follows the menu and the engine's Paused / Resumed events.
     }
     report("update the tray", refresh_tray(app));
 }
