@@ -11,7 +11,7 @@ const view: StatusView = {
   recent_alerts: [],
   queues: { mailboxes: 0, outgoing: 0, async_ops: 0 },
   profiles: 0,
-  store_path: "/tmp/crm.db",
+  store_path: "/srv/crm/crmsync.db",
   engine_problem: null,
 };
 let current = view;
