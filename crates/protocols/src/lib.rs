@@ -17,6 +17,7 @@ pub mod pop3;
 pub mod pop3_wire;
 pub mod settings;
 pub mod smtp;
+pub mod smtp_wire;
 pub mod tls;
 pub mod transport;
 

@@ -1,74 +1,37 @@
-//! SMTP on lettre: implicit TLS, STARTTLS, or plaintext only when the profile
+//! The SMTP client: implicit TLS, STARTTLS, or plaintext only when the profile
 //! allows it; AUTH PLAIN/LOGIN or none; one connection reused for several
 //! messages; replies mapped to classed [`ProtocolError`]s (4xx transient, 5xx
 //! per item).
 //!
-//! The TCP connection (and implicit TLS) is made by [`crate::transport`] with
-//! `TCP_NODELAY`: lettre writes the message and the closing `.` separately,
-//! and with Nagle's algorithm the second write would wait for the server's
-//! delayed ACK (~40 ms per message).
+//! A message goes out in two steps so the caller can work while the server
+//! takes it in: [`SmtpClient::submit`] sends `MAIL FROM`, every `RCPT TO` and
+//! `DATA` — in one write when the server offers PIPELINING (RFC 2920) — then
+//! the message and its closing dot; [`Submitted::reply`] waits for the
+//! server's verdict on it. [`SmtpClient::send`] does both.
+//!
+//! (lettre, which the first version used, sends each command and waits for
+//! its reply, and has no way to leave the final reply for later; see
+//! docs/outgoing.md.)
 
-use std::error::Error as _;
-use std::io;
-use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crmsync_core::model::Security;
-use lettre::address::Envelope;
-use lettre::transport::smtp::Error as LettreError;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, MutexGuard};
 use tokio::time::Instant;
 use tracing::debug;
 
 use crate::error::{Peer, Proto, ProtocolError, Result};
-use crate::settings::ServerSettings;
-use crate::transport::{self, Stream};
+use crate::settings::{Password, ServerSettings};
+use crate::smtp_wire::{self as wire, Extensions, Reply, ReplyReader};
+use crate::transport::{self, LineStream, Stream};
 
 /// A connection idle this long is checked with NOOP before it is reused.
 const IDLE_CHECK: Duration = Duration::from_secs(20);
 
-/// The byte stream under lettre: plain TCP or implicit TLS, made by us.
-#[derive(Debug)]
-struct Wire(Stream);
-
-impl AsyncRead for Wire {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Wire {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
-    }
-}
-
-impl AsyncTokioStream for Wire {
-    fn peer_addr(&self) -> io::Result<SocketAddr> {
-        match &self.0 {
-            Stream::Plain(s) => s.peer_addr(),
-            Stream::Tls(s) => s.get_ref().0.peer_addr(),
-        }
-    }
-}
-
-struct Open {
-    conn: AsyncSmtpConnection,
+/// One open SMTP session, past EHLO, STARTTLS and AUTH.
+struct Session {
+    io: LineStream,
+    ext: Extensions,
     last_used: Instant,
 }
 
@@ -76,264 +39,430 @@ struct Open {
 pub struct SmtpClient {
     peer: Peer,
     security: Security,
-    starttls: Option<TlsParameters>,
-    implicit_tls: Option<Arc<rustls::ClientConfig>>,
-    credentials: Option<Credentials>,
-    host: String,
-    port: u16,
-    user: String,
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    credentials: Option<(String, Password)>,
     timeout: Duration,
     timeout_secs: u64,
-    conn: Mutex<Option<Open>>,
+    conn: Mutex<Option<Session>>,
 }
 
 impl std::fmt::Debug for SmtpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmtpClient").field("host", &self.host).field("port", &self.port).finish()
+        f.debug_struct("SmtpClient").field("peer", &self.peer.to_string()).finish()
     }
 }
 
 impl SmtpClient {
     /// Prepares a client; `authenticate` false sends without AUTH (a relay that
-    /// trusts the office network). Nothing is sent until [`SmtpClient::probe`] or
-    /// [`SmtpClient::send`].
+    /// trusts the office network). Nothing is sent until [`SmtpClient::probe`],
+    /// [`SmtpClient::submit`] or [`SmtpClient::send`].
     pub fn new(settings: &ServerSettings, authenticate: bool) -> Result<SmtpClient> {
-        let host = settings.host.clone();
-        let port = settings.port;
+        let peer = Peer::new(Proto::Smtp, &settings.host, settings.port);
         if settings.security == Security::None && !settings.allow_insecure {
-            return Err(ProtocolError::PlaintextRefused { proto: Proto::Smtp, host, port });
+            return Err(peer.plaintext_refused());
         }
-        let invalid = |reason: String| ProtocolError::InvalidSettings { proto: Proto::Smtp, reason };
-        let starttls = if settings.security == Security::Starttls {
-            let mut b = TlsParameters::builder(host.clone());
-            if !settings.extra_roots.is_empty() {
-                let certs = crate::tls::parse_pem_certificates(&settings.extra_roots)
-                    .map_err(|e| invalid(e.to_string()))?;
-                for c in certs {
-                    let cert = Certificate::from_der(c.to_vec())
-                        .map_err(|e| invalid(format!("extra CA certificate: {e}")))?;
-                    b = b.add_root_certificate(cert);
-                }
+        let tls = match settings.security {
+            Security::None => None,
+            Security::Tls | Security::Starttls => {
+                Some(crate::tls::client_config(&settings.extra_roots).map_err(|e| peer.invalid(e))?)
             }
-            Some(b.build_rustls().map_err(|e| ProtocolError::TlsFailed {
-                proto: Proto::Smtp,
-                host: host.clone(),
-                port,
-                detail: e.to_string(),
-            })?)
-        } else {
-            None
         };
-        let implicit_tls = if settings.security == Security::Tls {
-            Some(crate::tls::client_config(&settings.extra_roots).map_err(|e| invalid(e.to_string()))?)
-        } else {
-            None
-        };
-        let credentials = authenticate
-            .then(|| Credentials::new(settings.username.clone(), settings.password.expose().to_string()));
         Ok(SmtpClient {
-            peer: Peer::new(Proto::Smtp, &host, port),
+            peer,
             security: settings.security,
-            starttls,
-            implicit_tls,
-            credentials,
-            host,
-            port,
-            user: settings.username.clone(),
+            tls,
+            credentials: authenticate.then(|| (settings.username.clone(), settings.password.clone())),
             timeout: settings.timeout,
             timeout_secs: settings.timeout.as_secs(),
             conn: Mutex::new(None),
         })
     }
 
-    /// TCP (+ implicit TLS), EHLO, STARTTLS, AUTH.
-    async fn connect(&self) -> Result<AsyncSmtpConnection> {
-        let deadline = Instant::now() + self.timeout;
-        let tcp = transport::connect_tcp(&self.peer, deadline, self.timeout_secs).await?;
-        let stream = match &self.implicit_tls {
-            Some(config) => {
-                transport::tls_handshake(&self.peer, tcp, config.clone(), deadline, self.timeout_secs).await?
-            }
-            None => Stream::Plain(tcp),
-        };
-        let hello = ClientId::default();
-        let setup = async {
-            let mut conn =
-                AsyncSmtpConnection::connect_with_transport(Box::new(Wire(stream)), &hello).await?;
-            if let Some(params) = &self.starttls {
-                if !conn.can_starttls() {
-                    return Ok(Err(self.peer.starttls_unavailable()));
-                }
-                conn.starttls(params.clone(), &hello).await?;
-            }
-            if let Some(creds) = &self.credentials {
-                conn.auth(&[Mechanism::Plain, Mechanism::Login], creds).await?;
-            }
-            Ok::<_, LettreError>(Ok(conn))
-        };
-        match tokio::time::timeout_at(deadline, setup).await {
-            Err(_) => Err(self.peer.timeout("SMTP connect", self.timeout_secs)),
-            Ok(Err(e)) => Err(self.map_error(&e)),
-            Ok(Ok(r)) => {
-                if r.is_ok() {
-                    debug!(host = %self.host, port = self.port, security = %self.security, "SMTP connected");
-                }
-                r
-            }
-        }
-    }
-
     /// Connects, says EHLO, starts TLS and authenticates; sends nothing.
     pub async fn probe(&self) -> Result<()> {
-        let mut conn = self.connect().await?;
-        let _ = tokio::time::timeout(self.timeout, conn.quit()).await;
+        let mut session = self.connect().await?;
+        self.quit(&mut session).await;
         Ok(())
     }
 
-    /// Sends one message to `recipients` from `sender` over the client's
-    /// connection (opened on first use, reused after); returns the server's reply.
+    /// Sends one message to `recipients` from `sender` and waits for the
+    /// server's reply to it ("250 2.0.0 Ok: queued as ...").
     pub async fn send(&self, sender: &str, recipients: &[String], raw: &[u8]) -> Result<String> {
-        let parse = |a: &str| {
-            a.parse().map_err(|_| ProtocolError::SmtpRejected {
-                host: self.host.clone(),
-                port: self.port,
-                code: 501,
-                reply: format!("'{a}' is not a valid address"),
-            })
-        };
-        let to = recipients.iter().map(|r| parse(r)).collect::<Result<Vec<_>>>()?;
-        let envelope = Envelope::new(Some(parse(sender)?), to).map_err(|e| ProtocolError::SmtpRejected {
-            host: self.host.clone(),
-            port: self.port,
+        self.submit(sender, recipients, raw).await?.reply().await
+    }
+
+    /// Hands one message to the server over the client's connection (opened on
+    /// first use, reused after): the envelope commands, then the message and
+    /// its closing dot. The server's verdict on the message is read by
+    /// [`Submitted::reply`]; until then the connection is busy.
+    ///
+    /// A refused sender or recipient fails here, and the server forgets the
+    /// transaction (nothing is delivered to anyone).
+    pub async fn submit(&self, sender: &str, recipients: &[String], raw: &[u8]) -> Result<Submitted<'_>> {
+        let invalid = |reason: String| ProtocolError::SmtpRejected {
+            host: self.peer.host.clone(),
+            port: self.peer.port,
             code: 501,
-            reply: e.to_string(),
-        })?;
+            reply: reason,
+        };
+        wire::check_address(sender).map_err(invalid)?;
+        for r in recipients {
+            wire::check_address(r).map_err(invalid)?;
+        }
+        if recipients.is_empty() {
+            return Err(invalid("the message has no recipient".into()));
+        }
         let mut slot = self.conn.lock().await;
-        if let Some(open) = slot.as_mut()
-            && (open.conn.has_broken()
-                || (open.last_used.elapsed() > IDLE_CHECK && !open.conn.test_connected().await))
+        if let Some(session) = slot.as_mut()
+            && session.last_used.elapsed() > IDLE_CHECK
+            && !matches!(self.command(session, "NOOP\r\n", "NOOP").await, Ok(r) if r.is_ok())
         {
             *slot = None;
         }
         if slot.is_none() {
-            *slot = Some(Open { conn: self.connect().await?, last_used: Instant::now() });
+            *slot = Some(self.connect().await?);
         }
-        let open = slot.as_mut().expect("connected above");
-        // A large message on a slow link gets more time: one timeout per MiB.
-        let limit = self.timeout * (1 + (raw.len() / (1 << 20)) as u32);
-        let result = tokio::time::timeout(limit, open.conn.send(&envelope, raw)).await;
-        open.last_used = Instant::now();
-        match result {
-            Ok(Ok(resp)) => {
-                let text = resp.message().collect::<Vec<_>>().join(" ");
-                debug!(host = %self.host, code = %resp.code(), "message accepted");
-                Ok(format!("{} {}", resp.code(), text))
-            }
-            Ok(Err(e)) => {
-                if open.conn.has_broken() {
+        let session = slot.as_mut().expect("connected above");
+        match self.envelope_and_data(session, sender, recipients, raw).await {
+            Ok(()) => Ok(Submitted { client: self, slot, size: raw.len(), done: false }),
+            Err((e, keep)) => {
+                if !keep {
                     *slot = None;
                 }
-                Err(self.map_error(&e))
-            }
-            Err(_) => {
-                *slot = None;
-                Err(ProtocolError::Timeout {
-                    proto: Proto::Smtp,
-                    host: self.host.clone(),
-                    port: self.port,
-                    operation: "SMTP send".into(),
-                    secs: limit.as_secs(),
-                })
+                Err(e)
             }
         }
+    }
+
+    /// The envelope, DATA and the payload. On error, whether the session can be kept.
+    async fn envelope_and_data(
+        &self,
+        session: &mut Session,
+        sender: &str,
+        recipients: &[String],
+        raw: &[u8],
+    ) -> std::result::Result<(), (ProtocolError, bool)> {
+        let utf8 = !sender.is_ascii() || recipients.iter().any(|r| !r.is_ascii());
+        let eight_bit = !raw.is_ascii();
+        if utf8 && !session.ext.smtp_utf8 {
+            let e = self.peer.protocol("an address is not ASCII and the server does not offer SMTPUTF8");
+            return Err((e, true));
+        }
+        if eight_bit && !session.ext.eight_bit_mime {
+            let e = self.peer.protocol("the message has 8-bit data and the server does not offer 8BITMIME");
+            return Err((e, true));
+        }
+        if let Some(max) = session.ext.size.filter(|&m| m > 0 && raw.len() as u64 > m) {
+            let e = ProtocolError::SmtpRejected {
+                host: self.peer.host.clone(),
+                port: self.peer.port,
+                code: 552,
+                reply: format!(
+                    "the message ({} bytes) is larger than the server accepts ({max} bytes)",
+                    raw.len()
+                ),
+            };
+            return Err((e, true));
+        }
+        let mut commands = vec![wire::mail_from(sender, eight_bit, utf8)];
+        commands.extend(recipients.iter().map(|r| wire::rcpt_to(r)));
+        commands.push("DATA\r\n".into());
+        let lost = |e| (e, false);
+        let mut replies = Vec::with_capacity(commands.len());
+        if session.ext.pipelining {
+            self.write(session, commands.concat().as_bytes(), "MAIL FROM").await.map_err(lost)?;
+            for c in &commands {
+                replies.push(self.read_reply(session, verb(c)).await.map_err(lost)?);
+            }
+        } else {
+            for c in &commands {
+                self.write(session, c.as_bytes(), verb(c)).await.map_err(lost)?;
+                let r = self.read_reply(session, verb(c)).await.map_err(lost)?;
+                let ok = r.is_ok() || r.code == 354;
+                replies.push(r);
+                if !ok {
+                    break;
+                }
+            }
+        }
+        let data = replies.last().filter(|r| replies.len() == commands.len() && r.code == 354);
+        let refused = replies.iter().zip(&commands).find(|(r, _)| !r.is_ok() && r.code != 354);
+        match (refused, data) {
+            (None, Some(_)) => {}
+            (Some((r, c)), Some(_)) => {
+                // Some recipients refused, the others accepted and the server
+                // waits for the message: only closing the connection undoes it.
+                return Err((self.reply_error(r, verb(c)), false));
+            }
+            (Some((r, c)), None) => {
+                let e = self.reply_error(r, verb(c));
+                let reset = self.command(session, "RSET\r\n", "RSET").await;
+                return Err((e, matches!(reset, Ok(ref r) if r.is_ok())));
+            }
+            (None, None) => {
+                let r = replies.last().expect("at least MAIL FROM was answered");
+                return Err((self.peer.protocol(format!("unexpected reply to DATA: {r}")), false));
+            }
+        }
+        // A large message on a slow link gets more time: one timeout per MiB.
+        let payload = wire::data_payload(raw);
+        let limit = self.timeout * (1 + (raw.len() / (1 << 20)) as u32);
+        match tokio::time::timeout(limit, session.io.send(&payload)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err((self.peer.lost(format!("while sending the message: {e}")), false)),
+            Err(_) => Err((self.peer.timeout("sending the message", limit.as_secs()), false)),
+        }
+    }
+
+    /// TCP (+ implicit TLS), greeting, EHLO, STARTTLS, AUTH.
+    async fn connect(&self) -> Result<Session> {
+        let deadline = Instant::now() + self.timeout;
+        let setup = async {
+            let tcp = transport::connect_tcp(&self.peer, deadline, self.timeout_secs).await?;
+            let local = tcp.local_addr().ok();
+            let stream = match (&self.security, &self.tls) {
+                (Security::Tls, Some(config)) => {
+                    transport::tls_handshake(&self.peer, tcp, config.clone(), deadline, self.timeout_secs)
+                        .await?
+                }
+                _ => Stream::Plain(tcp),
+            };
+            let mut session = Session {
+                io: LineStream::new(stream),
+                ext: Extensions::default(),
+                last_used: Instant::now(),
+            };
+            let greeting = self.read_reply(&mut session, "greeting").await?;
+            if greeting.code != 220 {
+                return Err(if greeting.is_transient() || greeting.code == 554 {
+                    self.peer.busy(greeting)
+                } else {
+                    self.peer.protocol(format!("unexpected greeting: {greeting}"))
+                });
+            }
+            let name = match local.map(|a| a.ip()) {
+                Some(std::net::IpAddr::V4(ip)) => format!("[{ip}]"),
+                Some(std::net::IpAddr::V6(ip)) => format!("[IPv6:{ip}]"),
+                None => "localhost".into(),
+            };
+            self.ehlo(&mut session, &name).await?;
+            if self.security == Security::Starttls {
+                session = self.starttls(session, &name, deadline).await?;
+            }
+            if let Some((user, password)) = &self.credentials {
+                self.authenticate(&mut session, user, password).await?;
+            }
+            debug!(peer = %self.peer, security = %self.security, "SMTP connected");
+            Ok(session)
+        };
+        match tokio::time::timeout_at(deadline, setup).await {
+            Ok(r) => r,
+            Err(_) => Err(self.peer.timeout("SMTP connect", self.timeout_secs)),
+        }
+    }
+
+    /// EHLO (HELO when the server does not know EHLO); records the extensions.
+    async fn ehlo(&self, session: &mut Session, name: &str) -> Result<()> {
+        let reply = self.command(session, &format!("EHLO {name}\r\n"), "EHLO").await?;
+        if reply.is_ok() {
+            session.ext = Extensions::from_ehlo(&reply);
+            return Ok(());
+        }
+        let helo = self.command(session, &format!("HELO {name}\r\n"), "HELO").await?;
+        if !helo.is_ok() {
+            return Err(self.peer.command_failed("HELO", helo));
+        }
+        session.ext = Extensions::default();
+        Ok(())
+    }
+
+    async fn starttls(&self, mut session: Session, name: &str, deadline: Instant) -> Result<Session> {
+        if !session.ext.starttls {
+            return Err(self.peer.starttls_unavailable());
+        }
+        let reply = self.command(&mut session, "STARTTLS\r\n", "STARTTLS").await?;
+        if reply.code != 220 {
+            return Err(ProtocolError::TlsFailed {
+                proto: Proto::Smtp,
+                host: self.peer.host.clone(),
+                port: self.peer.port,
+                detail: format!("the server refused STARTTLS: {reply}"),
+            });
+        }
+        let tcp = match session.io.into_inner().map_err(|e| self.peer.protocol(e))? {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(_) => return Err(self.peer.protocol("STARTTLS on a connection that is already TLS")),
+        };
+        let config = self.tls.clone().expect("STARTTLS profiles have a TLS configuration");
+        let stream = transport::tls_handshake(&self.peer, tcp, config, deadline, self.timeout_secs).await?;
+        let mut session =
+            Session { io: LineStream::new(stream), ext: Extensions::default(), last_used: Instant::now() };
+        // RFC 3207: forget what was said in the clear and ask again.
+        self.ehlo(&mut session, name).await?;
+        Ok(session)
+    }
+
+    /// AUTH PLAIN, else AUTH LOGIN.
+    async fn authenticate(&self, session: &mut Session, user: &str, password: &Password) -> Result<()> {
+        let offered = &session.ext.auth;
+        let reply = if offered.iter().any(|m| m == "PLAIN") {
+            let line = format!("AUTH PLAIN {}\r\n", wire::auth_plain(user, password.expose()));
+            self.command(session, &line, "AUTH").await?
+        } else if offered.iter().any(|m| m == "LOGIN") {
+            let mut r = self.command(session, "AUTH LOGIN\r\n", "AUTH").await?;
+            for answer in [user, password.expose()] {
+                if r.code != 334 {
+                    break;
+                }
+                r = self.command(session, &format!("{}\r\n", wire::base64_line(answer)), "AUTH").await?;
+            }
+            r
+        } else if offered.is_empty() {
+            return Err(self.peer.mechanism_unavailable(
+                "the server offers no authentication here (for a relay that needs none, set the profile's outgoing authentication to none)",
+            ));
+        } else {
+            return Err(self.peer.mechanism_unavailable(format!(
+                "the server offers AUTH {}; crmsync speaks PLAIN and LOGIN",
+                offered.join(" ")
+            )));
+        };
+        match reply.code {
+            235 => Ok(()),
+            504 => Err(self.peer.mechanism_unavailable(reply)),
+            c if (400..500).contains(&c) => Err(ProtocolError::SmtpDeferred {
+                host: self.peer.host.clone(),
+                port: self.peer.port,
+                code: c,
+                reply: format!("authentication: {}", reply.text()),
+            }),
+            _ => Err(self.peer.auth_failed(user, reply)),
+        }
+    }
+
+    async fn write(&self, session: &mut Session, bytes: &[u8], verb: &str) -> Result<()> {
+        match tokio::time::timeout(self.timeout, session.io.send(bytes)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.peer.lost(format!("while sending {verb}: {e}"))),
+            Err(_) => Err(self.peer.timeout(verb, self.timeout_secs)),
+        }
+    }
+
+    async fn read_reply(&self, session: &mut Session, verb: &str) -> Result<Reply> {
+        let read = async {
+            let mut reader = ReplyReader::new();
+            let mut line = Vec::with_capacity(128);
+            loop {
+                line.clear();
+                match session.io.read_line_into(&mut line).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        return Err(self.peer.lost(format!("the server closed the connection ({verb})")));
+                    }
+                    Err(e) => return Err(self.peer.lost(format!("while reading the reply to {verb}: {e}"))),
+                }
+                if let Some(reply) = reader.feed(&line).map_err(|e| self.peer.protocol(e))? {
+                    return Ok(reply);
+                }
+            }
+        };
+        let reply = tokio::time::timeout(self.timeout, read).await.map_err(|_| {
+            self.peer.timeout(&format!("waiting for the reply to {verb}"), self.timeout_secs)
+        })??;
+        session.last_used = Instant::now();
+        if reply.code == 421 {
+            // The server is closing the connection (shutting down, overloaded).
+            return Err(self.peer.lost(format!("{reply} ({verb})")));
+        }
+        Ok(reply)
+    }
+
+    async fn command(&self, session: &mut Session, line: &str, verb: &str) -> Result<Reply> {
+        self.write(session, line.as_bytes(), verb).await?;
+        self.read_reply(session, verb).await
+    }
+
+    /// A refusal at `verb` as a classed error.
+    fn reply_error(&self, reply: &Reply, verb: &str) -> ProtocolError {
+        let (host, port, code) = (self.peer.host.clone(), self.peer.port, reply.code);
+        let text = format!("{reply} (at {verb})");
+        if reply.code == 530 {
+            // "Authentication required": a profile problem, not this message's.
+            return self.peer.auth_failed(self.credentials.as_ref().map_or("", |c| c.0.as_str()), text);
+        }
+        if reply.is_transient() {
+            ProtocolError::SmtpDeferred { host, port, code, reply: text }
+        } else {
+            ProtocolError::SmtpRejected { host, port, code, reply: text }
+        }
+    }
+
+    async fn quit(&self, session: &mut Session) {
+        let _ = tokio::time::timeout(self.timeout, async {
+            let _ = session.io.send(b"QUIT\r\n").await;
+            let mut line = Vec::new();
+            let _ = session.io.read_line_into(&mut line).await;
+        })
+        .await;
     }
 
     /// Ends the connection politely (QUIT), if one is open.
     pub async fn close(&self) {
-        if let Some(mut open) = self.conn.lock().await.take() {
-            let _ = tokio::time::timeout(self.timeout, open.conn.quit()).await;
+        if let Some(mut session) = self.conn.lock().await.take() {
+            self.quit(&mut session).await;
         }
     }
+}
 
-    fn map_error(&self, e: &LettreError) -> ProtocolError {
-        let (host, port) = (self.host.clone(), self.port);
-        let detail = full_message(e);
-        if let Some(code) = e.status() {
-            let n: u16 = code.to_string().parse().unwrap_or(0);
-            if matches!(n, 530 | 534 | 535 | 454 if detail.to_lowercase().contains("auth"))
-                || matches!(n, 535)
-            {
-                return ProtocolError::AuthFailed {
-                    proto: Proto::Smtp,
-                    host,
-                    port,
-                    user: self.user.clone(),
-                    detail,
-                };
+/// The command's verb, for messages ("MAIL FROM", "RCPT TO", "DATA").
+fn verb(command: &str) -> &str {
+    command.split(':').next().unwrap_or(command).trim_end()
+}
+
+/// A message handed to the server whose reply is not read yet. Dropping it
+/// without [`Submitted::reply`] closes the connection (the outcome is unknown).
+pub struct Submitted<'a> {
+    client: &'a SmtpClient,
+    slot: MutexGuard<'a, Option<Session>>,
+    size: usize,
+    done: bool,
+}
+
+impl Submitted<'_> {
+    /// Waits for the server's verdict on the message: its reply text on 2xx
+    /// ("250 2.0.0 Ok: queued as ..."), else a classed error (4xx deferred, 5xx
+    /// rejected, connection lost or timeout).
+    pub async fn reply(mut self) -> Result<String> {
+        self.done = true;
+        let client = self.client;
+        let Some(session) = self.slot.as_mut() else {
+            return Err(client.peer.lost("the connection was closed"));
+        };
+        // The server may need a while for a large message (content filters).
+        let limit = client.timeout * (1 + (self.size / (1 << 20)) as u32);
+        let read = tokio::time::timeout(limit, client.read_reply(session, "the message")).await;
+        match read {
+            Ok(Ok(reply)) if reply.is_ok() => {
+                debug!(peer = %client.peer, code = reply.code, "message accepted");
+                Ok(reply.to_string())
             }
-            return if e.is_transient() {
-                ProtocolError::SmtpDeferred { host, port, code: n, reply: detail }
-            } else {
-                ProtocolError::SmtpRejected { host, port, code: n, reply: detail }
-            };
+            Ok(Ok(reply)) => Err(client.reply_error(&reply, "end of data")),
+            Ok(Err(e)) => {
+                *self.slot = None;
+                Err(e)
+            }
+            Err(_) => {
+                *self.slot = None;
+                Err(client.peer.timeout("waiting for the reply to the message", limit.as_secs()))
+            }
         }
-        if e.is_timeout() {
-            return ProtocolError::Timeout {
-                proto: Proto::Smtp,
-                host,
-                port,
-                operation: "SMTP".into(),
-                secs: self.timeout_secs,
-            };
-        }
-        if e.is_tls() {
-            let lower = detail.to_lowercase();
-            return if lower.contains("certificate")
-                || lower.contains("issuer")
-                || lower.contains("notvalidforname")
-            {
-                ProtocolError::TlsCertInvalid { proto: Proto::Smtp, host, port, detail }
-            } else {
-                ProtocolError::TlsFailed { proto: Proto::Smtp, host, port, detail }
-            };
-        }
-        if let Some(io) = io_source(e) {
-            use std::io::ErrorKind as K;
-            return match io.kind() {
-                K::ConnectionRefused => ProtocolError::ConnectionRefused { proto: Proto::Smtp, host, port },
-                K::TimedOut => {
-                    ProtocolError::ConnectTimeout { proto: Proto::Smtp, host, port, secs: self.timeout_secs }
-                }
-                _ => ProtocolError::ConnectionLost { proto: Proto::Smtp, host, port, detail },
-            };
-        }
-        if e.is_client() && detail.to_lowercase().contains("authentication") {
-            return ProtocolError::AuthMechanismUnavailable { proto: Proto::Smtp, host, port, detail };
-        }
-        ProtocolError::Protocol { proto: Proto::Smtp, host, port, detail }
     }
 }
 
-fn io_source(e: &LettreError) -> Option<&std::io::Error> {
-    let mut src = e.source();
-    while let Some(s) = src {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return Some(io);
+impl Drop for Submitted<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            *self.slot = None;
         }
-        src = s.source();
     }
-    None
-}
-
-fn full_message(e: &LettreError) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut src = e.source();
-    while let Some(s) = src {
-        let t = s.to_string();
-        if !parts.iter().any(|p| p.contains(&t)) {
-            parts.push(t);
-        }
-        src = s.source();
-    }
-    parts.join(": ")
 }
