@@ -294,45 +294,51 @@ async fn run(
     let max_attempts = ctx.settings.int("outgoing.max_delivery_attempts");
     let copy_state = if save_copies { SentCopy::Pending } else { SentCopy::None };
     let mut just_sent = HashSet::new();
-    let mut handled = 0;
+    let mut queue = Claims { handled: 0, cap };
     let mut mailbox_error = None;
-    // The Sent mark of the message just accepted is committed in the same
-    // transaction as the claim of the next one (one commit per message, and no
-    // later: nothing happens between the two), or alone when the loop ends.
-    let mut accepted: Option<(i64, String)> = None;
-    loop {
-        let mailbox_id = ctx.mailbox.id;
-        let more = handled < cap;
-        let claimed = store.write(|tx| -> Result<Option<i64>> {
-            if let Some((id, at)) = &accepted {
-                outbox::mark_sent(tx, *id, at, copy_state)?;
+    let mut unflushed = false;
+    // While the server takes in one email (after its closing dot, until its
+    // reply) the next one is claimed — committed to disk before its first SMTP
+    // byte — and composed, so our bookkeeping overlaps the server's work.
+    let mut prepared = queue.next(store, ctx, report)?;
+    while let Some(cur) = prepared.take() {
+        let mut upcoming = None;
+        let outcome = match smtp.submit(&ctx.mailbox.data.email, &cur.recipients, &cur.raw).await {
+            Ok(submitted) => {
+                upcoming = Some(queue.next(store, ctx, report)?);
+                submitted.reply().await
             }
-            Ok(if more { outbox::claim_next(tx, mailbox_id, &now_db())? } else { None })
-        })?;
-        accepted = None;
-        if !more {
-            report.capped = outbox::has_due(store.conn(), ctx.mailbox.id, &now_db())?;
-        }
-        let Some(id) = claimed else { break };
-        handled += 1;
-        let o = outbox::load(store.conn(), id)?;
-        let raw = compose(&outgoing_message(&o, &ctx.settings, now()), false);
-        let recipients = envelope_recipients(&o);
-        match smtp.send(&ctx.mailbox.data.email, &recipients, &raw).await {
+            Err(e) => Err(e),
+        };
+        match outcome {
             Ok(reply) => {
-                accepted = Some((id, now_db()));
-                tracing::debug!(id, %reply, "sent");
+                // Recorded at once (a kill of crmsync cannot lose it); forced to
+                // disk by the next claim's commit or the flush below.
+                store.write_unflushed(|tx| outbox::mark_sent(tx, cur.id, &now_db(), copy_state))?;
+                unflushed = true;
+                tracing::debug!(id = cur.id, %reply, "sent");
                 report.sent += 1;
-                just_sent.insert(id);
+                just_sent.insert(cur.id);
             }
             Err(e) => {
-                let stop = on_send_error(store, ctx, &o, e, max_attempts, report)?;
-                if let Some(e) = stop {
-                    mailbox_error = Some(e);
+                if let Some(stop) = on_send_error(store, ctx, &cur.email, e, max_attempts, report)? {
+                    if let Some(Some(next)) = upcoming {
+                        // Claimed but never started: back in the queue, no attempt lost.
+                        let why = format!("{}: not sent yet: {stop}", stop.code());
+                        store.write(|tx| outbox::release(tx, next.id, &why, None))?;
+                    }
+                    mailbox_error = Some(stop);
                     break;
                 }
             }
         }
+        prepared = match upcoming {
+            Some(next) => next,
+            None => queue.next(store, ctx, report)?,
+        };
+    }
+    if unflushed {
+        store.flush()?;
     }
     smtp.close().await;
 
@@ -358,6 +364,40 @@ async fn run(
     match mailbox_error {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// A claimed, composed email, ready for its SMTP transaction.
+struct Prepared {
+    id: i64,
+    email: outbox::Outgoing,
+    raw: Vec<u8>,
+    recipients: Vec<String>,
+}
+
+/// Claims the mailbox's due emails one by one, up to the per-pass cap.
+struct Claims {
+    handled: i64,
+    cap: i64,
+}
+
+impl Claims {
+    /// Claims the next due email (Sending, the attempt counted, committed to
+    /// disk) and composes it; `None` when nothing is due or the cap is reached.
+    fn next(&mut self, store: &mut Store, ctx: &Ctx, report: &mut OutgoingSync) -> Result<Option<Prepared>> {
+        let mailbox_id = ctx.mailbox.id;
+        if self.handled >= self.cap {
+            report.capped = outbox::has_due(store.conn(), mailbox_id, &now_db())?;
+            return Ok(None);
+        }
+        let Some(id) = store.write(|tx| outbox::claim_next(tx, mailbox_id, &now_db()))? else {
+            return Ok(None);
+        };
+        self.handled += 1;
+        let email = outbox::load(store.conn(), id)?;
+        let raw = compose(&outgoing_message(&email, &ctx.settings, now()), false);
+        let recipients = envelope_recipients(&email);
+        Ok(Some(Prepared { id, email, raw, recipients }))
     }
 }
 
