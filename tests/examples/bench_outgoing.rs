@@ -112,18 +112,26 @@ fn main() {
         postfix.smtp_open_port()
     );
 
-    // Postfix's own load generator.
-    let t = Instant::now();
-    let status = Command::new("/usr/sbin/smtp-source")
-        .args(["-s", "1", "-m", &n.to_string(), "-l", &size.to_string()])
-        .args(["-f", &dovecot.address("alice"), "-t", &dovecot.address("bob")])
-        .arg(format!("127.0.0.1:{}", postfix.smtp_open_port()))
-        .status()
-        .expect("smtp-source (Debian package postfix)");
-    assert!(status.success());
-    let secs = t.elapsed().as_secs_f64();
-    println!("smtp-source -s 1 -m {n} -l {size}: {secs:.2} s, {:.0} msg/s", n as f64 / secs);
-    drain("smtp-source");
+    // Postfix's own load generator: a new session per message (its default),
+    // then all messages over one session (-d), as crmsync does.
+    for reuse in [false, true] {
+        let t = Instant::now();
+        let status = Command::new("/usr/sbin/smtp-source")
+            .args(if reuse { &["-d"][..] } else { &[][..] })
+            .args(["-s", "1", "-m", &n.to_string(), "-l", &size.to_string()])
+            .args(["-f", &dovecot.address("alice"), "-t", &dovecot.address("bob")])
+            .arg(format!("127.0.0.1:{}", postfix.smtp_open_port()))
+            .status()
+            .expect("smtp-source (Debian package postfix)");
+        assert!(status.success());
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "smtp-source -s 1{} -m {n} -l {size}: {secs:.2} s, {:.0} msg/s",
+            if reuse { " -d" } else { "" },
+            n as f64 / secs
+        );
+        drain("smtp-source");
+    }
 
     for save in [false, true] {
         let dir = tempfile::tempdir().unwrap();
