@@ -222,15 +222,27 @@ fn dav_target(url: &str, login: bool) -> Target {
     Target { proto: "DAV", role: "act", host, port, security, login }
 }
 
-/// Tests the connection to every server of profile `name`. With `credentials`
-/// (a user name and a password typed for this test, never stored) it also logs
-/// in; without them it uses the profile's own stored credentials when it has
-/// them (credentials = profile), else it checks the connection only.
-pub async fn test_connection(
-    store: &Store,
-    name: &str,
-    credentials: Option<(String, Secret)>,
-) -> Result<ConnectionTest> {
+/// A Test Connection ready to run: the servers to check and how, read from the
+/// store, so the network part needs no store (the desktop runs it off its
+/// store thread).
+pub struct PreparedTest {
+    profile: String,
+    login_as: Option<String>,
+    checks: Vec<futures::future::BoxFuture<'static, ServerCheck>>,
+}
+
+impl std::fmt::Debug for PreparedTest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedTest")
+            .field("profile", &self.profile)
+            .field("login_as", &self.login_as)
+            .field("servers", &self.checks.len())
+            .finish()
+    }
+}
+
+/// Reads profile `name` and the credentials to use; see [`test_connection`].
+pub fn prepare(store: &Store, name: &str, credentials: Option<(String, Secret)>) -> Result<PreparedTest> {
     let profile = show(store, name)?;
     let login = login_for(store, &profile, credentials)?;
     let d = &profile.data;
@@ -241,11 +253,10 @@ pub async fn test_connection(
         let url = d.ews_url.clone().unwrap_or_default();
         let mut t = dav_target(&url, false);
         (t.proto, t.role) = ("EWS", "incoming");
-        let started = Instant::now();
         let e = EngineError::Unsupported(format!(
             "Exchange (EWS) at {url} cannot be tested: EWS is not supported by this version of crmsync"
         ));
-        checks.push(Box::pin(async move { t.finish(started, Err(e)) }));
+        checks.push(Box::pin(async move { t.finish(Instant::now(), Err(e)) }));
     }
     if let Some(ep) = &d.incoming {
         let proto = if d.kind == ProfileKind::Pop3Smtp { "POP3" } else { "IMAP" };
@@ -273,16 +284,33 @@ pub async fn test_connection(
             t.finish(started, check_dav(url, creds, timeout).await)
         }));
     }
+    Ok(PreparedTest { profile: d.name.clone(), login_as: login.map(|l| l.user), checks })
+}
 
-    // The servers are independent: test them at once, so one that does not
-    // answer costs one timeout, not one per server.
-    let servers = futures::future::join_all(checks).await;
-    Ok(ConnectionTest {
-        profile: d.name.clone(),
-        ok: servers.iter().all(|s| s.ok),
-        login_as: login.map(|l| l.user),
-        servers,
-    })
+impl PreparedTest {
+    /// Checks every server. They are independent, so they are tested at once:
+    /// one that does not answer costs one timeout, not one per server.
+    pub async fn run(self) -> ConnectionTest {
+        let servers = futures::future::join_all(self.checks).await;
+        ConnectionTest {
+            profile: self.profile,
+            ok: servers.iter().all(|s| s.ok),
+            login_as: self.login_as,
+            servers,
+        }
+    }
+}
+
+/// Tests the connection to every server of profile `name`. With `credentials`
+/// (a user name and a password typed for this test, never stored) it also logs
+/// in; without them it uses the profile's own stored credentials when it has
+/// them (credentials = profile), else it checks the connection only.
+pub async fn test_connection(
+    store: &Store,
+    name: &str,
+    credentials: Option<(String, Secret)>,
+) -> Result<ConnectionTest> {
+    Ok(prepare(store, name, credentials)?.run().await)
 }
 
 #[cfg(test)]
