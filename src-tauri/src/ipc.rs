@@ -17,6 +17,7 @@ use crmsync_core::store::alerts::Alert;
 use crmsync_core::store::principals::Kind;
 use crmsync_core::{CoreError, hints};
 use crmsync_engine::EngineError;
+use crmsync_engine::admin::connection_test::{self, ConnectionTest};
 use crmsync_engine::admin::imports::{ImportReport, RecordKind};
 use crmsync_engine::admin::mailboxes::MailboxInput;
 use crmsync_engine::admin::profiles::ProfileInput;
@@ -29,6 +30,7 @@ use ts_rs::TS;
 
 use crate::backend::Backend;
 use crate::engine::EngineLink;
+use crate::profile_test::ConnectionTestForm;
 use crate::status::{Health, health_of};
 
 /// An error as the UI shows it: always words, and for invalid input the form
@@ -89,7 +91,7 @@ impl std::fmt::Debug for Password {
     }
 }
 
-fn secret(p: Option<Password>) -> Option<Secret> {
+pub(crate) fn secret(p: Option<Password>) -> Option<Secret> {
     p.filter(|p| !p.0.is_empty()).map(|p| Secret::new(p.0))
 }
 
@@ -540,6 +542,15 @@ commands! { app;
         let r = app.backend.call(move |s, _| profiles::remove(s, &name)).await;
         app.engine.refresh();
         r
+    }
+
+    /// Test Connection: checks each server of the profile, logging in when the
+    /// form has credentials; nothing is stored or sent. The network part runs
+    /// here, not on the store thread, so the window stays responsive.
+    fn profile_test(name: String, form: ConnectionTestForm) -> ConnectionTest {
+        let credentials = form.credentials()?;
+        let prepared = app.backend.call(move |s, _| connection_test::prepare(s, &name, credentials)).await?;
+        Ok(prepared.run().await)
     }
 
     fn mailboxes_list() -> Vec<MailboxRow> {

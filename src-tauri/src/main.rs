@@ -17,6 +17,7 @@ mod backend;
 mod engine;
 mod ipc;
 mod notify;
+mod profile_test;
 mod shell;
 mod status;
 #[cfg(test)]
