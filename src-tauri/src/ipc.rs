@@ -31,6 +31,7 @@ use ts_rs::TS;
 use crate::backend::Backend;
 use crate::engine::EngineLink;
 use crate::profile_test::ConnectionTestForm;
+use crate::shell::{self, EngineRequest, ShellState};
 use crate::status::{Health, health_of};
 
 /// An error as the UI shows it: always words, and for invalid input the form
@@ -390,6 +391,25 @@ pub struct App {
     pub depths: Mutex<QueueDepths>,
     /// Email Router files loaded by the migration wizard, kept for "apply".
     pub router: Mutex<Option<RouterFiles>>,
+    /// What the tray shows; the window's engine buttons change it as the tray menu does.
+    pub shell: Mutex<ShellState>,
+}
+
+impl App {
+    /// The tray's state.
+    pub fn shell(&self) -> std::sync::MutexGuard<'_, ShellState> {
+        self.shell.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The Dashboard's Sync now: the same as the tray menu's, so the tray shows
+/// syncing until the cycle ends; then the refresh loop redraws the tray.
+pub fn sync_now_from_window(app: &App) -> Result<(), IpcError> {
+    engine_here(app)?;
+    shell::request(EngineRequest::SyncNow, &mut app.shell());
+    app.engine.sync_now();
+    app.engine.refresh();
+    Ok(())
 }
 
 fn rows(list: Vec<Mailbox>) -> Vec<MailboxRow> {
@@ -721,9 +741,7 @@ commands! { app;
     }
 
     fn sync_now() -> () {
-        engine_here(app)?;
-        app.engine.sync_now();
-        Ok(())
+        sync_now_from_window(app)
     }
 
     fn pause() -> () {
@@ -875,6 +893,35 @@ mod tests {
             ["core:event:allow-listen", "core:event:allow-unlisten"],
             "only event listening from core"
         );
+    }
+
+    /// The Dashboard's Sync now turns the tray to syncing, as the tray menu's does.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sync_now_from_the_dashboard_shows_syncing_in_the_tray() {
+        use crate::engine::EngineState;
+        use crate::shell::TrayState;
+        use crmsync_engine::handle::{EngineHandle, EngineOptions};
+
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("crm.db");
+        let app = App {
+            backend: Backend::open(&db).unwrap(),
+            engine: EngineLink::new(),
+            depths: Mutex::new(QueueDepths::default()),
+            router: Mutex::new(None),
+            shell: Mutex::new(ShellState::default()),
+        };
+        // Without an engine of ours nothing changes.
+        assert!(sync_now_from_window(&app).is_err());
+        assert_eq!(app.shell().tray_state(), TrayState::Ok);
+
+        let opts = EngineOptions { holder: "crmsync desktop".into(), ..EngineOptions::default() };
+        app.engine.set(EngineState::Running(EngineHandle::start(db, opts).await.unwrap()));
+        sync_now_from_window(&app).unwrap();
+        assert!(app.shell().sync_requested);
+        assert_eq!(app.shell().tray_state(), TrayState::Syncing);
+        assert!(!app.shell().menu_enabled().sync_now, "the tray menu's Sync now waits for this cycle");
+        app.engine.take().unwrap().shutdown().await;
     }
 
     #[test]
