@@ -17,6 +17,7 @@ use crmsync_core::store::alerts::Alert;
 use crmsync_core::store::principals::Kind;
 use crmsync_core::{CoreError, hints};
 use crmsync_engine::EngineError;
+use crmsync_engine::admin::connection_test::{self, ConnectionTest};
 use crmsync_engine::admin::imports::{ImportReport, RecordKind};
 use crmsync_engine::admin::mailboxes::MailboxInput;
 use crmsync_engine::admin::profiles::ProfileInput;
@@ -29,6 +30,8 @@ use ts_rs::TS;
 
 use crate::backend::Backend;
 use crate::engine::EngineLink;
+use crate::profile_test::ConnectionTestForm;
+use crate::shell::{self, EngineRequest, ShellState};
 use crate::status::{Health, health_of};
 
 /// An error as the UI shows it: always words, and for invalid input the form
@@ -89,7 +92,7 @@ impl std::fmt::Debug for Password {
     }
 }
 
-fn secret(p: Option<Password>) -> Option<Secret> {
+pub(crate) fn secret(p: Option<Password>) -> Option<Secret> {
     p.filter(|p| !p.0.is_empty()).map(|p| Secret::new(p.0))
 }
 
@@ -388,6 +391,25 @@ pub struct App {
     pub depths: Mutex<QueueDepths>,
     /// Email Router files loaded by the migration wizard, kept for "apply".
     pub router: Mutex<Option<RouterFiles>>,
+    /// What the tray shows; the window's engine buttons change it as the tray menu does.
+    pub shell: Mutex<ShellState>,
+}
+
+impl App {
+    /// The tray's state.
+    pub fn shell(&self) -> std::sync::MutexGuard<'_, ShellState> {
+        self.shell.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The Dashboard's Sync now: the same as the tray menu's, so the tray shows
+/// syncing until the cycle ends; then the refresh loop redraws the tray.
+pub fn sync_now_from_window(app: &App) -> Result<(), IpcError> {
+    engine_here(app)?;
+    shell::request(EngineRequest::SyncNow, &mut app.shell());
+    app.engine.sync_now();
+    app.engine.refresh();
+    Ok(())
 }
 
 fn rows(list: Vec<Mailbox>) -> Vec<MailboxRow> {
@@ -540,6 +562,15 @@ commands! { app;
         let r = app.backend.call(move |s, _| profiles::remove(s, &name)).await;
         app.engine.refresh();
         r
+    }
+
+    /// Test Connection: checks each server of the profile, logging in when the
+    /// form has credentials; nothing is stored or sent. The network part runs
+    /// here, not on the store thread, so the window stays responsive.
+    fn profile_test(name: String, form: ConnectionTestForm) -> ConnectionTest {
+        let credentials = form.credentials()?;
+        let prepared = app.backend.call(move |s, _| connection_test::prepare(s, &name, credentials)).await?;
+        Ok(prepared.run().await)
     }
 
     fn mailboxes_list() -> Vec<MailboxRow> {
@@ -710,9 +741,7 @@ commands! { app;
     }
 
     fn sync_now() -> () {
-        engine_here(app)?;
-        app.engine.sync_now();
-        Ok(())
+        sync_now_from_window(app)
     }
 
     fn pause() -> () {
@@ -864,6 +893,35 @@ mod tests {
             ["core:event:allow-listen", "core:event:allow-unlisten"],
             "only event listening from core"
         );
+    }
+
+    /// The Dashboard's Sync now turns the tray to syncing, as the tray menu's does.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sync_now_from_the_dashboard_shows_syncing_in_the_tray() {
+        use crate::engine::EngineState;
+        use crate::shell::TrayState;
+        use crmsync_engine::handle::{EngineHandle, EngineOptions};
+
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("crm.db");
+        let app = App {
+            backend: Backend::open(&db).unwrap(),
+            engine: EngineLink::new(),
+            depths: Mutex::new(QueueDepths::default()),
+            router: Mutex::new(None),
+            shell: Mutex::new(ShellState::default()),
+        };
+        // Without an engine of ours nothing changes.
+        assert!(sync_now_from_window(&app).is_err());
+        assert_eq!(app.shell().tray_state(), TrayState::Ok);
+
+        let opts = EngineOptions { holder: "crmsync desktop".into(), ..EngineOptions::default() };
+        app.engine.set(EngineState::Running(EngineHandle::start(db, opts).await.unwrap()));
+        sync_now_from_window(&app).unwrap();
+        assert!(app.shell().sync_requested);
+        assert_eq!(app.shell().tray_state(), TrayState::Syncing);
+        assert!(!app.shell().menu_enabled().sync_now, "the tray menu's Sync now waits for this cycle");
+        app.engine.take().unwrap().shutdown().await;
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod backend;
 mod engine;
 mod ipc;
 mod notify;
+mod profile_test;
 mod shell;
 mod status;
 #[cfg(test)]
@@ -83,7 +84,6 @@ fn main() {
     };
     let link = EngineLink::new();
     tauri::Builder::default()
-        .manage(Mutex::new(ShellState::default()))
         .manage(Mutex::new(Notifier::new(Policy::default())))
         .manage(Healths::default())
         .manage(App {
@@ -91,6 +91,7 @@ fn main() {
             engine: link.clone(),
             depths: Mutex::new(ipc::QueueDepths::default()),
             router: Mutex::new(None),
+            shell: Mutex::new(ShellState::default()),
         })
         .invoke_handler(ipc::handler())
         .setup(move |app| {
@@ -118,7 +119,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn shell_state(app: &AppHandle) -> MutexGuard<'_, ShellState> {
-    lock(app.state::<Mutex<ShellState>>().inner())
+    app.state::<App>().inner().shell()
 }
 
 fn emit(app: &AppHandle, event: EngineEventView) {

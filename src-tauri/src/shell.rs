@@ -117,23 +117,38 @@ pub enum MenuAction {
     None,
 }
 
+/// Records an engine request, from the tray menu or the window's buttons, in
+/// the state the tray shows; false when it does not apply now (the engine is
+/// another process's, or it is already paused, resumed or syncing).
+pub fn request(req: EngineRequest, state: &mut ShellState) -> bool {
+    let ours = state.elsewhere.is_none();
+    match req {
+        EngineRequest::SyncNow if ours && !state.paused && !state.sync_requested => {
+            state.sync_requested = true;
+            true
+        }
+        EngineRequest::Pause if ours && !state.paused => {
+            state.paused = true;
+            true
+        }
+        EngineRequest::Resume if ours && state.paused => {
+            state.paused = false;
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Handles a tray menu entry: updates the state and says what to do.
 pub fn on_menu(id: &str, state: &mut ShellState) -> MenuAction {
-    let ours = state.elsewhere.is_none();
+    let engine = |req: EngineRequest, state: &mut ShellState| {
+        if request(req, state) { MenuAction::Engine(req) } else { MenuAction::None }
+    };
     match id {
         menu_id::OPEN => MenuAction::ShowWindow,
-        menu_id::SYNC_NOW if ours && !state.paused && !state.sync_requested => {
-            state.sync_requested = true;
-            MenuAction::Engine(EngineRequest::SyncNow)
-        }
-        menu_id::PAUSE if ours && !state.paused => {
-            state.paused = true;
-            MenuAction::Engine(EngineRequest::Pause)
-        }
-        menu_id::RESUME if ours && state.paused => {
-            state.paused = false;
-            MenuAction::Engine(EngineRequest::Resume)
-        }
+        menu_id::SYNC_NOW => engine(EngineRequest::SyncNow, state),
+        menu_id::PAUSE => engine(EngineRequest::Pause, state),
+        menu_id::RESUME => engine(EngineRequest::Resume, state),
         menu_id::QUIT => MenuAction::Quit,
         _ => MenuAction::None,
     }
@@ -288,6 +303,22 @@ mod tests {
         assert_eq!(state.tray_state(), TrayState::Syncing);
         assert!(!state.menu_enabled().sync_now);
         assert_eq!(on_menu(menu_id::SYNC_NOW, &mut state), MenuAction::None);
+    }
+
+    #[test]
+    fn a_window_request_changes_the_state_as_the_menu_entry_does() {
+        for (id, req, paused) in [
+            (menu_id::SYNC_NOW, EngineRequest::SyncNow, false),
+            (menu_id::PAUSE, EngineRequest::Pause, false),
+            (menu_id::RESUME, EngineRequest::Resume, true),
+        ] {
+            let start = ShellState { paused, ..ShellState::default() };
+            let (mut by_menu, mut by_window) = (start.clone(), start);
+            assert_eq!(on_menu(id, &mut by_menu), MenuAction::Engine(req));
+            assert!(request(req, &mut by_window));
+            assert_eq!(by_window, by_menu, "{id}");
+            assert!(!request(req, &mut by_window), "{id} applies once");
+        }
     }
 
     #[test]

@@ -310,6 +310,36 @@ status: ChannelStatus, };
 export type ChannelStatus = "not-run" | "success" | "failure";
 
 /**
+ * The result of Test Connection for one profile.
+ */
+
+export type ConnectionTest = { 
+/**
+ * Profile name.
+ */
+profile: string, 
+/**
+ * True when every server passed.
+ */
+ok: boolean, 
+/**
+ * The user name the test logged in as; none when only the connection
+ * (reachability, TLS, greeting) was checked.
+ */
+login_as: string | null, 
+/**
+ * One row per configured server.
+ */
+servers: Array<ServerCheck>, };
+
+/**
+ * Test Connection form: both a user name and a password to also log in, or
+ * neither to check the connection only. The password is never stored.
+ */
+
+export type ConnectionTestForm = { username: string | null, password: Password | null, };
+
+/**
  * A contact.
  */
 
@@ -1153,6 +1183,56 @@ directory: UploadedFile | null, allow_insecure: boolean, };
 export type Security = "tls" | "starttls" | "none";
 
 /**
+ * The result of testing one server of a profile.
+ */
+
+export type ServerCheck = { 
+/**
+ * IMAP, POP3, SMTP, DAV or EWS.
+ */
+proto: string, 
+/**
+ * What the server is for: incoming, outgoing or act.
+ */
+role: string, 
+/**
+ * Host name or address as configured.
+ */
+host: string, 
+/**
+ * TCP port.
+ */
+port: number, 
+/**
+ * Transport security (a DAV URL's https is tls, http is none).
+ */
+security: Security, 
+/**
+ * Whether the check passed.
+ */
+ok: boolean, 
+/**
+ * Whether a login was part of the check.
+ */
+login: boolean, 
+/**
+ * Error code on failure (the same codes as alerts and Test & Enable).
+ */
+code: string | null, 
+/**
+ * What happened, in words.
+ */
+message: string, 
+/**
+ * What to do about a failure.
+ */
+hint: string | null, 
+/**
+ * How long the check took, milliseconds.
+ */
+elapsed_ms: number, };
+
+/**
  * Alert severity.
  */
 
@@ -1312,6 +1392,7 @@ export interface Commands {
   profile_add: { args: { name: string; form: ProfileForm }; ret: Profile };
   profile_update: { args: { name: string; form: ProfileForm }; ret: Profile };
   profile_remove: { args: { name: string }; ret: null };
+  profile_test: { args: { name: string; form: ConnectionTestForm }; ret: ConnectionTest };
   mailboxes_list: { args: Record<string, never>; ret: Array<MailboxRow> };
   mailbox_show: { args: { email: string }; ret: MailboxDetail };
   mailbox_add: { args: { email: string; form: MailboxForm }; ret: Mailbox };

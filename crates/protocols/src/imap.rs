@@ -65,6 +65,16 @@ impl ImapClient {
         })
     }
 
+    /// Connects (implicit TLS, STARTTLS or plain per `settings.security`), reads
+    /// the greeting and the capabilities and says LOGOUT without logging in:
+    /// checks that the server answers and its certificate is trusted. The user
+    /// name and password in `settings` are not used.
+    pub async fn probe(settings: &ImapSettings) -> Result<Capabilities> {
+        let span = tracing::info_span!("imap", host = %settings.host, port = settings.port);
+        let peer = Peer::new(Proto::Imap, &settings.host, settings.port);
+        imap_connect::probe(settings, &peer).instrument(span).await
+    }
+
     /// The capabilities announced after login.
     pub fn capabilities(&self) -> &Capabilities {
         &self.caps

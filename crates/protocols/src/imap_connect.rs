@@ -124,13 +124,11 @@ async fn capability(
     Ok(caps)
 }
 
-/// Connects, secures and logs in; returns the session with the post-login capabilities.
-pub(crate) async fn open(settings: &ImapSettings, peer: &Peer) -> Result<(ImapSession, Capabilities)> {
+/// Connects and secures the connection (implicit TLS or STARTTLS), reading the
+/// greeting and the capabilities; stops before login.
+async fn secure(settings: &ImapSettings, peer: &Peer) -> Result<(LineStream, Capabilities)> {
     if settings.security == Security::None && !settings.allow_insecure {
         return Err(peer.plaintext_refused());
-    }
-    if settings.username.is_empty() {
-        return Err(peer.invalid("the user name is empty"));
     }
     let timeout = settings.timeout;
     let secs = timeout.as_secs();
@@ -189,6 +187,26 @@ pub(crate) async fn open(settings: &ImapSettings, peer: &Peer) -> Result<(ImapSe
     if !lines.is_tls() && !settings.allow_insecure {
         return Err(peer.plaintext_refused());
     }
+    Ok((lines, caps))
+}
+
+/// Connects, secures the connection and reads the capabilities without logging
+/// in, then says LOGOUT: a reachability and TLS check that needs no password.
+pub(crate) async fn probe(settings: &ImapSettings, peer: &Peer) -> Result<Capabilities> {
+    let (mut lines, caps) = secure(settings, peer).await?;
+    // A polite goodbye; the check already passed, so its failure does not matter.
+    let _ = command(&mut lines, peer, settings.timeout, "C9", "LOGOUT").await;
+    Ok(caps)
+}
+
+/// Connects, secures and logs in; returns the session with the post-login capabilities.
+pub(crate) async fn open(settings: &ImapSettings, peer: &Peer) -> Result<(ImapSession, Capabilities)> {
+    if settings.username.is_empty() {
+        return Err(peer.invalid("the user name is empty"));
+    }
+    let (lines, caps) = secure(settings, peer).await?;
+    let timeout = settings.timeout;
+    let secs = timeout.as_secs();
     let tls = lines.is_tls();
     let stream = lines.into_inner().map_err(|e| peer.protocol(e))?;
     let client = async_imap::Client::new(stream);

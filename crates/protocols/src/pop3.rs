@@ -132,13 +132,42 @@ impl Pop3Client {
         Self::connect_inner(settings, span.clone()).instrument(span).await
     }
 
+    /// Connects (implicit TLS, STLS or plain per `settings.security`), reads the
+    /// greeting and CAPA and says QUIT without logging in: checks that the
+    /// server answers and its certificate is trusted. The user name and
+    /// password in `settings` are not used.
+    pub async fn probe(settings: &Pop3Settings) -> Result<Pop3Capabilities> {
+        let span = tracing::info_span!("pop3", host = %settings.host, port = settings.port);
+        async {
+            let peer = Peer::new(Proto::Pop3, &settings.host, settings.port);
+            let (mut lines, caps) = Self::secure(settings, &peer).await?;
+            // A polite goodbye; the check already passed, so its failure does not matter.
+            let _ = exchange(&mut lines, &peer, settings.timeout, Some(b"QUIT\r\n"), "QUIT").await;
+            Ok(caps)
+        }
+        .instrument(span)
+        .await
+    }
+
     async fn connect_inner(settings: &Pop3Settings, span: tracing::Span) -> Result<Pop3Client> {
         let peer = Peer::new(Proto::Pop3, &settings.host, settings.port);
-        if settings.security == Security::None && !settings.allow_insecure {
-            return Err(peer.plaintext_refused());
-        }
         if !pop3_wire::is_safe_argument(&settings.username) || settings.username.is_empty() {
             return Err(peer.invalid("the user name is empty or contains line breaks"));
+        }
+        let (lines, caps) = Self::secure(settings, &peer).await?;
+        let timeout = settings.timeout;
+        let mut client =
+            Pop3Client { lines, peer, user: settings.username.clone(), timeout, caps, broken: false, span };
+        client.authenticate(settings.password.expose()).await?;
+        tracing::info!(tls = client.lines.is_tls(), "POP3 login succeeded");
+        Ok(client)
+    }
+
+    /// Connects and secures the connection, reading the greeting and CAPA; stops before login.
+    async fn secure(settings: &Pop3Settings, peer: &Peer) -> Result<(LineStream, Pop3Capabilities)> {
+        let peer = peer.clone();
+        if settings.security == Security::None && !settings.allow_insecure {
+            return Err(peer.plaintext_refused());
         }
         let secs = settings.timeout.as_secs();
         let deadline = transport::deadline(settings.timeout);
@@ -181,12 +210,7 @@ impl Pop3Client {
         if !lines.is_tls() && !settings.allow_insecure {
             return Err(peer.plaintext_refused());
         }
-
-        let mut client =
-            Pop3Client { lines, peer, user: settings.username.clone(), timeout, caps, broken: false, span };
-        client.authenticate(settings.password.expose()).await?;
-        tracing::info!(tls = client.lines.is_tls(), "POP3 login succeeded");
-        Ok(client)
+        Ok((lines, caps))
     }
 
     fn auth_error(&self, code: Option<RespCode>, text: String) -> ProtocolError {

@@ -1,8 +1,8 @@
 import { call } from "../api";
-import type { Profile, ProfileForm } from "../bindings";
+import type { ConnectionTest, ConnectionTestForm, Profile, ProfileForm } from "../bindings";
 import { fieldValue, h } from "../dom";
 import { changedFields, type Values } from "../forms";
-import { empty, field, link, messageArea, page, showError, showMessage, table, type FieldSpec } from "../ui";
+import { badge, empty, field, link, messageArea, page, showError, showMessage, table, type FieldSpec } from "../ui";
 
 const SEC = ["", "tls", "starttls", "none"];
 
@@ -77,6 +77,72 @@ export function toProfileForm(values: Values, original: Values | null): ProfileF
   };
 }
 
+const PASSED = { icon: "✔", label: "OK", tone: "ok" } as const;
+const FAILED = { icon: "✖", label: "Failed", tone: "bad" } as const;
+
+/** The result of Test Connection: one row per server, each with an icon and a word. */
+export function connectionTestReport(t: ConnectionTest): HTMLElement {
+  const failed = t.servers.filter((s) => !s.ok).length;
+  const summary = t.ok
+    ? `✔ every server answered${t.login_as ? `; login as ${t.login_as} OK` : " (login not tested)"}`
+    : `✖ ${failed} of ${t.servers.length} ${t.servers.length === 1 ? "server" : "servers"} failed`;
+  return h(
+    "div",
+    { class: "panel", id: "connection-test-report", role: "region", "aria-label": "Test Connection result" },
+    h("h2", {}, `Test Connection: ${summary}`),
+    t.servers.length
+      ? table(
+          ["Result", "Server", "Used for", "Security", "Login", "Time", "Details", "What to do"],
+          t.servers.map((s) => [
+            badge(s.ok ? PASSED : FAILED),
+            `${s.proto} ${s.host}:${s.port}`,
+            s.role,
+            s.security,
+            s.login ? "tested" : "not tested",
+            `${s.elapsed_ms} ms`,
+            (s.code ? `${s.code}: ` : "") + s.message,
+            s.hint ?? "",
+          ]),
+          "Servers tested",
+        )
+      : empty("This profile names no server to test."),
+  );
+}
+
+/** Test Connection of a saved profile: optional credentials typed for the test, never stored. */
+function connectionTestPanel(name: string): HTMLElement {
+  const msg = messageArea();
+  const result = h("div", {});
+  const button = h("button", { type: "submit" }, "⇄ Test Connection");
+  const form = h(
+    "form",
+    { id: "connection-test-form", "aria-label": `Test Connection of profile ${name}` },
+    field({ name: "username", label: "Log in as (optional)", help: "Empty: check that each server answers and its TLS certificate is trusted, without logging in" }, "test"),
+    field({ name: "password", label: "Password for this test", type: "password", help: "Used for this test only; never stored" }, "test"),
+    h("div", { class: "toolbar" }, button),
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const testForm: ConnectionTestForm = { username: fieldValue(form, "username") || null, password: (form.elements.namedItem("password") as HTMLInputElement).value || null };
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+    showMessage(msg, "Testing…");
+    try {
+      const t = await call("profile_test", { name, form: testForm });
+      result.replaceChildren(connectionTestReport(t));
+      showMessage(msg, t.ok ? "Test Connection passed." : "Test Connection failed; see below.", t.ok ? "ok" : "bad");
+    } catch (e) {
+      result.replaceChildren();
+      showError(msg, e, form);
+    } finally {
+      (form.elements.namedItem("password") as HTMLInputElement).value = "";
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+    }
+  });
+  return h("div", { class: "panel" }, h("h2", {}, "Test Connection"), msg, form, result);
+}
+
 export async function profilesPage(edit?: string): Promise<HTMLElement> {
   const list = await call("profiles_list");
   const editing = edit ? list.find((p) => p.name === edit) ?? null : null;
@@ -139,6 +205,7 @@ export async function profilesPage(edit?: string): Promise<HTMLElement> {
   return page(
     "Email server profiles",
     h("div", { class: "panel" }, list.length ? table(["Name", "Kind", "Incoming", "Outgoing", "Credentials", ""], rows, "Profiles") : empty("No profiles yet.")),
+    editing ? connectionTestPanel(editing.name) : null,
     h("div", { class: "panel" }, h("h2", {}, editing ? `Edit ${editing.name}` : "New profile"), msg, form),
   );
 }

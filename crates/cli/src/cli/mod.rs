@@ -312,6 +312,17 @@ pub enum ProfileCmd {
         /// Profile name.
         name: String,
     },
+    /// Test the connection to each server of a profile (nothing is stored or
+    /// sent); with --username and a password, also log in.
+    Test {
+        /// Profile name.
+        name: String,
+        /// Log in as this user (the password comes from --password-stdin or --password-env).
+        #[arg(long, value_name = "U")]
+        username: Option<String>,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
 }
 
 /// `crmsync user|queue ...`

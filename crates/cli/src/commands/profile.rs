@@ -2,11 +2,12 @@
 
 use crmsync_core::Store;
 use crmsync_core::model::{Endpoint, Profile};
-use crmsync_engine::admin::profiles::{self, ProfileInput};
+use crmsync_core::secrets::Secret;
+use crmsync_engine::admin::profiles::{self, ConnectionTest, ProfileInput};
 use serde_json::json;
 
 use super::Ctx;
-use crate::cli::{ProfileArgs, ProfileCmd};
+use crate::cli::{PasswordArgs, ProfileArgs, ProfileCmd};
 use crate::output::{self, opt};
 use crate::{CliError, secrets};
 
@@ -64,6 +65,51 @@ fn print(p: &Profile) {
     ]);
 }
 
+/// The typed credentials of `profile test`: both a user name and a password, or neither.
+fn test_credentials(
+    username: Option<String>,
+    password: &PasswordArgs,
+) -> Result<Option<(String, Secret)>, CliError> {
+    let secret = secrets::read_password(password.password_stdin, password.password_env.as_deref())?;
+    match (username, secret) {
+        (Some(u), Some(p)) => Ok(Some((u, p))),
+        (None, None) => Ok(None),
+        (Some(_), None) => {
+            Err(CliError::Invalid("password: --username needs --password-stdin or --password-env VAR".into()))
+        }
+        (None, Some(_)) => Err(CliError::Invalid("username: a password needs --username".into())),
+    }
+}
+
+fn print_test(t: &ConnectionTest) {
+    let login = match &t.login_as {
+        Some(u) => format!("login as {u}"),
+        None => "connection only, no login".into(),
+    };
+    println!("profile '{}': {} ({login})", t.profile, if t.ok { "ok" } else { "FAILED" });
+    let rows = t
+        .servers
+        .iter()
+        .map(|s| {
+            vec![
+                if s.ok { "ok".into() } else { "FAIL".into() },
+                s.proto.clone(),
+                format!("{}:{}", s.host, s.port),
+                s.security.to_string(),
+                format!("{} ms", s.elapsed_ms),
+                s.code.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect::<Vec<_>>();
+    output::table(&["RESULT", "PROTO", "SERVER", "SECURITY", "TIME", "CODE"], &rows);
+    for s in &t.servers {
+        println!("{} {}:{}: {}", s.proto, s.host, s.port, s.message);
+        if let Some(h) = &s.hint {
+            println!("  what to do: {h}");
+        }
+    }
+}
+
 /// Runs a profile command.
 pub fn run(ctx: &Ctx, store: &mut Store, cmd: ProfileCmd) -> Result<(), CliError> {
     match cmd {
@@ -111,6 +157,22 @@ pub fn run(ctx: &Ctx, store: &mut Store, cmd: ProfileCmd) -> Result<(), CliError
                 })
                 .collect::<Vec<_>>();
             output::table(&["NAME", "KIND", "INCOMING", "OUTGOING"], &rows);
+            Ok(())
+        }
+        ProfileCmd::Test { name, username, password } => {
+            let credentials = test_credentials(username, &password)?;
+            let report = super::runtime()?.block_on(profiles::test_connection(store, &name, credentials))?;
+            if ctx.json {
+                output::json(&report)?;
+            } else {
+                print_test(&report);
+            }
+            if !report.ok {
+                return Err(CliError::Reported(format!(
+                    "Test Connection of profile '{}' failed for at least one server (see above)",
+                    report.profile
+                )));
+            }
             Ok(())
         }
         ProfileCmd::Show { name } => {

@@ -5,6 +5,7 @@
 
 pub mod act_records;
 pub mod activities;
+pub mod connection_test;
 pub mod imports;
 pub mod mailboxes;
 pub mod outgoing;

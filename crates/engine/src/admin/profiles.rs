@@ -10,6 +10,7 @@ use crmsync_core::time::parse_rfc3339;
 use crmsync_core::{CoreError, Store};
 use rusqlite::Connection;
 
+pub use super::connection_test::{ConnectionTest, ServerCheck, test_connection};
 use super::{opt_text, parse_num};
 use crate::error::Result;
 

@@ -1,0 +1,209 @@
+//! `profile test`: Test Connection of an email server profile against real
+//! Dovecot and Postfix — one row per server, the failure's code naming the
+//! server, and the typed password never stored or printed.
+
+mod common;
+
+use common::Env;
+use crmsync_tests::{Dovecot, Postfix};
+use serde_json::Value;
+
+const PW: &str = "Right-Pa55";
+
+struct Servers {
+    dovecot: Dovecot,
+    postfix: Postfix,
+}
+
+fn servers() -> Servers {
+    let dovecot = Dovecot::start().unwrap();
+    dovecot.add_user("alice", PW).unwrap();
+    let postfix = Postfix::start(&dovecot).unwrap();
+    Servers { dovecot, postfix }
+}
+
+/// A store with profile "Office": IMAP on `incoming_port` (TLS), SMTP submission with STARTTLS.
+fn env_for(s: &Servers, trust_ca: bool, incoming_port: u16) -> Env {
+    let mut env = Env::new();
+    if trust_ca {
+        env.envs.push(("SSL_CERT_FILE".into(), s.dovecot.ca_path().display().to_string()));
+    }
+    env.ok(&[
+        "profile",
+        "add",
+        "Office",
+        "--kind",
+        "imap-smtp",
+        "--incoming-host",
+        "127.0.0.1",
+        "--incoming-port",
+        &incoming_port.to_string(),
+        "--outgoing-host",
+        "127.0.0.1",
+        "--outgoing-port",
+        &s.postfix.submission_port().to_string(),
+        "--outgoing-security",
+        "starttls",
+        "--timeout",
+        "10",
+    ]);
+    env
+}
+
+/// Runs `profile test Office` with `--json`, optionally logging in with `password`.
+fn test_profile(env: &Env, user: Option<&str>, password: &str) -> (i32, Value, String) {
+    let out = match user {
+        Some(u) => env.run_stdin(
+            &["--json", "profile", "test", "Office", "--username", u, "--password-stdin"],
+            password,
+        ),
+        None => env.run(&["--json", "profile", "test", "Office"]),
+    };
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} {stderr}"));
+    (out.status.code().unwrap(), report, format!("{stdout}{stderr}"))
+}
+
+fn server<'a>(report: &'a Value, proto: &str) -> &'a Value {
+    report["servers"].as_array().unwrap().iter().find(|c| c["proto"] == proto).unwrap()
+}
+
+#[test]
+fn a_good_profile_passes_every_server_with_and_without_a_login_and_stores_nothing() {
+    let s = servers();
+    let env = env_for(&s, true, s.dovecot.imaps_port());
+    let before = env.snapshot();
+
+    let (code, report, _) = test_profile(&env, None, "");
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["ok"], true);
+    assert!(report["login_as"].is_null());
+    let servers = report["servers"].as_array().unwrap();
+    assert_eq!(servers.len(), 2, "{report:#}");
+    let imap = server(&report, "IMAP");
+    assert_eq!(imap["ok"], true, "{report:#}");
+    assert_eq!(imap["login"], false);
+    assert_eq!(imap["role"], "incoming");
+    assert_eq!(imap["host"], "127.0.0.1");
+    assert_eq!(imap["port"], s.dovecot.imaps_port());
+    assert_eq!(imap["security"], "tls");
+    assert!(imap["elapsed_ms"].is_u64());
+    let smtp = server(&report, "SMTP");
+    assert_eq!(smtp["ok"], true, "{report:#}");
+    assert_eq!(smtp["security"], "starttls");
+
+    let alice = s.dovecot.address("alice");
+    let (code, report, all_output) = test_profile(&env, Some(&alice), PW);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["login_as"], alice.as_str());
+    assert_eq!(server(&report, "IMAP")["login"], true);
+    assert_eq!(server(&report, "SMTP")["login"], true);
+    assert!(server(&report, "IMAP")["message"].as_str().unwrap().contains("login as"));
+    assert!(!all_output.contains(PW));
+
+    // The human table: one row per server with its result, and nothing stored or sent.
+    let text = env.ok(&["profile", "test", "Office"]);
+    assert!(text.contains("RESULT"), "{text}");
+    assert!(text.contains(&format!("127.0.0.1:{}", s.dovecot.imaps_port())), "{text}");
+    assert_eq!(env.snapshot(), before, "Test Connection changes nothing in the store");
+    assert_eq!(s.postfix.queued_messages(), 0, "Test Connection sends nothing");
+}
+
+#[test]
+fn a_port_nothing_listens_on_fails_with_connection_refused_naming_host_and_port() {
+    let s = servers();
+    let closed = crmsync_tests::ports::free_port().unwrap();
+    let env = env_for(&s, true, closed);
+    let (code, report, _) = test_profile(&env, None, "");
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["ok"], false);
+    let imap = server(&report, "IMAP");
+    assert_eq!(imap["ok"], false);
+    assert_eq!(imap["code"], "CONNECTION_REFUSED");
+    assert!(imap["message"].as_str().unwrap().contains(&format!("127.0.0.1:{closed}")), "{imap:#}");
+    assert!(imap["hint"].as_str().unwrap().contains("port"), "{imap:#}");
+    // The other server is tested all the same.
+    assert_eq!(server(&report, "SMTP")["ok"], true, "{report:#}");
+
+    let out = env.run(&["profile", "test", "Office"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("FAIL") && text.contains("CONNECTION_REFUSED"), "{text}");
+    assert!(text.contains("what to do:"), "{text}");
+}
+
+#[test]
+fn an_untrusted_certificate_fails_with_a_tls_certificate_error() {
+    let s = servers();
+    let env = env_for(&s, false, s.dovecot.imaps_port());
+    let (code, report, _) = test_profile(&env, None, "");
+    assert_eq!(code, 1, "{report:#}");
+    let imap = server(&report, "IMAP");
+    assert_eq!(imap["code"], "TLS_CERT_INVALID", "{report:#}");
+    assert!(imap["hint"].as_str().unwrap().contains("certificate"), "{imap:#}");
+    assert_eq!(server(&report, "SMTP")["ok"], false, "STARTTLS verifies the certificate too: {report:#}");
+}
+
+#[test]
+fn a_wrong_password_fails_the_logins_with_auth_codes_and_is_never_printed() {
+    let s = servers();
+    let env = env_for(&s, true, s.dovecot.imaps_port());
+    let before = env.snapshot();
+    let alice = s.dovecot.address("alice");
+    let (code, report, all_output) = test_profile(&env, Some(&alice), "Wrong-Pa55");
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(server(&report, "IMAP")["code"], "IMAP_AUTH_FAILED", "{report:#}");
+    assert_eq!(server(&report, "SMTP")["code"], "SMTP_AUTH_FAILED", "{report:#}");
+    assert!(server(&report, "IMAP")["hint"].as_str().unwrap().contains("password"));
+    assert!(!all_output.contains("Wrong-Pa55"), "{all_output}");
+    assert_eq!(env.snapshot(), before, "the typed password is not stored");
+}
+
+#[test]
+fn a_plaintext_pop3_profile_is_tested_with_pop3() {
+    let s = servers();
+    let env = Env::new();
+    env.ok(&[
+        "profile",
+        "add",
+        "Office",
+        "--kind",
+        "pop3-smtp",
+        "--incoming-host",
+        "127.0.0.1",
+        "--incoming-port",
+        &s.dovecot.pop3_port().to_string(),
+        "--incoming-security",
+        "none",
+        "--outgoing-port",
+        &s.postfix.smtp_open_port().to_string(),
+        "--outgoing-security",
+        "none",
+        "--outgoing-auth",
+        "none",
+        "--allow-insecure",
+    ]);
+    let alice = s.dovecot.address("alice");
+    let (code, report, _) = test_profile(&env, Some(&alice), PW);
+    assert_eq!(code, 0, "{report:#}");
+    let pop3 = server(&report, "POP3");
+    assert_eq!((pop3["ok"].clone(), pop3["login"].clone()), (Value::Bool(true), Value::Bool(true)));
+    assert_eq!(pop3["security"], "none");
+    // A relay without AUTH: the outgoing check never logs in.
+    assert_eq!(server(&report, "SMTP")["login"], false, "{report:#}");
+    let (code, report, _) = test_profile(&env, None, "");
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(server(&report, "POP3")["login"], false);
+}
+
+#[test]
+fn a_user_name_without_a_password_is_invalid_input() {
+    let env = Env::new();
+    env.ok(&["profile", "add", "Office", "--kind", "imap-smtp", "--incoming-host", "127.0.0.1"]);
+    let out = env.run(&["profile", "test", "Office", "--username", "alice"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
+    let out = env.run(&["profile", "test", "Nope"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,349 @@
+//! Test Connection for an email server profile: connect to each server the
+//! profile names (incoming IMAP or POP3, outgoing SMTP, CalDAV/CardDAV) and
+//! report one row per server. Without credentials it checks that the server
+//! answers, that TLS (implicit or STARTTLS) works with a trusted certificate
+//! and that the greeting and capabilities make sense; with credentials it also
+//! logs in. Nothing is stored, sent or changed, and the password typed for the
+//! test is never kept.
+
+use std::time::{Duration, Instant};
+
+use crmsync_core::model::{CredentialSource, Endpoint, OutgoingAuth, Profile, ProfileKind, Security};
+use crmsync_core::secrets::Secret;
+use crmsync_core::store::profiles as stored_profiles;
+use crmsync_core::{Store, hints};
+use crmsync_protocols::settings::{Password, ServerSettings};
+use crmsync_protocols::smtp::SmtpClient;
+use crmsync_protocols::{ImapClient, Pop3Client, ProtocolError};
+use serde::Serialize;
+
+use super::profiles::show;
+use crate::error::{EngineError, Result};
+
+/// The result of testing one server of a profile.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ServerCheck {
+    /// IMAP, POP3, SMTP, DAV or EWS.
+    pub proto: String,
+    /// What the server is for: incoming, outgoing or act.
+    pub role: String,
+    /// Host name or address as configured.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Transport security (a DAV URL's https is tls, http is none).
+    pub security: Security,
+    /// Whether the check passed.
+    pub ok: bool,
+    /// Whether a login was part of the check.
+    pub login: bool,
+    /// Error code on failure (the same codes as alerts and Test & Enable).
+    pub code: Option<String>,
+    /// What happened, in words.
+    pub message: String,
+    /// What to do about a failure.
+    pub hint: Option<String>,
+    /// How long the check took, milliseconds.
+    pub elapsed_ms: u32,
+}
+
+/// The result of Test Connection for one profile.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ConnectionTest {
+    /// Profile name.
+    pub profile: String,
+    /// True when every server passed.
+    pub ok: bool,
+    /// The user name the test logged in as; none when only the connection
+    /// (reachability, TLS, greeting) was checked.
+    pub login_as: Option<String>,
+    /// One row per configured server.
+    pub servers: Vec<ServerCheck>,
+}
+
+/// The user name and password to log in with, if any.
+struct Login {
+    user: String,
+    password: Password,
+}
+
+/// Which credentials a test uses: the ones the admin typed for this test, else
+/// the profile's own stored credentials (credentials = profile), else none.
+fn login_for(store: &Store, profile: &Profile, typed: Option<(String, Secret)>) -> Result<Option<Login>> {
+    if let Some((user, secret)) = typed {
+        let user = user.trim().to_string();
+        if user.is_empty() {
+            return Err(EngineError::invalid("username", "must not be empty when a password is given"));
+        }
+        if secret.expose().is_empty() {
+            return Err(EngineError::invalid("password", "must not be empty when a user name is given"));
+        }
+        return Ok(Some(Login { user, password: Password::new(secret.expose()) }));
+    }
+    if profile.data.credentials != CredentialSource::Profile || !profile.has_password {
+        return Ok(None);
+    }
+    let (Some(user), Some(enc)) =
+        (profile.data.username.clone(), stored_profiles::password_enc(store.conn(), profile.id)?)
+    else {
+        return Ok(None);
+    };
+    let secret = store.cipher()?.open(&enc)?;
+    Ok(Some(Login { user, password: Password::new(secret.expose()) }))
+}
+
+fn settings(profile: &Profile, ep: &Endpoint, login: Option<&Login>) -> ServerSettings {
+    ServerSettings {
+        host: ep.host.clone(),
+        port: ep.port,
+        security: ep.security,
+        allow_insecure: profile.data.allow_insecure,
+        username: login.map(|l| l.user.clone()).unwrap_or_default(),
+        password: login.map_or_else(|| Password::new(""), |l| l.password.clone()),
+        timeout: Duration::from_secs(u64::from(profile.data.timeout)),
+        extra_roots: Vec::new(),
+    }
+}
+
+/// One server to check, before the check.
+struct Target {
+    proto: &'static str,
+    role: &'static str,
+    host: String,
+    port: u16,
+    security: Security,
+    login: bool,
+}
+
+impl Target {
+    fn endpoint(proto: &'static str, role: &'static str, ep: &Endpoint, login: bool) -> Target {
+        Target { proto, role, host: ep.host.clone(), port: ep.port, security: ep.security, login }
+    }
+
+    fn finish(self, started: Instant, outcome: std::result::Result<String, EngineError>) -> ServerCheck {
+        let elapsed_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+        let (ok, code, message, hint) = match outcome {
+            Ok(message) => (true, None, message, None),
+            Err(e) => {
+                let code = e.code();
+                (false, Some(code.clone()), e.to_string(), Some(hints::hint(&code)))
+            }
+        };
+        ServerCheck {
+            proto: self.proto.into(),
+            role: self.role.into(),
+            host: self.host,
+            port: self.port,
+            security: self.security,
+            ok,
+            login: self.login,
+            code,
+            message,
+            hint,
+            elapsed_ms,
+        }
+    }
+}
+
+fn how(security: Security) -> &'static str {
+    match security {
+        Security::Tls => "over TLS",
+        Security::Starttls => "after STARTTLS",
+        Security::None => "without encryption",
+    }
+}
+
+async fn check_incoming(kind: ProfileKind, s: ServerSettings, login: bool) -> Result<String> {
+    let (host, port, sec) = (s.host.clone(), s.port, s.security);
+    if kind == ProfileKind::Pop3Smtp {
+        if login {
+            let mut c = Pop3Client::connect(&s).await?;
+            let st = c.stat().await?;
+            let _ = c.quit().await;
+            return Ok(format!(
+                "POP3 {host}:{port} answered {}; login as {} OK ({} messages)",
+                how(sec),
+                s.username,
+                st.messages
+            ));
+        }
+        Pop3Client::probe(&s).await?;
+        return Ok(format!("POP3 {host}:{port} answered {}; login not tested", how(sec)));
+    }
+    if login {
+        let mut c = ImapClient::connect(&s).await?;
+        let st = c.select("INBOX").await?;
+        let _ = c.logout().await;
+        return Ok(format!(
+            "IMAP {host}:{port} answered {}; login as {} and INBOX ({} messages) OK",
+            how(sec),
+            s.username,
+            st.exists
+        ));
+    }
+    ImapClient::probe(&s).await?;
+    Ok(format!("IMAP {host}:{port} answered {}; login not tested", how(sec)))
+}
+
+async fn check_outgoing(s: ServerSettings, login: bool) -> Result<String> {
+    SmtpClient::new(&s, login)?.probe().await?;
+    let who = if login { format!("login as {} OK", s.username) } else { "login not tested".into() };
+    Ok(format!("SMTP {}:{} answered EHLO {}; {who} (nothing sent)", s.host, s.port, how(s.security)))
+}
+
+async fn check_dav(url: String, login: Option<(String, Password)>, timeout: Duration) -> Result<String> {
+    let (user, password) = login.clone().unwrap_or_else(|| (String::new(), Password::new("")));
+    match crmsync_protocols::dav_probe::probe(&url, &user, password.expose(), timeout, &[]).await {
+        Ok(()) if login.is_some() => Ok(format!("CalDAV/CardDAV {url} login as {user} OK")),
+        Ok(()) => Ok(format!("CalDAV/CardDAV {url} answered; login not tested")),
+        // Without credentials, a server that asks for them has answered: that is the check.
+        Err(ProtocolError::AuthFailed { .. }) if login.is_none() => {
+            Ok(format!("CalDAV/CardDAV {url} answered and asks for a login; login not tested"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The host, port and security of a DAV URL.
+fn dav_target(url: &str, login: bool) -> Target {
+    let (security, default_port, rest) = match url.strip_prefix("https://") {
+        Some(rest) => (Security::Tls, 443, rest),
+        None => (Security::None, 80, url.strip_prefix("http://").unwrap_or(url)),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) => {
+            (h.to_string(), p.parse().unwrap_or(default_port))
+        }
+        _ => (authority.to_string(), default_port),
+    };
+    Target { proto: "DAV", role: "act", host, port, security, login }
+}
+
+/// A Test Connection ready to run: the servers to check and how, read from the
+/// store, so the network part needs no store (the desktop runs it off its
+/// store thread).
+pub struct PreparedTest {
+    profile: String,
+    login_as: Option<String>,
+    checks: Vec<futures::future::BoxFuture<'static, ServerCheck>>,
+}
+
+impl std::fmt::Debug for PreparedTest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedTest")
+            .field("profile", &self.profile)
+            .field("login_as", &self.login_as)
+            .field("servers", &self.checks.len())
+            .finish()
+    }
+}
+
+/// Reads profile `name` and the credentials to use; see [`test_connection`].
+pub fn prepare(store: &Store, name: &str, credentials: Option<(String, Secret)>) -> Result<PreparedTest> {
+    let profile = show(store, name)?;
+    let login = login_for(store, &profile, credentials)?;
+    let d = &profile.data;
+    let timeout = Duration::from_secs(u64::from(d.timeout));
+    let mut checks: Vec<futures::future::BoxFuture<'static, ServerCheck>> = Vec::new();
+
+    if d.kind == ProfileKind::Exchange {
+        let url = d.ews_url.clone().unwrap_or_default();
+        let mut t = dav_target(&url, false);
+        (t.proto, t.role) = ("EWS", "incoming");
+        let e = EngineError::Unsupported(format!(
+            "Exchange (EWS) at {url} cannot be tested: EWS is not supported by this version of crmsync"
+        ));
+        checks.push(Box::pin(async move { t.finish(Instant::now(), Err(e)) }));
+    }
+    if let Some(ep) = &d.incoming {
+        let proto = if d.kind == ProfileKind::Pop3Smtp { "POP3" } else { "IMAP" };
+        let t = Target::endpoint(proto, "incoming", ep, login.is_some());
+        let (kind, s, logs_in) = (d.kind, settings(&profile, ep, login.as_ref()), login.is_some());
+        checks.push(Box::pin(async move {
+            let started = Instant::now();
+            t.finish(started, check_incoming(kind, s, logs_in).await)
+        }));
+    }
+    if let Some(ep) = &d.outgoing {
+        let logs_in = login.is_some() && d.outgoing_auth == OutgoingAuth::Password;
+        let t = Target::endpoint("SMTP", "outgoing", ep, logs_in);
+        let s = settings(&profile, ep, login.as_ref());
+        checks.push(Box::pin(async move {
+            let started = Instant::now();
+            t.finish(started, check_outgoing(s, logs_in).await)
+        }));
+    }
+    if let Some(url) = d.dav_url.clone() {
+        let t = dav_target(&url, login.is_some());
+        let creds = login.as_ref().map(|l| (l.user.clone(), l.password.clone()));
+        checks.push(Box::pin(async move {
+            let started = Instant::now();
+            t.finish(started, check_dav(url, creds, timeout).await)
+        }));
+    }
+    Ok(PreparedTest { profile: d.name.clone(), login_as: login.map(|l| l.user), checks })
+}
+
+impl PreparedTest {
+    /// Checks every server. They are independent, so they are tested at once:
+    /// one that does not answer costs one timeout, not one per server.
+    pub async fn run(self) -> ConnectionTest {
+        let servers = futures::future::join_all(self.checks).await;
+        ConnectionTest {
+            profile: self.profile,
+            ok: servers.iter().all(|s| s.ok),
+            login_as: self.login_as,
+            servers,
+        }
+    }
+}
+
+/// Tests the connection to every server of profile `name`. With `credentials`
+/// (a user name and a password typed for this test, never stored) it also logs
+/// in; without them it uses the profile's own stored credentials when it has
+/// them (credentials = profile), else it checks the connection only.
+pub async fn test_connection(
+    store: &Store,
+    name: &str,
+    credentials: Option<(String, Secret)>,
+) -> Result<ConnectionTest> {
+    Ok(prepare(store, name, credentials)?.run().await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dav_url_gives_its_host_port_and_security() {
+        let t = dav_target("https://dav.example.com/remote.php/dav", true);
+        assert_eq!((t.host.as_str(), t.port, t.security), ("dav.example.com", 443, Security::Tls));
+        let t = dav_target("http://127.0.0.1:5232/", false);
+        assert_eq!((t.host.as_str(), t.port, t.security), ("127.0.0.1", 5232, Security::None));
+    }
+
+    #[test]
+    fn a_failed_check_carries_the_code_and_the_hint_of_the_error() {
+        let t = Target {
+            proto: "IMAP",
+            role: "incoming",
+            host: "h".into(),
+            port: 993,
+            security: Security::Tls,
+            login: false,
+        };
+        let e = ProtocolError::ConnectionRefused {
+            proto: crmsync_protocols::Proto::Imap,
+            host: "h".into(),
+            port: 993,
+        };
+        let c = t.finish(Instant::now(), Err(e.into()));
+        assert!(!c.ok);
+        assert_eq!(c.code.as_deref(), Some("CONNECTION_REFUSED"));
+        assert_eq!(c.hint, Some(hints::hint("CONNECTION_REFUSED")));
+        assert!(c.message.contains("h:993"), "{}", c.message);
+    }
+}
