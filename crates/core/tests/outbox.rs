@@ -136,6 +136,9 @@ fn interrupted_sends_copies_and_final_states() {
     let b = queue(&store, mb, 2, "pending_send", None);
     outbox::claim_next(c, mb, T0).unwrap();
     outbox::claim_next(c, mb, T1).unwrap();
+    assert!(outbox::stuck_sending(c, mb, T1).unwrap().is_empty(), "claimed, never started: not interrupted");
+    assert!(outbox::mark_started(c, a, "", T0).unwrap());
+    assert!(outbox::mark_started(c, b, "", T1).unwrap());
     assert_eq!(outbox::stuck_sending(c, mb, T0).unwrap(), vec![a], "only the one claimed before the cutoff");
     outbox::mark_sent(c, a, T2, SentCopy::Pending).unwrap();
     assert_eq!(outbox::copies_pending(c, mb).unwrap(), vec![a]);
@@ -169,4 +172,34 @@ fn submit_and_cancel_accept_only_the_states_that_allow_them() {
     assert_eq!(outbox::submit(c, draft, T0).unwrap(), "failed");
     assert_eq!(status(&store, draft), ("pending_send".into(), 0), "a fresh attempt budget");
     assert!(outbox::cancel(c, 9999, T0).unwrap_err().to_string().contains("no activity"));
+}
+
+#[test]
+fn claims_never_started_go_back_and_the_pass_that_lost_them_cannot_start_them() {
+    let (_d, store, mb) = setup();
+    let c = store.conn();
+    let ids: Vec<i64> = (1..=5).map(|i| queue(&store, mb, i, "pending_send", None)).collect();
+    // Pass A claims a batch of three and starts the first.
+    assert_eq!(outbox::claim_due(c, mb, T0, 3, "A").unwrap(), ids[..3]);
+    assert!(outbox::mark_started(c, ids[0], "A", T0).unwrap());
+    assert!(!outbox::mark_started(c, ids[0], "A", T0).unwrap(), "started once");
+    assert_eq!(status(&store, ids[1]), ("sending".into(), 1));
+    // A stops (or is presumed stopped); pass B puts the unstarted two back and
+    // claims them itself.
+    assert_eq!(outbox::release_unstarted(c, mb).unwrap(), 2);
+    assert_eq!(status(&store, ids[1]), ("pending_send".into(), 0), "the attempt is given back");
+    assert_eq!(
+        status(&store, ids[0]),
+        ("sending".into(), 1),
+        "a started one stays for the Sent-folder check"
+    );
+    assert_eq!(outbox::claim_due(c, mb, T1, 8, "B").unwrap(), ids[1..]);
+    // A, still running, must not send what it no longer owns.
+    assert!(!outbox::mark_started(c, ids[1], "A", T1).unwrap());
+    assert!(outbox::mark_started(c, ids[1], "B", T1).unwrap());
+    assert_eq!(
+        outbox::mailboxes_with_work(c, T1, T0).unwrap(),
+        vec![mb],
+        "unstarted claims are work at once"
+    );
 }

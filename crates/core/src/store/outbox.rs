@@ -193,12 +193,13 @@ pub fn load(conn: &Connection, id: i64) -> Result<Outgoing> {
 }
 
 /// Mailboxes with outbox work at `now`: due Pending Send mail, mail in Sending
-/// since before `stuck_before`, or Sent copies still to file.
+/// since before `stuck_before` or claimed and never started, or Sent copies
+/// still to file.
 pub fn mailboxes_with_work(conn: &Connection, now: &str, stuck_before: &str) -> Result<Vec<i64>> {
     let mut stmt = conn.prepare(
         "SELECT DISTINCT sender_mailbox_id FROM emails WHERE direction = 'outgoing' AND sender_mailbox_id IS NOT NULL AND ( \
            (status = 'pending_send' AND (send_at IS NULL OR send_at <= ?1) AND (next_attempt_on IS NULL OR next_attempt_on <= ?1)) \
-           OR (status = 'sending' AND sending_since <= ?2) \
+           OR (status = 'sending' AND (sending_since <= ?2 OR smtp_started_on IS NULL)) \
            OR (status = 'sent' AND sent_copy = 'pending')) ORDER BY 1",
     )?;
     let rows = stmt.query_map(params![now, stuck_before], |r| r.get(0))?;
@@ -218,36 +219,66 @@ pub fn has_due(conn: &Connection, mailbox_id: i64, now: &str) -> Result<bool> {
         .is_some())
 }
 
-/// Claims the oldest due Pending Send email of a mailbox: it becomes Sending
-/// with `sending_since = now` and one more delivery attempt. Commit before
-/// sending.
+/// Claims the oldest due Pending Send email of a mailbox (see [`claim_due`]).
 pub fn claim_next(conn: &Connection, mailbox_id: i64, now: &str) -> Result<Option<i64>> {
-    let id: Option<i64> = conn
-        .query_row(
+    Ok(claim_due(conn, mailbox_id, now, 1, "")?.into_iter().next())
+}
+
+/// Claims up to `limit` of the oldest due Pending Send emails of a mailbox for
+/// the pass holding `token`: each becomes Sending with `sending_since = now`,
+/// one more delivery attempt and no SMTP start yet. Commit (to disk) before
+/// sending any of them; mark each with [`mark_started`] before its transaction.
+pub fn claim_due(conn: &Connection, mailbox_id: i64, now: &str, limit: i64, token: &str) -> Result<Vec<i64>> {
+    let ids: Vec<i64> = {
+        let mut stmt = conn.prepare(
             "SELECT activity_id FROM emails WHERE sender_mailbox_id = ?1 AND status = 'pending_send' \
              AND (send_at IS NULL OR send_at <= ?2) AND (next_attempt_on IS NULL OR next_attempt_on <= ?2) \
-             ORDER BY activity_id LIMIT 1",
-            params![mailbox_id, now],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(id) = id {
+             ORDER BY activity_id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![mailbox_id, now, limit], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for &id in &ids {
         conn.execute(
             "UPDATE emails SET status = 'sending', sending_since = ?2, delivery_attempts = delivery_attempts + 1, \
-             next_attempt_on = NULL WHERE activity_id = ?1",
-            params![id, now],
+             next_attempt_on = NULL, claim_token = ?3, smtp_started_on = NULL WHERE activity_id = ?1",
+            params![id, now, token],
         )?;
         touch(conn, id, None, now)?;
     }
-    Ok(id)
+    Ok(ids)
 }
 
-/// Emails of a mailbox left in Sending since before `before` (a crash or a kill
-/// interrupted them).
+/// Records that the SMTP transaction of a claimed email begins now. False when
+/// the email is no longer this pass's claim (another pass put it back after
+/// this one was presumed stopped): then it must not be sent.
+pub fn mark_started(conn: &Connection, id: i64, token: &str, now: &str) -> Result<bool> {
+    let n = conn.execute(
+        "UPDATE emails SET smtp_started_on = ?3 WHERE activity_id = ?1 AND status = 'sending' \
+         AND claim_token = ?2 AND smtp_started_on IS NULL",
+        params![id, token, now],
+    )?;
+    Ok(n == 1)
+}
+
+/// Puts back a mailbox's claimed emails whose SMTP transaction never began
+/// (their pass stopped, or is still running and will skip them): Pending Send,
+/// due now, the attempt given back. Returns how many.
+pub fn release_unstarted(conn: &Connection, mailbox_id: i64) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE emails SET status = 'pending_send', sending_since = NULL, claim_token = NULL, \
+         delivery_attempts = max(delivery_attempts - 1, 0) \
+         WHERE sender_mailbox_id = ?1 AND status = 'sending' AND smtp_started_on IS NULL",
+        [mailbox_id],
+    )?)
+}
+
+/// Emails of a mailbox whose SMTP transaction began before `before` and that
+/// are still in Sending (a crash or a kill interrupted them).
 pub fn stuck_sending(conn: &Connection, mailbox_id: i64, before: &str) -> Result<Vec<i64>> {
     let mut stmt = conn.prepare(
         "SELECT activity_id FROM emails WHERE sender_mailbox_id = ?1 AND status = 'sending' AND sending_since <= ?2 \
-         ORDER BY activity_id",
+         AND smtp_started_on IS NOT NULL ORDER BY activity_id",
     )?;
     let rows = stmt.query_map(params![mailbox_id, before], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

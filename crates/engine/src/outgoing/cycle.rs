@@ -169,6 +169,12 @@ async fn send_mailbox(
     let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
     let mut report = OutgoingSync::new(&mb.data.email);
     let t = now();
+    // Claimed by a pass that stopped before starting them: nothing reached a
+    // server, so they simply go back in the queue.
+    let released = store.write(|tx| outbox::release_unstarted(tx, mb.id))?;
+    if released > 0 {
+        info!(mailbox = %mb.data.email, released, "claimed emails never started are back in the queue");
+    }
     let stuck = outbox::stuck_sending(store.conn(), mb.id, &to_db(t - stuck_after(&settings)))?;
     let old_copies = outbox::copies_pending(store.conn(), mb.id)?;
     let due = outbox::has_due(store.conn(), mb.id, &to_db(t))?;
@@ -294,14 +300,29 @@ async fn run(
     let max_attempts = ctx.settings.int("outgoing.max_delivery_attempts");
     let copy_state = if save_copies { SentCopy::Pending } else { SentCopy::None };
     let mut just_sent = HashSet::new();
-    let mut queue = Claims { handled: 0, cap };
+    let mut queue = Claims::new(cap);
     let mut mailbox_error = None;
-    let mut unflushed = false;
-    // While the server takes in one email (after its closing dot, until its
-    // reply) the next one is claimed — committed to disk before its first SMTP
-    // byte — and composed, so our bookkeeping overlaps the server's work.
+    // The email the server just accepted, whose Sent mark is written together
+    // with the next email's start (the very next thing that happens).
+    let mut accepted: Option<i64> = None;
+    // Emails are claimed a few at a time (one disk flush for several; the
+    // flush also carries the Sent marks before it to disk). While the server
+    // takes in one email (after its closing dot, until its reply) the next is
+    // composed — or the next few claimed — so our bookkeeping overlaps the
+    // server's work.
     let mut prepared = queue.next(store, ctx, report)?;
     while let Some(cur) = prepared.take() {
+        let mine = store.write_unflushed(|tx| -> Result<bool> {
+            if let Some(id) = accepted.take() {
+                outbox::mark_sent(tx, id, &now_db(), copy_state)?;
+            }
+            Ok(outbox::mark_started(tx, cur.id, &queue.token, &now_db())?)
+        })?;
+        if !mine {
+            // Another pass put it back meanwhile and owns it now.
+            prepared = queue.next(store, ctx, report)?;
+            continue;
+        }
         let mut upcoming = None;
         let outcome = match smtp.submit(&ctx.mailbox.data.email, &cur.recipients, &cur.raw).await {
             Ok(submitted) => {
@@ -312,21 +333,17 @@ async fn run(
         };
         match outcome {
             Ok(reply) => {
-                // Recorded at once (a kill of crmsync cannot lose it); forced to
-                // disk by the next claim's commit or the flush below.
-                store.write_unflushed(|tx| outbox::mark_sent(tx, cur.id, &now_db(), copy_state))?;
-                unflushed = true;
                 tracing::debug!(id = cur.id, %reply, "sent");
+                accepted = Some(cur.id);
                 report.sent += 1;
                 just_sent.insert(cur.id);
             }
             Err(e) => {
                 if let Some(stop) = on_send_error(store, ctx, &cur.email, e, max_attempts, report)? {
-                    if let Some(Some(next)) = upcoming {
-                        // Claimed but never started: back in the queue, no attempt lost.
-                        let why = format!("{}: not sent yet: {stop}", stop.code());
-                        store.write(|tx| outbox::release(tx, next.id, &why, None))?;
-                    }
+                    // Claimed but never started: back in the queue, no attempt lost.
+                    let why = format!("{}: not sent yet: {stop}", stop.code());
+                    let next = upcoming.flatten().map(|p| p.id);
+                    queue.release_all(store, next, &why)?;
                     mailbox_error = Some(stop);
                     break;
                 }
@@ -337,7 +354,10 @@ async fn run(
             None => queue.next(store, ctx, report)?,
         };
     }
-    if unflushed {
+    if let Some(id) = accepted {
+        store.write_unflushed(|tx| outbox::mark_sent(tx, id, &now_db(), copy_state))?;
+    }
+    if report.sent > 0 {
         store.flush()?;
     }
     smtp.close().await;
@@ -375,29 +395,59 @@ struct Prepared {
     recipients: Vec<String>,
 }
 
-/// Claims the mailbox's due emails one by one, up to the per-pass cap.
+/// Emails claimed per store commit: one disk flush serves this many sends.
+/// After a crash, at most this many wait in Sending; those never started go
+/// back to the queue on the next pass.
+pub const CLAIM_BATCH: i64 = 8;
+
+/// Claims the mailbox's due emails a batch at a time, up to the per-pass cap.
 struct Claims {
+    /// This pass's claim token.
+    token: String,
     handled: i64,
     cap: i64,
+    claimed: std::collections::VecDeque<i64>,
 }
 
 impl Claims {
-    /// Claims the next due email (Sending, the attempt counted, committed to
-    /// disk) and composes it; `None` when nothing is due or the cap is reached.
+    fn new(cap: i64) -> Claims {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let token = format!("{}-{}-{}", std::process::id(), nanos.as_nanos(), rand::random::<u32>());
+        Claims { token, handled: 0, cap, claimed: Default::default() }
+    }
+
+    /// The next claimed email, composed; when none is left in the batch, claims
+    /// the next batch first (Sending, attempts counted, committed to disk).
+    /// `None` when nothing is due or the cap is reached.
     fn next(&mut self, store: &mut Store, ctx: &Ctx, report: &mut OutgoingSync) -> Result<Option<Prepared>> {
         let mailbox_id = ctx.mailbox.id;
-        if self.handled >= self.cap {
-            report.capped = outbox::has_due(store.conn(), mailbox_id, &now_db())?;
-            return Ok(None);
+        if self.claimed.is_empty() {
+            if self.handled >= self.cap {
+                report.capped = outbox::has_due(store.conn(), mailbox_id, &now_db())?;
+                return Ok(None);
+            }
+            let want = CLAIM_BATCH.min(self.cap - self.handled);
+            let token = self.token.clone();
+            let ids = store.write(|tx| outbox::claim_due(tx, mailbox_id, &now_db(), want, &token))?;
+            self.handled += ids.len() as i64;
+            self.claimed.extend(ids);
         }
-        let Some(id) = store.write(|tx| outbox::claim_next(tx, mailbox_id, &now_db()))? else {
-            return Ok(None);
-        };
-        self.handled += 1;
+        let Some(id) = self.claimed.pop_front() else { return Ok(None) };
         let email = outbox::load(store.conn(), id)?;
         let raw = compose(&outgoing_message(&email, &ctx.settings, now()), false);
         let recipients = envelope_recipients(&email);
         Ok(Some(Prepared { id, email, raw, recipients }))
+    }
+
+    /// Puts `next` and the rest of the batch back in the queue (never started).
+    fn release_all(&mut self, store: &mut Store, next: Option<i64>, why: &str) -> Result<()> {
+        let ids: Vec<i64> = next.into_iter().chain(self.claimed.drain(..)).collect();
+        store.write(|tx| -> Result<()> {
+            for id in ids {
+                outbox::release(tx, id, why, None)?;
+            }
+            Ok(())
+        })
     }
 }
 

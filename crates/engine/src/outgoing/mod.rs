@@ -9,9 +9,11 @@
 //! 1. IMAP (only when needed): mail left in Sending by a crash is looked up in
 //!    the Sent folder by Message-ID; found → Sent, absent → sent again.
 //!    Sent copies still to file from an earlier run are filed.
-//! 2. SMTP: one connection, reused for every due message; each message is
-//!    claimed (Sending committed) before its SMTP transaction and marked Sent
-//!    (copy pending) right after the server's 250.
+//! 2. SMTP: one connection, reused for every due message; messages are
+//!    claimed (Sending committed to disk) a batch at a time before any of them
+//!    is sent, each is marked started right before its transaction and Sent
+//!    right after the server's 250; the next message is prepared while the
+//!    server takes in the current one.
 //! 3. IMAP: the Sent copies of phase 2 are appended.
 
 pub mod cycle;
