@@ -302,8 +302,7 @@ async fn run(
     let mut just_sent = HashSet::new();
     let mut queue = Claims::new(cap);
     let mut mailbox_error = None;
-    // The email the server just accepted, whose Sent mark is written together
-    // with the next email's start (the very next thing that happens).
+    // The email the server just accepted, whose Sent mark is still to write.
     let mut accepted: Option<i64> = None;
     // Emails are claimed a few at a time (one disk flush for several; the
     // flush also carries the Sent marks before it to disk). While the server
@@ -312,19 +311,22 @@ async fn run(
     // server's work.
     let mut prepared = queue.next(store, ctx, report)?;
     while let Some(cur) = prepared.take() {
-        let mine = store.write_unflushed(|tx| -> Result<bool> {
-            if let Some(id) = accepted.take() {
-                outbox::mark_sent(tx, id, &now_db(), copy_state)?;
-            }
-            Ok(outbox::mark_started(tx, cur.id, &queue.token, &now_db())?)
-        })?;
-        if !mine {
-            // Another pass put it back meanwhile and owns it now.
-            prepared = queue.next(store, ctx, report)?;
-            continue;
-        }
+        // The previous email's Sent mark is written while the server reads
+        // this one's envelope (microseconds after that email's 250).
+        let mut mark = accepted.take();
+        let mut marked: Result<()> = Ok(());
+        let submitted = smtp
+            .submit_with(&ctx.mailbox.data.email, &cur.recipients, &cur.raw, || {
+                if let Some(id) = mark.take() {
+                    marked = store.write_unflushed(|tx| -> Result<()> {
+                        Ok(outbox::mark_sent(tx, id, &now_db(), copy_state)?)
+                    });
+                }
+            })
+            .await;
+        marked?;
         let mut upcoming = None;
-        let outcome = match smtp.submit(&ctx.mailbox.data.email, &cur.recipients, &cur.raw).await {
+        let outcome = match submitted {
             Ok(submitted) => {
                 upcoming = Some(queue.next(store, ctx, report)?);
                 submitted.reply().await
@@ -398,7 +400,7 @@ struct Prepared {
 /// Emails claimed per store commit: one disk flush serves this many sends.
 /// After a crash, at most this many wait in Sending; those never started go
 /// back to the queue on the next pass.
-pub const CLAIM_BATCH: i64 = 8;
+pub const CLAIM_BATCH: i64 = 16;
 
 /// Claims the mailbox's due emails a batch at a time, up to the per-pass cap.
 struct Claims {
@@ -416,9 +418,9 @@ impl Claims {
         Claims { token, handled: 0, cap, claimed: Default::default() }
     }
 
-    /// The next claimed email, composed; when none is left in the batch, claims
-    /// the next batch first (Sending, attempts counted, committed to disk).
-    /// `None` when nothing is due or the cap is reached.
+    /// The next claimed email, marked started and composed; when none is left
+    /// in the batch, claims the next batch first (Sending, attempts counted,
+    /// committed to disk). `None` when nothing is due or the cap is reached.
     fn next(&mut self, store: &mut Store, ctx: &Ctx, report: &mut OutgoingSync) -> Result<Option<Prepared>> {
         let mailbox_id = ctx.mailbox.id;
         if self.claimed.is_empty() {
@@ -432,11 +434,19 @@ impl Claims {
             self.handled += ids.len() as i64;
             self.claimed.extend(ids);
         }
-        let Some(id) = self.claimed.pop_front() else { return Ok(None) };
-        let email = outbox::load(store.conn(), id)?;
-        let raw = compose(&outgoing_message(&email, &ctx.settings, now()), false);
-        let recipients = envelope_recipients(&email);
-        Ok(Some(Prepared { id, email, raw, recipients }))
+        loop {
+            let Some(id) = self.claimed.pop_front() else { return Ok(None) };
+            // Recorded as started now, before its MAIL FROM: a crash from here
+            // on sends it through the Sent-folder check, never blindly again.
+            let token = &self.token;
+            if !store.write_unflushed(|tx| outbox::mark_started(tx, id, token, &now_db()))? {
+                continue; // another pass put it back and owns it now
+            }
+            let email = outbox::load(store.conn(), id)?;
+            let raw = compose(&outgoing_message(&email, &ctx.settings, now()), false);
+            let recipients = envelope_recipients(&email);
+            return Ok(Some(Prepared { id, email, raw, recipients }));
+        }
     }
 
     /// Puts `next` and the rest of the batch back in the queue (never started).
