@@ -28,6 +28,16 @@ use crmsync_tests::{Dovecot, Postfix};
 
 const PW: &str = "bench-pass";
 
+/// CPU time (user + system) this process has used so far.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<u64> = rest.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let ticks = f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10) // USER_HZ = 100 on Linux
+}
+
 fn count(store: &Store, sql: &str) -> i64 {
     store.conn().query_row(sql, [], |r| r.get(0)).unwrap()
 }
@@ -133,11 +143,45 @@ fn main() {
         drain("smtp-source");
     }
 
+    // crmsync's SMTP client alone (no store, no composing): the protocol's share.
+    {
+        let mut settings = crmsync_protocols::ServerSettings::new(
+            postfix.host(),
+            postfix.smtp_open_port(),
+            crmsync_core::model::Security::None,
+            "",
+            "",
+        );
+        settings.allow_insecure = true;
+        let smtp = crmsync_protocols::smtp::SmtpClient::new(&settings, false).unwrap();
+        let body = "The quick brown fox jumps over the lazy dog. 0123456789\r\n".repeat(size / 57 + 1);
+        let (from, to) = (dovecot.address("alice"), vec![dovecot.address("bob")]);
+        let t = Instant::now();
+        rt.block_on(async {
+            for i in 0..n {
+                let raw = format!(
+                    "From: {from}\r\nTo: {}\r\nSubject: raw {i}\r\nMessage-ID: <raw-{i}@bench.test>\r\n\r\n{}",
+                    to[0],
+                    &body[..size]
+                );
+                smtp.send(&from, &to, raw.as_bytes()).await.unwrap();
+            }
+            smtp.close().await;
+        });
+        let secs = t.elapsed().as_secs_f64();
+        println!("crmsync SMTP client alone: {secs:.2} s, {:.0} msg/s", n as f64 / secs);
+        drain("the SMTP client alone");
+    }
+
     for save in [false, true] {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = match std::env::var_os("BENCH_STORE_DIR") {
+            Some(d) => tempfile::tempdir_in(d).unwrap(),
+            None => tempfile::tempdir().unwrap(),
+        };
         let mut store = setup(dir.path(), &dovecot, &postfix, save);
         let queued = queue(&mut store, &dovecot, n, size);
         let t = Instant::now();
+        let cpu = cpu_time();
         let started = crmsync_core::time::now();
         loop {
             let r = rt.block_on(outgoing::send_due(&mut store, None)).unwrap();
@@ -147,6 +191,7 @@ fn main() {
             assert!(r.iter().all(|x| x.result == "ok"), "{r:?}");
         }
         let total = t.elapsed().as_secs_f64();
+        let cpu = (cpu_time() - cpu).as_secs_f64();
         assert_eq!(count(&store, "SELECT count(*) FROM emails WHERE status = 'sent'"), n as i64);
         // Until Postfix accepted the last one: its 250 is followed at once by the Sent commit.
         let last: String =
@@ -154,7 +199,7 @@ fn main() {
         let last = crmsync_core::time::from_db("sent_on", &last).unwrap();
         let send = (last - started).num_milliseconds() as f64 / 1000.0;
         println!(
-            "crmsync {}: queue {:.2} s ({:.0}/s); send {:.2} s, {:.0} msg/s{}",
+            "crmsync {}: queue {:.2} s ({:.0}/s); send {:.2} s, {:.0} msg/s{}; crmsync CPU {:.2} ms/msg",
             if save { "with Sent copies" } else { "without Sent copies" },
             queued.as_secs_f64(),
             n as f64 / queued.as_secs_f64(),
@@ -165,6 +210,7 @@ fn main() {
             } else {
                 String::new()
             },
+            cpu * 1000.0 / n as f64,
         );
         drain("crmsync");
     }
