@@ -22,6 +22,7 @@ mod shell;
 mod status;
 #[cfg(test)]
 mod testdata;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
