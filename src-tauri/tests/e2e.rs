@@ -125,6 +125,7 @@ fn desktop_end_to_end_in_webkit() {
         "dashboard-failing",
         "alerts",
         "settings",
+        "profile-test-connection",
     ] {
         assert!(out.join(format!("screenshots/{page}.png")).is_file(), "no screenshot of {page}");
     }

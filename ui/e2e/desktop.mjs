@@ -3,7 +3,7 @@
 // and changes the password when asked through files in $E2E_OUT/control.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Builder, By } from "selenium-webdriver";
+import { Builder, By, Key } from "selenium-webdriver";
 
 const env = (k) => {
   const v = process.env[k];
@@ -99,6 +99,30 @@ try {
   await waitFor("profile in the list", async () => (await driver.findElements(By.linkText("Harness Dovecot"))).length > 0);
   await shot("profiles");
 
+  step("profile: Test Connection, driven from the keyboard");
+  await driver.findElement(By.linkText("Harness Dovecot")).sendKeys(Key.ENTER);
+  const tf = "#connection-test-form";
+  await waitFor("Test Connection form", async () => (await driver.findElements(By.css(tf))).length > 0);
+  await type(tf, "username", user);
+  await type(tf, "password", env("E2E_PASSWORD"));
+  await driver.findElement(By.css(`${tf} [name=password]`)).sendKeys(Key.ENTER);
+  const imapRow = await waitFor(
+    "the IMAP server's row",
+    async () => {
+      const rows = await driver.findElements(By.css("#connection-test-report tr"));
+      for (const r of rows) {
+        const t = await r.getText();
+        if (t.includes(`:${env("E2E_IMAP_PORT")}`)) return t;
+      }
+      return null;
+    },
+    30000,
+  );
+  if (!imapRow.includes("OK") || !imapRow.includes("tested")) throw new Error(`IMAP row: ${imapRow}`);
+  const typed = await driver.findElement(By.css(`${tf} [name=password]`)).getAttribute("value");
+  if (typed !== "") throw new Error("the test password stayed in the form");
+  await shot("profile-test-connection");
+
   step("mailbox: add it with its password");
   await go("#/mailboxes", "Mailboxes");
   const mf = "#mailbox-form";
@@ -167,6 +191,24 @@ try {
     async () => readFileSync(join(OUT, "notifications.log"), "utf8").includes(`${user} is failing`),
     30000,
   );
+
+  step("keyboard: Tab reaches the skip link and the navigation, Enter opens a page");
+  // A fresh page, so Tab starts from the top (not after the last clicked button).
+  await driver.navigate().refresh();
+  await waitFor("dashboard after reload", async () => (await driver.executeScript("return document.querySelector('main h1')?.textContent")) === "Dashboard");
+  const seen = [];
+  for (let i = 0; i < 20 && !seen.includes("Alerts"); i++) {
+    await driver.actions().sendKeys(Key.TAB).perform();
+    seen.push(
+      await driver.executeScript(
+        "const a = document.activeElement; return a ? (a.getAttribute('aria-label') || a.textContent || a.tagName).trim() : ''",
+      ),
+    );
+  }
+  if (seen[0] !== "Skip to content") throw new Error(`first Tab stop: ${seen[0]} (order: ${seen.join(" | ")})`);
+  if (!seen.includes("Alerts")) throw new Error(`Tab never reached Alerts: ${seen.join(" | ")}`);
+  await driver.actions().sendKeys(Key.ENTER).perform();
+  await waitFor("Alerts opened with Enter", async () => (await driver.executeScript("return document.querySelector('main h1')?.textContent")) === "Alerts");
 
   step("the other pages");
   await go("#/alerts", "Alerts");
