@@ -228,6 +228,8 @@ pub fn claim_next(conn: &Connection, mailbox_id: i64, now: &str) -> Result<Optio
 /// the pass holding `token`: each becomes Sending with `sending_since = now`,
 /// one more delivery attempt and no SMTP start yet. Commit (to disk) before
 /// sending any of them; mark each with [`mark_started`] before its transaction.
+/// The activity row is left alone (its state changes when the email is sent or
+/// fails): rewriting it would rewrite the body it holds, for every claim.
 pub fn claim_due(conn: &Connection, mailbox_id: i64, now: &str, limit: i64, token: &str) -> Result<Vec<i64>> {
     let ids: Vec<i64> = {
         let mut stmt = conn.prepare(
@@ -244,7 +246,6 @@ pub fn claim_due(conn: &Connection, mailbox_id: i64, now: &str, limit: i64, toke
              next_attempt_on = NULL, claim_token = ?3, smtp_started_on = NULL WHERE activity_id = ?1",
             params![id, now, token],
         )?;
-        touch(conn, id, None, now)?;
     }
     Ok(ids)
 }
