@@ -4,50 +4,18 @@
 
 mod common;
 
-use common::Env;
-use crmsync_tests::{Dovecot, Postfix};
+use common::{Env, Servers};
 use serde_json::Value;
 
 const PW: &str = "Right-Pa55";
 
-struct Servers {
-    dovecot: Dovecot,
-    postfix: Postfix,
-}
-
 fn servers() -> Servers {
-    let dovecot = Dovecot::start().unwrap();
-    dovecot.add_user("alice", PW).unwrap();
-    let postfix = Postfix::start(&dovecot).unwrap();
-    Servers { dovecot, postfix }
+    common::servers(PW)
 }
 
 /// A store with profile "Office": IMAP on `incoming_port` (TLS), SMTP submission with STARTTLS.
 fn env_for(s: &Servers, trust_ca: bool, incoming_port: u16) -> Env {
-    let mut env = Env::new();
-    if trust_ca {
-        env.envs.push(("SSL_CERT_FILE".into(), s.dovecot.ca_path().display().to_string()));
-    }
-    env.ok(&[
-        "profile",
-        "add",
-        "Office",
-        "--kind",
-        "imap-smtp",
-        "--incoming-host",
-        "127.0.0.1",
-        "--incoming-port",
-        &incoming_port.to_string(),
-        "--outgoing-host",
-        "127.0.0.1",
-        "--outgoing-port",
-        &s.postfix.submission_port().to_string(),
-        "--outgoing-security",
-        "starttls",
-        "--timeout",
-        "10",
-    ]);
-    env
+    common::office_env(s, trust_ca, incoming_port)
 }
 
 /// Runs `profile test Office` with `--json`, optionally logging in with `password`.

@@ -130,3 +130,48 @@ fn dump(db: &Path) -> String {
     }
     out
 }
+
+/// Dovecot with the user `alice` (password `password`) and a Postfix relaying to it.
+pub struct Servers {
+    /// The harness Dovecot.
+    pub dovecot: crmsync_tests::Dovecot,
+    /// The harness Postfix.
+    pub postfix: crmsync_tests::Postfix,
+}
+
+/// Starts [`Servers`].
+pub fn servers(password: &str) -> Servers {
+    let dovecot = crmsync_tests::Dovecot::start().unwrap();
+    dovecot.add_user("alice", password).unwrap();
+    let postfix = crmsync_tests::Postfix::start(&dovecot).unwrap();
+    Servers { dovecot, postfix }
+}
+
+/// A store with profile "Office": IMAP on `incoming_port` (TLS), SMTP
+/// submission with STARTTLS; the harness CA trusted when `trust_ca`.
+pub fn office_env(s: &Servers, trust_ca: bool, incoming_port: u16) -> Env {
+    let mut env = Env::new();
+    if trust_ca {
+        env.envs.push(("SSL_CERT_FILE".into(), s.dovecot.ca_path().display().to_string()));
+    }
+    env.ok(&[
+        "profile",
+        "add",
+        "Office",
+        "--kind",
+        "imap-smtp",
+        "--incoming-host",
+        "127.0.0.1",
+        "--incoming-port",
+        &incoming_port.to_string(),
+        "--outgoing-host",
+        "127.0.0.1",
+        "--outgoing-port",
+        &s.postfix.submission_port().to_string(),
+        "--outgoing-security",
+        "starttls",
+        "--timeout",
+        "10",
+    ]);
+    env
+}
