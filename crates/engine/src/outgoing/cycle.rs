@@ -342,7 +342,8 @@ async fn run(
             }
             Err(e) => {
                 if let Some(stop) = on_send_error(store, ctx, &cur.email, e, max_attempts, report)? {
-                    // Claimed but never started: back in the queue, no attempt lost.
+                    // The prepared next email and the rest of the batch never
+                    // reached the server: back in the queue, no attempt lost.
                     let why = format!("{}: not sent yet: {stop}", stop.code());
                     let next = upcoming.flatten().map(|p| p.id);
                     queue.release_all(store, next, &why)?;
