@@ -128,3 +128,31 @@ async fn a_refused_recipient_delivers_the_message_to_nobody_and_the_next_message
     p.wait_until_delivered(Duration::from_secs(30)).await.unwrap();
     assert_eq!(inbox_subjects(&d).await, ["test 3"], "nothing of the refused messages reached anna");
 }
+
+/// The submission port (STARTTLS, then AUTH) with the harness CA trusted.
+fn submission(d: &Dovecot, p: &Postfix, password: &str) -> SmtpClient {
+    let mut s =
+        ServerSettings::new(p.host(), p.submission_port(), Security::Starttls, d.address("anna"), password);
+    s.extra_roots = d.ca_pem().as_bytes().to_vec();
+    s.timeout = Duration::from_secs(20);
+    SmtpClient::new(&s, true).unwrap()
+}
+
+#[tokio::test]
+async fn auth_login_is_used_when_the_server_offers_no_plain() {
+    let d = dovecot();
+    let options = PostfixOptions { extra_main_cf: "smtpd_sasl_mechanism_filter = login\n".into() };
+    let p = Postfix::start_with(&d, options).unwrap();
+    let to = vec![d.address("anna")];
+    let e =
+        submission(&d, &p, "wrong-password").send(&d.address("anna"), &to, &message(1)).await.unwrap_err();
+    assert_eq!(e.code(), "SMTP_AUTH_FAILED", "{e}");
+    let smtp = submission(&d, &p, PASSWORD);
+    smtp.send(&d.address("anna"), &to, &message(2)).await.unwrap();
+    smtp.close().await;
+    let log = std::fs::read_to_string(p.log_path()).unwrap();
+    assert!(log.contains("sasl_method=LOGIN"), "{}", p.log_tail(30));
+    assert!(!log.contains("sasl_method=PLAIN"), "{}", p.log_tail(30));
+    p.wait_until_delivered(Duration::from_secs(30)).await.unwrap();
+    assert_eq!(inbox_subjects(&d).await, ["test 2"]);
+}
