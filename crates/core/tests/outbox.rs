@@ -92,6 +92,11 @@ fn queue(store: &Store, mailbox: i64, n: u32, status: &'static str, send_at: Opt
     emails::insert(store.conn(), &e).unwrap()
 }
 
+/// Claims the oldest due email alone, as one batch of one.
+fn claim_one(c: &rusqlite::Connection, mb: i64, now: &str) -> Option<i64> {
+    outbox::claim_due(c, mb, now, 1, "").unwrap().into_iter().next()
+}
+
 fn status(store: &Store, id: i64) -> (String, i64) {
     store
         .conn()
@@ -113,14 +118,14 @@ fn claims_take_the_oldest_due_email_once_and_honour_send_at_and_retry_time() {
     let now = queue(&store, mb, 2, "pending_send", None);
     let draft = queue(&store, mb, 3, "draft", None);
     assert_eq!(outbox::mailboxes_with_work(c, T0, T0).unwrap(), vec![mb]);
-    assert_eq!(outbox::claim_next(c, mb, T0).unwrap(), Some(now));
+    assert_eq!(claim_one(c, mb, T0), Some(now));
     assert_eq!(status(&store, now), ("sending".into(), 1));
-    assert_eq!(outbox::claim_next(c, mb, T0).unwrap(), None, "send_at in the future, draft never");
+    assert_eq!(claim_one(c, mb, T0), None, "send_at in the future, draft never");
     outbox::schedule_retry(c, now, "SMTP_DEFERRED: 451", T2).unwrap();
     assert_eq!(status(&store, now), ("pending_send".into(), 1));
-    assert_eq!(outbox::claim_next(c, mb, T1).unwrap(), Some(later));
-    assert_eq!(outbox::claim_next(c, mb, T1).unwrap(), None, "retry not due before T2");
-    assert_eq!(outbox::claim_next(c, mb, T2).unwrap(), Some(now));
+    assert_eq!(claim_one(c, mb, T1), Some(later));
+    assert_eq!(claim_one(c, mb, T1), None, "retry not due before T2");
+    assert_eq!(claim_one(c, mb, T2), Some(now));
     assert_eq!(status(&store, now), ("sending".into(), 2));
     // A mailbox-level failure gives the attempt back.
     outbox::release(c, now, "SMTP_AUTH_FAILED", None).unwrap();
@@ -134,8 +139,8 @@ fn interrupted_sends_copies_and_final_states() {
     let c = store.conn();
     let a = queue(&store, mb, 1, "pending_send", None);
     let b = queue(&store, mb, 2, "pending_send", None);
-    outbox::claim_next(c, mb, T0).unwrap();
-    outbox::claim_next(c, mb, T1).unwrap();
+    claim_one(c, mb, T0);
+    claim_one(c, mb, T1);
     assert!(outbox::stuck_sending(c, mb, T1).unwrap().is_empty(), "claimed, never started: not interrupted");
     assert!(outbox::mark_started(c, a, "", T0).unwrap());
     assert!(outbox::mark_started(c, b, "", T1).unwrap());
@@ -165,7 +170,7 @@ fn submit_and_cancel_accept_only_the_states_that_allow_them() {
     assert!(outbox::cancel(c, pending, T0).is_ok());
     assert!(outbox::submit(c, pending, T0).unwrap_err().to_string().starts_with("id: "));
     assert_eq!(outbox::submit(c, draft, T0).unwrap(), "draft");
-    outbox::claim_next(c, mb, T0).unwrap();
+    claim_one(c, mb, T0);
     let e = outbox::cancel(c, draft, T0).unwrap_err().to_string();
     assert!(e.contains("being sent"), "{e}");
     outbox::mark_failed(c, draft, "x", T0).unwrap();

@@ -7,10 +7,11 @@
 //!   └──cancel──▶ canceled ◀─cancel─┘   ◀──────┘ (transient: back with next_attempt_on)
 //! ```
 //!
-//! `claim_next` commits `sending` (with `sending_since` and the attempt counted)
-//! before the engine opens the SMTP transaction, so after a crash the row says
-//! that a send may have happened; the engine then looks for the Message-ID in
-//! the Sent folder before sending again (see docs/outgoing.md).
+//! `claim_due` commits `sending` (with `sending_since` and the attempt counted)
+//! for a batch before the engine opens any SMTP transaction, and `mark_started`
+//! records each transaction's start, so after a crash the row says whether a
+//! send may have happened; for those that may have, the engine looks for the
+//! Message-ID in the Sent folder before sending again (see docs/outgoing.md).
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -217,11 +218,6 @@ pub fn has_due(conn: &Connection, mailbox_id: i64, now: &str) -> Result<bool> {
         )
         .optional()?
         .is_some())
-}
-
-/// Claims the oldest due Pending Send email of a mailbox (see [`claim_due`]).
-pub fn claim_next(conn: &Connection, mailbox_id: i64, now: &str) -> Result<Option<i64>> {
-    Ok(claim_due(conn, mailbox_id, now, 1, "")?.into_iter().next())
 }
 
 /// Claims up to `limit` of the oldest due Pending Send emails of a mailbox for
