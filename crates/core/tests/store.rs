@@ -40,6 +40,7 @@ fn migrating_an_empty_file_creates_the_whole_data_model_in_wal_mode() {
         "accounts",
         "leads",
         "activities",
+        "activity_bodies",
         "emails",
         "appointments",
         "tasks",
@@ -82,6 +83,33 @@ fn a_database_made_by_every_earlier_migration_upgrades_to_the_latest() {
             "data survives the upgrade from v{version}"
         );
     }
+}
+
+#[test]
+fn bodies_written_before_version_5_are_kept_when_they_move_out_of_the_activity_row() {
+    let (_d, path) = temp_db();
+    {
+        let mut old = Store::open_unmigrated(&path).unwrap();
+        old.migrate_to(4).unwrap();
+        old.conn()
+            .execute_batch(
+                "INSERT INTO activities (id, type, subject, body_text, body_html, created_on, modified_on) \
+                 VALUES (1, 'email', 'With both', 'plain words', '<p>html words</p>', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'), \
+                        (2, 'task', 'No body', NULL, NULL, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');",
+            )
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let both = crmsync_core::store::activities::show(store.conn(), 1).unwrap();
+    assert_eq!(both.body_text.as_deref(), Some("plain words"));
+    assert_eq!(both.body_html.as_deref(), Some("<p>html words</p>"));
+    let none = crmsync_core::store::activities::show(store.conn(), 2).unwrap();
+    assert_eq!((none.body_text, none.body_html), (None, None));
+    let columns: Vec<String> = {
+        let mut stmt = store.conn().prepare("SELECT name FROM pragma_table_info('activities')").unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    };
+    assert!(!columns.iter().any(|c| c.starts_with("body")), "{columns:?}");
 }
 
 #[test]

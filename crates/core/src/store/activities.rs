@@ -134,14 +134,30 @@ fn parties(conn: &Connection, activity_id: i64, role: &str) -> Result<Vec<PartyV
     Ok(out)
 }
 
+/// Sets the body of activity `id` (kept apart from the activity row, so that
+/// state changes do not rewrite it); no row when it has neither text nor HTML.
+pub fn set_body(conn: &Connection, id: i64, text: Option<&str>, html: Option<&str>) -> Result<()> {
+    if text.is_none() && html.is_none() {
+        conn.execute("DELETE FROM activity_bodies WHERE activity_id = ?1", [id])?;
+    } else {
+        conn.execute(
+            "INSERT INTO activity_bodies (activity_id, body_text, body_html) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (activity_id) DO UPDATE SET body_text = excluded.body_text, body_html = excluded.body_html",
+            params![id, text, html],
+        )?;
+    }
+    Ok(())
+}
+
 /// One activity by id.
 pub fn show(conn: &Connection, id: i64) -> Result<ActivityView> {
     let base = conn
         .query_row(
-            "SELECT a.type, a.subject, a.regarding_type, a.regarding_id, a.body_text, a.body_html, a.created_on, \
+            "SELECT a.type, a.subject, a.regarding_type, a.regarding_id, b.body_text, b.body_html, a.created_on, \
              e.direction, e.status, e.message_id, e.in_reply_to, e.tracking_token, e.correlation_method, e.received_on, \
              e.flags, e.delivery_attempts, e.last_error, e.sent_on, sm.email \
              FROM activities a LEFT JOIN emails e ON e.activity_id = a.id \
+             LEFT JOIN activity_bodies b ON b.activity_id = a.id \
              LEFT JOIN mailboxes sm ON sm.id = e.sender_mailbox_id WHERE a.id = ?1",
             [id],
             |r| {

@@ -123,11 +123,10 @@ pub fn insert(
 ) -> Result<i64> {
     let now = now_db();
     conn.execute(
-        "INSERT INTO activities (type, subject, body_text, regarding_type, regarding_id, owner_user_id, owner_queue_id, \
-         state, created_on, modified_on) VALUES ('appointment', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+        "INSERT INTO activities (type, subject, regarding_type, regarding_id, owner_user_id, owner_queue_id, \
+         state, created_on, modified_on) VALUES ('appointment', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
         params![
             e.summary,
-            e.description,
             regarding.map(|r| r.0.as_str()),
             regarding.map(|r| r.1),
             owner.user_id,
@@ -137,6 +136,7 @@ pub fn insert(
         ],
     )?;
     let id = conn.last_insert_rowid();
+    crate::store::activities::set_body(conn, id, e.description.as_deref(), None)?;
     conn.execute(
         "INSERT INTO appointments (activity_id, uid, location, starts_on, ends_on, all_day, time_zone, rrule, exdates, overrides) \
          VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
@@ -161,13 +161,14 @@ pub fn insert(
 /// Replaces the content of appointment `id` and bumps its version.
 pub fn update(conn: &Connection, id: i64, e: &EventItem) -> Result<()> {
     let n = conn.execute(
-        "UPDATE activities SET subject = ?2, body_text = ?3, state = ?4, version = version + 1, modified_on = ?5 \
+        "UPDATE activities SET subject = ?2, state = ?3, version = version + 1, modified_on = ?4 \
          WHERE id = ?1 AND type = 'appointment'",
-        params![id, e.summary, e.description, state_of(e), now_db()],
+        params![id, e.summary, state_of(e), now_db()],
     )?;
     if n == 0 {
         return Err(CoreError::not_found("appointment", id.to_string()));
     }
+    crate::store::activities::set_body(conn, id, e.description.as_deref(), None)?;
     conn.execute(
         "UPDATE appointments SET uid = ?2, location = ?3, starts_on = ?4, ends_on = ?5, all_day = ?6, time_zone = ?7, \
          rrule = ?8, exdates = ?9, overrides = ?10 WHERE activity_id = ?1",
@@ -260,9 +261,10 @@ fn parties_of(conn: &Connection, id: Option<i64>) -> Result<Vec<PartyLine>> {
 /// Every appointment (or just `id`) with what the sync needs.
 pub fn rows(conn: &Connection, id: Option<i64>) -> Result<Vec<AppointmentRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT a.id, p.uid, a.subject, a.body_text, p.location, p.starts_on, p.ends_on, p.all_day, p.time_zone, p.rrule, \
+        "SELECT a.id, p.uid, a.subject, b.body_text, p.location, p.starts_on, p.ends_on, p.all_day, p.time_zone, p.rrule, \
          p.exdates, p.overrides, a.state, a.version, a.modified_on, a.owner_user_id, a.owner_queue_id \
-         FROM activities a JOIN appointments p ON p.activity_id = a.id WHERE (?1 IS NULL OR a.id = ?1) ORDER BY a.id",
+         FROM activities a JOIN appointments p ON p.activity_id = a.id \
+         LEFT JOIN activity_bodies b ON b.activity_id = a.id WHERE (?1 IS NULL OR a.id = ?1) ORDER BY a.id",
     )?;
     let mut out: Vec<AppointmentRow> = stmt
         .query_map([id], |r| {

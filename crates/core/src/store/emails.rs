@@ -76,12 +76,10 @@ pub struct NewEmail {
 pub fn insert(conn: &Connection, e: &NewEmail) -> Result<i64> {
     let now = now_db();
     conn.execute(
-        "INSERT INTO activities (type, subject, body_text, body_html, regarding_type, regarding_id, owner_user_id, \
-         owner_queue_id, state, created_on, modified_on) VALUES ('email', ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'completed', ?8, ?8)",
+        "INSERT INTO activities (type, subject, regarding_type, regarding_id, owner_user_id, \
+         owner_queue_id, state, created_on, modified_on) VALUES ('email', ?1, ?2, ?3, ?4, ?5, 'completed', ?6, ?6)",
         params![
             e.subject,
-            e.body_text,
-            e.body_html,
             e.regarding.as_ref().map(|r| r.record_type.as_str()),
             e.regarding.as_ref().map(|r| r.id),
             e.owner_user_id,
@@ -90,6 +88,7 @@ pub fn insert(conn: &Connection, e: &NewEmail) -> Result<i64> {
         ],
     )?;
     let id = conn.last_insert_rowid();
+    crate::store::activities::set_body(conn, id, e.body_text.as_deref(), e.body_html.as_deref())?;
     conn.execute(
         "INSERT INTO emails (activity_id, direction, status, message_id, dedupe_key, in_reply_to, references_ids, \
          tracking_token, correlation_method, subject_hash, sender_mailbox_id, received_on, send_at, flags) \

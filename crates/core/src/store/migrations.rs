@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_outgoing.sql"),
     include_str!("../../migrations/0003_act.sql"),
     include_str!("../../migrations/0004_outgoing_claims.sql"),
+    include_str!("../../migrations/0005_activity_bodies.sql"),
 ];
 
 /// The version a fully migrated store has.

@@ -120,10 +120,10 @@ fn addressees(conn: &Connection, id: i64, role: &str) -> Result<Vec<Addressee>> 
 pub fn load(conn: &Connection, id: i64) -> Result<Outgoing> {
     let row = conn
         .query_row(
-            "SELECT e.status, e.sender_mailbox_id, a.subject, a.body_text, a.body_html, e.message_id, e.in_reply_to, \
+            "SELECT e.status, e.sender_mailbox_id, a.subject, b.body_text, b.body_html, e.message_id, e.in_reply_to, \
              e.references_ids, e.tracking_token, e.delivery_attempts, e.sent_on \
              FROM emails e JOIN activities a ON a.id = e.activity_id \
-             WHERE e.activity_id = ?1 AND e.direction = 'outgoing'",
+             LEFT JOIN activity_bodies b ON b.activity_id = a.id WHERE e.activity_id = ?1 AND e.direction = 'outgoing'",
             [id],
             |r| {
                 Ok((

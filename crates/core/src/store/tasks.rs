@@ -73,11 +73,10 @@ pub fn insert(
 ) -> Result<i64> {
     let now = now_db();
     conn.execute(
-        "INSERT INTO activities (type, subject, body_text, regarding_type, regarding_id, owner_user_id, owner_queue_id, \
-         state, created_on, modified_on) VALUES ('task', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+        "INSERT INTO activities (type, subject, regarding_type, regarding_id, owner_user_id, owner_queue_id, \
+         state, created_on, modified_on) VALUES ('task', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
         params![
             t.summary,
-            t.description,
             regarding.map(|r| r.0.as_str()),
             regarding.map(|r| r.1),
             owner.user_id,
@@ -87,6 +86,7 @@ pub fn insert(
         ],
     )?;
     let id = conn.last_insert_rowid();
+    crate::store::activities::set_body(conn, id, t.description.as_deref(), None)?;
     conn.execute(
         "INSERT INTO tasks (activity_id, uid, due_on, status, priority, percent_complete) VALUES (?1,?2,?3,?4,?5,?6)",
         params![id, t.uid, t.due, t.status.as_str(), t.priority.as_str(), t.percent_complete],
@@ -98,13 +98,14 @@ pub fn insert(
 /// Replaces the content of task `id` and bumps its version.
 pub fn update(conn: &Connection, id: i64, t: &TaskItem) -> Result<()> {
     let n = conn.execute(
-        "UPDATE activities SET subject = ?2, body_text = ?3, state = ?4, version = version + 1, modified_on = ?5 \
+        "UPDATE activities SET subject = ?2, state = ?3, version = version + 1, modified_on = ?4 \
          WHERE id = ?1 AND type = 'task'",
-        params![id, t.summary, t.description, state_of(t), now_db()],
+        params![id, t.summary, state_of(t), now_db()],
     )?;
     if n == 0 {
         return Err(CoreError::not_found("task", id.to_string()));
     }
+    crate::store::activities::set_body(conn, id, t.description.as_deref(), None)?;
     conn.execute(
         "UPDATE tasks SET uid = ?2, due_on = ?3, status = ?4, priority = ?5, percent_complete = ?6 WHERE activity_id = ?1",
         params![id, t.uid, t.due, t.status.as_str(), t.priority.as_str(), t.percent_complete],
@@ -116,9 +117,10 @@ pub fn update(conn: &Connection, id: i64, t: &TaskItem) -> Result<()> {
 /// Every task (or just `id`).
 pub fn rows(conn: &Connection, id: Option<i64>) -> Result<Vec<TaskRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT a.id, t.uid, a.subject, a.body_text, t.due_on, t.status, t.priority, t.percent_complete, a.version, \
+        "SELECT a.id, t.uid, a.subject, b.body_text, t.due_on, t.status, t.priority, t.percent_complete, a.version, \
          a.modified_on, a.owner_user_id, a.owner_queue_id \
-         FROM activities a JOIN tasks t ON t.activity_id = a.id WHERE (?1 IS NULL OR a.id = ?1) ORDER BY a.id",
+         FROM activities a JOIN tasks t ON t.activity_id = a.id \
+         LEFT JOIN activity_bodies b ON b.activity_id = a.id WHERE (?1 IS NULL OR a.id = ?1) ORDER BY a.id",
     )?;
     let rows = stmt.query_map([id], |r| {
         let status: String = r.get(5)?;
