@@ -103,10 +103,97 @@ fn queue(store: &mut Store, dovecot: &Dovecot, n: usize, size: usize) -> Duratio
     t.elapsed()
 }
 
+/// Bytes this process has caused to be written to storage so far.
+fn written_bytes() -> u64 {
+    let io = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
+    io.lines().find_map(|l| l.strip_prefix("write_bytes:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
+
+/// One `smtp-source` run: messages per second.
+fn smtp_source(dovecot: &Dovecot, postfix: &Postfix, n: usize, size: usize, reuse: bool) -> f64 {
+    let t = Instant::now();
+    let status = Command::new("/usr/sbin/smtp-source")
+        .args(if reuse { &["-d"][..] } else { &[][..] })
+        .args(["-s", "1", "-m", &n.to_string(), "-l", &size.to_string()])
+        .args(["-f", &dovecot.address("alice"), "-t", &dovecot.address("bob")])
+        .arg(format!("127.0.0.1:{}", postfix.smtp_open_port()))
+        .status()
+        .expect("smtp-source (Debian package postfix)");
+    assert!(status.success());
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "smtp-source -s 1{} -m {n} -l {size}: {secs:.2} s, {:.0} msg/s",
+        if reuse { " -d" } else { "" },
+        n as f64 / secs
+    );
+    n as f64 / secs
+}
+
+/// One crmsync run on a new store: queue N emails, send them all. Returns the
+/// send rate (messages per second until Postfix accepted the last one).
+fn crmsync_run(
+    rt: &tokio::runtime::Runtime,
+    dovecot: &Dovecot,
+    postfix: &Postfix,
+    n: usize,
+    size: usize,
+    save: bool,
+) -> f64 {
+    let dir = match std::env::var_os("BENCH_STORE_DIR") {
+        Some(d) => tempfile::tempdir_in(d).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    };
+    let mut store = setup(dir.path(), dovecot, postfix, save);
+    let queued = queue(&mut store, dovecot, n, size);
+    let t = Instant::now();
+    let cpu = cpu_time();
+    let written = written_bytes();
+    let started = crmsync_core::time::now();
+    loop {
+        let r = rt.block_on(outgoing::send_due(&mut store, None)).unwrap();
+        if r.is_empty() {
+            break;
+        }
+        assert!(r.iter().all(|x| x.result == "ok"), "{r:?}");
+    }
+    let total = t.elapsed().as_secs_f64();
+    let cpu = (cpu_time() - cpu).as_secs_f64();
+    let written = written_bytes() - written;
+    assert_eq!(count(&store, "SELECT count(*) FROM emails WHERE status = 'sent'"), n as i64);
+    // Until Postfix accepted the last one: its 250 is followed at once by the Sent commit.
+    let last: String = store.conn().query_row("SELECT max(sent_on) FROM emails", [], |r| r.get(0)).unwrap();
+    let last = crmsync_core::time::from_db("sent_on", &last).unwrap();
+    let send = (last - started).num_milliseconds() as f64 / 1000.0;
+    println!(
+        "crmsync {}: queue {:.2} s ({:.0}/s); send {:.2} s, {:.0} msg/s{}; crmsync CPU {:.2} ms/msg, store writes {:.1} KB/msg",
+        if save { "with Sent copies" } else { "without Sent copies" },
+        queued.as_secs_f64(),
+        n as f64 / queued.as_secs_f64(),
+        send,
+        n as f64 / send,
+        if save {
+            format!("; +sent copies {total:.2} s, {:.0} msg/s end to end", n as f64 / total)
+        } else {
+            String::new()
+        },
+        cpu * 1000.0 / n as f64,
+        written as f64 / 1024.0 / n as f64,
+    );
+    n as f64 / send
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().map(|s| s.parse().expect("N")).unwrap_or(2000);
     let size: usize = args.next().map(|s| s.parse().expect("SIZE_BYTES")).unwrap_or(10 * 1024);
+    // BENCH_ROUNDS=R: R rounds of smtp-source (default mode) then crmsync
+    // (without Sent copies), side by side, and the medians.
+    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(0);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 
     let dovecot = Dovecot::start().unwrap();
@@ -122,24 +209,26 @@ fn main() {
         postfix.smtp_open_port()
     );
 
+    if rounds > 0 {
+        let (mut theirs, mut ours) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            theirs.push(smtp_source(&dovecot, &postfix, n, size, false));
+            drain("smtp-source");
+            ours.push(crmsync_run(&rt, &dovecot, &postfix, n, size, false));
+            drain("crmsync");
+        }
+        println!(
+            "median of {rounds} rounds: smtp-source {:.0} msg/s, crmsync {:.0} msg/s",
+            median(theirs),
+            median(ours)
+        );
+        return;
+    }
+
     // Postfix's own load generator: a new session per message (its default),
     // then all messages over one session (-d), as crmsync does.
     for reuse in [false, true] {
-        let t = Instant::now();
-        let status = Command::new("/usr/sbin/smtp-source")
-            .args(if reuse { &["-d"][..] } else { &[][..] })
-            .args(["-s", "1", "-m", &n.to_string(), "-l", &size.to_string()])
-            .args(["-f", &dovecot.address("alice"), "-t", &dovecot.address("bob")])
-            .arg(format!("127.0.0.1:{}", postfix.smtp_open_port()))
-            .status()
-            .expect("smtp-source (Debian package postfix)");
-        assert!(status.success());
-        let secs = t.elapsed().as_secs_f64();
-        println!(
-            "smtp-source -s 1{} -m {n} -l {size}: {secs:.2} s, {:.0} msg/s",
-            if reuse { " -d" } else { "" },
-            n as f64 / secs
-        );
+        smtp_source(&dovecot, &postfix, n, size, reuse);
         drain("smtp-source");
     }
 
@@ -174,44 +263,7 @@ fn main() {
     }
 
     for save in [false, true] {
-        let dir = match std::env::var_os("BENCH_STORE_DIR") {
-            Some(d) => tempfile::tempdir_in(d).unwrap(),
-            None => tempfile::tempdir().unwrap(),
-        };
-        let mut store = setup(dir.path(), &dovecot, &postfix, save);
-        let queued = queue(&mut store, &dovecot, n, size);
-        let t = Instant::now();
-        let cpu = cpu_time();
-        let started = crmsync_core::time::now();
-        loop {
-            let r = rt.block_on(outgoing::send_due(&mut store, None)).unwrap();
-            if r.is_empty() {
-                break;
-            }
-            assert!(r.iter().all(|x| x.result == "ok"), "{r:?}");
-        }
-        let total = t.elapsed().as_secs_f64();
-        let cpu = (cpu_time() - cpu).as_secs_f64();
-        assert_eq!(count(&store, "SELECT count(*) FROM emails WHERE status = 'sent'"), n as i64);
-        // Until Postfix accepted the last one: its 250 is followed at once by the Sent commit.
-        let last: String =
-            store.conn().query_row("SELECT max(sent_on) FROM emails", [], |r| r.get(0)).unwrap();
-        let last = crmsync_core::time::from_db("sent_on", &last).unwrap();
-        let send = (last - started).num_milliseconds() as f64 / 1000.0;
-        println!(
-            "crmsync {}: queue {:.2} s ({:.0}/s); send {:.2} s, {:.0} msg/s{}; crmsync CPU {:.2} ms/msg",
-            if save { "with Sent copies" } else { "without Sent copies" },
-            queued.as_secs_f64(),
-            n as f64 / queued.as_secs_f64(),
-            send,
-            n as f64 / send,
-            if save {
-                format!("; +sent copies {total:.2} s, {:.0} msg/s end to end", n as f64 / total)
-            } else {
-                String::new()
-            },
-            cpu * 1000.0 / n as f64,
-        );
+        crmsync_run(&rt, &dovecot, &postfix, n, size, save);
         drain("crmsync");
     }
 }
