@@ -10,6 +10,7 @@ use crmsync_core::resolution::{Party, Role};
 use crmsync_core::store::emails::{self, NewEmail};
 use crmsync_core::store::outbox::{self, SentCopy};
 use crmsync_core::store::principals::{self, Kind};
+use crmsync_core::store::send_log::{self, Fact, SendLog};
 use crmsync_core::store::{mailboxes, profiles};
 
 fn setup() -> (tempfile::TempDir, Store, i64) {
@@ -191,7 +192,7 @@ fn claims_never_started_go_back_and_the_pass_that_lost_them_cannot_start_them() 
     assert_eq!(status(&store, ids[1]), ("sending".into(), 1));
     // A stops (or is presumed stopped); pass B puts the unstarted two back and
     // claims them itself.
-    assert_eq!(outbox::release_unstarted(c, mb).unwrap(), 2);
+    assert_eq!(outbox::release_unstarted(c, mb, &[]).unwrap(), 2);
     assert_eq!(status(&store, ids[1]), ("pending_send".into(), 0), "the attempt is given back");
     assert_eq!(
         status(&store, ids[0]),
@@ -207,4 +208,111 @@ fn claims_never_started_go_back_and_the_pass_that_lost_them_cannot_start_them() 
         vec![mb],
         "unstarted claims are work at once"
     );
+}
+
+fn sent_row(store: &Store, id: i64) -> (String, Option<String>, Option<String>, Option<String>) {
+    store
+        .conn()
+        .query_row(
+            "SELECT status, sent_on, sent_copy, smtp_started_on FROM emails WHERE activity_id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap()
+}
+
+/// The recovery a new pass runs first: stopped passes' logs folded in, their
+/// unstarted claims put back, in one commit; then the logs removed.
+fn recover_and_release(store: &mut Store, mb: i64) -> (send_log::Recovery, usize) {
+    let path = store.path().to_path_buf();
+    let (recovery, released) = store
+        .write(|tx| -> crmsync_core::error::Result<_> {
+            let r = send_log::recover(tx, &path)?;
+            let n = outbox::release_unstarted(tx, mb, &r.live)?;
+            Ok((r, n))
+        })
+        .unwrap();
+    (recovery, released)
+}
+
+#[test]
+fn a_killed_pass_s_send_log_is_folded_in_and_only_its_unstarted_claims_go_back() {
+    let (_d, mut store, mb) = setup();
+    let ids: Vec<i64> = (1..=3).map(|i| queue(&store, mb, i, "pending_send", None)).collect();
+    let mut log = SendLog::create(store.path(), "pass-a").unwrap();
+    assert_eq!(outbox::claim_due(store.conn(), mb, T0, 3, "pass-a").unwrap(), ids);
+    log.record(Fact::Started { id: ids[0], at: T0.into() }).unwrap();
+    log.record(Fact::Sent { id: ids[0], at: T1.into(), copy: SentCopy::Pending }).unwrap();
+    log.record(Fact::Started { id: ids[1], at: T1.into() }).unwrap();
+    // Killed: nothing folded, the file stays, its lock goes with the process.
+    drop(log);
+    assert_eq!(sent_row(&store, ids[0]).0, "sending", "not in the store yet");
+
+    let (recovery, released) = recover_and_release(&mut store, mb);
+    assert_eq!((recovery.folded, recovery.skipped, recovery.live.len()), (3, 0, 0));
+    assert_eq!(released, 1, "only the claim never started goes back");
+    recovery.finish().unwrap();
+    assert_eq!(
+        sent_row(&store, ids[0]),
+        ("sent".into(), Some(T1.into()), Some("pending".into()), Some(T0.into())),
+        "accepted before the kill: Sent, its copy still to file"
+    );
+    assert_eq!(sent_row(&store, ids[1]).3.as_deref(), Some(T1), "started: left for the Sent-folder check");
+    assert_eq!(outbox::stuck_sending(store.conn(), mb, T2).unwrap(), vec![ids[1]]);
+    assert_eq!(status(&store, ids[2]), ("pending_send".into(), 0), "never started: back, attempt given back");
+    let dir = send_log::dir_of(store.path());
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "the log is removed");
+}
+
+#[test]
+fn a_running_pass_s_claims_are_left_alone_before_its_starts_reach_the_store() {
+    let (_d, mut store, mb) = setup();
+    let ids: Vec<i64> = (1..=2).map(|i| queue(&store, mb, i, "pending_send", None)).collect();
+    let mut log = SendLog::create(store.path(), "pass-a").unwrap();
+    assert_eq!(outbox::claim_due(store.conn(), mb, T0, 2, "pass-a").unwrap(), ids);
+    log.record(Fact::Started { id: ids[0], at: T0.into() }).unwrap();
+
+    // Another pass (the CLI, say) recovers while A is still sending ids[0].
+    let (recovery, released) = recover_and_release(&mut store, mb);
+    assert_eq!(recovery.live, vec!["pass-a".to_string()]);
+    assert_eq!((recovery.folded, released), (0, 0), "nothing of a running pass is touched");
+    recovery.finish().unwrap();
+    assert!(outbox::still_claimed(store.conn(), ids[1], "pass-a").unwrap());
+
+    // A folds with its next commit, empties its log, and ends.
+    store.write(|tx| log.fold(tx)).unwrap();
+    log.folded().unwrap();
+    let file = send_log::dir_of(store.path()).join("pass-a.log");
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), 0, "emptied once in the store");
+    assert!(
+        !outbox::still_claimed(store.conn(), ids[0], "pass-a").unwrap(),
+        "started: no longer a fresh claim"
+    );
+    log.close().unwrap();
+    assert!(!file.exists());
+}
+
+#[test]
+fn torn_lines_are_skipped_and_folding_a_log_twice_changes_nothing() {
+    let (_d, mut store, mb) = setup();
+    let id = queue(&store, mb, 1, "pending_send", None);
+    outbox::claim_due(store.conn(), mb, T0, 1, "pass-b").unwrap();
+    let dir = send_log::dir_of(store.path());
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = format!(
+        "started {id} {T0}\nsent {id} {T1} none\nsent {id} not-a-time none\nsent 12\n\u{0}\u{0}\u{0}\ngarbage\nsent {id} {T2}"
+    );
+    for round in 0..2 {
+        std::fs::write(dir.join("pass-b.log"), &text).unwrap();
+        let (recovery, _) = recover_and_release(&mut store, mb);
+        assert_eq!((recovery.folded, recovery.skipped), (2, 4), "round {round}");
+        recovery.finish().unwrap();
+        assert_eq!(
+            sent_row(&store, id),
+            ("sent".into(), Some(T1.into()), Some("none".into()), Some(T0.into())),
+            "round {round}: the first acceptance stands"
+        );
+    }
+    let err = SendLog::create(store.path(), "../x").unwrap_err().to_string();
+    assert!(err.contains("claim-token"), "{err}");
 }

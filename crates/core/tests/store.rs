@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crmsync_core::Store;
 use crmsync_core::model::{CredentialSource, Endpoint, OutgoingAuth, ProfileData, ProfileKind, Security};
 use crmsync_core::secrets::{Secret, key_file_path};
 use crmsync_core::store::{latest_version, principals, profiles};
-use crmsync_core::{CoreError, Store};
 
 fn temp_db() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -241,40 +241,4 @@ fn a_store_whose_key_file_was_replaced_refuses_to_decrypt_with_a_clear_error() {
 fn secret_debug_output_never_shows_the_value() {
     let s = Secret::new("hunter2");
     assert_eq!(format!("{s:?}"), "Secret(***)");
-}
-
-#[test]
-fn an_unflushed_write_is_seen_by_other_connections_and_the_store_stays_fully_synchronous() {
-    let (_dir, path) = temp_db();
-    let mut store = open_store(&path);
-    store
-        .write_unflushed(|tx| {
-            tx.execute(
-                "INSERT INTO settings (key, value, modified_on) VALUES ('probe.unflushed', '1', 'now')",
-                [],
-            )
-            .map_err(CoreError::from)
-        })
-        .unwrap();
-    // Another process (here: another connection) sees it at once: it is in the
-    // write-ahead log, which a crash of crmsync does not lose.
-    let other = rusqlite::Connection::open(&path).unwrap();
-    let v: String = other
-        .query_row("SELECT value FROM settings WHERE key = 'probe.unflushed'", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(v, "1");
-    let sync: i64 = store.conn().query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
-    assert_eq!(sync, 2, "later writes are FULL again");
-    store.flush().unwrap();
-    // A failed unflushed write changes nothing and still restores FULL.
-    let err = store.write_unflushed(|tx| {
-        tx.execute(
-            "INSERT INTO settings (key, value, modified_on) VALUES ('probe.unflushed', '2', 'now')",
-            [],
-        )
-        .map_err(CoreError::from)
-    });
-    assert!(err.is_err(), "the key exists");
-    let sync: i64 = store.conn().query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
-    assert_eq!(sync, 2);
 }

@@ -99,36 +99,6 @@ impl SmtpClient {
     /// A refused sender or recipient fails here, and the server forgets the
     /// transaction (nothing is delivered to anyone).
     pub async fn submit(&self, sender: &str, recipients: &[String], raw: &[u8]) -> Result<Submitted<'_>> {
-        self.submit_with(sender, recipients, raw, || {}).await
-    }
-
-    /// [`SmtpClient::submit`], running `meanwhile` exactly once while the
-    /// server reads the envelope: right after the first envelope bytes are
-    /// written, before any reply is awaited (or at once, when the message fails
-    /// before that or a new connection must be opened first). The outgoing
-    /// pipeline records the previous message's Sent mark there.
-    pub async fn submit_with(
-        &self,
-        sender: &str,
-        recipients: &[String],
-        raw: &[u8],
-        meanwhile: impl FnOnce(),
-    ) -> Result<Submitted<'_>> {
-        let mut meanwhile = Some(meanwhile);
-        let result = self.submit_inner(sender, recipients, raw, &mut meanwhile).await;
-        if let Some(f) = meanwhile.take() {
-            f();
-        }
-        result
-    }
-
-    async fn submit_inner(
-        &self,
-        sender: &str,
-        recipients: &[String],
-        raw: &[u8],
-        meanwhile: &mut Option<impl FnOnce()>,
-    ) -> Result<Submitted<'_>> {
         let invalid = |reason: String| ProtocolError::SmtpRejected {
             host: self.peer.host.clone(),
             port: self.peer.port,
@@ -150,13 +120,10 @@ impl SmtpClient {
             *slot = None;
         }
         if slot.is_none() {
-            if let Some(f) = meanwhile.take() {
-                f();
-            }
             *slot = Some(self.connect().await?);
         }
         let session = slot.as_mut().expect("connected above");
-        match self.envelope_and_data(session, sender, recipients, raw, meanwhile).await {
+        match self.envelope_and_data(session, sender, recipients, raw).await {
             Ok(()) => Ok(Submitted { client: self, slot, size: raw.len(), done: false }),
             Err((e, keep)) => {
                 if !keep {
@@ -174,7 +141,6 @@ impl SmtpClient {
         sender: &str,
         recipients: &[String],
         raw: &[u8],
-        meanwhile: &mut Option<impl FnOnce()>,
     ) -> std::result::Result<(), (ProtocolError, bool)> {
         let utf8 = !sender.is_ascii() || recipients.iter().any(|r| !r.is_ascii());
         let eight_bit = !raw.is_ascii();
@@ -203,21 +169,14 @@ impl SmtpClient {
         commands.push("DATA\r\n".into());
         let lost = |e| (e, false);
         let mut replies = Vec::with_capacity(commands.len());
-        let mut meanwhile = || {
-            if let Some(f) = meanwhile.take() {
-                f();
-            }
-        };
         if session.ext.pipelining {
             self.write(session, commands.concat().as_bytes(), "MAIL FROM").await.map_err(lost)?;
-            meanwhile();
             for c in &commands {
                 replies.push(self.read_reply(session, verb(c)).await.map_err(lost)?);
             }
         } else {
             for c in &commands {
                 self.write(session, c.as_bytes(), verb(c)).await.map_err(lost)?;
-                meanwhile();
                 let r = self.read_reply(session, verb(c)).await.map_err(lost)?;
                 let ok = r.is_ok() || r.code == 354;
                 replies.push(r);

@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod principals;
 pub mod profiles;
 pub mod records;
+pub mod send_log;
 pub mod settings;
 pub mod sync_state;
 pub mod tasks;
@@ -120,38 +121,6 @@ impl Store {
         let value = f(&tx)?;
         tx.commit().map_err(CoreError::from)?;
         Ok(value)
-    }
-
-    /// Like [`Store::write`], but the commit is not forced to disk: it is in the
-    /// write-ahead log, so it survives crmsync crashing or being killed, and
-    /// reaches the disk with the next [`Store::write`] or [`Store::flush`].
-    /// Only for facts the code copes with losing in a power cut (a Sent mark:
-    /// the email stays in Sending, and recovery looks for it in the Sent folder).
-    pub fn write_unflushed<T, E>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
-    where
-        E: From<CoreError>,
-    {
-        self.conn.execute_batch("PRAGMA synchronous = NORMAL").map_err(CoreError::from)?;
-        let result = self.write(f);
-        let restored = self.conn.execute_batch("PRAGMA synchronous = FULL").map_err(CoreError::from);
-        let value = result?;
-        restored?;
-        Ok(value)
-    }
-
-    /// Forces every commit so far to disk (those of [`Store::write_unflushed`]
-    /// included): the write-ahead log is synced, as a FULL commit would.
-    pub fn flush(&mut self) -> Result<()> {
-        let mut wal = self.path.clone().into_os_string();
-        wal.push("-wal");
-        match std::fs::File::open(&wal) {
-            Ok(f) => {
-                f.sync_all().map_err(|source| CoreError::Io { path: wal.to_string_lossy().into(), source })
-            }
-            // No log: everything is in the database file, synced at checkpoint.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(CoreError::Io { path: wal.to_string_lossy().into(), source }),
-        }
     }
 
     /// Never use the OS keyring for this store's key (tests, and the

@@ -9,9 +9,11 @@
 //!
 //! `claim_due` commits `sending` (with `sending_since` and the attempt counted)
 //! for a batch before the engine opens any SMTP transaction, and `mark_started`
-//! records each transaction's start, so after a crash the row says whether a
-//! send may have happened; for those that may have, the engine looks for the
-//! Message-ID in the Sent folder before sending again (see docs/outgoing.md).
+//! records each transaction's start (a running pass writes starts and Sent
+//! marks to its send log first, [`crate::store::send_log`], and folds them in
+//! with its next commit), so after a crash the row says whether a send may have
+//! happened; for those that may have, the engine looks for the Message-ID in
+//! the Sent folder before sending again (see docs/outgoing.md).
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -29,11 +31,22 @@ pub enum SentCopy {
 }
 
 impl SentCopy {
-    fn as_str(self) -> &'static str {
+    /// The word stored for it.
+    pub fn as_str(self) -> &'static str {
         match self {
             SentCopy::Pending => "pending",
             SentCopy::Saved => "saved",
             SentCopy::None => "none",
+        }
+    }
+
+    /// The state a stored word names.
+    pub fn parse(word: &str) -> Option<SentCopy> {
+        match word {
+            "pending" => Some(SentCopy::Pending),
+            "saved" => Some(SentCopy::Saved),
+            "none" => Some(SentCopy::None),
+            _ => None,
         }
     }
 }
@@ -246,9 +259,25 @@ pub fn claim_due(conn: &Connection, mailbox_id: i64, now: &str, limit: i64, toke
     Ok(ids)
 }
 
-/// Records that the SMTP transaction of a claimed email begins now. False when
-/// the email is no longer this pass's claim (another pass put it back after
-/// this one was presumed stopped): then it must not be sent.
+/// Whether email `id` is still claimed by the pass holding `token` (another
+/// pass may have put it back after presuming this one stopped: then it must
+/// not be sent).
+pub fn still_claimed(conn: &Connection, id: i64, token: &str) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM emails WHERE activity_id = ?1 AND status = 'sending' AND claim_token = ?2 \
+             AND smtp_started_on IS NULL",
+            params![id, token],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Records that the SMTP transaction of a claimed email begins (or began) at
+/// `now`. False when the email is no longer this pass's claim (another pass
+/// put it back after this one was presumed stopped): then it must not be sent.
+/// A running pass records this in its send log (`send_log`) and folds it in later.
 pub fn mark_started(conn: &Connection, id: i64, token: &str, now: &str) -> Result<bool> {
     let n = conn.execute(
         "UPDATE emails SET smtp_started_on = ?3 WHERE activity_id = ?1 AND status = 'sending' \
@@ -259,14 +288,17 @@ pub fn mark_started(conn: &Connection, id: i64, token: &str, now: &str) -> Resul
 }
 
 /// Puts back a mailbox's claimed emails whose SMTP transaction never began
-/// (their pass stopped, or is still running and will skip them): Pending Send,
-/// due now, the attempt given back. Returns how many.
-pub fn release_unstarted(conn: &Connection, mailbox_id: i64) -> Result<usize> {
+/// and whose pass stopped: Pending Send, due now, the attempt given back.
+/// Claims of the passes in `running` (claim tokens) are left alone: their
+/// starts may still be in their send logs. Returns how many.
+pub fn release_unstarted(conn: &Connection, mailbox_id: i64, running: &[String]) -> Result<usize> {
+    let running = serde_json::to_string(running).expect("a list of strings is JSON");
     Ok(conn.execute(
         "UPDATE emails SET status = 'pending_send', sending_since = NULL, claim_token = NULL, \
          delivery_attempts = max(delivery_attempts - 1, 0) \
-         WHERE sender_mailbox_id = ?1 AND status = 'sending' AND smtp_started_on IS NULL",
-        [mailbox_id],
+         WHERE sender_mailbox_id = ?1 AND status = 'sending' AND smtp_started_on IS NULL \
+         AND coalesce(claim_token, '') NOT IN (SELECT value FROM json_each(?2))",
+        params![mailbox_id, running],
     )?)
 }
 

@@ -7,6 +7,7 @@ use crmsync_core::model::{Approval, ChannelMethod, Mailbox, Profile, ProfileKind
 use crmsync_core::settings::Settings;
 use crmsync_core::store::alerts::{self, NewAlert, Scope};
 use crmsync_core::store::outbox::{self, SentCopy};
+use crmsync_core::store::send_log::{self, Fact};
 use crmsync_core::store::{mailbox_state, mailboxes, profiles, settings as stored_settings};
 use crmsync_core::time::{from_db, now, now_db, to_db};
 use crmsync_core::{CoreError, ErrorClass, Store};
@@ -17,7 +18,8 @@ use crmsync_protocols::{ImapClient, ProtocolError, SpecialUse};
 use serde::Serialize;
 use tracing::{Instrument as _, info, info_span, warn};
 
-use super::message::{envelope_recipients, outgoing_message};
+use super::claims::Claims;
+use super::message::outgoing_message;
 use crate::connect;
 use crate::error::{EngineError, Result};
 use crate::permits::ConnectionPermits;
@@ -55,10 +57,11 @@ impl OutgoingSync {
     }
 }
 
-struct Ctx {
-    mailbox: Mailbox,
-    profile: Profile,
-    settings: Settings,
+/// What a pass over one mailbox works with.
+pub(super) struct Ctx {
+    pub(super) mailbox: Mailbox,
+    pub(super) profile: Profile,
+    pub(super) settings: Settings,
 }
 
 impl Ctx {
@@ -169,9 +172,23 @@ async fn send_mailbox(
     let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
     let mut report = OutgoingSync::new(&mb.data.email);
     let t = now();
-    // Claimed by a pass that stopped before starting them: nothing reached a
-    // server, so they simply go back in the queue.
-    let released = store.write(|tx| outbox::release_unstarted(tx, mb.id))?;
+    // What stopped passes recorded in their send logs goes into the store
+    // first; then their claims never started go back in the queue (nothing
+    // reached a server). Claims of passes still running are theirs.
+    let store_path = store.path().to_path_buf();
+    let (released, recovery) = store.write(|tx| -> Result<_> {
+        let recovery = send_log::recover(tx, &store_path)?;
+        Ok((outbox::release_unstarted(tx, mb.id, &recovery.live)?, recovery))
+    })?;
+    if recovery.folded > 0 || recovery.skipped > 0 {
+        info!(
+            mailbox = %mb.data.email,
+            folded = recovery.folded,
+            skipped = recovery.skipped,
+            "send logs of stopped passes are in the store"
+        );
+    }
+    recovery.finish()?;
     if released > 0 {
         info!(mailbox = %mb.data.email, released, "claimed emails never started are back in the queue");
     }
@@ -300,31 +317,17 @@ async fn run(
     let max_attempts = ctx.settings.int("outgoing.max_delivery_attempts");
     let copy_state = if save_copies { SentCopy::Pending } else { SentCopy::None };
     let mut just_sent = HashSet::new();
-    let mut queue = Claims::new(cap);
+    let mut queue = Claims::new(store, cap)?;
     let mut mailbox_error = None;
-    // The email the server just accepted, whose Sent mark is still to write.
-    let mut accepted: Option<i64> = None;
-    // Emails are claimed a few at a time (one disk flush for several; the
-    // flush also carries the Sent marks before it to disk). While the server
-    // takes in one email (after its closing dot, until its reply) the next is
-    // composed — or the next few claimed — so our bookkeeping overlaps the
-    // server's work.
+    // Emails are claimed a few at a time (one disk flush for several). Each
+    // start and each Sent mark goes to the pass's send log (one write, kept
+    // by the kernel if we are killed) and into the store with the next claim,
+    // whose flush carries them to disk. While the server takes in one email
+    // (after its closing dot, until its reply) the next is composed — or the
+    // next few claimed — so our bookkeeping overlaps the server's work.
     let mut prepared = queue.next(store, ctx, report)?;
     while let Some(cur) = prepared.take() {
-        // The previous email's Sent mark is written while the server reads
-        // this one's envelope (microseconds after that email's 250).
-        let mut mark = accepted.take();
-        let mut marked: Result<()> = Ok(());
-        let submitted = smtp
-            .submit_with(&ctx.mailbox.data.email, &cur.recipients, &cur.raw, || {
-                if let Some(id) = mark.take() {
-                    marked = store.write_unflushed(|tx| -> Result<()> {
-                        Ok(outbox::mark_sent(tx, id, &now_db(), copy_state)?)
-                    });
-                }
-            })
-            .await;
-        marked?;
+        let submitted = smtp.submit(&ctx.mailbox.data.email, &cur.recipients, &cur.raw).await;
         let mut upcoming = None;
         let outcome = match submitted {
             Ok(submitted) => {
@@ -335,8 +338,10 @@ async fn run(
         };
         match outcome {
             Ok(reply) => {
+                // Recorded before anything else happens: a kill from here on
+                // cannot make us send it again.
+                queue.log.record(Fact::Sent { id: cur.id, at: now_db(), copy: copy_state })?;
                 tracing::debug!(id = cur.id, %reply, "sent");
-                accepted = Some(cur.id);
                 report.sent += 1;
                 just_sent.insert(cur.id);
             }
@@ -357,12 +362,7 @@ async fn run(
             None => queue.next(store, ctx, report)?,
         };
     }
-    if let Some(id) = accepted {
-        store.write_unflushed(|tx| outbox::mark_sent(tx, id, &now_db(), copy_state))?;
-    }
-    if report.sent > 0 {
-        store.flush()?;
-    }
+    queue.close(store)?;
     smtp.close().await;
 
     // Phase 3: file the Sent copies of what was just sent.
@@ -387,78 +387,6 @@ async fn run(
     match mailbox_error {
         Some(e) => Err(e),
         None => Ok(()),
-    }
-}
-
-/// A claimed, composed email, ready for its SMTP transaction.
-struct Prepared {
-    id: i64,
-    email: outbox::Outgoing,
-    raw: Vec<u8>,
-    recipients: Vec<String>,
-}
-
-/// Emails claimed per store commit: one disk flush serves this many sends.
-/// After a crash, at most this many wait in Sending; those never started go
-/// back to the queue on the next pass.
-pub const CLAIM_BATCH: i64 = 16;
-
-/// Claims the mailbox's due emails a batch at a time, up to the per-pass cap.
-struct Claims {
-    /// This pass's claim token.
-    token: String,
-    handled: i64,
-    cap: i64,
-    claimed: std::collections::VecDeque<i64>,
-}
-
-impl Claims {
-    fn new(cap: i64) -> Claims {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let token = format!("{}-{}-{}", std::process::id(), nanos.as_nanos(), rand::random::<u32>());
-        Claims { token, handled: 0, cap, claimed: Default::default() }
-    }
-
-    /// The next claimed email, marked started and composed; when none is left
-    /// in the batch, claims the next batch first (Sending, attempts counted,
-    /// committed to disk). `None` when nothing is due or the cap is reached.
-    fn next(&mut self, store: &mut Store, ctx: &Ctx, report: &mut OutgoingSync) -> Result<Option<Prepared>> {
-        let mailbox_id = ctx.mailbox.id;
-        if self.claimed.is_empty() {
-            if self.handled >= self.cap {
-                report.capped = outbox::has_due(store.conn(), mailbox_id, &now_db())?;
-                return Ok(None);
-            }
-            let want = CLAIM_BATCH.min(self.cap - self.handled);
-            let token = self.token.clone();
-            let ids = store.write(|tx| outbox::claim_due(tx, mailbox_id, &now_db(), want, &token))?;
-            self.handled += ids.len() as i64;
-            self.claimed.extend(ids);
-        }
-        loop {
-            let Some(id) = self.claimed.pop_front() else { return Ok(None) };
-            // Recorded as started now, before its MAIL FROM: a crash from here
-            // on sends it through the Sent-folder check, never blindly again.
-            let token = &self.token;
-            if !store.write_unflushed(|tx| outbox::mark_started(tx, id, token, &now_db()))? {
-                continue; // another pass put it back and owns it now
-            }
-            let email = outbox::load(store.conn(), id)?;
-            let raw = compose(&outgoing_message(&email, &ctx.settings, now()), false);
-            let recipients = envelope_recipients(&email);
-            return Ok(Some(Prepared { id, email, raw, recipients }));
-        }
-    }
-
-    /// Puts `next` and the rest of the batch back in the queue (never started).
-    fn release_all(&mut self, store: &mut Store, next: Option<i64>, why: &str) -> Result<()> {
-        let ids: Vec<i64> = next.into_iter().chain(self.claimed.drain(..)).collect();
-        store.write(|tx| -> Result<()> {
-            for id in ids {
-                outbox::release(tx, id, why, None)?;
-            }
-            Ok(())
-        })
     }
 }
 

@@ -11,11 +11,13 @@
 //!    Sent copies still to file from an earlier run are filed.
 //! 2. SMTP: one connection, reused for every due message; messages are
 //!    claimed (Sending committed to disk) a batch at a time before any of them
-//!    is sent, each is marked started right before its transaction and Sent
-//!    right after the server's 250; the next message is prepared while the
-//!    server takes in the current one.
+//!    is sent (`claims.rs`), each is marked started right before its
+//!    transaction and Sent right after the server's 250 in the pass's send log
+//!    (folded into the store with the next claim); the next message is
+//!    prepared while the server takes in the current one.
 //! 3. IMAP: the Sent copies of phase 2 are appended.
 
+mod claims;
 pub mod cycle;
 pub mod message;
 
