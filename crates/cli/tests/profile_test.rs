@@ -1,5 +1,5 @@
 //! `profile test`: Test Connection of an email server profile against real
-//! Dovecot and Postfix — one row per server, the failure's code naming the
+//! Dovecot, Postfix and Radicale — one row per server, the failure's code naming the
 //! server, and the typed password never stored or printed.
 
 mod common;
@@ -163,6 +163,56 @@ fn a_plaintext_pop3_profile_is_tested_with_pop3() {
     let (code, report, _) = test_profile(&env, None, "");
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(server(&report, "POP3")["login"], false);
+}
+
+#[test]
+fn a_dav_url_is_tested_against_radicale_with_and_without_a_login() {
+    let s = servers();
+    let radicale = crmsync_tests::Radicale::start().unwrap();
+    let alice = s.dovecot.address("alice");
+    radicale.add_user(&alice, PW).unwrap();
+    let env = env_for(&s, true, s.dovecot.imaps_port());
+    env.ok(&["profile", "update", "Office", "--dav-url", &radicale.base_url(), "--allow-insecure"]);
+
+    // Without a login, a server that asks for one has answered.
+    let (code, report, _) = test_profile(&env, None, "");
+    assert_eq!(code, 0, "{report:#}");
+    let dav = server(&report, "DAV");
+    assert_eq!(
+        (dav["ok"].clone(), dav["login"].clone()),
+        (Value::Bool(true), Value::Bool(false)),
+        "{report:#}"
+    );
+    assert_eq!(
+        (dav["host"].as_str(), dav["port"].as_u64()),
+        (Some("127.0.0.1"), Some(radicale.port().into()))
+    );
+    assert_eq!(dav["role"], "act");
+    assert!(dav["message"].as_str().unwrap().contains("asks for a login"), "{report:#}");
+
+    let (code, report, _) = test_profile(&env, Some(&alice), PW);
+    assert_eq!(code, 0, "{report:#}");
+    let dav = server(&report, "DAV");
+    assert_eq!(
+        (dav["ok"].clone(), dav["login"].clone()),
+        (Value::Bool(true), Value::Bool(true)),
+        "{report:#}"
+    );
+    assert!(dav["message"].as_str().unwrap().contains(&format!("login as {alice} OK")), "{report:#}");
+
+    let (code, report, all_output) = test_profile(&env, Some(&alice), "Wrong-Pa55");
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(server(&report, "DAV")["code"], "DAV_AUTH_FAILED", "{report:#}");
+    assert!(!all_output.contains("Wrong-Pa55"), "{all_output}");
+
+    // Nothing listens: the row names the URL's host and port.
+    env.ok(&["profile", "update", "Office", "--dav-url", "http://127.0.0.1:1/dav/"]);
+    let (code, report, _) = test_profile(&env, Some(&alice), PW);
+    assert_eq!(code, 1, "{report:#}");
+    let dav = server(&report, "DAV");
+    assert_eq!((dav["ok"].clone(), dav["port"].as_u64()), (Value::Bool(false), Some(1)), "{report:#}");
+    assert_eq!(dav["code"], "CONNECTION_REFUSED", "{report:#}");
+    assert_eq!(server(&report, "IMAP")["ok"], true, "the other servers are still checked");
 }
 
 #[test]
