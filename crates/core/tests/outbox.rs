@@ -288,6 +288,13 @@ fn a_running_pass_s_claims_are_left_alone_before_its_starts_reach_the_store() {
         !outbox::still_claimed(store.conn(), ids[0], "pass-a").unwrap(),
         "started: no longer a fresh claim"
     );
+    // The next fact starts the emptied file afresh.
+    log.record(Fact::Started { id: ids[1], at: T1.into() }).unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text, format!("started {} {T1}\n", ids[1]));
+    // A pass ends by folding the rest; then its log is gone.
+    store.write(|tx| log.fold(tx)).unwrap();
+    log.folded().unwrap();
     log.close().unwrap();
     assert!(!file.exists());
 }

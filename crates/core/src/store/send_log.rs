@@ -18,7 +18,7 @@
 //! starts may not be in the store yet).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
@@ -118,7 +118,10 @@ impl SendLog {
         // Locked under a name recovery ignores, then renamed: recovery never
         // sees this pass's log unlocked.
         let new = dir.join(format!("{token}.new"));
-        let file = OpenOptions::new().create_new(true).append(true).open(&new).map_err(io_error(&new))?;
+        // Read and write access (not append-only): Windows locks and truncates
+        // only such handles. Lines go at the cursor, which `folded` rewinds.
+        let file =
+            OpenOptions::new().create_new(true).read(true).write(true).open(&new).map_err(io_error(&new))?;
         file.try_lock().map_err(|e| io_error(&new)(e.into()))?;
         let path = dir.join(format!("{token}.log"));
         fs::rename(&new, &path).map_err(io_error(&path))?;
@@ -156,7 +159,8 @@ impl SendLog {
     /// store, and the file is emptied.
     pub fn folded(&mut self) -> Result<()> {
         self.pending.clear();
-        self.file.set_len(0).map_err(io_error(&self.path))
+        self.file.set_len(0).map_err(io_error(&self.path))?;
+        self.file.rewind().map_err(io_error(&self.path))
     }
 
     /// Ends the pass: the log is removed. Facts not folded yet stay in the
