@@ -332,6 +332,62 @@ fn slow_rcpt(dir: &std::path::Path) -> PostfixOptions {
     }
 }
 
+#[test]
+fn a_connection_lost_mid_batch_puts_every_unsent_email_back_without_losing_an_attempt() {
+    let o = Office::new();
+    // Plain SMTP through a proxy that resets the connection after ~10
+    // messages' worth of server replies: in the middle of a claimed batch.
+    let proxy = FaultProxy::start("127.0.0.1", o.postfix.smtp_open_port()).unwrap();
+    o.env.ok(&[
+        "profile",
+        "update",
+        "Office",
+        "--outgoing-port",
+        &proxy.port().to_string(),
+        "--outgoing-security",
+        "none",
+        "--outgoing-auth",
+        "none",
+        "--allow-insecure",
+    ]);
+    o.env.ok(&["settings", "set", "outgoing.retry_interval_secs", "1"]);
+    let n = 20;
+    for i in 0..n {
+        o.send(&["--to", &o.bob, "--subject", &format!("b{i}"), "--body", "hi"]);
+    }
+    proxy.set_mode(FaultMode::Reset { after_bytes: 1400 });
+    let first = o.sync();
+    assert_eq!(
+        (&first[0]["result"], &first[0]["code"]),
+        (&"failed".into(), &"CONNECTION_LOST".into()),
+        "{first:#?}"
+    );
+    let sent = first[0]["sent"].as_i64().unwrap();
+    assert!((1..n).contains(&sent), "{first:#?}");
+    assert_eq!(
+        o.env.count("SELECT count(*) FROM emails WHERE status = 'sending'"),
+        0,
+        "no claim is left behind"
+    );
+    assert_eq!(o.env.count("SELECT count(*) FROM emails WHERE status = 'sent'"), sent);
+    assert_eq!(o.env.count("SELECT count(*) FROM emails WHERE status = 'pending_send'"), n - sent);
+    assert_eq!(
+        o.env.count("SELECT count(*) FROM emails WHERE status = 'pending_send' AND delivery_attempts = 1"),
+        1,
+        "only the email on the wire when the connection broke used an attempt"
+    );
+    assert_eq!(
+        o.env.count("SELECT count(*) FROM emails WHERE status = 'pending_send' AND delivery_attempts = 0"),
+        n - sent - 1
+    );
+
+    proxy.set_mode(FaultMode::Forward);
+    std::thread::sleep(Duration::from_millis(1100));
+    let second = o.sync();
+    assert_eq!(second[0]["sent"], n - sent, "{second:#?}");
+    assert_eq!(o.env.count("SELECT count(*) FROM emails WHERE status = 'sent'"), n);
+}
+
 /// Runs `crmsync sync` and kills it (SIGKILL) once email `stall_id` is in
 /// Sending (held at RCPT by the slow recipient).
 fn sync_and_kill_while_sending(o: &Office, stall_id: i64) {
