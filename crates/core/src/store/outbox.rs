@@ -274,10 +274,11 @@ pub fn still_claimed(conn: &Connection, id: i64, token: &str) -> Result<bool> {
         .is_some())
 }
 
-/// Records that the SMTP transaction of a claimed email begins (or began) at
-/// `now`. False when the email is no longer this pass's claim (another pass
-/// put it back after this one was presumed stopped): then it must not be sent.
-/// A running pass records this in its send log (`send_log`) and folds it in later.
+/// Records that the SMTP transaction of a claimed email began at `now`.
+/// False, changing nothing, when the email is no longer this pass's claim or
+/// its start is already recorded. A running pass checks [`still_claimed`]
+/// before it starts an email and records the start in its send log
+/// ([`crate::store::send_log`]), which folds it in with this function.
 pub fn mark_started(conn: &Connection, id: i64, token: &str, now: &str) -> Result<bool> {
     let n = conn.execute(
         "UPDATE emails SET smtp_started_on = ?3 WHERE activity_id = ?1 AND status = 'sending' \
