@@ -90,7 +90,7 @@ pub struct ActivityView {
     pub created_on: String,
 }
 
-/// Filter for [`list`].
+/// Filter for [`list_ids`].
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     /// email, appointment or task.
