@@ -5,11 +5,34 @@
 #   scripts/install-deps.sh desktop   build and run the desktop app
 #   scripts/install-deps.sh test      everything the test suite needs (includes desktop and e2e)
 #   scripts/install-deps.sh e2e       the desktop end-to-end test's session: Xvfb, D-Bus, dunst, WebKitWebDriver
+#   scripts/install-deps.sh --print [SET]
+#                                     print the command it would run to install every
+#                                     package of SET, and exit
+#   scripts/install-deps.sh --dry-run [SET]
+#                                     run the whole install branch for every package of
+#                                     SET, installed or not, with apt-get --simulate
+#                                     (CI runs this, so the branch that a fresh machine
+#                                     takes is exercised on a machine that has them all)
+#
+# Works as root (CI, a fresh machine) and as a user with sudo.
 set -euo pipefail
 
+mode=install
+case "${1:-}" in
+  --print) mode=print; shift ;;
+  --dry-run) mode=dry-run; shift ;;
+esac
 what="${1:-test}"
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
+case "$what" in
+  desktop | test | e2e) ;;
+  *) echo "install-deps: unknown set '$what' (desktop, test or e2e)" >&2; exit 2 ;;
+esac
+
+# The command prefix that runs a command as root: nothing when we are root,
+# sudo (keeping DEBIAN_FRONTEND) otherwise. An array, so that an empty prefix
+# is no word at all (a string "$sudo -E apt-get" ran the command "-E" as root).
+as_root=()
+[ "$(id -u)" -eq 0 ] || as_root=(sudo --preserve-env=DEBIAN_FRONTEND)
 
 desktop_pkgs=(build-essential pkg-config curl ca-certificates
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev
@@ -24,9 +47,21 @@ pkgs=("${desktop_pkgs[@]}")
 [ "$what" = "test" ] && pkgs+=("${server_pkgs[@]}" "${e2e_pkgs[@]}")
 [ "$what" = "e2e" ] && pkgs+=("${e2e_pkgs[@]}")
 
+apt_install=(apt-get install -y -q --no-install-recommends)
+[ "$mode" = dry-run ] && apt_install+=(--simulate)
+
+if [ "$mode" = print ]; then
+  echo "${as_root[*]}${as_root[*]:+ }${apt_install[*]} ${pkgs[*]}"
+  exit 0
+fi
+
 missing=()
 for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  if [ "$mode" = dry-run ]; then
+    missing+=("$p")
+  else
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  fi
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#pkgs[@]} packages already installed"
@@ -38,13 +73,15 @@ fi
 policy=/usr/sbin/policy-rc.d
 made_policy=0
 if [ ! -e "$policy" ]; then
-  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
-  $sudo chmod 755 "$policy"
+  printf '#!/bin/sh\nexit 101\n' | "${as_root[@]}" tee "$policy" >/dev/null
+  "${as_root[@]}" chmod 755 "$policy"
   made_policy=1
 fi
-trap '[ "$made_policy" = 1 ] && $sudo rm -f "$policy"' EXIT
+trap 'if [ "$made_policy" = 1 ]; then "${as_root[@]}" rm -f "$policy"; fi' EXIT
 
-echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+verb=installing; [ "$mode" = dry-run ] && verb="simulating (apt-get --simulate)"
+echo "install-deps: $verb ${#missing[@]} of ${#pkgs[@]} packages: ${missing[*]}"
+echo "postfix postfix/main_mailer_type select No configuration" | "${as_root[@]}" debconf-set-selections
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q
-$sudo -E apt-get install -y -q --no-install-recommends "${missing[@]}"
+"${as_root[@]}" apt-get update -q
+"${as_root[@]}" "${apt_install[@]}" "${missing[@]}"
