@@ -1,7 +1,7 @@
 //! Real-server test harness for crmsync.
 //!
-//! Starts private instances of Dovecot (IMAP, POP3, LMTP, SASL auth), Postfix
-//! and Radicale as child processes, each with its own configuration in a temp
+//! Starts private instances of Dovecot (IMAP, POP3, LMTP, SASL auth), Postfix,
+//! Radicale and Xandikos as child processes, each with its own configuration in a temp
 //! dir and on loopback ports picked at run time, so tests can run in parallel.
 //! Every server is ready-checked before `start` returns and stopped (process
 //! group SIGTERM, then SIGKILL) when dropped, also when a test panics.
@@ -44,6 +44,7 @@ pub mod radicale;
 pub mod smtp_client;
 pub mod tls;
 pub mod wire;
+pub mod xandikos;
 
 pub use dovecot::{Dovecot, DovecotOptions};
 pub use error::{HarnessError, Result};
@@ -54,3 +55,4 @@ pub use postfix::{Postfix, PostfixOptions};
 pub use radicale::{DavResponse, Radicale};
 pub use smtp_client::{SmtpClient, SmtpReply, send_mail};
 pub use tls::{TestCa, client_config};
+pub use xandikos::Xandikos;

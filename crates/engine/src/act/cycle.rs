@@ -16,10 +16,12 @@ use crmsync_core::store::alerts::{self, NewAlert, Scope};
 use crmsync_core::store::appointments::OwnerIds;
 use crmsync_core::store::{mailbox_state, mailboxes, profiles, settings as stored_settings};
 use crmsync_core::{CoreError, ErrorClass, Store};
-use crmsync_protocols::dav::{DavClient, Discovery, SyncOutcome};
+use crmsync_protocols::dav::{DavClient, Discovery};
 use serde::Serialize;
+use tracing::info;
 
 use super::apply::{self, Ctx, RemoteItem};
+use super::listing::{kinds_of, list, token_after_own_writes};
 use super::load::{crm_records, owner_facts};
 use crate::connect;
 use crate::error::{EngineError, Result};
@@ -127,14 +129,6 @@ fn is_loopback(url: &str) -> bool {
     rest.starts_with("127.") || rest.starts_with("localhost") || rest.starts_with("[::1]")
 }
 
-fn kinds_of(kind: &str) -> ItemKind {
-    match kind {
-        "calendar" => ItemKind::Appointment,
-        "tasks" => ItemKind::Task,
-        _ => ItemKind::Contact,
-    }
-}
-
 /// Discovers the mailbox's calendar, task list and address book (creating
 /// what is missing) and remembers them.
 pub async fn discover(
@@ -198,45 +192,6 @@ pub fn confirm_brake(store: &mut Store, email: &str) -> Result<Vec<Collection>> 
         return Err(CoreError::invalid("email", format!("{email} has no held mass delete to confirm")).into());
     }
     Ok(released)
-}
-
-/// The server's state of one collection URL.
-struct Listing {
-    /// href -> etag of every member now.
-    members: BTreeMap<String, String>,
-    token: Option<String>,
-    ctag: Option<String>,
-    how: &'static str,
-}
-
-async fn list(client: &DavClient, col: &Collection, known: &BTreeMap<String, String>) -> Result<Listing> {
-    let url = &col.url;
-    let mut outcome = client.sync_collection(url, col.sync_token.as_deref()).await?;
-    let mut how = if col.sync_token.is_some() { "sync-token" } else { "initial" };
-    if outcome == SyncOutcome::InvalidToken {
-        outcome = client.sync_collection(url, None).await?;
-        how = "initial";
-    }
-    match outcome {
-        SyncOutcome::Changes(c) => {
-            let mut members = if how == "sync-token" { known.clone() } else { BTreeMap::new() };
-            for h in c.removed {
-                members.remove(&h);
-            }
-            for (h, e) in c.changed {
-                members.insert(h, e);
-            }
-            Ok(Listing { members, token: c.token, ctag: None, how })
-        }
-        _ => {
-            let (ctag, _) = client.collection_state(url).await?;
-            if ctag.is_some() && ctag == col.ctag {
-                return Ok(Listing { members: known.clone(), token: None, ctag, how: "ctag-unchanged" });
-            }
-            let members = client.list_etags(url).await?.into_iter().collect();
-            Ok(Listing { members, token: None, ctag, how: "etags" })
-        }
-    }
 }
 
 fn component_kind(data: &str) -> Option<ItemKind> {
@@ -396,12 +351,38 @@ async fn sync_url(
             })
             .filter(|h| !items.contains_key(h))
             .collect();
+        let mut p = p;
         if !need.is_empty() {
             for (href, etag, data) in client.multiget(&col.url, &need, kind == ItemKind::Contact).await? {
                 if let Ok((item, _)) = apply::parse(kind, &data, &href) {
                     let v4 = data.contains("VERSION:4.0");
                     items.insert(href, RemoteItem { item, etag, v4, raw: data });
                 }
+            }
+            // Listed but not returned: asked once more on its own. Gone (404/410)
+            // means deleted on the server since the listing's token, whatever
+            // the listing said; plan again with it gone (docs/act-sync.md: a CRM
+            // change is then created on the server again, no change deletes it
+            // in the CRM).
+            let mut gone = Vec::new();
+            let missing: Vec<String> = need.iter().filter(|h| !items.contains_key(*h)).cloned().collect();
+            for href in &missing {
+                match client.get(href).await? {
+                    Some((etag, data)) => {
+                        if let Ok((item, _)) = apply::parse(kind, &data, href) {
+                            let v4 = data.contains("VERSION:4.0");
+                            items.insert(href.clone(), RemoteItem { item, etag, v4, raw: data });
+                        }
+                    }
+                    None => gone.push(href.clone()),
+                }
+            }
+            if !gone.is_empty() {
+                info!(mailbox = %mb.data.email, count = gone.len(), "listed items are gone from the server; planning again");
+                for href in &gone {
+                    remote.remove(href);
+                }
+                p = plan(&crm_snaps, &remote.values().cloned().collect::<Vec<_>>(), &rows, &cx);
             }
         }
 
@@ -476,9 +457,22 @@ async fn sync_url(
         })?;
         out.push(st);
     }
-    if server_ok {
+    // Which token and CTag to keep (listing.rs says why writes matter).
+    let wrote = out.iter().any(|s| s.created_server + s.updated_server + s.deleted_server + s.conflicts > 0);
+    let keep = match (server_ok, wrote, listing.token.as_deref()) {
+        (true, false, _) => Some((listing.token.clone(), listing.ctag.clone())),
+        (true, true, Some(before)) => Some((
+            token_after_own_writes(store, client, &first.url, cols, before).await?,
+            listing.ctag.clone(),
+        )),
+        (true, true, None) => Some((None, listing.ctag.clone())),
+        // Something is left to do next cycle; had we written, our writes must
+        // be covered too: list every member next time.
+        (false, true, _) => Some((None, None)),
+        (false, false, _) => None,
+    };
+    if let Some((token, ctag)) = keep {
         let ids: Vec<i64> = cols.iter().map(|c| c.id).collect();
-        let (token, ctag) = (listing.token.clone(), listing.ctag.clone());
         store.write(|tx| -> Result<()> {
             for id in &ids {
                 act_store::set_sync_state(tx, *id, token.as_deref(), ctag.as_deref())?;

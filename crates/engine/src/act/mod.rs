@@ -6,6 +6,7 @@
 
 mod apply;
 pub mod cycle;
+mod listing;
 mod load;
 
 pub use cycle::{
