@@ -29,6 +29,10 @@ pub fn hint(code: &str) -> String {
             "The server does not offer STARTTLS on this port. Use tls on the implicit-TLS port, or ask the mail administrator to enable STARTTLS.",
         ),
         (
+            "RESPONSE_TOO_LARGE",
+            "The server sent far more than a calendar or address book answer should hold, so crmsync stopped reading. If the collection really is that large, raise the act.max_response_mb setting; otherwise check the server (its URL may point at something else).",
+        ),
+        (
             "DNS_FAILED",
             "The server name cannot be resolved. Check the host name in the profile and the office's DNS.",
         ),

@@ -275,6 +275,12 @@ pub const DEFS: &[Def] = &[
         default: "50",
         help: "Refuse to mirror deletes of more than this share of a collection until confirmed",
     },
+    Def {
+        key: "act.max_response_mb",
+        kind: int(1, 1024),
+        default: "64",
+        help: "Largest CalDAV/CardDAV answer read, in MB; a larger one stops the sync with RESPONSE_TOO_LARGE",
+    },
 ];
 
 /// Looks up a setting by key.

@@ -140,7 +140,9 @@ async fn test_act(store: &mut Store, mb: &Mailbox, profile: &Profile) -> Result<
     crmsync_protocols::dav_probe::probe(url, &user, password.expose(), timeout, &[]).await?;
     // Discovery (nothing is created or changed on the server): the principal,
     // its calendar and address book homes and the collections in them.
-    let client = crmsync_protocols::dav::DavClient::new(url, &user, password.expose(), timeout, &[])?;
+    let max_mb = stored_settings::load(store.conn())?.int("act.max_response_mb").max(1) as u64;
+    let client = crmsync_protocols::dav::DavClient::new(url, &user, password.expose(), timeout, &[])?
+        .with_max_response_mb(max_mb);
     let d = client.discover().await?;
     let picks = [
         ("calendar", d.calendar_for("VEVENT").cloned()),

@@ -258,6 +258,20 @@ pub enum ProtocolError {
         /// What was wrong.
         detail: String,
     },
+    /// The server sent more than the configured limit; the rest was not read.
+    #[error("{proto} server {host}:{port} sent more than {limit_mb} MB for {what}; the rest was not read")]
+    ResponseTooLarge {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The request or item it answered.
+        what: String,
+        /// The limit, in MB.
+        limit_mb: u64,
+    },
     /// The connection broke (reset, EOF, I/O error) after it was established.
     #[error("connection to {proto} server {host}:{port} lost: {detail}")]
     ConnectionLost {
@@ -346,6 +360,7 @@ impl ProtocolError {
             E::ItemRejected { .. } => "DAV_ITEM_REJECTED",
             E::Protocol { .. } => "PROTOCOL_ERROR",
             E::ConnectionLost { .. } => "CONNECTION_LOST",
+            E::ResponseTooLarge { .. } => "RESPONSE_TOO_LARGE",
         }
     }
 
@@ -377,7 +392,8 @@ impl ProtocolError {
             | E::PlaintextRefused { .. }
             | E::AuthFailed { .. }
             | E::AuthMechanismUnavailable { .. }
-            | E::MailboxNotFound { .. } => ErrorClass::Permanent,
+            | E::MailboxNotFound { .. }
+            | E::ResponseTooLarge { .. } => ErrorClass::Permanent,
             E::MessageUnavailable { .. } | E::SmtpRejected { .. } | E::ItemRejected { .. } => {
                 ErrorClass::Item
             }

@@ -121,7 +121,8 @@ fn client_for(store: &Store, mb: &Mailbox) -> Result<(DavClient, crmsync_core::m
     }
     let (user, password) = connect::credentials(store, mb, &profile)?;
     let timeout = Duration::from_secs(u64::from(profile.data.timeout));
-    Ok((DavClient::new(&url, &user, password.expose(), timeout, &[])?, profile))
+    let max_mb = stored_settings::load(store.conn())?.int("act.max_response_mb").max(1) as u64;
+    Ok((DavClient::new(&url, &user, password.expose(), timeout, &[])?.with_max_response_mb(max_mb), profile))
 }
 
 fn is_loopback(url: &str) -> bool {

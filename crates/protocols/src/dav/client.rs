@@ -90,8 +90,15 @@ pub struct DavClient {
     host: String,
     port: u16,
     timeout: Duration,
+    max_response_bytes: u64,
     requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
+
+/// The largest answer read by default (the engine applies `act.max_response_mb`).
+pub const DEFAULT_MAX_RESPONSE_MB: u64 = 64;
+
+/// Redirects followed, and only within the DAV URL's origin.
+const MAX_REDIRECTS: usize = 5;
 
 const PROPFIND_DISCOVERY: &str = r#"<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:a="urn:ietf:params:xml:ns:carddav"><d:prop><d:current-user-principal/><d:resourcetype/><c:calendar-home-set/><a:addressbook-home-set/></d:prop></d:propfind>"#;
 const PROPFIND_COLLECTIONS: &str = r#"<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:cs="http://calendarserver.org/ns/"><d:prop><d:resourcetype/><d:displayname/><c:supported-calendar-component-set/><cs:getctag/><d:sync-token/></d:prop></d:propfind>"#;
@@ -111,8 +118,23 @@ impl DavClient {
         let base = Url::parse(url).map_err(|e| invalid(format!("DAV URL '{url}': {e}")))?;
         let host = base.host_str().unwrap_or_default().to_string();
         let port = base.port_or_known_default().unwrap_or(0);
-        let mut builder =
-            reqwest::Client::builder().timeout(timeout).connect_timeout(timeout).pool_max_idle_per_host(8);
+        // A redirect to another scheme, host or port is not followed: it would
+        // carry the login elsewhere, or downgrade TLS to plain HTTP.
+        let origin = base.origin();
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                attempt.error("too many redirects")
+            } else if attempt.url().origin() != origin {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        });
+        let mut builder = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .pool_max_idle_per_host(8)
+            .redirect(redirects);
         for c in crate::tls::parse_pem_certificates(extra_roots_pem).map_err(|e| invalid(e.to_string()))? {
             builder = builder.add_root_certificate(
                 reqwest::Certificate::from_der(&c).map_err(|e| invalid(e.to_string()))?,
@@ -127,8 +149,32 @@ impl DavClient {
             host,
             port,
             timeout,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_MB * 1024 * 1024,
             requests: Default::default(),
         })
+    }
+
+    /// The same client reading at most `mb` MB of any one answer.
+    pub fn with_max_response_mb(mut self, mb: u64) -> DavClient {
+        self.max_response_bytes = mb.max(1) * 1024 * 1024;
+        self
+    }
+
+    /// Whether `url` is on the DAV URL's origin (scheme, host and port).
+    fn same_origin(&self, url: &str) -> bool {
+        Url::parse(url).is_ok_and(|u| u.origin() == self.base.origin())
+    }
+
+    /// The path of a member `href` from a server answer, or None when the
+    /// href points to another origin (such a member is not ours to sync).
+    fn member_path(&self, href: &str) -> Option<String> {
+        let url = self.url(href);
+        if self.same_origin(&url) {
+            Some(self.path(&url))
+        } else {
+            tracing::warn!(host = %self.host, href, "the server listed a member on another host or scheme; ignored");
+            None
+        }
     }
 
     /// HTTP requests sent so far by this client (and its clones).
@@ -218,6 +264,19 @@ impl DavClient {
         headers: &[(&str, &str)],
         body: Option<String>,
     ) -> Result<(StatusCode, Option<String>, String)> {
+        if !self.same_origin(url) {
+            // Only where the server pointed us (a principal, a home set): never
+            // sent, so the login cannot go to another host or over plain HTTP.
+            return Err(ProtocolError::Protocol {
+                proto: Proto::Dav,
+                host: self.host.clone(),
+                port: self.port,
+                detail: format!(
+                    "the server pointed to {url}, which is not on {}; crmsync does not follow it",
+                    self.base.origin().ascii_serialization()
+                ),
+            });
+        }
         self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let m = Method::from_bytes(method.as_bytes()).expect("valid method");
         let mut req = self.http.request(m, url).basic_auth(&self.user, Some(&self.password));
@@ -231,8 +290,32 @@ impl DavClient {
         let status = resp.status();
         let etag =
             resp.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let text = resp.text().await.map_err(|e| self.lost(e, method))?;
+        let text = self.read_body(resp, method, url).await?;
         Ok((status, etag, text))
+    }
+
+    /// Reads an answer's body up to the limit; a longer one is an error and
+    /// the rest is never read (memory stays bounded whatever the server sends).
+    async fn read_body(&self, mut resp: reqwest::Response, method: &str, url: &str) -> Result<String> {
+        let limit = self.max_response_bytes;
+        let too_large = || ProtocolError::ResponseTooLarge {
+            proto: Proto::Dav,
+            host: self.host.clone(),
+            port: self.port,
+            what: format!("{method} {}", self.path(url)),
+            limit_mb: limit / (1024 * 1024),
+        };
+        if resp.content_length().is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.lost(e, method))? {
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(String::from_utf8(body).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
 
     async fn multistatus(&self, method: &str, url: &str, depth: &str, body: &str) -> Result<Multistatus> {
@@ -308,7 +391,7 @@ impl DavClient {
             }
             scanned.push(home.clone());
             let list = self.propfind(&home, "1", PROPFIND_COLLECTIONS).await?;
-            for r in &list.responses {
+            for r in list.responses.iter().filter(|r| self.member_path(&r.href).is_some()) {
                 if r.resource_types.iter().any(|t| t == "calendar") {
                     d.calendars.push(self.collection(r));
                 } else if r.resource_types.iter().any(|t| t == "addressbook") {
@@ -383,7 +466,7 @@ impl DavClient {
         let own = self.path(url);
         let mut c = Changes { token: m.sync_token, ..Default::default() };
         for r in m.responses {
-            let href = self.path(&self.url(&r.href));
+            let Some(href) = self.member_path(&r.href) else { continue };
             if href == own || href.ends_with('/') {
                 continue;
             }
@@ -403,7 +486,7 @@ impl DavClient {
         Ok(m.responses
             .into_iter()
             .filter(|r| !r.resource_types.iter().any(|t| t == "collection"))
-            .map(|r| (self.path(&self.url(&r.href)), r.etag.unwrap_or_default()))
+            .filter_map(|r| Some((self.member_path(&r.href)?, r.etag.unwrap_or_default())))
             .filter(|(h, _)| *h != own && !h.ends_with('/'))
             .collect())
     }
@@ -429,8 +512,8 @@ impl DavClient {
             };
             let m = self.multistatus("REPORT", url, "1", &body).await?;
             for r in m.responses {
-                if let (Some(etag), Some(data)) = (r.etag, r.data) {
-                    out.push((self.path(&self.url(&r.href)), etag, data));
+                if let (Some(etag), Some(data), Some(href)) = (r.etag, r.data, self.member_path(&r.href)) {
+                    out.push((href, etag, data));
                 }
             }
         }

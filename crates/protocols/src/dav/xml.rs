@@ -56,6 +56,10 @@ fn local(name: &[u8]) -> String {
     String::from_utf8_lossy(n).to_ascii_lowercase()
 }
 
+/// How deep a multistatus may nest elements. DAV answers nest about ten deep;
+/// the limit keeps a hostile answer from growing the element stack without end.
+const MAX_DEPTH: usize = 64;
+
 /// Parses a multistatus body; an error names what was wrong.
 pub fn parse_multistatus(body: &str) -> Result<Multistatus, String> {
     let mut reader = Reader::from_str(body);
@@ -83,6 +87,12 @@ pub fn parse_multistatus(body: &str) -> Result<Multistatus, String> {
                         propstat_status = None;
                     }
                     _ => {}
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(format!(
+                        "XML nested deeper than {MAX_DEPTH} elements at byte {}; not a DAV answer",
+                        reader.buffer_position()
+                    ));
                 }
                 stack.push(name);
                 text.clear();
@@ -249,5 +259,12 @@ END:VCALENDAR</C:calendar-data></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:
             let _ = parse_multistatus(body);
         }
         assert!(parse_multistatus("<html/>").is_err());
+    }
+
+    #[test]
+    fn a_million_deep_nesting_is_refused_quickly_with_its_depth() {
+        let deep = format!("<d:multistatus xmlns:d=\"DAV:\">{}", "<d:x>".repeat(1_000_000));
+        let e = parse_multistatus(&deep).unwrap_err();
+        assert!(e.contains("nested deeper than 64"), "{e}");
     }
 }
