@@ -8,6 +8,7 @@ pub mod connect;
 pub mod error;
 pub mod handle;
 pub mod incoming;
+pub mod logging;
 pub mod migrate;
 pub mod outgoing;
 pub mod permits;
@@ -15,6 +16,7 @@ pub mod service;
 pub mod test_enable;
 
 pub use error::{EngineError, Result};
+pub use service::hold::StoreLease;
 pub use handle::{
     EngineEvent, EngineHandle, EngineOptions, Health, LeaseInfo, MailboxHealth, QueueDepths, StatusSnapshot,
     status_from_store,
