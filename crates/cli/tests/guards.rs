@@ -69,7 +69,18 @@ fn office(dovecot: &Dovecot, postfix: Option<&Postfix>) -> (Env, String) {
     env.ok(&["user", "add", &alice, "--name", "Alice"]);
     let outgoing = if postfix.is_some() { "server-side" } else { "none" };
     let out = env.run_stdin(
-        &["mailbox", "add", &alice, "--profile", "Office", "--outgoing", outgoing, "--track", "all", "--password-stdin"],
+        &[
+            "mailbox",
+            "add",
+            &alice,
+            "--profile",
+            "Office",
+            "--outgoing",
+            outgoing,
+            "--track",
+            "all",
+            "--password-stdin",
+        ],
         PW,
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -152,7 +163,18 @@ fn a_trace_log_of_a_sync_over_imap_and_smtp_never_shows_the_password() {
     dovecot.add_user("bob", "other-pw").unwrap();
     for (round, filter) in ["trace", "trace,async_imap=trace"].into_iter().enumerate() {
         deliver(&dovecot, &alice, &format!("log{round}"));
-        env.json(&["email", "send", "--from", &alice, "--to", &bob, "--subject", "logged", "--body", "hello"]);
+        env.json(&[
+            "email",
+            "send",
+            "--from",
+            &alice,
+            "--to",
+            &bob,
+            "--subject",
+            "logged",
+            "--body",
+            "hello",
+        ]);
         let out = env.cmd(&["sync"]).env("CRMSYNC_LOG", filter).output().unwrap();
         let log = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{log}");

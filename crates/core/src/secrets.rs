@@ -139,15 +139,13 @@ impl Cipher {
         let path = key_file_path(db_path);
         let mut fresh = [0u8; 32];
         rand::rng().fill_bytes(&mut fresh);
-        let (key, location, adopted) = if recorded.is_none()
-            && use_keyring
-            && keyring_set(&installation_id(conn)?, &fresh).is_ok()
-        {
-            (fresh.to_vec(), KeyLocation::Keyring, false)
-        } else {
-            let (key, adopted) = install_key_file(&path, &fresh)?;
-            (key, KeyLocation::File, adopted)
-        };
+        let (key, location, adopted) =
+            if recorded.is_none() && use_keyring && keyring_set(&installation_id(conn)?, &fresh).is_ok() {
+                (fresh.to_vec(), KeyLocation::Keyring, false)
+            } else {
+                let (key, adopted) = install_key_file(&path, &fresh)?;
+                (key, KeyLocation::File, adopted)
+            };
         let cipher = Cipher::from_key(&key, location)?;
         if recorded.is_some() {
             // The store had a key file and it is gone: the key is lost, and with

@@ -71,7 +71,8 @@ fn every_file_of_the_store_is_private_whatever_the_umask() {
             .env("CRMSYNC_KEYRING", "off")
             .output()
             .unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(out.status.success() && text.contains("MODES-OK"), "umask {umask}:\n{text}");
     }
 }
@@ -94,8 +95,10 @@ fn two_openers_of_one_new_store_at_once_end_with_one_key_and_read_each_others_se
                 })
             })
             .collect();
-        let sealed: Vec<Vec<u8>> =
-            threads.into_iter().map(|t| t.join().unwrap().unwrap_or_else(|e| panic!("round {round}: {e}"))).collect();
+        let sealed: Vec<Vec<u8>> = threads
+            .into_iter()
+            .map(|t| t.join().unwrap().unwrap_or_else(|e| panic!("round {round}: {e}")))
+            .collect();
         // A third opener reads both: there is one key.
         let store = open_store(&path);
         let cipher = store.cipher().unwrap();
@@ -124,7 +127,8 @@ fn a_key_file_left_by_a_deleted_store_is_adopted_by_a_new_store_at_its_path() {
         let _ = std::fs::remove_file(with_suffix(&path, suffix));
     }
     let store = open_store(&path);
-    let sealed = store.cipher().expect("a new store adopts the key file left beside it").seal(&Secret::new("pw"));
+    let sealed =
+        store.cipher().expect("a new store adopts the key file left beside it").seal(&Secret::new("pw"));
     drop(store);
     assert_eq!(std::fs::read(key_file_path(&path)).unwrap(), old_key, "the key file is kept as it was");
     let store = open_store(&path);
@@ -139,7 +143,10 @@ fn a_key_file_of_another_store_says_what_it_is_and_what_to_do_and_moving_it_away
     {
         let store = open_store(&path);
         let sealed = store.cipher().unwrap().seal(&Secret::new("pw"));
-        store.conn().execute("INSERT INTO meta(key, value) VALUES ('sealed', ?1)", [hex_of(&sealed)]).unwrap();
+        store
+            .conn()
+            .execute("INSERT INTO meta(key, value) VALUES ('sealed', ?1)", [hex_of(&sealed)])
+            .unwrap();
         let mut store = store;
         store.write(|tx| profiles::insert(tx, &profile_data(), Some(&sealed))).unwrap();
         open_store(&other).cipher().unwrap();

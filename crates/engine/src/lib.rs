@@ -16,8 +16,8 @@ pub mod service;
 pub mod test_enable;
 
 pub use error::{EngineError, Result};
-pub use service::hold::StoreLease;
 pub use handle::{
     EngineEvent, EngineHandle, EngineOptions, Health, LeaseInfo, MailboxHealth, QueueDepths, StatusSnapshot,
     status_from_store,
 };
+pub use service::hold::StoreLease;

@@ -32,7 +32,8 @@ pub fn init(default_filter: &str, json: bool) {
     let spec = std::env::var(LOG_ENV).ok().filter(|s| !s.trim().is_empty());
     let filter = filter(spec.as_deref(), default_filter);
     let ansi = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(RedactedStderr).with_ansi(ansi);
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(RedactedStderr).with_ansi(ansi);
     let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
 }
 
@@ -120,7 +121,8 @@ fn redact_line(line: &str) -> String {
                 while start < out.len() && bytes[start] == b' ' {
                     start += 1;
                 }
-                while start < out.len() && (bytes[start].is_ascii_alphanumeric() || b"-_".contains(&bytes[start]))
+                while start < out.len()
+                    && (bytes[start].is_ascii_alphanumeric() || b"-_".contains(&bytes[start]))
                 {
                     start += 1;
                 }
@@ -130,7 +132,8 @@ fn redact_line(line: &str) -> String {
                 from = end;
                 continue;
             }
-            let with = if out[..start].ends_with(' ') { REDACTED.to_string() } else { format!(" {REDACTED}") };
+            let with =
+                if out[..start].ends_with(' ') { REDACTED.to_string() } else { format!(" {REDACTED}") };
             out.replace_range(start..end, &with);
             from = start + with.len();
         }
@@ -185,7 +188,9 @@ fn redact_bearer(s: &str) -> String {
     let mut pos = 0;
     while let Some(i) = lower[pos..].find("bearer ") {
         let start = pos + i + "bearer ".len();
-        let end = s[start..].find(|c: char| c.is_whitespace() || c == '"' || c == '\\').map_or(s.len(), |j| start + j);
+        let end = s[start..]
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '\\')
+            .map_or(s.len(), |j| start + j);
         if end > start && &s[start..end] != REDACTED {
             out.push_str(&s[last..start]);
             out.push_str(REDACTED);
@@ -229,7 +234,8 @@ fn is_sasl(token: &str) -> bool {
     // (ids, hashes) almost never decode to that.
     decoded.is_ok_and(|b| {
         b.iter().any(|&c| c == 0 || c == 1)
-            && std::str::from_utf8(&b).is_ok_and(|t| !t.chars().any(|c| c.is_control() && !matches!(c, '\0' | '\x01')))
+            && std::str::from_utf8(&b)
+                .is_ok_and(|t| !t.chars().any(|c| c.is_control() && !matches!(c, '\0' | '\x01')))
     })
 }
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 use crmsync_core::model::{Mailbox, Severity};
 use crmsync_core::store::alerts::Scope;
 use crmsync_core::store::{mailboxes, profiles, settings as stored_settings};
-use futures::FutureExt;
 use crmsync_core::{ErrorClass, Store};
+use futures::FutureExt;
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tracing::{error, warn};
 
