@@ -127,7 +127,17 @@ fn redact_line(line: &str) -> String {
                     start += 1;
                 }
             }
-            let end = value_end(&out, start, json);
+            let mut end = value_end(&out, start, json);
+            if keep_word {
+                // After the mechanism only an initial response (base64, or
+                // "=") is secret; prose such as "AUTH PLAIN: unexpected
+                // challenge" stays readable.
+                let arg = out[start..end].trim_start_matches(' ');
+                let len = arg
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || "+/=".contains(c)))
+                    .unwrap_or(arg.len());
+                end = if len > 0 { end - arg.len() + len } else { start };
+            }
             if out[start..end].trim().is_empty() || out[start..end].trim() == REDACTED {
                 from = end;
                 continue;
@@ -293,6 +303,8 @@ mod tests {
     fn ordinary_lines_are_left_alone() {
         for line in [
             "INFO crmsync: mailbox a@b.test: 3 message(s), login ok\n",
+            "WARN job failed: AUTH PLAIN: unexpected challenge\n",
+            "WARN the server offers AUTH CRAM-MD5; crmsync speaks PLAIN and LOGIN\n",
             "* OK [CAPABILITY IMAP4rev1 LOGIN-REFERRALS AUTH=PLAIN] ready\n",
             "DEBUG fetched requested=5 fetched=5 message_id=<abcdefgh12345678@x>\n",
         ] {

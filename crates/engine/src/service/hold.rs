@@ -64,3 +64,33 @@ impl Drop for StoreLease {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EngineHandle;
+
+    const TIMEOUT: Duration = Duration::from_secs(30);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_held_pass_lease_keeps_a_second_pass_and_the_service_out_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("crm.db");
+        let lease = StoreLease::take(&db, "crmsync sync", TIMEOUT).unwrap();
+        match StoreLease::take(&db, "crmsync sync", TIMEOUT) {
+            Err(EngineError::LeaseHeld { holder, pid, .. }) => {
+                assert_eq!((holder.as_str(), pid), ("crmsync sync", std::process::id()));
+            }
+            other => panic!("a second pass must be refused: {other:?}"),
+        }
+        let opts = EngineOptions { holder: "crmsync run".into(), ..EngineOptions::default() };
+        match EngineHandle::start(db.clone(), opts.clone()).await {
+            Err(EngineError::LeaseHeld { holder, .. }) => assert_eq!(holder, "crmsync sync"),
+            Err(e) => panic!("the service must be refused while a pass runs: {e}"),
+            Ok(_) => panic!("the service must be refused while a pass runs"),
+        }
+        drop(lease);
+        let engine = EngineHandle::start(db, opts).await.expect("the lease is free once the pass ended");
+        engine.shutdown().await;
+    }
+}
