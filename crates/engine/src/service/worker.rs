@@ -179,11 +179,11 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
 /// A job panicked: its mailbox gets an `INTERNAL_ERROR` (telemetry and
 /// alert) and is rescheduled as after a transient failure.
 fn after_panic(store: &mut Store, job: &Job, what: &str) -> Done {
+    let kind = format!("{:?}", job.kind).to_lowercase();
     let message = format!(
-        "internal error: the {:?} job of {} panicked ({what}); crmsync retries it as after a transient failure (please report this)",
-        job.kind, job.email
-    )
-    .to_lowercase();
+        "internal error: the {kind} job of {} panicked ({what}); crmsync retries it as after a transient failure (please report this)",
+        job.email
+    );
     error!(mailbox = %job.email, kind = ?job.kind, "{message}");
     // A panic inside a transaction the store did not roll back itself.
     if !store.conn().is_autocommit() {
