@@ -147,6 +147,10 @@ impl Cipher {
                 (key, KeyLocation::File, adopted)
             };
         let cipher = Cipher::from_key(&key, location)?;
+        if recorded.is_some() && adopted && cipher.verify_check(conn, db_path).is_ok() {
+            // The store's own key file came back between our two looks.
+            return Ok(cipher);
+        }
         if recorded.is_some() {
             // The store had a key file and it is gone: the key is lost, and with
             // it every stored password. Start over with the new key; the
