@@ -74,6 +74,8 @@ fn db_path() -> PathBuf {
 }
 
 fn main() {
+    // The engine's subscriber (shared with the CLI): CRMSYNC_LOG filter, secrets redacted.
+    crmsync_engine::logging::init("warn", false);
     let path = db_path();
     let store_path = path.clone();
     let backend = match Backend::open(&store_path) {

@@ -21,6 +21,8 @@ pub enum CliError {
     Runtime(String),
     /// A failure whose details were already printed (exit 1, short summary on stderr).
     Reported(String),
+    /// Another engine holds the store (`STORE_IN_USE`, exit 3): nothing was done.
+    InUse(String),
 }
 
 impl From<crmsync_engine::EngineError> for CliError {
@@ -77,6 +79,10 @@ fn main() -> ExitCode {
             eprintln!("crmsync: {}", one_line(&msg));
             ExitCode::from(1)
         }
+        Err(CliError::InUse(msg)) => {
+            eprintln!("crmsync: {}", one_line(&msg));
+            ExitCode::from(3)
+        }
     }
 }
 
@@ -110,15 +116,9 @@ fn init_tracing(verbose: u8, log: Log) {
         (0, Log::Service { .. }) | (1, _) => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CRMSYNC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
-    let _ = match log {
-        Log::Service { json: true } => builder.json().flatten_event(true).try_init(),
-        _ => builder.try_init(),
-    };
+    // One subscriber for the CLI and the desktop app: it filters and redacts
+    // so no secret reaches the log at any level.
+    crmsync_engine::logging::init(default, matches!(log, Log::Service { json: true }));
 }
 
 /// With `CRMSYNC_REPORT_RSS=1`, prints the process's peak resident memory on

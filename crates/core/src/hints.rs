@@ -88,6 +88,10 @@ pub fn hint(code: &str) -> String {
             "A sync took longer than queue.job_timeout_secs and was stopped; nothing committed is lost and crmsync retries. If it repeats, the server or link is very slow.",
         ),
         (
+            "INTERNAL_ERROR",
+            "A crmsync job stopped on an internal error (a bug); its message says where. Nothing committed is lost and crmsync retries the mailbox as after a transient failure. Please report it with the message.",
+        ),
+        (
             "NOT_AVAILABLE",
             "This build of crmsync cannot process this channel yet; the work waits and nothing is lost.",
         ),

@@ -72,13 +72,41 @@ impl std::fmt::Debug for Cipher {
 impl Cipher {
     /// Loads the key recorded in the store, creating one (keyring first, then file)
     /// when the store has none yet.
+    ///
+    /// Creating is done under the store's write lock, so two connections (or
+    /// processes) opening one new store at once end with the same key. A key
+    /// file already beside a store that has no key yet (left by a deleted store
+    /// at the same path) is adopted: a store without a key holds no secrets.
     pub fn load_or_create(conn: &Connection, db_path: &Path, use_keyring: bool) -> Result<Cipher> {
+        if let Some(cipher) = Cipher::load(conn, db_path)? {
+            return Ok(cipher);
+        }
+        // Our own IMMEDIATE transaction unless the caller is already in one.
+        let own = conn.is_autocommit();
+        if own {
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+        }
+        let made = Cipher::create_locked(conn, db_path, use_keyring);
+        if own {
+            match &made {
+                Ok(_) => conn.execute_batch("COMMIT")?,
+                Err(_) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+            }
+        }
+        made
+    }
+
+    /// The recorded key, or `None` when there is none yet (or its file is gone).
+    fn load(conn: &Connection, db_path: &Path) -> Result<Option<Cipher>> {
         let location: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'key_location'", [], |r| r.get(0))
             .optional()?;
-        let installation = installation_id(conn)?;
         let cipher = match location.as_deref() {
+            None => return Ok(None),
             Some("keyring") => {
+                let installation = installation_id(conn)?;
                 let key = keyring_get(&installation).map_err(|e| {
                     CoreError::Secret(format!(
                         "the credential key of this store is in the OS keyring, which does not answer ({e}); unlock the keyring or run crmsync in the desktop session"
@@ -88,36 +116,66 @@ impl Cipher {
             }
             Some("file") => {
                 let path = key_file_path(db_path);
-                let key = read_key_file(&path)?;
+                let Some(key) = read_key_file(&path)? else { return Ok(None) };
                 Cipher::from_key(&key, KeyLocation::File)?
             }
             Some(other) => {
                 return Err(CoreError::Secret(format!("unknown key location '{other}' in store")));
             }
-            None => {
-                let mut key = [0u8; 32];
-                rand::rng().fill_bytes(&mut key);
-                let location = if use_keyring && keyring_set(&installation, &key).is_ok() {
-                    KeyLocation::Keyring
-                } else {
-                    write_key_file(&key_file_path(db_path), &key)?;
-                    KeyLocation::File
-                };
-                let cipher = Cipher::from_key(&key, location)?;
-                let check = B64.encode(cipher.encrypt(CHECK_PLAINTEXT));
-                let loc = match location {
-                    KeyLocation::Keyring => "keyring",
-                    KeyLocation::File => "file",
-                };
-                conn.execute(
-                    "INSERT INTO meta(key, value) VALUES ('key_location', ?1), ('key_check', ?2)",
-                    [loc, check.as_str()],
-                )?;
-                tracing::info!(key_location = loc, "created credential key");
-                return Ok(cipher);
-            }
         };
-        cipher.verify_check(conn)?;
+        cipher.verify_check(conn, db_path)?;
+        Ok(Some(cipher))
+    }
+
+    /// Creates (or adopts) the key; call inside an IMMEDIATE transaction.
+    fn create_locked(conn: &Connection, db_path: &Path, use_keyring: bool) -> Result<Cipher> {
+        // Another connection may have created it while we waited for the lock.
+        if let Some(cipher) = Cipher::load(conn, db_path)? {
+            return Ok(cipher);
+        }
+        let recorded: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'key_location'", [], |r| r.get(0))
+            .optional()?;
+        let path = key_file_path(db_path);
+        let mut fresh = [0u8; 32];
+        rand::rng().fill_bytes(&mut fresh);
+        let (key, location, adopted) =
+            if recorded.is_none() && use_keyring && keyring_set(&installation_id(conn)?, &fresh).is_ok() {
+                (fresh.to_vec(), KeyLocation::Keyring, false)
+            } else {
+                let (key, adopted) = install_key_file(&path, &fresh)?;
+                (key, KeyLocation::File, adopted)
+            };
+        let cipher = Cipher::from_key(&key, location)?;
+        if recorded.is_some() && adopted && cipher.verify_check(conn, db_path).is_ok() {
+            // The store's own key file came back between our two looks.
+            return Ok(cipher);
+        }
+        if recorded.is_some() {
+            // The store had a key file and it is gone: the key is lost, and with
+            // it every stored password. Start over with the new key; the
+            // passwords must be entered again.
+            let forgotten = crate::store::profiles::forget_all_passwords(conn)?
+                + crate::store::mailboxes::forget_all_passwords(conn)?;
+            tracing::warn!(
+                key_file = %path.display(), passwords = forgotten,
+                "the credential key file of this store was missing: created a new key; the stored passwords could not be decrypted without the old one and were removed (enter them again)"
+            );
+        } else if adopted {
+            // The key check of a store that has one must match what we adopt.
+            cipher.verify_check(conn, db_path)?;
+            tracing::info!(key_file = %path.display(), "adopted the credential key file found beside the new store");
+        }
+        let check = B64.encode(cipher.encrypt(CHECK_PLAINTEXT));
+        let loc = match location {
+            KeyLocation::Keyring => "keyring",
+            KeyLocation::File => "file",
+        };
+        conn.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('key_location', ?1), ('key_check', ?2)",
+            [loc, check.as_str()],
+        )?;
+        tracing::info!(key_location = loc, "created credential key");
         Ok(cipher)
     }
 
@@ -127,7 +185,7 @@ impl Cipher {
         Ok(Cipher { aead, location })
     }
 
-    fn verify_check(&self, conn: &Connection) -> Result<()> {
+    fn verify_check(&self, conn: &Connection, db_path: &Path) -> Result<()> {
         let check: Option<String> =
             conn.query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| r.get(0)).optional()?;
         let Some(check) = check else { return Ok(()) };
@@ -135,8 +193,16 @@ impl Cipher {
             B64.decode(check).map_err(|_| CoreError::Secret("the stored key check is corrupt".into()))?;
         match self.decrypt_bytes(&blob) {
             Ok(p) if p == CHECK_PLAINTEXT => Ok(()),
+            _ if self.location == KeyLocation::File => {
+                let path = key_file_path(db_path);
+                Err(CoreError::Secret(format!(
+                    "{key} is the credential key of a crmsync store at {db}, but it does not match this store (another store's key, or a replaced file), so the stored passwords cannot be decrypted. If this store's own key file is elsewhere, put it back at {key}; if it is lost (for example the file was left by a store that is gone), move {key} away: crmsync then creates a new key and the stored passwords must be entered again",
+                    key = path.display(),
+                    db = db_path.display(),
+                )))
+            }
             _ => Err(CoreError::Secret(
-                "the credential key does not match this store (wrong key file or keyring entry); stored passwords cannot be read".into(),
+                "the credential key in the OS keyring does not match this store; stored passwords cannot be read".into(),
             )),
         }
     }
@@ -196,24 +262,69 @@ fn installation_id(conn: &Connection) -> Result<String> {
         .map_err(CoreError::from)
 }
 
-fn read_key_file(path: &Path) -> Result<Vec<u8>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+/// Reads a key file; `None` when there is none.
+fn read_key_file(path: &Path) -> Result<Option<Vec<u8>>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(CoreError::Secret(format!(
+                "the credential key file {} cannot be read ({e}); stored passwords cannot be decrypted",
+                path.display()
+            )));
+        }
+    };
+    let key = B64.decode(text.trim()).ok().filter(|k| k.len() == 32).ok_or_else(|| {
         CoreError::Secret(format!(
-            "the credential key file {} cannot be read ({e}); stored passwords cannot be decrypted",
+            "the credential key file {} is corrupt (it is not a crmsync credential key); move it away if no store needs it",
             path.display()
         ))
     })?;
-    B64.decode(text.trim())
-        .map_err(|_| CoreError::Secret(format!("the credential key file {} is corrupt", path.display())))
+    Ok(Some(key))
 }
 
-fn write_key_file(path: &Path, key: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let io = |source| CoreError::Io { path: path.display().to_string(), source };
-    let mut f =
-        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io)?;
-    f.write_all(B64.encode(key).as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)
+/// Puts `key` in place at `path` atomically: written and flushed under a
+/// temporary name with mode 0600, then hard-linked to `path`, which fails
+/// when a file is there already. Returns the key in place and whether it was
+/// there before (a key file another opener won the race with, or one left by
+/// a deleted store): that key is read and returned instead.
+fn install_key_file(path: &Path, key: &[u8]) -> Result<(Vec<u8>, bool)> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |p: &Path| {
+        let p = p.display().to_string();
+        move |source| CoreError::Io { path: p, source }
+    };
+    let mut nonce = [0u8; 8];
+    rand::rng().fill_bytes(&mut nonce);
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", hex::encode(nonce)));
+    let tmp = PathBuf::from(tmp);
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        // Whatever the umask: the owner alone may read the key.
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        f.write_all(B64.encode(key).as_bytes())?;
+        f.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(&tmp)(e));
+    }
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+            }
+            Ok((key.to_vec(), false))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match read_key_file(path)? {
+            Some(existing) => Ok((existing, true)),
+            None => Err(io(path)(e)),
+        },
+        Err(e) => Err(io(path)(e)),
+    }
 }
 
 /// Whether the environment allows the OS keyring (`CRMSYNC_KEYRING=off` forbids it).

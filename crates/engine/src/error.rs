@@ -91,7 +91,7 @@ impl EngineError {
             EngineError::Core(_) => "STORE_ERROR".into(),
             EngineError::ReadFile { .. } => "FILE_UNREADABLE".into(),
             EngineError::Migration { .. } => "MIGRATION_INPUT_INVALID".into(),
-            EngineError::LeaseHeld { .. } => "LEASE_HELD".into(),
+            EngineError::LeaseHeld { .. } => "STORE_IN_USE".into(),
             EngineError::NotRunning => "ENGINE_NOT_RUNNING".into(),
         }
     }

@@ -8,6 +8,7 @@ pub mod connect;
 pub mod error;
 pub mod handle;
 pub mod incoming;
+pub mod logging;
 pub mod migrate;
 pub mod outgoing;
 pub mod permits;
@@ -19,3 +20,4 @@ pub use handle::{
     EngineEvent, EngineHandle, EngineOptions, Health, LeaseInfo, MailboxHealth, QueueDepths, StatusSnapshot,
     status_from_store,
 };
+pub use service::hold::StoreLease;

@@ -3,6 +3,7 @@
 use crmsync_core::Store;
 use crmsync_engine::incoming::cycle;
 use crmsync_engine::outgoing;
+use crmsync_engine::{EngineError, EngineOptions, StoreLease};
 use serde_json::json;
 
 use super::Ctx;
@@ -11,7 +12,18 @@ use crate::output;
 
 /// Runs one cycle over the enabled mailboxes (or one mailbox): incoming mail
 /// first, then the outgoing mail that is due, then appointments, contacts and tasks.
+///
+/// The pass holds the store's lease while it runs: it refuses (exit 3,
+/// `STORE_IN_USE`) while a service, the desktop app or another pass holds it,
+/// and a service started meanwhile refuses until the pass is done.
 pub fn run(ctx: &Ctx, store: &mut Store, mailbox: Option<String>) -> Result<(), CliError> {
+    let _lease = StoreLease::take(store.path(), "crmsync sync", EngineOptions::default().lease_timeout)
+        .map_err(|e| match e {
+            EngineError::LeaseHeld { holder, pid, host, since } => CliError::InUse(format!(
+                "STORE_IN_USE: {holder} (pid {pid} on {host}) is processing this store since {since}; `crmsync sync` does not run beside it (two passes at once could move folder positions back or open more connections than a profile allows). A running service syncs by itself; otherwise wait for it to end or stop it first"
+            )),
+            other => other.into(),
+        })?;
     let rt = super::runtime()?;
     let results = rt.block_on(cycle::sync_all(store, mailbox.as_deref()))?;
     // Outgoing: a separate pass over the mailboxes with outbox work.

@@ -267,3 +267,9 @@ pub fn delete(conn: &Connection, id: i64) -> Result<()> {
     conn.execute("DELETE FROM mailboxes WHERE id = ?1", [id])?;
     Ok(())
 }
+
+/// Removes every mailbox's stored password (after the credential key was
+/// lost they cannot be decrypted); returns how many were removed.
+pub fn forget_all_passwords(conn: &Connection) -> Result<usize> {
+    Ok(conn.execute("UPDATE mailboxes SET password_enc = NULL WHERE password_enc IS NOT NULL", [])?)
+}

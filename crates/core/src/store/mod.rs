@@ -63,8 +63,9 @@ impl Store {
             source,
         };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| open_err(Box::new(e)))?;
+            private_dir_all(parent).map_err(|e| open_err(Box::new(e)))?;
         }
+        create_private_file(path).map_err(|e| open_err(Box::new(e)))?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -137,6 +138,35 @@ impl Store {
         }
         let c = Cipher::load_or_create(&self.conn, &self.path, self.keyring)?;
         Ok(self.cipher.get_or_init(|| c))
+    }
+}
+
+/// Creates the database file, if it does not exist yet, readable and writable
+/// by its owner only, whatever the umask. SQLite then gives its `-wal` and
+/// `-shm` files the database file's mode.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(f) => f.set_permissions(std::fs::Permissions::from_mode(0o600)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates `dir` and its missing parents with mode 0700 (owner only),
+/// whatever the umask; existing folders are left as they are.
+pub(crate) fn private_dir_all(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        private_dir_all(parent)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

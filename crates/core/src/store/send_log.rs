@@ -19,6 +19,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
@@ -114,14 +115,21 @@ impl SendLog {
             return Err(CoreError::invalid("claim-token", format!("'{token}' cannot name a file")));
         }
         let dir = dir_of(store_path);
-        fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+        crate::store::private_dir_all(&dir).map_err(io_error(&dir))?;
         // Locked under a name recovery ignores, then renamed: recovery never
         // sees this pass's log unlocked.
         let new = dir.join(format!("{token}.new"));
         // Read and write access (not append-only): Windows locks and truncates
         // only such handles. Lines go at the cursor, which `folded` rewinds.
-        let file =
-            OpenOptions::new().create_new(true).read(true).write(true).open(&new).map_err(io_error(&new))?;
+        let file = OpenOptions::new()
+            .create_new(true)
+            .read(true)
+            .write(true)
+            .mode(0o600)
+            .open(&new)
+            .map_err(io_error(&new))?;
+        // Owner only, whatever the umask.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(io_error(&new))?;
         file.try_lock().map_err(|e| io_error(&new)(e.into()))?;
         let path = dir.join(format!("{token}.log"));
         fs::rename(&new, &path).map_err(io_error(&path))?;

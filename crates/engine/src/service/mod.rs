@@ -5,6 +5,7 @@
 //! them; IMAP IDLE watchers; backoff, disable and recovery. See docs/service.md.
 
 pub(crate) mod engine;
+pub mod hold;
 mod idle;
 pub mod jobs;
 pub mod policy;

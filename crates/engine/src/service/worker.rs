@@ -3,13 +3,16 @@
 //! them under the profile's connection permit and the job timeout, settling
 //! the outcome and reporting back to the scheduler.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crmsync_core::model::Mailbox;
+use crmsync_core::model::{Mailbox, Severity};
+use crmsync_core::store::alerts::Scope;
 use crmsync_core::store::{mailboxes, profiles, settings as stored_settings};
 use crmsync_core::{ErrorClass, Store};
+use futures::FutureExt;
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tracing::{error, warn};
 
@@ -18,6 +21,9 @@ use super::jobs::{self, JobKind, JobOutcome, JobReport};
 use crate::error::{EngineError, Result};
 use crate::handle::Shared;
 use crate::test_enable::{self, TestReport};
+
+/// The code of the error and alert a panicked job leaves.
+const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
 
 /// Pause between closing a session and handing its connection permit on.
 const CLOSE_SETTLE: Duration = Duration::from_millis(30);
@@ -139,9 +145,13 @@ async fn run(store: &mut Store, shared: &Shared, mut job: Job) {
         })));
         return;
     }
-    let done = match run_mailbox_job(store, shared, &job).await {
-        Ok(d) => d,
-        Err(e) => {
+    // A panic in a job must not stop the worker, nor leave its mailbox
+    // unscheduled for ever: it is caught here, recorded, and retried.
+    let ran = AssertUnwindSafe(run_mailbox_job(store, shared, &job)).catch_unwind().await;
+    let done = match ran {
+        Err(panic) => after_panic(store, &job, &panic_text(panic.as_ref())),
+        Ok(Ok(d)) => d,
+        Ok(Err(e)) => {
             warn!(mailbox = %job.email, kind = ?job.kind, "job could not run: {e}");
             Done {
                 mailbox_id: job.mailbox_id,
@@ -155,6 +165,95 @@ async fn run(store: &mut Store, shared: &Shared, mut job: Job) {
         }
     };
     let _ = shared.tx.send(Msg::Done(Box::new(done)));
+}
+
+/// The message a panic carried.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
+}
+
+/// A job panicked: its mailbox gets an `INTERNAL_ERROR` (telemetry and
+/// alert) and is rescheduled as after a transient failure.
+fn after_panic(store: &mut Store, job: &Job, what: &str) -> Done {
+    let kind = format!("{:?}", job.kind).to_lowercase();
+    let message = format!(
+        "internal error: the {kind} job of {} panicked ({what}); crmsync retries it as after a transient failure (please report this)",
+        job.email
+    );
+    error!(mailbox = %job.email, kind = ?job.kind, "{message}");
+    // A panic inside a transaction the store did not roll back itself.
+    if !store.conn().is_autocommit() {
+        let _ = store.conn().execute_batch("ROLLBACK");
+    }
+    let report = failed(job.kind, &job.email, INTERNAL_ERROR.into(), message.clone(), ErrorClass::Transient);
+    let (next, interval, disabled) = settle_panic(store, job, &report, &message).unwrap_or_else(|e| {
+        warn!(mailbox = %job.email, "cannot record the panic: {e}");
+        (Some(Duration::from_secs(60)), job.interval, false)
+    });
+    Done {
+        mailbox_id: job.mailbox_id,
+        kind: job.kind,
+        report: Some(report),
+        next,
+        interval,
+        disabled,
+        mailbox: mailboxes::get_by_id(store.conn(), job.mailbox_id).ok(),
+    }
+}
+
+fn settle_panic(
+    store: &mut Store,
+    job: &Job,
+    report: &JobReport,
+    message: &str,
+) -> Result<(Option<Duration>, Duration, bool)> {
+    let mb = mailboxes::get_by_id(store.conn(), job.mailbox_id)?;
+    let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
+    let settings = stored_settings::load(store.conn())?;
+    let transient = ErrorClass::Transient;
+    Ok(match job.kind {
+        JobKind::Incoming | JobKind::Act => {
+            jobs::record_unfinished(store, &mb, &settings, INTERNAL_ERROR, message, transient)?;
+            let s = jobs::settle(store, &mb, &profile, &settings, report, job.interval, job.push)?;
+            (s.next, s.interval, s.disabled)
+        }
+        JobKind::Outgoing | JobKind::Recovery | JobKind::TestEnable => {
+            store.write(|tx| {
+                jobs::raise(tx, &settings, Severity::Warning, Scope::Mailbox(mb.id), INTERNAL_ERROR, message)
+            })?;
+            let base = Duration::from_secs(settings.int("backoff.base_secs") as u64);
+            let next = match job.kind {
+                JobKind::Recovery => Duration::from_secs(settings.int("recovery.interval_secs") as u64),
+                _ => job.interval.max(base),
+            };
+            (Some(next), job.interval, false)
+        }
+    })
+}
+
+/// Test-only fault injection, compiled into debug builds only:
+/// `CRMSYNC_TEST_PANIC_IN=EMAIL[:N]` makes the first N (default: every)
+/// incoming job of mailbox EMAIL panic, so tests can prove a panic is caught,
+/// recorded and retried. Release builds never read the variable.
+#[cfg(debug_assertions)]
+fn test_panic_hook(kind: JobKind, email: &str) {
+    use std::sync::atomic::AtomicU64;
+    static PANICKED: AtomicU64 = AtomicU64::new(0);
+    let Ok(spec) = std::env::var("CRMSYNC_TEST_PANIC_IN") else { return };
+    let (target, times) = match spec.rsplit_once(':') {
+        Some((t, n)) => (t.to_string(), n.parse::<u64>().unwrap_or(u64::MAX)),
+        None => (spec, u64::MAX),
+    };
+    if kind == JobKind::Incoming
+        && target.eq_ignore_ascii_case(email)
+        && PANICKED.fetch_add(1, Ordering::SeqCst) < times
+    {
+        panic!("CRMSYNC_TEST_PANIC_IN: injected panic in the incoming job of {email}");
+    }
 }
 
 async fn test_enable_job(store: &mut Store, shared: &Shared, email: &str) -> Result<TestReport> {
@@ -202,6 +301,8 @@ async fn run_mailbox_job(store: &mut Store, shared: &Shared, job: &Job) -> Resul
     };
     let email = mb.data.email.clone();
     let fut = async {
+        #[cfg(debug_assertions)]
+        test_panic_hook(job.kind, &email);
         match job.kind {
             JobKind::Incoming => jobs::incoming_job(store, &email).await,
             JobKind::Act => jobs::act_job(store, &email).await,
