@@ -322,7 +322,9 @@ mod tests {
     #[test]
     fn blank_and_whitespace_only_lines_before_the_headers_are_skipped() {
         for lead in ["\r\n", "\n", "  \t\r\n\r\n", " \n\t\n", "\r\n   \r\n"] {
-            let raw = format!("{lead}From: a@x.test\r\nSubject: hello\r\nMessage-ID: <lead@x.test>\r\n\r\nbody\r\n");
+            let raw = format!(
+                "{lead}From: a@x.test\r\nSubject: hello\r\nMessage-ID: <lead@x.test>\r\n\r\nbody\r\n"
+            );
             let p = parse(raw.as_bytes()).unwrap_or_else(|e| panic!("{lead:?}: {e}"));
             assert_eq!(p.subject, "hello", "{lead:?}");
             assert_eq!(p.from.unwrap().address, "a@x.test");
@@ -334,8 +336,7 @@ mod tests {
     #[test]
     fn different_messages_without_message_id_never_share_a_key() {
         // No From, To, Subject, Date or body: the old digest was the same for all three.
-        let msgs: [&[u8]; 3] =
-            [b"X-Note: one\r\n\r\n", b"X-Note: two\r\n\r\n", b"MIME-Version: 1.0\r\n\r\n"];
+        let msgs: [&[u8]; 3] = [b"X-Note: one\r\n\r\n", b"X-Note: two\r\n\r\n", b"MIME-Version: 1.0\r\n\r\n"];
         let keys: std::collections::BTreeSet<String> =
             msgs.iter().map(|m| parse(m).unwrap().dedupe_key).collect();
         assert_eq!(keys.len(), 3, "{keys:?}");
@@ -343,8 +344,15 @@ mod tests {
             msgs.iter().map(|m| parse(m).unwrap().legacy_dedupe_key.unwrap()).collect();
         assert_eq!(legacy.len(), 1, "the old form is kept as it was (for mail tracked before)");
         // Same headers, other attachment bytes (the text body is the same).
-        let att = |b: &str| format!("From: a@x.test\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\n{b}\r\n--b--\r\n");
-        assert_ne!(parse(att("AAAA").as_bytes()).unwrap().dedupe_key, parse(att("BBBB").as_bytes()).unwrap().dedupe_key);
+        let att = |b: &str| {
+            format!(
+                "From: a@x.test\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\n{b}\r\n--b--\r\n"
+            )
+        };
+        assert_ne!(
+            parse(att("AAAA").as_bytes()).unwrap().dedupe_key,
+            parse(att("BBBB").as_bytes()).unwrap().dedupe_key
+        );
     }
 
     #[test]

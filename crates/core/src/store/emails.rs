@@ -141,6 +141,15 @@ pub fn find_by_dedupe_key(conn: &Connection, key: &str) -> Result<Option<i64>> {
         .optional()?)
 }
 
+/// The activity stored under an earlier version's form of a key (`legacy`), if
+/// any; it takes the current form `key` from now on, so the next copy of the
+/// message finds it directly and the old key matches no other message.
+pub fn adopt_legacy_key(conn: &Connection, legacy: &str, key: &str) -> Result<Option<i64>> {
+    let Some(id) = find_by_dedupe_key(conn, legacy)? else { return Ok(None) };
+    conn.execute("UPDATE emails SET dedupe_key = ?1 WHERE activity_id = ?2", params![key, id])?;
+    Ok(Some(id))
+}
+
 /// Records that `mailbox_id` received the email (idempotent).
 pub fn add_receipt(
     conn: &Connection,

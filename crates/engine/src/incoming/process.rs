@@ -264,7 +264,13 @@ fn process_parsed(
 
     // One activity per message across the organisation: a mailbox whose filter
     // takes the message joins the existing activity as another receiver.
-    if let Some(existing) = emails::find_by_dedupe_key(conn, &p.dedupe_key)? {
+    // Mail without a Message-ID tracked before the key changed form carries the old form.
+    let existing = match (emails::find_by_dedupe_key(conn, &p.dedupe_key)?, &p.legacy_dedupe_key) {
+        (Some(id), _) => Some(id),
+        (None, Some(legacy)) => emails::adopt_legacy_key(conn, legacy, &p.dedupe_key)?,
+        (None, None) => None,
+    };
+    if let Some(existing) = existing {
         emails::add_receipt(conn, existing, ctx.mailbox.id, &src.folder, &received_db)?;
         if let Some(q) = queue_id {
             emails::add_queue_item(conn, q, existing)?;
