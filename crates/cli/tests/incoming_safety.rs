@@ -279,3 +279,58 @@ fn mail_without_message_id_tracked_before_the_key_change_is_recognised_after_a_u
     );
     assert_eq!(o.env.count("SELECT count(*) FROM email_receipts"), 1);
 }
+
+#[test]
+fn a_new_message_reusing_a_known_message_id_with_other_content_is_kept_apart_with_an_alert() {
+    let o = Office::new("imap-smtp");
+    let alice = o.mailbox("alice", false, &["--track", "all"]);
+    let support = o.mailbox("support", true, &["--track", "all"]);
+    let real = msg(Some("reused@ext.test"), "ben@contoso.test", &alice, "Quote", "", "The real quote");
+    o.deliver("alice", &real);
+    o.sync();
+    // Another sender (spoofed or buggy) reuses the Message-ID with other content.
+    let forged = msg(Some("reused@ext.test"), "mallory@evil.test", &alice, "Quote", "", "Pay here instead");
+    o.deliver("alice", &forged);
+    // A genuine second copy of the real message arrives in another mailbox.
+    o.deliver("support", &real);
+    o.sync();
+    let emails = o.emails();
+    assert_eq!(emails.len(), 2, "{emails:#?}");
+    let by_sender = |addr: &str| {
+        emails.iter().find(|e| e["from"]["address"] == addr).unwrap_or_else(|| panic!("{addr}: {emails:#?}"))
+    };
+    let first = by_sender("ben@contoso.test");
+    let second = by_sender("mallory@evil.test");
+    let receivers = first["receiving_mailboxes"].as_array().unwrap();
+    assert!(receivers.iter().any(|r| r == support.as_str()), "the true copy joins the first: {receivers:?}");
+    assert!(second["body_text"].as_str().unwrap().contains("Pay here instead"));
+    let alerts: Vec<Value> = o
+        .env
+        .json(&["alert", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["code"] == "MESSAGE_ID_COLLISION")
+        .cloned()
+        .collect();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0]["severity"], "warning");
+    let text = alerts[0]["message"].as_str().unwrap();
+    for id in [&first["id"], &second["id"]] {
+        assert!(text.contains(&format!("activity {id}")), "names both activities: {text}");
+    }
+    // Read again (UIDVALIDITY reset): each message finds its own activity.
+    o.dovecot.reset_uidvalidity("alice", "INBOX").unwrap();
+    o.sync();
+    assert_eq!(o.emails().len(), 2);
+    assert_eq!(
+        o.env
+            .json(&["alert", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["code"] == "MESSAGE_ID_COLLISION")
+            .count(),
+        1
+    );
+}

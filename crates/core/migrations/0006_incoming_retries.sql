@@ -7,6 +7,12 @@
 -- before this version included), 0 delete pending, 1 deleted on the server.
 ALTER TABLE imap_items ADD COLUMN deleted INTEGER;
 
+-- What an incoming email's Message-ID vouches for: a digest of its sender,
+-- Date and body (NULL for email stored before this version, and for email the
+-- CRM sent). A later message with the same Message-ID but another digest is
+-- kept as an activity of its own, not merged.
+ALTER TABLE emails ADD COLUMN content_hash TEXT;
+
 -- A UID the server listed but did not return in a FETCH (no UID, BODY[] NIL,
 -- omitted). The folder watermark stays below it until it is fetched, or until
 -- it failed `attempts` passes and was recorded as a failed item.

@@ -63,6 +63,11 @@ pub struct ParsedEmail {
     /// From, To, Cc, Date, Subject and the text body), so mail tracked before the
     /// change can still be recognised.
     pub legacy_dedupe_key: Option<String>,
+    /// Digest of what a Message-ID vouches for: the sender's address, the Date
+    /// (as an instant) and the text (else HTML) body with whitespace runs made
+    /// one space. Two copies of one message share it; a different message
+    /// reusing the Message-ID (another sender, date or body) does not.
+    pub content_hash: String,
 }
 
 /// Why a message could not be parsed.
@@ -200,6 +205,27 @@ fn content_digest(raw: &[u8]) -> String {
     format!("sha256v2:{}", hex(&h.finalize()[..16]))
 }
 
+fn content_hash(
+    from: Option<&EmailAddress>,
+    date: Option<DateTime<Utc>>,
+    text: Option<&str>,
+    html: Option<&str>,
+) -> String {
+    let mut h = Sha256::new();
+    h.update(from.map_or("", |a| a.address.as_str()).as_bytes());
+    h.update(b"\n");
+    h.update(date.map_or(String::new(), |d| d.timestamp().to_string()).as_bytes());
+    h.update(b"\n");
+    let body = text.or(html).unwrap_or("");
+    for (i, word) in body.split_whitespace().enumerate() {
+        if i > 0 {
+            h.update(b" ");
+        }
+        h.update(word.as_bytes());
+    }
+    format!("sha256:{}", hex(&h.finalize()[..16]))
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -237,15 +263,19 @@ fn convert(m: &Message<'_>, raw: &[u8]) -> ParsedEmail {
         Some(id) => (id.clone(), None),
         None => (content_digest(raw), Some(digest(m, &text_body))),
     };
+    let from = addresses(m.from()).into_iter().next();
+    let date = m.date().and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0));
+    let content_hash = content_hash(from.as_ref(), date, text_body.as_deref(), html_body.as_deref());
     ParsedEmail {
         in_reply_to: ids(m.in_reply_to()),
         references: ids(m.references()),
         subject: m.subject().unwrap_or("").trim().to_string(),
-        from: addresses(m.from()).into_iter().next(),
+        from,
         to: addresses(m.to()),
         cc: addresses(m.cc()),
         bcc: addresses(m.bcc()),
-        date: m.date().and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0)),
+        date,
+        content_hash,
         text_body,
         html_body,
         attachments,
@@ -366,6 +396,30 @@ mod tests {
         assert_eq!(parse(pop3).unwrap().dedupe_key, k, "POP3 adds a final CRLF");
         assert_eq!(parse(lf).unwrap().dedupe_key, k, "line endings and trailing whitespace");
         assert_eq!(parse(folded).unwrap().dedupe_key, k, "folding and trace headers");
+    }
+
+    #[test]
+    fn the_content_hash_tells_a_message_reusing_a_message_id_from_a_copy() {
+        let m = |from: &str, date: &str, body: &str| {
+            parse(
+                format!(
+                    "Message-ID: <x@y.test>\r\nFrom: {from}\r\nDate: {date}\r\nSubject: s\r\n\r\n{body}\r\n"
+                )
+                .as_bytes(),
+            )
+            .unwrap()
+            .content_hash
+        };
+        let d = "Tue, 1 Sep 2026 10:00:00 +0000";
+        let base = m("a@x.test", d, "hello there");
+        assert_eq!(
+            m("A@X.test", "Tue, 1 Sep 2026 12:00:00 +0200", "hello  there\r\n"),
+            base,
+            "same instant, same words"
+        );
+        assert_ne!(m("b@x.test", d, "hello there"), base, "other sender");
+        assert_ne!(m("a@x.test", "Tue, 1 Sep 2026 10:00:01 +0000", "hello there"), base, "other date");
+        assert_ne!(m("a@x.test", d, "hello here"), base, "other body");
     }
 
     #[test]
