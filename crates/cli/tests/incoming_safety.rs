@@ -334,3 +334,38 @@ fn a_new_message_reusing_a_known_message_id_with_other_content_is_kept_apart_wit
         1
     );
 }
+
+#[test]
+fn a_message_without_message_id_read_over_imap_and_over_pop3_is_one_activity() {
+    let o = Office::new("imap-smtp");
+    o.env.ok(&[
+        "profile",
+        "add",
+        "Pop",
+        "--kind",
+        "pop3-smtp",
+        "--incoming-host",
+        "127.0.0.1",
+        "--incoming-port",
+        &o.dovecot.pop3s_port().to_string(),
+        "--incoming-security",
+        "tls",
+        "--timeout",
+        "20",
+    ]);
+    let alice = o.mailbox("alice", false, &["--track", "all"]);
+    let support =
+        o.mailbox_on("Pop", "support", true, &["--track", "all", "--process-from", "2020-01-01T00:00:00Z"]);
+    // No Message-ID and no final CRLF: POP3 adds one when it sends the message, IMAP does not.
+    let raw = format!(
+        "From: ben@contoso.test\r\nTo: {alice}, {support}\r\nSubject: No id\r\nDate: Thu, 26 Nov 2026 09:00:00 +0000\r\n\r\nlast line without CRLF"
+    );
+    for local in ["alice", "support"] {
+        o.rt.block_on(o.dovecot.append(local, PW, "INBOX", &[], raw.as_bytes())).unwrap();
+    }
+    let report = o.sync();
+    assert!(report.as_array().unwrap().iter().all(|r| r["result"] == "ok"), "{report:#}");
+    let emails = o.emails();
+    assert_eq!(emails.len(), 1, "{emails:#?}");
+    assert_eq!(emails[0]["receiving_mailboxes"].as_array().unwrap().len(), 2, "{emails:#?}");
+}
