@@ -39,6 +39,13 @@ pub enum FaultMode {
     /// Accept connections but forward nothing either way until the mode
     /// changes (then forwarding resumes).
     Stall,
+    /// Forward both ways until the client sends bytes containing `pattern`
+    /// (e.g. `b"UID STORE"`): those bytes are not forwarded and the connection
+    /// is reset, as if it broke just before the command reached the server.
+    ResetOnClientSends {
+        /// What the client sends that cuts the connection.
+        pattern: &'static [u8],
+    },
     /// Forward at most `chunk` bytes at a time in each direction, pausing
     /// `interval` after each chunk.
     Dribble {
@@ -297,7 +304,13 @@ async fn pump(
                 }
                 (true, BUF, (left.min(BUF as u64)) as usize, None)
             }
-            FaultMode::Forward | FaultMode::Refuse => (true, BUF, BUF, None),
+            FaultMode::Forward | FaultMode::Refuse | FaultMode::ResetOnClientSends { .. } => {
+                (true, BUF, BUF, None)
+            }
+        };
+        let cut_on = match mode {
+            FaultMode::ResetOnClientSends { pattern } if !pattern.is_empty() => Some(pattern),
+            _ => None,
         };
         if client_eof && upstream_eof {
             return End::Closed;
@@ -315,6 +328,9 @@ async fn pump(
                         let _ = uw.shutdown().await;
                     }
                     Ok(n) => {
+                        if cut_on.is_some_and(|p| up_buf[..n].windows(p.len()).any(|w| w == p)) {
+                            return End::Reset;
+                        }
                         if uw.write_all(&up_buf[..n]).await.is_err() {
                             return End::Closed;
                         }

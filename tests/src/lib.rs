@@ -5,7 +5,8 @@
 //! dir and on loopback ports picked at run time, so tests can run in parallel.
 //! Every server is ready-checked before `start` returns and stopped (process
 //! group SIGTERM, then SIGKILL) when dropped, also when a test panics.
-//! [`FaultProxy`] sits between a client and a server to inject faults.
+//! [`FaultProxy`] sits between a client and a server to inject faults;
+//! [`ScriptedImap`] plays a misbehaving IMAP server where no real one misbehaves on demand.
 //!
 //! Start-up helpers are synchronous (they block for up to a few seconds);
 //! helpers that talk to a server are `async` (tokio).
@@ -42,6 +43,7 @@ pub mod postfix;
 pub mod process;
 pub mod radicale;
 pub mod scripted_http;
+pub mod scripted_imap;
 pub mod smtp_client;
 pub mod tls;
 pub mod wire;
@@ -55,6 +57,7 @@ pub use pop3_client::Pop3Client;
 pub use postfix::{Postfix, PostfixOptions};
 pub use radicale::{DavResponse, Radicale};
 pub use scripted_http::ScriptedHttp;
+pub use scripted_imap::{FetchFault, ScriptedImap, ScriptedMessage};
 pub use smtp_client::{SmtpClient, SmtpReply, send_mail};
 pub use tls::{TestCa, client_config};
 pub use xandikos::Xandikos;

@@ -8,84 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::Env;
-use crmsync_tests::Dovecot;
+use common::office::{Office, PW, msg};
 use serde_json::Value;
-
-const PW: &str = "Secret-Pa55";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Runtime::new().unwrap()
-}
-
-/// A store with one IMAP (or POP3) profile pointing at a private Dovecot.
-struct Office {
-    env: Env,
-    dovecot: Dovecot,
-    rt: tokio::runtime::Runtime,
-}
-
-impl Office {
-    fn new(kind: &str) -> Office {
-        let dovecot = Dovecot::start().unwrap();
-        let mut env = Env::new();
-        env.envs.push(("SSL_CERT_FILE".into(), dovecot.ca_path().display().to_string()));
-        let port = if kind == "pop3-smtp" { dovecot.pop3s_port() } else { dovecot.imaps_port() };
-        env.ok(&[
-            "profile",
-            "add",
-            "Office",
-            "--kind",
-            kind,
-            "--incoming-host",
-            "127.0.0.1",
-            "--incoming-port",
-            &port.to_string(),
-            "--incoming-security",
-            "tls",
-            "--timeout",
-            "20",
-        ]);
-        Office { env, dovecot, rt: rt() }
-    }
-
-    /// A user (or queue) with a Dovecot account and a mailbox, tested and enabled.
-    fn mailbox(&self, local: &str, queue: bool, extra: &[&str]) -> String {
-        let email = self.dovecot.address(local);
-        self.dovecot.add_user(local, PW).unwrap();
-        self.env.ok(&[if queue { "queue" } else { "user" }, "add", &email, "--name", local]);
-        let mut args =
-            vec!["mailbox", "add", &email, "--profile", "Office", "--outgoing", "none", "--password-stdin"];
-        args.extend_from_slice(extra);
-        let out = self.env.run_stdin(&args, PW);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let report = self.env.json(&["mailbox", "test-enable", &email]);
-        assert_eq!(report["overall"], "success", "{report:#}");
-        email
-    }
-
-    fn deliver(&self, local: &str, raw: &[u8]) {
-        self.rt.block_on(self.dovecot.deliver(local, raw)).unwrap();
-    }
-
-    fn sync(&self) -> Value {
-        self.env.json(&["sync"])
-    }
-
-    fn emails(&self) -> Vec<Value> {
-        self.env.json(&["activity", "list", "--type", "email"]).as_array().unwrap().clone()
-    }
-}
-
-fn msg(id: Option<&str>, from: &str, to: &str, subject: &str, extra_headers: &str, body: &str) -> Vec<u8> {
-    let mut s = String::new();
-    if let Some(id) = id {
-        s.push_str(&format!("Message-ID: <{id}>\r\n"));
-    }
-    s.push_str(&format!(
-        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nDate: Thu, 26 Nov 2026 09:00:00 +0000\r\nMIME-Version: 1.0\r\n{extra_headers}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
-    ));
-    s.into_bytes()
-}
 
 /// Hand-written messages covering what an office receives.
 fn realistic_corpus(to: &str) -> Vec<Vec<u8>> {

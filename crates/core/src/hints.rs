@@ -60,6 +60,14 @@ pub fn hint(code: &str) -> String {
             "One message could not be read. It is kept whole in the CRM store (failed items) and the mailbox goes on with the next message; nothing is lost.",
         ),
         (
+            "EMAIL_NOT_RETURNED",
+            "The server listed a message but did not return it when asked, several passes in a row. It was not tracked and is still on the server (nothing was deleted); the alert names its folder, UIDVALIDITY and UID. Check the message with a mail client or the server's tools (it may be damaged on the server).",
+        ),
+        (
+            "MESSAGE_ID_COLLISION",
+            "Two different messages (other sender, date or body) carry the same Message-ID. crmsync kept them as two email activities instead of merging the second into the first; the alert names both. Check whether the second is forged or a sender's bug; delete the activity you do not want.",
+        ),
+        (
             "FORWARD_SENDER_UNKNOWN",
             "A forward mailbox received mail forwarded by an address with no CRM mailbox. Add a mailbox for that user with --incoming forward.",
         ),

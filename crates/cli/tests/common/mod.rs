@@ -7,6 +7,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+pub mod office;
+
 /// A temp dir with a store path, and helpers to run `crmsync` on it.
 pub struct Env {
     dir: tempfile::TempDir,

@@ -141,6 +141,31 @@ pub fn find_by_dedupe_key(conn: &Connection, key: &str) -> Result<Option<i64>> {
         .optional()?)
 }
 
+/// The activity stored under an earlier version's form of a key (`legacy`), if
+/// any; it takes the current form `key` from now on, so the next copy of the
+/// message finds it directly and the old key matches no other message.
+pub fn adopt_legacy_key(conn: &Connection, legacy: &str, key: &str) -> Result<Option<i64>> {
+    let Some(id) = find_by_dedupe_key(conn, legacy)? else { return Ok(None) };
+    conn.execute("UPDATE emails SET dedupe_key = ?1 WHERE activity_id = ?2", params![key, id])?;
+    Ok(Some(id))
+}
+
+/// Stores the digest of sender, Date and body a received email's Message-ID
+/// vouches for (see `content_hash`).
+pub fn set_content_hash(conn: &Connection, activity_id: i64, hash: &str) -> Result<()> {
+    conn.execute("UPDATE emails SET content_hash = ?1 WHERE activity_id = ?2", params![hash, activity_id])?;
+    Ok(())
+}
+
+/// The digest stored by [`set_content_hash`]; `None` for email stored before
+/// there was one and for email the CRM sent (nothing to compare: trusted).
+pub fn content_hash(conn: &Connection, activity_id: i64) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT content_hash FROM emails WHERE activity_id = ?1", [activity_id], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
 /// Records that `mailbox_id` received the email (idempotent).
 pub fn add_receipt(
     conn: &Connection,

@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_act.sql"),
     include_str!("../../migrations/0004_outgoing_claims.sql"),
     include_str!("../../migrations/0005_activity_bodies.sql"),
+    include_str!("../../migrations/0006_incoming_retries.sql"),
 ];
 
 /// The version a fully migrated store has.

@@ -81,25 +81,88 @@ pub fn imap_item_done(
         .is_some())
 }
 
-/// Records the outcome of one IMAP message (in the same transaction as the activity).
+/// Identifies one IMAP folder at one UIDVALIDITY of a mailbox.
+#[derive(Debug, Clone, Copy)]
+pub struct ImapFolder<'a> {
+    /// The mailbox.
+    pub mailbox_id: i64,
+    /// Folder name.
+    pub folder: &'a str,
+    /// UIDVALIDITY the UIDs belong to.
+    pub uidvalidity: u32,
+}
+
+/// Records the outcome of one IMAP message (in the same transaction as the
+/// activity). `delete_pending` makes the server delete durable: it stays
+/// pending until [`imap_mark_deleted`], whatever happens to the process.
 pub fn record_imap_item(
     conn: &Connection,
-    mailbox_id: i64,
-    folder: &str,
-    uidvalidity: u32,
+    f: ImapFolder<'_>,
     uid: u32,
     activity_id: Option<i64>,
     outcome: Outcome,
+    delete_pending: bool,
 ) -> Result<()> {
     conn.execute(
-        "INSERT OR REPLACE INTO imap_items (mailbox_id, folder, uidvalidity, uid, activity_id, outcome, processed_on) \
-         VALUES (?1,?2,?3,?4,?5,?6,?7)",
-        params![mailbox_id, folder, uidvalidity, uid, activity_id, outcome.as_str(), now_db()],
+        "INSERT OR REPLACE INTO imap_items (mailbox_id, folder, uidvalidity, uid, activity_id, outcome, processed_on, deleted) \
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+        params![
+            f.mailbox_id,
+            f.folder,
+            f.uidvalidity,
+            uid,
+            activity_id,
+            outcome.as_str(),
+            now_db(),
+            delete_pending.then_some(0)
+        ],
     )?;
     Ok(())
 }
 
-/// UIDs tracked in a folder whose \Seen flag is not yet stored on the server.
+/// UIDs committed with a delete pending that the server has not confirmed yet.
+pub fn imap_pending_deletes(conn: &Connection, f: ImapFolder<'_>) -> Result<Vec<u32>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT uid FROM imap_items WHERE mailbox_id=?1 AND folder=?2 AND uidvalidity=?3 AND deleted=0 ORDER BY uid",
+    )?;
+    let rows = stmt.query_map(params![f.mailbox_id, f.folder, f.uidvalidity], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Marks UIDs as deleted (expunged) on the server.
+pub fn imap_mark_deleted(conn: &Connection, f: ImapFolder<'_>, uids: &[u32]) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE imap_items SET deleted=1 WHERE mailbox_id=?1 AND folder=?2 AND uidvalidity=?3 AND uid=?4 AND deleted=0",
+    )?;
+    for uid in uids {
+        stmt.execute(params![f.mailbox_id, f.folder, f.uidvalidity, uid])?;
+    }
+    Ok(())
+}
+
+/// Counts one more pass in which the server did not return `uid` when asked;
+/// returns the number of such passes so far.
+pub fn imap_fetch_missed(conn: &Connection, f: ImapFolder<'_>, uid: u32) -> Result<i64> {
+    Ok(conn.query_row(
+        "INSERT INTO imap_fetch_misses (mailbox_id, folder, uidvalidity, uid, attempts, last_attempt_on) \
+         VALUES (?1,?2,?3,?4,1,?5) ON CONFLICT(mailbox_id, folder, uidvalidity, uid) \
+         DO UPDATE SET attempts = attempts + 1, last_attempt_on = excluded.last_attempt_on RETURNING attempts",
+        params![f.mailbox_id, f.folder, f.uidvalidity, uid, now_db()],
+        |r| r.get(0),
+    )?)
+}
+
+/// Forgets the missed fetches of `uid` (it was returned, or given up on).
+pub fn imap_fetch_miss_clear(conn: &Connection, f: ImapFolder<'_>, uid: u32) -> Result<()> {
+    conn.execute(
+        "DELETE FROM imap_fetch_misses WHERE mailbox_id=?1 AND folder=?2 AND uidvalidity=?3 AND uid=?4",
+        params![f.mailbox_id, f.folder, f.uidvalidity, uid],
+    )?;
+    Ok(())
+}
+
+/// UIDs tracked in a folder whose \Seen flag is not yet stored on the server
+/// (nor a delete pending or done, which makes the flag moot).
 pub fn imap_unseen_tracked(
     conn: &Connection,
     mailbox_id: i64,
@@ -108,7 +171,7 @@ pub fn imap_unseen_tracked(
 ) -> Result<Vec<u32>> {
     let mut stmt = conn.prepare_cached(
         "SELECT uid FROM imap_items WHERE mailbox_id=?1 AND folder=?2 AND uidvalidity=?3 AND outcome='tracked' \
-         AND seen_set=0 ORDER BY uid",
+         AND seen_set=0 AND deleted IS NULL ORDER BY uid",
     )?;
     let rows = stmt.query_map(params![mailbox_id, folder, uidvalidity], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -158,10 +221,11 @@ pub fn record_pop3_item(
     Ok(())
 }
 
-/// UIDLs committed but not yet deleted from the server.
+/// UIDLs tracked in the CRM (committed) but not yet deleted from the server.
+/// Mail the mailbox did not track, or that failed, is never deleted.
 pub fn pop3_pending_deletes(conn: &Connection, mailbox_id: i64) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT uidl FROM pop3_items WHERE mailbox_id=?1 AND deleted=0 AND outcome != 'failed'",
+        "SELECT uidl FROM pop3_items WHERE mailbox_id=?1 AND deleted=0 AND outcome = 'tracked'",
     )?;
     let rows = stmt.query_map([mailbox_id], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

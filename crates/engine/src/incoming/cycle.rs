@@ -107,7 +107,7 @@ async fn run_driver(store: &mut Store, ctx: &MailboxContext) -> Result<SyncStats
             })?;
             let settings = connect::server_settings(store, &ctx.mailbox, &ctx.profile, &ep)?;
             if ctx.profile.data.kind == ProfileKind::ImapSmtp {
-                drivers::sync_imap(store, ctx, &settings).await
+                super::imap_pass::sync_imap(store, ctx, &settings).await
             } else {
                 drivers::sync_pop3(store, ctx, &settings).await
             }

@@ -264,7 +264,28 @@ fn process_parsed(
 
     // One activity per message across the organisation: a mailbox whose filter
     // takes the message joins the existing activity as another receiver.
-    if let Some(existing) = emails::find_by_dedupe_key(conn, &p.dedupe_key)? {
+    // Mail without a Message-ID tracked before the key changed form carries the old form.
+    let mut existing = match (emails::find_by_dedupe_key(conn, &p.dedupe_key)?, &p.legacy_dedupe_key) {
+        (Some(id), _) => Some(id),
+        (None, Some(legacy)) => emails::adopt_legacy_key(conn, legacy, &p.dedupe_key)?,
+        (None, None) => None,
+    };
+    // A Message-ID is the sender's word: a message reusing a known one with
+    // another sender, date or body is not merged into the first, it becomes an
+    // activity of its own under a key of its own (found again on a re-fetch).
+    let mut dedupe_key = p.dedupe_key.clone();
+    let mut collides_with = None;
+    if let Some(id) = existing
+        && p.message_id.is_some()
+        && emails::content_hash(conn, id)?.is_some_and(|h| h != p.content_hash)
+    {
+        dedupe_key = format!("{}#{}", p.dedupe_key, p.content_hash);
+        existing = emails::find_by_dedupe_key(conn, &dedupe_key)?;
+        if existing.is_none() {
+            collides_with = Some(id);
+        }
+    }
+    if let Some(existing) = existing {
         emails::add_receipt(conn, existing, ctx.mailbox.id, &src.folder, &received_db)?;
         if let Some(q) = queue_id {
             emails::add_queue_item(conn, q, existing)?;
@@ -329,7 +350,7 @@ fn process_parsed(
         body_text: p.text_body.clone(),
         body_html: p.html_body.clone(),
         message_id: p.message_id.clone(),
-        dedupe_key: p.dedupe_key.clone(),
+        dedupe_key,
         in_reply_to: p.in_reply_to.first().cloned(),
         references: (!p.references.is_empty()).then(|| p.references.join(" ")),
         tracking_token: token.find(&p.subject),
@@ -346,6 +367,10 @@ fn process_parsed(
         attachments,
     };
     let id = emails::insert(conn, &new)?;
+    emails::set_content_hash(conn, id, &p.content_hash)?;
+    if let Some(first) = collides_with {
+        collision_alert(conn, ctx, p, src, first, id)?;
+    }
     emails::add_receipt(conn, id, ctx.mailbox.id, &src.folder, &received_db)?;
     if let Some(q) = queue_id {
         emails::add_queue_item(conn, q, id)?;
@@ -354,6 +379,42 @@ fn process_parsed(
         emails::add_queue_item(conn, q.id, id)?;
     }
     Ok(Processed { outcome: Outcome::Tracked, activity_id: Some(id), created: true })
+}
+
+/// Warns that `src` reused the Message-ID of activity `first` with other content.
+fn collision_alert(
+    conn: &Connection,
+    ctx: &MailboxContext,
+    p: &ParsedEmail,
+    src: &Source,
+    first: i64,
+    second: i64,
+) -> Result<()> {
+    if !ctx.settings.bool("alerts.record_warnings") {
+        return Ok(());
+    }
+    let message = format!(
+        "message {} (from {}, subject {:?}) has Message-ID <{}> like email activity {first}, but another sender, \
+         date or body; kept as a separate email activity {second} instead of merging it into {first}",
+        src.item_ref,
+        p.from.as_ref().map_or("nobody", |a| a.address.as_str()),
+        p.subject,
+        p.message_id.as_deref().unwrap_or_default(),
+    );
+    alerts::raise(
+        conn,
+        &NewAlert {
+            severity: Severity::Warning,
+            scope: Scope::Item {
+                mailbox_id: ctx.mailbox.id,
+                activity_id: Some(second),
+                item_ref: Some(src.item_ref.clone()),
+            },
+            code: "MESSAGE_ID_COLLISION".into(),
+            message,
+        },
+    )?;
+    Ok(())
 }
 
 fn split_name(name: Option<&str>) -> (Option<String>, Option<String>) {
