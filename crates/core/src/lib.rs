@@ -5,6 +5,7 @@
 pub mod act;
 pub mod address;
 pub mod correlation;
+pub mod crash;
 pub mod error;
 pub mod health;
 pub mod hints;

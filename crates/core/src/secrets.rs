@@ -144,6 +144,8 @@ impl Cipher {
                 (fresh.to_vec(), KeyLocation::Keyring, false)
             } else {
                 let (key, adopted) = install_key_file(&path, &fresh)?;
+                // The key file is in place; its record in the store is not yet.
+                crate::crash::point("secrets.after_key_file");
                 (key, KeyLocation::File, adopted)
             };
         let cipher = Cipher::from_key(&key, location)?;

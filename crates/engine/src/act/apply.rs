@@ -568,6 +568,8 @@ pub async fn apply(
             .collect()
             .await;
         outcomes.sort_by_key(|(i, _)| *i);
+        // The server has this batch's writes; the CRM and the status rows not yet.
+        crmsync_core::crash::point("act.after_server_write");
         let mut failures: Vec<(Action, String)> = Vec::new();
         store.write(|tx| -> Result<()> {
             for (i, n) in outcomes {
