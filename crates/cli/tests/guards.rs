@@ -191,3 +191,74 @@ fn a_trace_log_of_a_sync_over_imap_and_smtp_never_shows_the_password() {
         }
     }
 }
+
+/// `crmsync run` serving a mailbox while mail arrives and email is queued,
+/// and `crmsync sync` tried again and again beside it for the whole time:
+/// every sync is refused (the service holds the store), every message is
+/// tracked once, every email is delivered once (counted at Dovecot by
+/// Message-ID), and a sync after the service stops changes nothing.
+#[test]
+fn a_service_and_repeated_syncs_against_live_traffic_track_and_send_each_item_once() {
+    let dovecot = Dovecot::start().unwrap();
+    let postfix = Postfix::start(&dovecot).unwrap();
+    let (env, alice) = office(&dovecot, Some(&postfix));
+    let bob = dovecot.address("bob");
+    dovecot.add_user("bob", "bob-pw").unwrap();
+    env.ok(&["settings", "set", "polling.active_interval_secs", "1"]);
+    env.ok(&["settings", "set", "polling.outgoing_interval_secs", "1"]);
+    let mut service = env.cmd(&["run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    until("the service holds the store", || env.json(&["status"])["lease_holder"]["holder"] == "crmsync run");
+
+    const IN: usize = 30;
+    const OUT: usize = 15;
+    let (mut refused, mut sent_ids) = (0, Vec::new());
+    for i in 0..IN {
+        deliver(&dovecot, &alice, &format!("live{i}"));
+        if i < OUT {
+            let e = env.json(&[
+                "email",
+                "send",
+                "--from",
+                &alice,
+                "--to",
+                &bob,
+                "--subject",
+                &format!("out{i}"),
+                "--body",
+                "hi",
+            ]);
+            sent_ids.push(e["id"].to_string());
+        }
+        let out = env.run(&["sync"]);
+        assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+        refused += 1;
+    }
+    until("every message is tracked and every email sent", || {
+        env.count("SELECT count(*) FROM emails WHERE direction = 'incoming'") >= IN as i64
+            && sent_ids.iter().all(|id| env.json(&["activity", "show", id])["status"] == "sent")
+    });
+    assert!(sigterm_and_wait(&mut service).success());
+    assert_eq!(refused, IN);
+    let after = env.run(&["sync"]);
+    assert!(after.status.success(), "{}", String::from_utf8_lossy(&after.stderr));
+
+    assert_eq!(env.count("SELECT count(*) FROM emails WHERE direction = 'incoming'"), IN as i64);
+    assert_eq!(
+        env.count("SELECT count(DISTINCT message_id) FROM emails WHERE direction = 'incoming'"),
+        IN as i64
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let got = rt.block_on(dovecot.list_inbox("bob", "bob-pw")).unwrap();
+    assert_eq!(got.len(), OUT, "each email delivered once");
+    let mut ids: Vec<Vec<u8>> = got
+        .iter()
+        .map(|m| {
+            let raw = &m.raw;
+            let at = raw.windows(11).position(|w| w.eq_ignore_ascii_case(b"message-id:")).unwrap();
+            raw[at..].split(|b| *b == b'\n').next().unwrap().to_vec()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), OUT, "no Message-ID twice at the recipient");
+}
