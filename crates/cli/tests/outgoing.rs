@@ -3,138 +3,16 @@
 //! and the sender's real Sent folder in Dovecot.
 
 mod common;
+mod outgoing_support;
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::Env;
 use crmsync_protocols::mime;
-use crmsync_tests::{Dovecot, FaultMode, FaultProxy, Postfix, PostfixOptions};
+use crmsync_tests::{FaultMode, FaultProxy, PostfixOptions};
+use outgoing_support::{Office, PW, copies_of, file};
 use serde_json::Value;
-
-const PW: &str = "Secret-Pa55";
-
-/// A store with an imap-smtp profile on a private Dovecot + Postfix, the user
-/// alice (mailbox tested and enabled) and the contact bob (a Dovecot account).
-struct Office {
-    env: Env,
-    dovecot: Dovecot,
-    postfix: Postfix,
-    rt: tokio::runtime::Runtime,
-    alice: String,
-    bob: String,
-}
-
-impl Office {
-    fn new() -> Office {
-        Office::with(PostfixOptions::default(), None)
-    }
-
-    /// `smtp_port`: where the profile sends (default: Postfix's AUTH port).
-    fn with(options: PostfixOptions, smtp_port: Option<u16>) -> Office {
-        let dovecot = Dovecot::start().unwrap();
-        let postfix = Postfix::start_with(&dovecot, options).unwrap();
-        let mut env = Env::new();
-        env.envs.push(("SSL_CERT_FILE".into(), dovecot.ca_path().display().to_string()));
-        env.ok(&[
-            "profile",
-            "add",
-            "Office",
-            "--kind",
-            "imap-smtp",
-            "--incoming-host",
-            "127.0.0.1",
-            "--incoming-port",
-            &dovecot.imaps_port().to_string(),
-            "--incoming-security",
-            "tls",
-            "--outgoing-host",
-            "127.0.0.1",
-            "--outgoing-port",
-            &smtp_port.unwrap_or(postfix.smtp_port()).to_string(),
-            "--outgoing-security",
-            "starttls",
-            "--timeout",
-            "20",
-        ]);
-        let alice = dovecot.address("alice");
-        let bob = dovecot.address("bob");
-        dovecot.add_user("alice", PW).unwrap();
-        dovecot.add_user("bob", PW).unwrap();
-        env.ok(&["user", "add", &alice, "--name", "Alice Adams"]);
-        let contacts = env.dir().join("contacts.csv");
-        std::fs::write(&contacts, format!("first_name,last_name,email\nBob,Baker,{bob}\n")).unwrap();
-        env.ok(&["contact", "import", contacts.to_str().unwrap()]);
-        let out = env.run_stdin(
-            &["mailbox", "add", &alice, "--profile", "Office", "--track", "responses", "--password-stdin"],
-            PW,
-        );
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let report = env.json(&["mailbox", "test-enable", &alice]);
-        assert_eq!(report["overall"], "success", "{report:#}");
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        Office { env, dovecot, postfix, rt, alice, bob }
-    }
-
-    fn send(&self, extra: &[&str]) -> Value {
-        let mut args = vec!["email", "send", "--from", &self.alice];
-        args.extend_from_slice(extra);
-        self.env.json(&args)
-    }
-
-    /// `crmsync --json sync`, whatever its exit code; the outgoing entries.
-    fn sync(&self) -> Vec<Value> {
-        let out = self.env.run(&["--json", "sync"]);
-        let all: Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|_| panic!("sync printed no JSON: {}", String::from_utf8_lossy(&out.stderr)));
-        all.as_array().unwrap().iter().filter(|v| v["channel"] == "outgoing").cloned().collect()
-    }
-
-    fn show(&self, id: &Value) -> Value {
-        self.env.json(&["activity", "show", &id.to_string()])
-    }
-
-    fn folder(&self, local: &str, folder: &str) -> Vec<Vec<u8>> {
-        self.rt
-            .block_on(self.dovecot.fetch_folder(local, PW, folder))
-            .unwrap()
-            .into_iter()
-            .map(|m| m.raw)
-            .collect()
-    }
-
-    fn wait_for(&self, local: &str, needle: &str) -> Vec<u8> {
-        self.rt
-            .block_on(self.dovecot.wait_for_message(
-                local,
-                PW,
-                "INBOX",
-                needle.as_bytes(),
-                Duration::from_secs(30),
-            ))
-            .unwrap_or_else(|e| panic!("{e}\npostfix log:\n{}", self.postfix.log_tail(30)))
-            .raw
-    }
-
-    fn deliver(&self, local: &str, raw: &[u8]) {
-        self.rt.block_on(self.dovecot.deliver(local, raw)).unwrap();
-    }
-}
-
-fn file(env: &Env, name: &str, content: &[u8]) -> PathBuf {
-    let p = env.dir().join(name);
-    std::fs::write(&p, content).unwrap();
-    p
-}
-
-fn copies_of(messages: &[Vec<u8>], message_id: &str) -> usize {
-    messages
-        .iter()
-        .filter_map(|m| mime::parse(m).ok())
-        .filter(|p| p.message_id.as_deref() == Some(message_id))
-        .count()
-}
 
 #[test]
 fn an_email_arrives_with_token_html_and_attachments_is_filed_in_sent_and_its_replies_correlate() {
