@@ -270,10 +270,18 @@ impl SentFolder {
         Ok(SentFolder { client, folder })
     }
 
-    /// Whether a message with this Message-ID is in the Sent folder.
+    /// Whether a message with this Message-ID is in the Sent folder. A server
+    /// without that folder holds nothing there: not a mailbox failure.
     async fn holds(&mut self, message_id: &str) -> Result<bool> {
         if self.client.selected() != Some(self.folder.as_str()) {
-            self.client.select(&self.folder).await?;
+            match self.client.select(&self.folder).await {
+                Ok(_) => {}
+                Err(ProtocolError::MailboxNotFound { .. }) => {
+                    info!(folder = %self.folder, message_id, "no Sent folder: the message is not filed there");
+                    return Ok(false);
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(!self.client.search_header("Message-ID", message_id).await?.is_empty())
     }
