@@ -41,6 +41,9 @@ pub struct OutgoingSync {
     pub recovered: i64,
     /// Emails interrupted while sending and not in the Sent folder: sent again.
     pub resent: i64,
+    /// Emails handed to the server whose reply never came (delivery unknown):
+    /// left in Sending, looked up in the Sent folder before any resend.
+    pub unconfirmed: i64,
     /// Sent copies filed in the Sent folder.
     pub copies_saved: i64,
     /// Stopped at the per-cycle cap; more is waiting.
@@ -176,7 +179,7 @@ async fn send_mailbox(
     // first; then their claims never started go back in the queue (nothing
     // reached a server). Claims of passes still running are theirs.
     let store_path = store.path().to_path_buf();
-    let (released, recovery) = store.write(|tx| -> Result<_> {
+    let (released, mut recovery) = store.write(|tx| -> Result<_> {
         let recovery = send_log::recover(tx, &store_path)?;
         Ok((outbox::release_unstarted(tx, mb.id, &recovery.live)?, recovery))
     })?;
@@ -188,11 +191,13 @@ async fn send_mailbox(
             "send logs of stopped passes are in the store"
         );
     }
+    let live = std::mem::take(&mut recovery.live);
     recovery.finish()?;
     if released > 0 {
         info!(mailbox = %mb.data.email, released, "claimed emails never started are back in the queue");
     }
-    let stuck = outbox::stuck_sending(store.conn(), mb.id, &to_db(t - stuck_after(&settings)))?;
+    // A pass still running may still be waiting for a reply: its emails are its own.
+    let stuck = outbox::stuck_sending(store.conn(), mb.id, &to_db(t - stuck_after(&settings)), &live)?;
     let old_copies = outbox::copies_pending(store.conn(), mb.id)?;
     let due = outbox::has_due(store.conn(), mb.id, &to_db(t))?;
     if stuck.is_empty() && old_copies.is_empty() && !due {
@@ -320,7 +325,9 @@ async fn run(
         EngineError::Unsupported(format!("profile '{}' has no outgoing server", ctx.profile.data.name))
     })?;
     let auth = ctx.profile.data.outgoing_auth == crmsync_core::model::OutgoingAuth::Password;
-    let smtp = SmtpClient::new(&smtp_settings, auth)?;
+    let final_wait =
+        std::time::Duration::from_secs(ctx.settings.int("outgoing.final_reply_timeout_secs").max(1) as u64);
+    let smtp = SmtpClient::new(&smtp_settings, auth)?.with_final_reply_timeout(final_wait);
     let cap = ctx.settings.int("outgoing.max_items_per_cycle");
     let max_attempts = ctx.settings.int("outgoing.max_delivery_attempts");
     let copy_state = if save_copies { SentCopy::Pending } else { SentCopy::None };
@@ -333,44 +340,75 @@ async fn run(
     // whose flush carries them to disk. While the server takes in one email
     // (after its closing dot, until its reply) the next is composed — or the
     // next few claimed — so our bookkeeping overlaps the server's work.
-    let mut prepared = queue.next(store, ctx, report)?;
+    let mut prepared = match queue.next(store, ctx, report) {
+        Ok(first) => first,
+        Err(e) => {
+            give_back(store, ctx, &mut queue, None, &e);
+            mailbox_error = Some(e);
+            None
+        }
+    };
     while let Some(cur) = prepared.take() {
         let submitted = smtp.submit(&ctx.mailbox.data.email, &cur.recipients, &cur.raw).await;
-        let mut upcoming = None;
+        // The next email, prepared while the server takes this one in. A
+        // local error there (store busy, disk full, an email that cannot be
+        // loaded) waits until this email's reply is read and recorded: the
+        // server may have accepted it already, and without its Sent mark it
+        // would be sent again.
+        let mut ahead = None;
         let outcome = match submitted {
             Ok(submitted) => {
-                upcoming = Some(queue.next(store, ctx, report)?);
-                submitted.reply().await
+                ahead = Some(queue.next(store, ctx, report));
+                submitted.reply().await.map_err(|e| (e, true))
             }
-            Err(e) => Err(e),
+            Err(e) => Err((e, false)),
         };
-        match outcome {
+        let handled = match outcome {
             Ok(reply) => {
-                // Recorded before anything else happens: a kill from here on
-                // cannot make us send it again.
-                queue.log.record(Fact::Sent { id: cur.id, at: now_db(), copy: copy_state })?;
                 tracing::debug!(id = cur.id, %reply, "sent");
-                report.sent += 1;
-                just_sent.insert(cur.id);
+                record_sent(store, &mut queue, cur.id, copy_state).map(|()| {
+                    report.sent += 1;
+                    just_sent.insert(cur.id);
+                    None
+                })
             }
-            Err(e) => {
-                if let Some(stop) = on_send_error(store, ctx, &cur.email, e, max_attempts, report)? {
-                    // The prepared next email and the rest of the batch never
-                    // reached the server: back in the queue, no attempt lost.
-                    let why = format!("{}: not sent yet: {stop}", stop.code());
-                    let next = upcoming.flatten().map(|p| p.id);
-                    queue.release_all(store, next, &why)?;
-                    mailbox_error = Some(stop);
-                    break;
-                }
+            Err((e, true)) if outcome_unknown(&e) => {
+                report.unconfirmed += 1;
+                delivery_unknown(store, ctx, &cur.email, e).map(Some)
             }
-        }
-        prepared = match upcoming {
-            Some(next) => next,
-            None => queue.next(store, ctx, report)?,
+            Err((e, _)) => on_send_error(store, ctx, &cur.email, e, max_attempts, report),
         };
+        let next_id = match &ahead {
+            Some(Ok(Some(next))) => Some(next.id),
+            _ => None,
+        };
+        let stop = match (handled, ahead) {
+            (Err(local), _) | (Ok(None), Some(Err(local))) => Some(local),
+            (Ok(Some(stop)), _) => Some(stop),
+            (Ok(None), Some(Ok(next))) => {
+                prepared = next;
+                None
+            }
+            (Ok(None), None) => match queue.next(store, ctx, report) {
+                Ok(next) => {
+                    prepared = next;
+                    None
+                }
+                Err(local) => Some(local),
+            },
+        };
+        if let Some(stop) = stop {
+            give_back(store, ctx, &mut queue, next_id, &stop);
+            mailbox_error = Some(stop);
+            break;
+        }
     }
-    queue.close(store)?;
+    // What the log holds goes into the store; should that fail, the log stays
+    // beside the store and the next pass folds it in before anything else.
+    if let Err(e) = queue.close(store) {
+        warn!(mailbox = %ctx.mailbox.data.email, "send log not folded in yet: {e}");
+        mailbox_error.get_or_insert(e);
+    }
     smtp.close().await;
 
     // Phase 3: file the Sent copies of what was just sent.
@@ -396,6 +434,74 @@ async fn run(
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// The pass stops for `why`: the prepared next email and the rest of the
+/// batch never reached the server, so they go back in the queue without
+/// losing an attempt. (Should that fail too, the next pass puts them back:
+/// they were never started.)
+fn give_back(store: &mut Store, ctx: &Ctx, queue: &mut Claims, next: Option<i64>, why: &EngineError) {
+    let note = format!("{}: not sent yet: {why}", why.code());
+    if let Err(e) = queue.release_all(store, next, &note) {
+        warn!(mailbox = %ctx.mailbox.data.email, "claimed emails stay claimed until the next pass: {e}");
+    }
+}
+
+/// Records that the server accepted email `id`: in the send log, or — when the
+/// log cannot take it (disk full) — straight in the store.
+fn record_sent(store: &mut Store, queue: &mut Claims, id: i64, copy: SentCopy) -> Result<()> {
+    let at = now_db();
+    match queue.log.record(Fact::Sent { id, at: at.clone(), copy }) {
+        Ok(()) => Ok(()),
+        Err(logged) => {
+            warn!(id, "the send log cannot take the Sent mark, writing it to the store: {logged}");
+            store.write(|tx| outbox::mark_sent(tx, id, &at, copy)).map_err(|_| logged.into())
+        }
+    }
+}
+
+/// Whether an error after the closing dot leaves the message's fate unknown:
+/// no reply came (connection lost, timeout, garbage), so the server may have
+/// accepted it. A reply (4xx, 5xx) says it did not.
+fn outcome_unknown(e: &ProtocolError) -> bool {
+    matches!(
+        e,
+        ProtocolError::ConnectionLost { .. } | ProtocolError::Timeout { .. } | ProtocolError::Protocol { .. }
+    )
+}
+
+/// The server's reply to a message never came: the email stays in Sending
+/// (started), to be looked up in the Sent folder after the sending retry
+/// interval before it is sent again, and a Warning names it. Returns the
+/// error that stops the mailbox's pass (the connection is gone).
+fn delivery_unknown(
+    store: &mut Store,
+    ctx: &Ctx,
+    o: &outbox::Outgoing,
+    e: ProtocolError,
+) -> Result<EngineError> {
+    let id = o.id;
+    warn!(id, message_id = %o.message_id, "no reply to the message: {e}");
+    let note = format!(
+        "DELIVERY_UNKNOWN: {}: {e}; the server may have accepted it, so it is looked up in the Sent folder before it is sent again",
+        e.code()
+    );
+    store.write(|tx| -> Result<()> {
+        outbox::mark_outcome_unknown(tx, id, &note, &now_db())?;
+        ctx.item_alert(
+            tx,
+            id,
+            Severity::Warning,
+            "DELIVERY_UNKNOWN",
+            &format!(
+                "email {id} ({}) was handed to the server but its reply never came ({e}); it may have been delivered. \
+                 It is not sent again blindly: after outgoing.sending_retry_interval_secs it is looked up in the Sent \
+                 folder and sent again only if absent.",
+                o.message_id
+            ),
+        )
+    })?;
+    Ok(EngineError::Protocol(e))
 }
 
 /// Handles a failed SMTP transaction of one claimed email. Returns the error
@@ -449,8 +555,9 @@ fn on_send_error(
     }
 }
 
-/// Mail left in Sending since before the retry interval: look for it in the
-/// Sent folder; found → Sent (never sent twice), absent → sent again.
+/// Mail left in Sending since before the retry interval (a stopped pass, or
+/// a lost final reply): look for it in the Sent folder; found → Sent (never
+/// sent twice), absent (or no Sent folder) → sent again, once, with a warning.
 async fn recover_stuck(
     store: &mut Store,
     ctx: &Ctx,
@@ -465,8 +572,8 @@ async fn recover_stuck(
             store.write(|tx| outbox::mark_sent(tx, id, &now_db(), SentCopy::Saved))?;
             report.recovered += 1;
         } else {
-            let note =
-                "the send was interrupted (crmsync stopped) and no copy is in the Sent folder: sending again";
+            let note = "the send was interrupted (crmsync stopped, or the server's reply never came) and no copy \
+                        is in the Sent folder: sending again";
             store.write(|tx| -> Result<()> {
                 outbox::requeue_interrupted(tx, id, note)?;
                 ctx.item_alert(
@@ -475,8 +582,9 @@ async fn recover_stuck(
                     Severity::Warning,
                     "SEND_INTERRUPTED",
                     &format!(
-                        "email {id} ({}) was being sent when crmsync stopped and is not in the Sent folder; it is sent again. \
-                         If the server had accepted it just before the stop, the recipients get it twice (same Message-ID).",
+                        "email {id} ({}) was being sent when crmsync stopped or the server's reply was lost, and is not \
+                         in the Sent folder; it is sent again. If the server had accepted it, the recipients get it \
+                         twice (same Message-ID).",
                         o.message_id
                     ),
                 )
