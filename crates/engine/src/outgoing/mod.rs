@@ -19,9 +19,12 @@
 //!    prepared while the server takes in the current one, and an error there
 //!    waits until the current message's reply is read and recorded.
 //! 3. IMAP: the Sent copies of phase 2 are appended.
+//!
+//! Phases 1 and 3 are in `sent_folder.rs`.
 
 mod claims;
 pub mod cycle;
 pub mod message;
+mod sent_folder;
 
 pub use cycle::{OutgoingSync, send_due, send_due_with};
