@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::Env;
 use crmsync_protocols::mime;
-use crmsync_tests::{FaultMode, FaultProxy, PostfixOptions};
-use outgoing_support::{Office, PW, copies_of, file};
+use crmsync_tests::{FaultMode, FaultProxy};
+use outgoing_support::{Office, PW, copies_of, file, slow_rcpt};
 use serde_json::Value;
 
 #[test]
@@ -193,23 +193,6 @@ fn a_server_that_is_down_gives_retries_then_sent_once_it_is_back_and_4xx_gives_u
     assert!(err.contains("451") && err.contains("gave up after 3 attempts"), "{err}");
 }
 
-/// Postfix options that hold every message with a `slow…` recipient at RCPT
-/// for a long time (the `sleep` restriction), on the AUTH port only.
-fn slow_rcpt(dir: &std::path::Path) -> PostfixOptions {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let map = dir.join("slow_access");
-    std::fs::write(&map, "/^slow[^@]*@/ crmsync_slow\n").unwrap();
-    std::fs::set_permissions(&map, std::fs::Permissions::from_mode(0o644)).unwrap();
-    PostfixOptions {
-        extra_main_cf: format!(
-            "smtpd_restriction_classes = crmsync_slow\ncrmsync_slow = sleep 60\n\
-             smtpd_recipient_restrictions = check_recipient_access regexp:{}, permit_sasl_authenticated, reject\n",
-            map.display()
-        ),
-    }
-}
-
 #[test]
 fn a_connection_lost_mid_batch_puts_every_unsent_email_back_without_losing_an_attempt() {
     let o = Office::new();
@@ -290,7 +273,7 @@ fn sync_and_kill_while_sending(o: &Office, stall_id: i64) {
 #[test]
 fn a_kill_9_while_sending_and_a_rerun_deliver_exactly_one_copy_per_message_id() {
     let maps = tempfile::tempdir().unwrap();
-    let o = Office::with(slow_rcpt(maps.path()), None);
+    let o = Office::with(slow_rcpt(maps.path(), 60), None);
     o.env.ok(&["settings", "set", "outgoing.sending_retry_interval_secs", "2"]);
     let n = 20;
     let stall_at = 12;
@@ -368,7 +351,7 @@ fn a_kill_9_while_sending_and_a_rerun_deliver_exactly_one_copy_per_message_id() 
 #[test]
 fn an_interrupted_send_found_in_the_sent_folder_is_not_sent_again() {
     let maps = tempfile::tempdir().unwrap();
-    let o = Office::with(slow_rcpt(maps.path()), None);
+    let o = Office::with(slow_rcpt(maps.path(), 60), None);
     o.env.ok(&["settings", "set", "outgoing.sending_retry_interval_secs", "1"]);
     let created = o.send(&["--to", "slow@elsewhere.test", "--subject", "Filed", "--body", "hi"]);
     let id = created["id"].as_i64().unwrap();

@@ -8,11 +8,12 @@ mod outgoing_support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crmsync_tests::{DovecotOptions, PostfixOptions};
-use outgoing_support::{Office, copies_of};
+use outgoing_support::{Office, copies_of, slow_rcpt};
 use serde_json::Value;
 
 /// What the scripted server does once it has a message's closing dot.
@@ -184,6 +185,64 @@ fn a_local_error_while_the_next_email_is_prepared_still_reads_and_records_the_re
     assert!(alerts_with(&o, "SEND_INTERRUPTED").is_empty(), "{:#}", o.env.json(&["alert", "list"]));
     assert_eq!(delivered_to_bob(&o, &mid1), 1, "delivered exactly once");
     assert_eq!(copies_of(&o.folder("alice", "Sent"), &mid1), 1, "filed in Sent once");
+}
+
+#[test]
+fn a_store_busy_past_its_timeout_at_the_next_claim_still_records_the_email_on_the_wire_as_sent() {
+    // The 10th email waits 2 s at RCPT (Postfix's `sleep`): time to take the
+    // store's write lock after the pass claimed its first batch of 16. The
+    // second batch is claimed while the 16th email's reply is pending, and
+    // waits out the busy timeout (15 s) for the lock.
+    let maps = tempfile::tempdir().unwrap();
+    let o = Office::with(slow_rcpt(maps.path(), 2), None);
+    o.env.ok(&["settings", "set", "outgoing.sending_retry_interval_secs", "1"]);
+    let n = 17;
+    let mut created = Vec::new();
+    for i in 0..n {
+        let mut args = vec!["--to", o.bob.as_str(), "--subject", "busy", "--body", "hi"];
+        if i == 9 {
+            args.extend(["--cc", "slow@elsewhere.test"]);
+        }
+        created.push(o.send(&args));
+    }
+    let store = o.env.store();
+    let child = o.env.cmd(&["--json", "sync"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let count = |sql: &str| -> i64 { store.conn().query_row(sql, [], |r| r.get(0)).unwrap() };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count("SELECT count(*) FROM emails WHERE status = 'sending'") < 16 {
+        assert!(Instant::now() < deadline, "the first batch was never claimed");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    store.conn().execute_batch("BEGIN IMMEDIATE").unwrap();
+    std::thread::sleep(Duration::from_secs(18));
+    store.conn().execute_batch("COMMIT").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("no JSON: {}", String::from_utf8_lossy(&out.stderr)));
+    let report = report.as_array().unwrap().iter().find(|r| r["channel"] == "outgoing").unwrap().clone();
+    assert_eq!((&report["result"], &report["code"]), (&"failed".into(), &"STORE_ERROR".into()), "{report:#}");
+    assert_eq!(report["sent"], 16, "{report:#}");
+    let sixteenth = o.show(&created[15]["id"]);
+    assert_eq!(
+        sixteenth["status"], "sent",
+        "its reply was read before the error stopped the pass: {sixteenth:#}"
+    );
+
+    std::thread::sleep(Duration::from_millis(1100));
+    let next = o.sync();
+    assert_eq!((&next[0]["sent"], &next[0]["resent"]), (&1.into(), &0.into()), "{next:#?}");
+    assert!(alerts_with(&o, "SEND_INTERRUPTED").is_empty());
+    let mids: Vec<&str> = created.iter().map(|c| c["message_id"].as_str().unwrap()).collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while o.folder("bob", "INBOX").len() < n && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(700)); // a late duplicate would show up by now
+    let inbox = o.folder("bob", "INBOX");
+    for (i, mid) in mids.iter().enumerate() {
+        assert_eq!(o.show(&created[i]["id"])["status"], "sent", "email {i}");
+        assert_eq!(copies_of(&inbox, mid), 1, "email {i} ({mid}) delivered once");
+    }
 }
 
 #[test]

@@ -139,3 +139,20 @@ pub fn copies_of(messages: &[Vec<u8>], message_id: &str) -> usize {
         .filter(|p| p.message_id.as_deref() == Some(message_id))
         .count()
 }
+
+/// Postfix options that hold every message with a `slow…` recipient at RCPT
+/// for `secs` seconds (the `sleep` restriction), on the AUTH port only.
+pub fn slow_rcpt(dir: &std::path::Path, secs: u32) -> PostfixOptions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let map = dir.join("slow_access");
+    std::fs::write(&map, "/^slow[^@]*@/ crmsync_slow\n").unwrap();
+    std::fs::set_permissions(&map, std::fs::Permissions::from_mode(0o644)).unwrap();
+    PostfixOptions {
+        extra_main_cf: format!(
+            "smtpd_restriction_classes = crmsync_slow\ncrmsync_slow = sleep {secs}\n\
+             smtpd_recipient_restrictions = check_recipient_access regexp:{}, permit_sasl_authenticated, reject\n",
+            map.display()
+        ),
+    }
+}
