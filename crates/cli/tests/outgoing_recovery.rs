@@ -266,6 +266,7 @@ fn a_lost_final_reply_is_not_retried_blindly_and_is_resent_only_after_the_sent_f
     assert_eq!(warned[0]["severity"], "warning");
     assert_eq!(warned[0]["activity_id"], id);
     assert!(warned[0]["message"].as_str().unwrap().contains(&mid), "{warned:#?}");
+    assert!(warned[0]["hint"].as_str().unwrap().contains("Sent folder"), "{warned:#?}");
 
     // Past the retry interval of a transient failure: still not sent again.
     server.set(AfterDot::ReplyAfter(Duration::ZERO));
