@@ -3,138 +3,16 @@
 //! and the sender's real Sent folder in Dovecot.
 
 mod common;
+mod outgoing_support;
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::Env;
 use crmsync_protocols::mime;
-use crmsync_tests::{Dovecot, FaultMode, FaultProxy, Postfix, PostfixOptions};
+use crmsync_tests::{FaultMode, FaultProxy};
+use outgoing_support::{Office, PW, copies_of, file, slow_rcpt};
 use serde_json::Value;
-
-const PW: &str = "Secret-Pa55";
-
-/// A store with an imap-smtp profile on a private Dovecot + Postfix, the user
-/// alice (mailbox tested and enabled) and the contact bob (a Dovecot account).
-struct Office {
-    env: Env,
-    dovecot: Dovecot,
-    postfix: Postfix,
-    rt: tokio::runtime::Runtime,
-    alice: String,
-    bob: String,
-}
-
-impl Office {
-    fn new() -> Office {
-        Office::with(PostfixOptions::default(), None)
-    }
-
-    /// `smtp_port`: where the profile sends (default: Postfix's AUTH port).
-    fn with(options: PostfixOptions, smtp_port: Option<u16>) -> Office {
-        let dovecot = Dovecot::start().unwrap();
-        let postfix = Postfix::start_with(&dovecot, options).unwrap();
-        let mut env = Env::new();
-        env.envs.push(("SSL_CERT_FILE".into(), dovecot.ca_path().display().to_string()));
-        env.ok(&[
-            "profile",
-            "add",
-            "Office",
-            "--kind",
-            "imap-smtp",
-            "--incoming-host",
-            "127.0.0.1",
-            "--incoming-port",
-            &dovecot.imaps_port().to_string(),
-            "--incoming-security",
-            "tls",
-            "--outgoing-host",
-            "127.0.0.1",
-            "--outgoing-port",
-            &smtp_port.unwrap_or(postfix.smtp_port()).to_string(),
-            "--outgoing-security",
-            "starttls",
-            "--timeout",
-            "20",
-        ]);
-        let alice = dovecot.address("alice");
-        let bob = dovecot.address("bob");
-        dovecot.add_user("alice", PW).unwrap();
-        dovecot.add_user("bob", PW).unwrap();
-        env.ok(&["user", "add", &alice, "--name", "Alice Adams"]);
-        let contacts = env.dir().join("contacts.csv");
-        std::fs::write(&contacts, format!("first_name,last_name,email\nBob,Baker,{bob}\n")).unwrap();
-        env.ok(&["contact", "import", contacts.to_str().unwrap()]);
-        let out = env.run_stdin(
-            &["mailbox", "add", &alice, "--profile", "Office", "--track", "responses", "--password-stdin"],
-            PW,
-        );
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let report = env.json(&["mailbox", "test-enable", &alice]);
-        assert_eq!(report["overall"], "success", "{report:#}");
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        Office { env, dovecot, postfix, rt, alice, bob }
-    }
-
-    fn send(&self, extra: &[&str]) -> Value {
-        let mut args = vec!["email", "send", "--from", &self.alice];
-        args.extend_from_slice(extra);
-        self.env.json(&args)
-    }
-
-    /// `crmsync --json sync`, whatever its exit code; the outgoing entries.
-    fn sync(&self) -> Vec<Value> {
-        let out = self.env.run(&["--json", "sync"]);
-        let all: Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|_| panic!("sync printed no JSON: {}", String::from_utf8_lossy(&out.stderr)));
-        all.as_array().unwrap().iter().filter(|v| v["channel"] == "outgoing").cloned().collect()
-    }
-
-    fn show(&self, id: &Value) -> Value {
-        self.env.json(&["activity", "show", &id.to_string()])
-    }
-
-    fn folder(&self, local: &str, folder: &str) -> Vec<Vec<u8>> {
-        self.rt
-            .block_on(self.dovecot.fetch_folder(local, PW, folder))
-            .unwrap()
-            .into_iter()
-            .map(|m| m.raw)
-            .collect()
-    }
-
-    fn wait_for(&self, local: &str, needle: &str) -> Vec<u8> {
-        self.rt
-            .block_on(self.dovecot.wait_for_message(
-                local,
-                PW,
-                "INBOX",
-                needle.as_bytes(),
-                Duration::from_secs(30),
-            ))
-            .unwrap_or_else(|e| panic!("{e}\npostfix log:\n{}", self.postfix.log_tail(30)))
-            .raw
-    }
-
-    fn deliver(&self, local: &str, raw: &[u8]) {
-        self.rt.block_on(self.dovecot.deliver(local, raw)).unwrap();
-    }
-}
-
-fn file(env: &Env, name: &str, content: &[u8]) -> PathBuf {
-    let p = env.dir().join(name);
-    std::fs::write(&p, content).unwrap();
-    p
-}
-
-fn copies_of(messages: &[Vec<u8>], message_id: &str) -> usize {
-    messages
-        .iter()
-        .filter_map(|m| mime::parse(m).ok())
-        .filter(|p| p.message_id.as_deref() == Some(message_id))
-        .count()
-}
 
 #[test]
 fn an_email_arrives_with_token_html_and_attachments_is_filed_in_sent_and_its_replies_correlate() {
@@ -315,23 +193,6 @@ fn a_server_that_is_down_gives_retries_then_sent_once_it_is_back_and_4xx_gives_u
     assert!(err.contains("451") && err.contains("gave up after 3 attempts"), "{err}");
 }
 
-/// Postfix options that hold every message with a `slow…` recipient at RCPT
-/// for a long time (the `sleep` restriction), on the AUTH port only.
-fn slow_rcpt(dir: &std::path::Path) -> PostfixOptions {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let map = dir.join("slow_access");
-    std::fs::write(&map, "/^slow[^@]*@/ crmsync_slow\n").unwrap();
-    std::fs::set_permissions(&map, std::fs::Permissions::from_mode(0o644)).unwrap();
-    PostfixOptions {
-        extra_main_cf: format!(
-            "smtpd_restriction_classes = crmsync_slow\ncrmsync_slow = sleep 60\n\
-             smtpd_recipient_restrictions = check_recipient_access regexp:{}, permit_sasl_authenticated, reject\n",
-            map.display()
-        ),
-    }
-}
-
 #[test]
 fn a_connection_lost_mid_batch_puts_every_unsent_email_back_without_losing_an_attempt() {
     let o = Office::new();
@@ -412,7 +273,7 @@ fn sync_and_kill_while_sending(o: &Office, stall_id: i64) {
 #[test]
 fn a_kill_9_while_sending_and_a_rerun_deliver_exactly_one_copy_per_message_id() {
     let maps = tempfile::tempdir().unwrap();
-    let o = Office::with(slow_rcpt(maps.path()), None);
+    let o = Office::with(slow_rcpt(maps.path(), 60), None);
     o.env.ok(&["settings", "set", "outgoing.sending_retry_interval_secs", "2"]);
     let n = 20;
     let stall_at = 12;
@@ -490,7 +351,7 @@ fn a_kill_9_while_sending_and_a_rerun_deliver_exactly_one_copy_per_message_id() 
 #[test]
 fn an_interrupted_send_found_in_the_sent_folder_is_not_sent_again() {
     let maps = tempfile::tempdir().unwrap();
-    let o = Office::with(slow_rcpt(maps.path()), None);
+    let o = Office::with(slow_rcpt(maps.path(), 60), None);
     o.env.ok(&["settings", "set", "outgoing.sending_retry_interval_secs", "1"]);
     let created = o.send(&["--to", "slow@elsewhere.test", "--subject", "Filed", "--body", "hi"]);
     let id = created["id"].as_i64().unwrap();

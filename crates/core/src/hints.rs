@@ -108,6 +108,18 @@ pub fn hint(code: &str) -> String {
             "The mail server refused this email permanently; its reply is on the email. Fix the address or content and send it again.",
         ),
         (
+            "DELIVERY_UNKNOWN",
+            "The mail server never answered after it received this email, so it may or may not have been delivered. Nothing to do: crmsync does not send it again blindly; after outgoing.sending_retry_interval_secs it looks for it in the Sent folder and sends it again only if it is not there.",
+        ),
+        (
+            "SEND_INTERRUPTED",
+            "This email was on its way to the server when sending stopped (crmsync stopped, or the server's reply was lost) and it is not in the Sent folder, so it was sent again. If the first attempt had reached the server, the recipients got it twice (same Message-ID).",
+        ),
+        (
+            "SENT_FOLDER_MISSING",
+            "The email was sent, but the mailbox has no Sent folder to file a copy in. Create a folder named Sent (or one marked as Sent) on the server if copies should be kept.",
+        ),
+        (
             "DAV_CONFLICT",
             "An appointment, contact or task changed in the CRM and on the server. The act.conflict_policy setting decided; with keep-both (the default) both versions exist now. Check the item and delete the version you do not want.",
         ),

@@ -146,6 +146,12 @@ pub const DEFS: &[Def] = &[
         help: "An email stuck in Sending this long is checked in the Sent folder and sent again if absent",
     },
     Def {
+        key: "outgoing.final_reply_timeout_secs",
+        kind: int(1, 3600),
+        default: "600",
+        help: "How long the server's reply to a sent message is awaited (RFC 5321: 10 minutes); without one its delivery is unknown and it is checked in the Sent folder before any resend",
+    },
+    Def {
         key: "outgoing.max_items_per_cycle",
         kind: int(1, 100000),
         default: "1000",

@@ -142,10 +142,17 @@ fn interrupted_sends_copies_and_final_states() {
     let b = queue(&store, mb, 2, "pending_send", None);
     claim_one(c, mb, T0);
     claim_one(c, mb, T1);
-    assert!(outbox::stuck_sending(c, mb, T1).unwrap().is_empty(), "claimed, never started: not interrupted");
+    assert!(
+        outbox::stuck_sending(c, mb, T1, &[]).unwrap().is_empty(),
+        "claimed, never started: not interrupted"
+    );
     assert!(outbox::mark_started(c, a, "", T0).unwrap());
     assert!(outbox::mark_started(c, b, "", T1).unwrap());
-    assert_eq!(outbox::stuck_sending(c, mb, T0).unwrap(), vec![a], "only the one claimed before the cutoff");
+    assert_eq!(
+        outbox::stuck_sending(c, mb, T0, &[]).unwrap(),
+        vec![a],
+        "only the one claimed before the cutoff"
+    );
     outbox::mark_sent(c, a, T2, SentCopy::Pending).unwrap();
     assert_eq!(outbox::copies_pending(c, mb).unwrap(), vec![a]);
     assert_eq!(outbox::mailboxes_with_work(c, T2, T0).unwrap(), vec![mb], "a copy to file is work");
@@ -160,6 +167,30 @@ fn interrupted_sends_copies_and_final_states() {
     assert_eq!(sent.message_id, "m1@x.test");
     assert_eq!(sent.to.len(), 1);
     assert_eq!(sent.sent_on.as_deref(), Some(T2));
+}
+
+#[test]
+fn a_lost_final_reply_leaves_the_email_started_in_sending_and_a_running_pass_keeps_its_claims() {
+    let (_d, store, mb) = setup();
+    let c = store.conn();
+    let a = queue(&store, mb, 1, "pending_send", None);
+    assert_eq!(outbox::claim_due(c, mb, T0, 1, "live-pass").unwrap(), vec![a]);
+    // The start is still only in the pass's send log when the reply is lost.
+    outbox::mark_outcome_unknown(c, a, "DELIVERY_UNKNOWN: no reply", T0).unwrap();
+    assert_eq!(status(&store, a), ("sending".into(), 1));
+    let (started, error): (Option<String>, Option<String>) = c
+        .query_row("SELECT smtp_started_on, last_error FROM emails WHERE activity_id = ?1", [a], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(started.as_deref(), Some(T0));
+    assert!(error.unwrap().starts_with("DELIVERY_UNKNOWN"));
+    assert!(
+        outbox::stuck_sending(c, mb, T1, &["live-pass".into()]).unwrap().is_empty(),
+        "its pass still runs: it may still be waiting for the reply"
+    );
+    assert_eq!(outbox::stuck_sending(c, mb, T1, &["other".into()]).unwrap(), vec![a]);
+    assert_eq!(outbox::release_unstarted(c, mb, &[]).unwrap(), 0, "started: never put back blindly");
 }
 
 #[test]
@@ -258,7 +289,7 @@ fn a_killed_pass_s_send_log_is_folded_in_and_only_its_unstarted_claims_go_back()
         "accepted before the kill: Sent, its copy still to file"
     );
     assert_eq!(sent_row(&store, ids[1]).3.as_deref(), Some(T1), "started: left for the Sent-folder check");
-    assert_eq!(outbox::stuck_sending(store.conn(), mb, T2).unwrap(), vec![ids[1]]);
+    assert_eq!(outbox::stuck_sending(store.conn(), mb, T2, &[]).unwrap(), vec![ids[1]]);
     assert_eq!(status(&store, ids[2]), ("pending_send".into(), 0), "never started: back, attempt given back");
     let dir = send_log::dir_of(store.path());
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "the log is removed");

@@ -28,6 +28,12 @@ use crate::transport::{self, LineStream, Stream};
 /// A connection idle this long is checked with NOOP before it is reused.
 const IDLE_CHECK: Duration = Duration::from_secs(20);
 
+/// How long the server's verdict on a message (the reply to its closing dot)
+/// is awaited by default: RFC 5321 4.5.3.2.6 asks for at least 10 minutes,
+/// as content filters may take that long. Giving up earlier does not undo the
+/// message: it may still be delivered, and sending it again would duplicate it.
+pub const FINAL_REPLY_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// One open SMTP session, past EHLO, STARTTLS and AUTH.
 struct Session {
     io: LineStream,
@@ -43,6 +49,7 @@ pub struct SmtpClient {
     credentials: Option<(String, Password)>,
     timeout: Duration,
     timeout_secs: u64,
+    final_reply_timeout: Duration,
     conn: Mutex<Option<Session>>,
 }
 
@@ -74,8 +81,17 @@ impl SmtpClient {
             credentials: authenticate.then(|| (settings.username.clone(), settings.password.clone())),
             timeout: settings.timeout,
             timeout_secs: settings.timeout.as_secs(),
+            final_reply_timeout: FINAL_REPLY_TIMEOUT,
             conn: Mutex::new(None),
         })
+    }
+
+    /// How long [`Submitted::reply`] waits for the server's verdict on a
+    /// message (default [`FINAL_REPLY_TIMEOUT`]; never less than the
+    /// per-command timeout).
+    pub fn with_final_reply_timeout(mut self, wait: Duration) -> SmtpClient {
+        self.final_reply_timeout = wait;
+        self
     }
 
     /// Connects, says EHLO, starts TLS and authenticates; sends nothing.
@@ -349,6 +365,16 @@ impl SmtpClient {
     }
 
     async fn read_reply(&self, session: &mut Session, verb: &str) -> Result<Reply> {
+        let reply = self.read_reply_within(session, verb, self.timeout).await?;
+        if reply.code == 421 {
+            // The server is closing the connection (shutting down, overloaded).
+            return Err(self.peer.lost(format!("{reply} ({verb})")));
+        }
+        Ok(reply)
+    }
+
+    /// Reads one reply, whatever its code, waiting at most `limit` for it.
+    async fn read_reply_within(&self, session: &mut Session, verb: &str, limit: Duration) -> Result<Reply> {
         let read = async {
             let mut reader = ReplyReader::new();
             let mut line = Vec::with_capacity(128);
@@ -366,14 +392,10 @@ impl SmtpClient {
                 }
             }
         };
-        let reply = tokio::time::timeout(self.timeout, read).await.map_err(|_| {
-            self.peer.timeout(&format!("waiting for the reply to {verb}"), self.timeout_secs)
-        })??;
+        let reply = tokio::time::timeout(limit, read)
+            .await
+            .map_err(|_| self.peer.timeout(&format!("waiting for the reply to {verb}"), limit.as_secs()))??;
         session.last_used = Instant::now();
-        if reply.code == 421 {
-            // The server is closing the connection (shutting down, overloaded).
-            return Err(self.peer.lost(format!("{reply} ({verb})")));
-        }
         Ok(reply)
     }
 
@@ -429,31 +451,37 @@ pub struct Submitted<'a> {
 }
 
 impl Submitted<'_> {
-    /// Waits for the server's verdict on the message: its reply text on 2xx
+    /// Waits for the server's verdict on the message (up to the final-reply
+    /// wait, [`SmtpClient::with_final_reply_timeout`]): its reply text on 2xx
     /// ("250 2.0.0 Ok: queued as ..."), else a classed error (4xx deferred, 5xx
-    /// rejected, connection lost or timeout).
+    /// rejected, connection lost or timeout). After a lost connection or a
+    /// timeout the outcome is unknown: the server may have accepted the message.
     pub async fn reply(mut self) -> Result<String> {
         self.done = true;
         let client = self.client;
         let Some(session) = self.slot.as_mut() else {
             return Err(client.peer.lost("the connection was closed"));
         };
-        // The server may need a while for a large message (content filters).
-        let limit = client.timeout * (1 + (self.size / (1 << 20)) as u32);
-        let read = tokio::time::timeout(limit, client.read_reply(session, "the message")).await;
-        match read {
-            Ok(Ok(reply)) if reply.is_ok() => {
+        // The server may need a while to take responsibility for a message
+        // (queue file, content filters): the final-reply wait, at least the
+        // per-command timeout per started MiB.
+        let limit = client.final_reply_timeout.max(client.timeout * (1 + (self.size / (1 << 20)) as u32));
+        match client.read_reply_within(session, "the message", limit).await {
+            Ok(reply) if reply.is_ok() => {
                 debug!(peer = %client.peer, code = reply.code, "message accepted");
                 Ok(reply.to_string())
             }
-            Ok(Ok(reply)) => Err(client.reply_error(&reply, "end of data")),
-            Ok(Err(e)) => {
+            Ok(reply) => {
+                if reply.code == 421 {
+                    // Closing the connection without taking the message: a
+                    // verdict (not accepted), unlike a connection that just ends.
+                    *self.slot = None;
+                }
+                Err(client.reply_error(&reply, "end of data"))
+            }
+            Err(e) => {
                 *self.slot = None;
                 Err(e)
-            }
-            Err(_) => {
-                *self.slot = None;
-                Err(client.peer.timeout("waiting for the reply to the message", limit.as_secs()))
             }
         }
     }

@@ -114,6 +114,12 @@ pub fn run(ctx: &Ctx, store: &mut Store, mailbox: Option<String>) -> Result<(), 
                     r.recovered, r.resent
                 ));
             }
+            if r.unconfirmed > 0 {
+                line.push_str(&format!(
+                    ", {} without a reply from the server (delivery unknown: checked in Sent before any resend)",
+                    r.unconfirmed
+                ));
+            }
             if r.capped {
                 line.push_str(" (more waiting: per-cycle cap)");
             }

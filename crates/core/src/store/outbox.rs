@@ -304,14 +304,37 @@ pub fn release_unstarted(conn: &Connection, mailbox_id: i64, running: &[String])
 }
 
 /// Emails of a mailbox whose SMTP transaction began before `before` and that
-/// are still in Sending (a crash or a kill interrupted them).
-pub fn stuck_sending(conn: &Connection, mailbox_id: i64, before: &str) -> Result<Vec<i64>> {
+/// are still in Sending (a crash, a kill or a lost final reply interrupted
+/// them). Claims of the passes in `running` (claim tokens) are left out: such
+/// a pass may still be waiting for the server's reply.
+pub fn stuck_sending(
+    conn: &Connection,
+    mailbox_id: i64,
+    before: &str,
+    running: &[String],
+) -> Result<Vec<i64>> {
+    let running = serde_json::to_string(running).expect("a list of strings is JSON");
     let mut stmt = conn.prepare(
         "SELECT activity_id FROM emails WHERE sender_mailbox_id = ?1 AND status = 'sending' AND sending_since <= ?2 \
-         AND smtp_started_on IS NOT NULL ORDER BY activity_id",
+         AND smtp_started_on IS NOT NULL AND coalesce(claim_token, '') NOT IN (SELECT value FROM json_each(?3)) \
+         ORDER BY activity_id",
     )?;
-    let rows = stmt.query_map(params![mailbox_id, before], |r| r.get(0))?;
+    let rows = stmt.query_map(params![mailbox_id, before, running], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The server's verdict on a started email never came (connection lost or
+/// timed out after its closing dot): it may have been delivered. It stays in
+/// Sending, its start recorded, with `note` as its last error, so it is
+/// checked in the Sent folder after the sending retry interval instead of
+/// being sent again blindly.
+pub fn mark_outcome_unknown(conn: &Connection, id: i64, note: &str, now: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE emails SET last_error = ?2, smtp_started_on = coalesce(smtp_started_on, ?3) \
+         WHERE activity_id = ?1 AND status = 'sending'",
+        params![id, note, now],
+    )?;
+    Ok(())
 }
 
 /// Sent emails of a mailbox whose Sent copy is still to be filed.

@@ -79,17 +79,21 @@ impl Claims {
             self.handled += ids.len() as i64;
             self.claimed.extend(ids);
         }
+        // An email leaves the batch only once it is started: when loading it
+        // fails, it is still in the batch for `release_all`.
         loop {
-            let Some(id) = self.claimed.pop_front() else { return Ok(None) };
+            let Some(&id) = self.claimed.front() else { return Ok(None) };
             if !outbox::still_claimed(store.conn(), id, self.log.token())? {
+                self.claimed.pop_front();
                 continue; // another pass put it back and owns it now
             }
-            // Recorded as started now, before its MAIL FROM: a crash from here
-            // on sends it through the Sent-folder check, never blindly again.
-            self.log.record(Fact::Started { id, at: now_db() })?;
             let email = outbox::load(store.conn(), id)?;
             let raw = compose(&outgoing_message(&email, &ctx.settings, now()), false);
             let recipients = envelope_recipients(&email);
+            // Recorded as started now, before its MAIL FROM: a crash from here
+            // on sends it through the Sent-folder check, never blindly again.
+            self.log.record(Fact::Started { id, at: now_db() })?;
+            self.claimed.pop_front();
             return Ok(Some(Prepared { id, email, raw, recipients }));
         }
     }

@@ -2,24 +2,22 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use crmsync_core::model::{Approval, ChannelMethod, Mailbox, Profile, ProfileKind, Severity};
 use crmsync_core::settings::Settings;
 use crmsync_core::store::alerts::{self, NewAlert, Scope};
 use crmsync_core::store::outbox::{self, SentCopy};
 use crmsync_core::store::send_log::{self, Fact};
 use crmsync_core::store::{mailbox_state, mailboxes, profiles, settings as stored_settings};
-use crmsync_core::time::{from_db, now, now_db, to_db};
+use crmsync_core::time::{now, now_db, to_db};
 use crmsync_core::{CoreError, ErrorClass, Store};
-use crmsync_protocols::compose::compose;
-use crmsync_protocols::settings::ServerSettings;
+use crmsync_protocols::ProtocolError;
 use crmsync_protocols::smtp::SmtpClient;
-use crmsync_protocols::{ImapClient, ProtocolError, SpecialUse};
 use serde::Serialize;
 use tracing::{Instrument as _, info, info_span, warn};
 
 use super::claims::Claims;
-use super::message::outgoing_message;
+use super::sent_folder::{SentFolder, file_copies, recover_stuck, sent_folder_settings, unverifiable};
 use crate::connect;
 use crate::error::{EngineError, Result};
 use crate::permits::ConnectionPermits;
@@ -41,6 +39,9 @@ pub struct OutgoingSync {
     pub recovered: i64,
     /// Emails interrupted while sending and not in the Sent folder: sent again.
     pub resent: i64,
+    /// Emails handed to the server whose reply never came (delivery unknown):
+    /// left in Sending, looked up in the Sent folder before any resend.
+    pub unconfirmed: i64,
     /// Sent copies filed in the Sent folder.
     pub copies_saved: i64,
     /// Stopped at the per-cycle cap; more is waiting.
@@ -65,7 +66,8 @@ pub(super) struct Ctx {
 }
 
 impl Ctx {
-    fn item_alert(
+    /// Raises an item alert on email `id`, when alerts of `severity` are recorded.
+    pub(super) fn item_alert(
         &self,
         conn: &rusqlite::Connection,
         id: i64,
@@ -176,7 +178,7 @@ async fn send_mailbox(
     // first; then their claims never started go back in the queue (nothing
     // reached a server). Claims of passes still running are theirs.
     let store_path = store.path().to_path_buf();
-    let (released, recovery) = store.write(|tx| -> Result<_> {
+    let (released, mut recovery) = store.write(|tx| -> Result<_> {
         let recovery = send_log::recover(tx, &store_path)?;
         Ok((outbox::release_unstarted(tx, mb.id, &recovery.live)?, recovery))
     })?;
@@ -188,11 +190,13 @@ async fn send_mailbox(
             "send logs of stopped passes are in the store"
         );
     }
+    let live = std::mem::take(&mut recovery.live);
     recovery.finish()?;
     if released > 0 {
         info!(mailbox = %mb.data.email, released, "claimed emails never started are back in the queue");
     }
-    let stuck = outbox::stuck_sending(store.conn(), mb.id, &to_db(t - stuck_after(&settings)))?;
+    // A pass still running may still be waiting for a reply: its emails are its own.
+    let stuck = outbox::stuck_sending(store.conn(), mb.id, &to_db(t - stuck_after(&settings)), &live)?;
     let old_copies = outbox::copies_pending(store.conn(), mb.id)?;
     let due = outbox::has_due(store.conn(), mb.id, &to_db(t))?;
     if stuck.is_empty() && old_copies.is_empty() && !due {
@@ -248,41 +252,6 @@ fn mailbox_failure(store: &mut Store, ctx: &Ctx, e: &EngineError) -> Result<()> 
     })
 }
 
-/// IMAP settings for the Sent folder, when the profile has IMAP and copies are kept.
-fn sent_folder_settings(store: &Store, ctx: &Ctx) -> Result<Option<ServerSettings>> {
-    if ctx.profile.data.kind != ProfileKind::ImapSmtp {
-        return Ok(None);
-    }
-    let Some(ep) = &ctx.profile.data.incoming else { return Ok(None) };
-    Ok(Some(connect::server_settings(store, &ctx.mailbox, &ctx.profile, ep)?))
-}
-
-/// An open IMAP session on the Sent folder.
-struct SentFolder {
-    client: ImapClient,
-    folder: String,
-}
-
-impl SentFolder {
-    async fn open(settings: &ServerSettings) -> Result<SentFolder> {
-        let mut client = ImapClient::connect(settings).await?;
-        let folder = client.find_special_use(SpecialUse::Sent).await?.unwrap_or_else(|| "Sent".to_string());
-        Ok(SentFolder { client, folder })
-    }
-
-    /// Whether a message with this Message-ID is in the Sent folder.
-    async fn holds(&mut self, message_id: &str) -> Result<bool> {
-        if self.client.selected() != Some(self.folder.as_str()) {
-            self.client.select(&self.folder).await?;
-        }
-        Ok(!self.client.search_header("Message-ID", message_id).await?.is_empty())
-    }
-
-    async fn close(self) {
-        let _ = self.client.logout().await;
-    }
-}
-
 async fn run(
     store: &mut Store,
     ctx: &Ctx,
@@ -312,7 +281,9 @@ async fn run(
         EngineError::Unsupported(format!("profile '{}' has no outgoing server", ctx.profile.data.name))
     })?;
     let auth = ctx.profile.data.outgoing_auth == crmsync_core::model::OutgoingAuth::Password;
-    let smtp = SmtpClient::new(&smtp_settings, auth)?;
+    let final_wait =
+        std::time::Duration::from_secs(ctx.settings.int("outgoing.final_reply_timeout_secs").max(1) as u64);
+    let smtp = SmtpClient::new(&smtp_settings, auth)?.with_final_reply_timeout(final_wait);
     let cap = ctx.settings.int("outgoing.max_items_per_cycle");
     let max_attempts = ctx.settings.int("outgoing.max_delivery_attempts");
     let copy_state = if save_copies { SentCopy::Pending } else { SentCopy::None };
@@ -325,44 +296,75 @@ async fn run(
     // whose flush carries them to disk. While the server takes in one email
     // (after its closing dot, until its reply) the next is composed — or the
     // next few claimed — so our bookkeeping overlaps the server's work.
-    let mut prepared = queue.next(store, ctx, report)?;
+    let mut prepared = match queue.next(store, ctx, report) {
+        Ok(first) => first,
+        Err(e) => {
+            give_back(store, ctx, &mut queue, None, &e);
+            mailbox_error = Some(e);
+            None
+        }
+    };
     while let Some(cur) = prepared.take() {
         let submitted = smtp.submit(&ctx.mailbox.data.email, &cur.recipients, &cur.raw).await;
-        let mut upcoming = None;
+        // The next email, prepared while the server takes this one in. A
+        // local error there (store busy, disk full, an email that cannot be
+        // loaded) waits until this email's reply is read and recorded: the
+        // server may have accepted it already, and without its Sent mark it
+        // would be sent again.
+        let mut ahead = None;
         let outcome = match submitted {
             Ok(submitted) => {
-                upcoming = Some(queue.next(store, ctx, report)?);
-                submitted.reply().await
+                ahead = Some(queue.next(store, ctx, report));
+                submitted.reply().await.map_err(|e| (e, true))
             }
-            Err(e) => Err(e),
+            Err(e) => Err((e, false)),
         };
-        match outcome {
+        let handled = match outcome {
             Ok(reply) => {
-                // Recorded before anything else happens: a kill from here on
-                // cannot make us send it again.
-                queue.log.record(Fact::Sent { id: cur.id, at: now_db(), copy: copy_state })?;
                 tracing::debug!(id = cur.id, %reply, "sent");
-                report.sent += 1;
-                just_sent.insert(cur.id);
+                record_sent(store, &mut queue, cur.id, copy_state).map(|()| {
+                    report.sent += 1;
+                    just_sent.insert(cur.id);
+                    None
+                })
             }
-            Err(e) => {
-                if let Some(stop) = on_send_error(store, ctx, &cur.email, e, max_attempts, report)? {
-                    // The prepared next email and the rest of the batch never
-                    // reached the server: back in the queue, no attempt lost.
-                    let why = format!("{}: not sent yet: {stop}", stop.code());
-                    let next = upcoming.flatten().map(|p| p.id);
-                    queue.release_all(store, next, &why)?;
-                    mailbox_error = Some(stop);
-                    break;
-                }
+            Err((e, true)) if outcome_unknown(&e) => {
+                report.unconfirmed += 1;
+                delivery_unknown(store, ctx, &cur.email, e).map(Some)
             }
-        }
-        prepared = match upcoming {
-            Some(next) => next,
-            None => queue.next(store, ctx, report)?,
+            Err((e, _)) => on_send_error(store, ctx, &cur.email, e, max_attempts, report),
         };
+        let next_id = match &ahead {
+            Some(Ok(Some(next))) => Some(next.id),
+            _ => None,
+        };
+        let stop = match (handled, ahead) {
+            (Err(local), _) | (Ok(None), Some(Err(local))) => Some(local),
+            (Ok(Some(stop)), _) => Some(stop),
+            (Ok(None), Some(Ok(next))) => {
+                prepared = next;
+                None
+            }
+            (Ok(None), None) => match queue.next(store, ctx, report) {
+                Ok(next) => {
+                    prepared = next;
+                    None
+                }
+                Err(local) => Some(local),
+            },
+        };
+        if let Some(stop) = stop {
+            give_back(store, ctx, &mut queue, next_id, &stop);
+            mailbox_error = Some(stop);
+            break;
+        }
     }
-    queue.close(store)?;
+    // What the log holds goes into the store; should that fail, the log stays
+    // beside the store and the next pass folds it in before anything else.
+    if let Err(e) = queue.close(store) {
+        warn!(mailbox = %ctx.mailbox.data.email, "send log not folded in yet: {e}");
+        mailbox_error.get_or_insert(e);
+    }
     smtp.close().await;
 
     // Phase 3: file the Sent copies of what was just sent.
@@ -388,6 +390,74 @@ async fn run(
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// The pass stops for `why`: the prepared next email and the rest of the
+/// batch never reached the server, so they go back in the queue without
+/// losing an attempt. (Should that fail too, the next pass puts them back:
+/// they were never started.)
+fn give_back(store: &mut Store, ctx: &Ctx, queue: &mut Claims, next: Option<i64>, why: &EngineError) {
+    let note = format!("{}: not sent yet: {why}", why.code());
+    if let Err(e) = queue.release_all(store, next, &note) {
+        warn!(mailbox = %ctx.mailbox.data.email, "claimed emails stay claimed until the next pass: {e}");
+    }
+}
+
+/// Records that the server accepted email `id`: in the send log, or — when the
+/// log cannot take it (disk full) — straight in the store.
+fn record_sent(store: &mut Store, queue: &mut Claims, id: i64, copy: SentCopy) -> Result<()> {
+    let at = now_db();
+    match queue.log.record(Fact::Sent { id, at: at.clone(), copy }) {
+        Ok(()) => Ok(()),
+        Err(logged) => {
+            warn!(id, "the send log cannot take the Sent mark, writing it to the store: {logged}");
+            store.write(|tx| outbox::mark_sent(tx, id, &at, copy)).map_err(|_| logged.into())
+        }
+    }
+}
+
+/// Whether an error after the closing dot leaves the message's fate unknown:
+/// no reply came (connection lost, timeout, garbage), so the server may have
+/// accepted it. A reply (4xx, 5xx) says it did not.
+fn outcome_unknown(e: &ProtocolError) -> bool {
+    matches!(
+        e,
+        ProtocolError::ConnectionLost { .. } | ProtocolError::Timeout { .. } | ProtocolError::Protocol { .. }
+    )
+}
+
+/// The server's reply to a message never came: the email stays in Sending
+/// (started), to be looked up in the Sent folder after the sending retry
+/// interval before it is sent again, and a Warning names it. Returns the
+/// error that stops the mailbox's pass (the connection is gone).
+fn delivery_unknown(
+    store: &mut Store,
+    ctx: &Ctx,
+    o: &outbox::Outgoing,
+    e: ProtocolError,
+) -> Result<EngineError> {
+    let id = o.id;
+    warn!(id, message_id = %o.message_id, "no reply to the message: {e}");
+    let note = format!(
+        "DELIVERY_UNKNOWN: {}: {e}; the server may have accepted it, so it is looked up in the Sent folder before it is sent again",
+        e.code()
+    );
+    store.write(|tx| -> Result<()> {
+        outbox::mark_outcome_unknown(tx, id, &note, &now_db())?;
+        ctx.item_alert(
+            tx,
+            id,
+            Severity::Warning,
+            "DELIVERY_UNKNOWN",
+            &format!(
+                "email {id} ({}) was handed to the server but its reply never came ({e}); it may have been delivered. \
+                 It is not sent again blindly: after outgoing.sending_retry_interval_secs it is looked up in the Sent \
+                 folder and sent again only if absent.",
+                o.message_id
+            ),
+        )
+    })?;
+    Ok(EngineError::Protocol(e))
 }
 
 /// Handles a failed SMTP transaction of one claimed email. Returns the error
@@ -439,110 +509,4 @@ fn on_send_error(
             Ok(Some(EngineError::Protocol(e)))
         }
     }
-}
-
-/// Mail left in Sending since before the retry interval: look for it in the
-/// Sent folder; found → Sent (never sent twice), absent → sent again.
-async fn recover_stuck(
-    store: &mut Store,
-    ctx: &Ctx,
-    sent: &mut SentFolder,
-    stuck: &[i64],
-    report: &mut OutgoingSync,
-) -> Result<()> {
-    for &id in stuck {
-        let o = outbox::load(store.conn(), id)?;
-        if sent.holds(&o.message_id).await? {
-            info!(id, message_id = %o.message_id, "interrupted send found in the Sent folder");
-            store.write(|tx| outbox::mark_sent(tx, id, &now_db(), SentCopy::Saved))?;
-            report.recovered += 1;
-        } else {
-            let note =
-                "the send was interrupted (crmsync stopped) and no copy is in the Sent folder: sending again";
-            store.write(|tx| -> Result<()> {
-                outbox::requeue_interrupted(tx, id, note)?;
-                ctx.item_alert(
-                    tx,
-                    id,
-                    Severity::Warning,
-                    "SEND_INTERRUPTED",
-                    &format!(
-                        "email {id} ({}) was being sent when crmsync stopped and is not in the Sent folder; it is sent again. \
-                         If the server had accepted it just before the stop, the recipients get it twice (same Message-ID).",
-                        o.message_id
-                    ),
-                )
-            })?;
-            report.resent += 1;
-        }
-    }
-    Ok(())
-}
-
-/// Without IMAP there is no Sent folder to ask: interrupted sends are not
-/// guessed at. They become Failed with `SEND_OUTCOME_UNKNOWN`; the admin checks
-/// with the recipient and resubmits (`crmsync email submit ID`) if needed.
-fn unverifiable(store: &mut Store, ctx: &Ctx, stuck: &[i64], old_copies: &[i64]) -> Result<()> {
-    let now_s = now_db();
-    store.write(|tx| -> Result<()> {
-        for &id in stuck {
-            let why = "SEND_OUTCOME_UNKNOWN: the send was interrupted and this profile has no Sent folder to check; \
-                       the server may or may not have accepted it";
-            outbox::mark_failed(tx, id, why, &now_s)?;
-            ctx.item_alert(
-                tx,
-                id,
-                Severity::Error,
-                "SEND_OUTCOME_UNKNOWN",
-                &format!("email {id}: {why}. Check with the recipient; `crmsync email submit {id}` sends it again."),
-            )?;
-        }
-        for &id in old_copies {
-            outbox::mark_copy(tx, id, SentCopy::None)?;
-        }
-        Ok(())
-    })
-}
-
-/// Appends the Sent copies of `ids`. Copies not sent in this pass (`fresh`)
-/// are looked up first: an earlier run may have appended them just before a crash.
-async fn file_copies(
-    store: &mut Store,
-    ctx: &Ctx,
-    sent: &mut SentFolder,
-    ids: &[i64],
-    fresh: &HashSet<i64>,
-    report: &mut OutgoingSync,
-) -> Result<()> {
-    for &id in ids {
-        let o = outbox::load(store.conn(), id)?;
-        if !fresh.contains(&id) && sent.holds(&o.message_id).await? {
-            store.write(|tx| outbox::mark_copy(tx, id, SentCopy::Saved))?;
-            continue;
-        }
-        let date: DateTime<Utc> =
-            o.sent_on.as_deref().and_then(|s| from_db("sent_on", s).ok()).unwrap_or_else(now);
-        let raw = compose(&outgoing_message(&o, &ctx.settings, date), true);
-        match sent.client.append(&sent.folder, &["\\Seen"], &raw).await {
-            Ok(_) => {
-                store.write(|tx| outbox::mark_copy(tx, id, SentCopy::Saved))?;
-                report.copies_saved += 1;
-            }
-            Err(e @ ProtocolError::MailboxNotFound { .. }) => {
-                let folder = sent.folder.clone();
-                store.write(|tx| -> Result<()> {
-                    outbox::mark_copy(tx, id, SentCopy::None)?;
-                    ctx.item_alert(
-                        tx,
-                        id,
-                        Severity::Warning,
-                        "SENT_FOLDER_MISSING",
-                        &format!("email {id} was sent, but no copy could be filed in '{folder}': {e}"),
-                    )
-                })?;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
 }

@@ -6,19 +6,25 @@
 //! mailbox it holds one connection permit of the profile and has at most one
 //! connection open at a time, in three phases:
 //!
-//! 1. IMAP (only when needed): mail left in Sending by a crash is looked up in
-//!    the Sent folder by Message-ID; found → Sent, absent → sent again.
+//! 1. IMAP (only when needed): mail left in Sending by a crash, or by a
+//!    reply that never came (delivery unknown), is looked up in the Sent
+//!    folder by Message-ID; found → Sent, absent (or no Sent folder) → sent
+//!    again, once per lookup.
 //!    Sent copies still to file from an earlier run are filed.
 //! 2. SMTP: one connection, reused for every due message; messages are
 //!    claimed (Sending committed to disk) a batch at a time before any of them
 //!    is sent (`claims.rs`), each is marked started right before its
 //!    transaction and Sent right after the server's 250 in the pass's send log
 //!    (folded into the store with the next claim); the next message is
-//!    prepared while the server takes in the current one.
+//!    prepared while the server takes in the current one, and an error there
+//!    waits until the current message's reply is read and recorded.
 //! 3. IMAP: the Sent copies of phase 2 are appended.
+//!
+//! Phases 1 and 3 are in `sent_folder.rs`.
 
 mod claims;
 pub mod cycle;
 pub mod message;
+mod sent_folder;
 
 pub use cycle::{OutgoingSync, send_due, send_due_with};
