@@ -34,6 +34,112 @@ fn scripted_email(to: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// An email whose HTML tries every way to reach `base` (the [`HitCounter`]):
+/// images, CSS `url()` and `@import`, `<link>` prefetch/preload/stylesheet,
+/// a meta refresh, a form that submits itself, frames, media, `srcset`.
+/// Each URL has its own path, so a hit names what leaked.
+fn remote_content_email(to: &str, base: &str) -> Vec<u8> {
+    let html = r#"<html><head>
+<meta http-equiv="refresh" content="0;url=URL/meta-refresh">
+<link rel="stylesheet" href="URL/link-stylesheet.css">
+<link rel="prefetch" href="URL/link-prefetch">
+<link rel="preload" as="image" href="URL/link-preload.png">
+<link rel="preconnect" href="URL/">
+<link rel="dns-prefetch" href="URL/">
+<link rel="icon" href="URL/link-icon.png">
+<style>
+@import url(URL/css-import.css);
+@font-face { font-family: Tracked; src: url(URL/css-font.woff); }
+body { background: url(URL/css-background.png); font-family: Tracked, sans-serif; }
+</style>
+<script src="URL/script-src.js"></script>
+</head>
+<body background="URL/body-background.png">
+<p id="remote-marker">Remote content stays out</p>
+<img src="URL/img.png" alt="img">
+<img srcset="URL/img-srcset-1x.png 1x, URL/img-srcset-2x.png 2x" alt="srcset">
+<picture><source srcset="URL/picture-source.png"><img alt="picture"></picture>
+<video poster="URL/video-poster.png" src="URL/video.mp4" preload="auto"></video>
+<audio src="URL/audio.mp3" preload="auto" autoplay></audio>
+<iframe src="URL/iframe"></iframe>
+<object data="URL/object"></object>
+<embed src="URL/embed">
+<svg width="10" height="10"><image href="URL/svg-image.png" width="10" height="10"/></svg>
+<input type="image" src="URL/input-image.png" alt="input">
+<div style="background-image:url(URL/inline-style.png)">styled</div>
+<form id="remote-form" action="URL/form-action" method="post">
+<input id="remote-input" name="q" value="secret">
+<button id="remote-submit" type="submit" autofocus>Send</button>
+<button type="submit" formaction="URL/button-formaction">Other</button>
+</form>
+<script>document.getElementById('remote-form').submit();location.href='URL/script-navigation';</script>
+<a id="remote-link" href="URL/link-href" ping="URL/link-ping">a link (not clicked)</a>
+</body></html>"#
+        .replace("URL", base)
+        .replace('\n', "\r\n");
+    format!(
+        "From: Eve Tracker <eve@elsewhere.test>\r\nTo: {to}\r\nSubject: E2E remote content\r\n\
+         Message-ID: <e2e-remote@elsewhere.test>\r\nDate: Mon, 01 Jan 2024 11:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n"
+    )
+    .into_bytes()
+}
+
+/// A loopback HTTP listener that counts every connection it gets (any path,
+/// with or without a request) and answers `200` with an empty body.
+struct HitCounter {
+    port: u16,
+    /// One entry per connection: its request line, once read.
+    hits: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl HitCounter {
+    fn start() -> Self {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the hit counter");
+        let port = listener.local_addr().unwrap().port();
+        let hits = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let record = hits.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let index = {
+                    let mut h = record.lock().unwrap();
+                    h.push("(connection, no request line)".into());
+                    h.len() - 1
+                };
+                let record = record.clone();
+                std::thread::spawn(move || {
+                    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 2048];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
+                        match conn.read(&mut chunk) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    if let Some(line) = String::from_utf8_lossy(&buf).lines().next().filter(|l| !l.is_empty())
+                    {
+                        record.lock().unwrap()[index] = line.to_string();
+                    }
+                    let _ =
+                        conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                });
+            }
+        });
+        HitCounter { port, hits }
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn hits(&self) -> Vec<String> {
+        self.hits.lock().unwrap().clone()
+    }
+}
+
 #[test]
 fn desktop_end_to_end_in_webkit() {
     for tool in
@@ -49,6 +155,10 @@ fn desktop_end_to_end_in_webkit() {
     let user = dovecot.address("alice");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(dovecot.deliver("alice", &scripted_email(&user))).unwrap();
+    // The mail frame must load nothing remote: this email points everything
+    // at a loopback listener that counts its hits (it must count none).
+    let trap = HitCounter::start();
+    rt.block_on(dovecot.deliver("alice", &remote_content_email(&user, &trap.base()))).unwrap();
 
     let tmp = tempfile::tempdir().unwrap();
     let out = root().join("target/e2e");
@@ -86,7 +196,14 @@ fn desktop_end_to_end_in_webkit() {
 
     // The client asks for the password change once the mailbox works.
     let deadline = Instant::now() + Duration::from_secs(600);
+    let mut hits_written = String::new();
     let status = loop {
+        // The client checks this file right after opening the email and after clicking in it.
+        let hits: String = trap.hits().iter().map(|h| format!("{h}\n")).collect();
+        if hits != hits_written {
+            std::fs::write(out.join("control/trap-hits"), &hits).unwrap();
+            hits_written = hits;
+        }
         if out.join("control/change-password").exists() && !out.join("control/password-changed").exists() {
             dovecot.set_password("alice", "second-Passw0rd").unwrap();
             std::fs::write(out.join("control/password-changed"), "").unwrap();
@@ -98,6 +215,15 @@ fn desktop_end_to_end_in_webkit() {
         std::thread::sleep(Duration::from_millis(100));
     };
     let log = |name: &str| std::fs::read_to_string(out.join(name)).unwrap_or_default();
+    // Checked first: a remote load may also be what broke the session.
+    let hits = trap.hits();
+    assert!(
+        hits.is_empty(),
+        "the mail frame reached the network: {} hit(s) on {}:\n{}",
+        hits.len(),
+        trap.base(),
+        hits.join("\n")
+    );
     assert!(
         status.success(),
         "desktop E2E failed ({status}); see target/e2e/ (screenshots/failure.png)\n--- tauri-driver.log:\n{}",
@@ -122,6 +248,7 @@ fn desktop_end_to_end_in_webkit() {
         "profiles",
         "mailbox-test-enable",
         "activity-email",
+        "activity-remote-content",
         "dashboard-failing",
         "alerts",
         "settings",

@@ -168,6 +168,64 @@ try {
   if (title.includes("pwned")) throw new Error("the email's script changed the app");
   await shot("activity-email");
 
+  step("remote content: the mail frame loads nothing and navigates nowhere");
+  // The Rust test counts every hit on the listener this email points at.
+  await go("#/activities", "Activities");
+  await waitFor(
+    "remote-content email",
+    async () => {
+      await driver.findElement(By.css("form[aria-label='Filter activities'] button[type=submit]")).click();
+      await sleep(300);
+      return (await driver.findElements(By.linkText("E2E remote content"))).length > 0;
+    },
+    40000,
+  );
+  await driver.findElement(By.linkText("E2E remote content")).click();
+  const remote = await waitFor("remote-content frame", async () => {
+    for (const f of await driver.findElements(By.css("#activity-detail iframe.email-frame"))) {
+      if ((await f.getAttribute("title")).includes("E2E remote content")) return f;
+    }
+    return null;
+  });
+  const appUrl = await driver.getCurrentUrl();
+  const windows = (await driver.getAllWindowHandles()).length;
+  const inFrame = async (script) => {
+    await driver.switchTo().frame(remote);
+    try {
+      return await driver.executeScript(script);
+    } finally {
+      await driver.switchTo().defaultContent();
+    }
+  };
+  const emailShown = "return document.getElementById('remote-marker') ? location.href : null";
+  await waitFor("remote-content body rendered", () => inFrame(emailShown));
+  // The Rust test writes every hit on its listener to this file as it comes.
+  const hits = () => (existsSync(join(OUT, "control", "trap-hits")) ? readFileSync(join(OUT, "control", "trap-hits"), "utf8") : "");
+  await sleep(4000); // the meta refresh, the self-submitting form and the loads have had their chance
+  if (hits()) throw new Error(`opening the email reached the network:\n${hits()}`);
+  step("remote content: clicking the submit button and pressing Enter in the form");
+  await driver.switchTo().frame(remote);
+  try {
+    await driver.findElement(By.id("remote-submit")).click();
+    await driver.findElement(By.id("remote-input")).click();
+    await driver.actions().sendKeys(Key.ENTER).perform();
+    await driver.findElement(By.id("remote-marker")).click();
+  } finally {
+    await driver.switchTo().defaultContent();
+  }
+  await sleep(3000);
+  if (hits()) throw new Error(`clicking in the email reached the network:\n${hits()}`);
+  const nowUrl = await driver.getCurrentUrl();
+  if (nowUrl !== appUrl) throw new Error(`the app window navigated: ${appUrl} -> ${nowUrl}`);
+  const nowWindows = (await driver.getAllWindowHandles()).length;
+  if (nowWindows !== windows) throw new Error(`windows: ${windows} -> ${nowWindows}`);
+  const still = await inFrame(emailShown);
+  if (still !== "about:srcdoc") throw new Error(`the mail frame left the email: ${still}`);
+  await driver.executeScript("arguments[0].scrollIntoView({ block: \"center\" })", remote);
+  await sleep(300);
+  await shot("activity-remote-content");
+  step("remote content: nothing loaded, no navigation");
+
   step("dashboard while healthy");
   await go("#/", "Dashboard");
   await waitFor("mailbox OK", async () => (await text()).includes("1 mailbox OK"));

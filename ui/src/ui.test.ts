@@ -13,12 +13,40 @@ describe("email HTML", () => {
     expect(EMAIL_CSP).not.toMatch(/https?:/);
   });
 
+  it("loses what the CSP does not cover: preconnect, meta refresh, base, frames, ping", () => {
+    const doc = emailSrcdoc(
+      '<html><head><meta http-equiv="refresh" content="0;url=http://x.test/r">' +
+        '<link rel="preconnect" href="http://x.test/"><link rel="dns-prefetch" href="//x.test">' +
+        '<base href="http://x.test/"></head><body bgcolor="#eee"><p id="keep">Hi</p>' +
+        '<a href="http://x.test/a" ping="http://x.test/p">a</a><iframe src="http://x.test/f"></iframe>' +
+        '<template shadowrootmode="open"><link rel="preconnect" href="http://x.test/"></template>' +
+        '<svg><link rel="preconnect" href="http://x.test/"/></svg><style>p{color:red}</style></body></html>',
+    );
+    const parsed = new DOMParser().parseFromString(doc, "text/html");
+    const ours = parsed.head.querySelectorAll("meta, base");
+    expect(ours[0]?.getAttribute("content")).toBe(EMAIL_CSP);
+    expect(parsed.querySelectorAll("link, meta, base, iframe, template, [ping]").length).toBe(ours.length);
+    expect(ours.length).toBe(3);
+    expect(doc).not.toContain("x.test/r");
+    expect(doc).not.toContain("preconnect");
+    expect(parsed.getElementById("keep")?.textContent).toBe("Hi");
+    expect(parsed.querySelector("a")?.getAttribute("href")).toBe("http://x.test/a");
+    expect(parsed.querySelector("style")?.textContent).toBe("p{color:red}");
+    expect(parsed.body.getAttribute("bgcolor")).toBe("#eee");
+  });
+
+  it("leaves a clean email exactly as it came", () => {
+    const html = "<p>Hi <b>there</b></p><img src=\"data:image/png;base64,AA==\">";
+    expect(emailSrcdoc(html)).toContain(`<body>${html}</body>`);
+  });
+
   it("goes only into a fully sandboxed iframe, never the app's DOM", () => {
     const host = h("div", {});
     host.appendChild(emailFrame("<b id='inside'>x</b><script>window.top.pwned=1</script>", "Body"));
     const frame = host.querySelector("iframe")!;
     expect(frame.getAttribute("sandbox")).toBe("");
-    expect(frame.srcdoc).toContain("<b id='inside'>");
+    expect(frame.srcdoc).toContain('<b id="inside">x</b>');
+    expect(frame.srcdoc).not.toContain("<script");
     expect(host.querySelector("#inside")).toBeNull();
     expect(host.querySelector("script")).toBeNull();
   });
