@@ -20,6 +20,11 @@ pub const POINTS: &[&str] = &[
     "incoming.before_commit",
     "incoming.after_commit",
     "incoming.before_quit",
+    "outgoing.folding",
+    "outgoing.after_claim",
+    "outgoing.after_start_mark",
+    "outgoing.after_dot",
+    "outgoing.after_reply",
     "act.after_server_write",
     "secrets.after_key_file",
 ];

@@ -73,8 +73,10 @@ impl Claims {
             // One flushed commit: the last batch's starts and Sent marks, and this batch's claims.
             let ids = store.write(|tx| -> Result<Vec<i64>> {
                 log.fold(tx)?;
+                crmsync_core::crash::point("outgoing.folding");
                 Ok(outbox::claim_due(tx, mailbox_id, &now_db(), want, log.token())?)
             })?;
+            crmsync_core::crash::point("outgoing.after_claim");
             self.log.folded()?;
             self.handled += ids.len() as i64;
             self.claimed.extend(ids);
@@ -93,6 +95,7 @@ impl Claims {
             // Recorded as started now, before its MAIL FROM: a crash from here
             // on sends it through the Sent-folder check, never blindly again.
             self.log.record(Fact::Started { id, at: now_db() })?;
+            crmsync_core::crash::point("outgoing.after_start_mark");
             self.claimed.pop_front();
             return Ok(Some(Prepared { id, email, raw, recipients }));
         }

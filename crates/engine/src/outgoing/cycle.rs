@@ -314,6 +314,8 @@ async fn run(
         let mut ahead = None;
         let outcome = match submitted {
             Ok(submitted) => {
+                // The message and its closing dot are on the wire.
+                crmsync_core::crash::point("outgoing.after_dot");
                 ahead = Some(queue.next(store, ctx, report));
                 submitted.reply().await.map_err(|e| (e, true))
             }
@@ -321,6 +323,8 @@ async fn run(
         };
         let handled = match outcome {
             Ok(reply) => {
+                // The server took it; its Sent mark is not written yet.
+                crmsync_core::crash::point("outgoing.after_reply");
                 tracing::debug!(id = cur.id, %reply, "sent");
                 record_sent(store, &mut queue, cur.id, copy_state).map(|()| {
                     report.sent += 1;
