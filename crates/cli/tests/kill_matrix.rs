@@ -52,7 +52,11 @@ const N: usize = 25;
 
 fn office_with_mail(kind: &str) -> (Office, String) {
     let o = Office::new(kind);
-    let q = o.mailbox("support", true, &["--track", "all", "--delete-after-processing"]);
+    let q = o.mailbox(
+        "support",
+        true,
+        &["--track", "all", "--delete-after-processing", "--process-from", "2020-01-01T00:00:00Z"],
+    );
     o.env.ok(&["settings", "set", "incoming.fetch_batch_size", "10"]);
     for i in 0..N {
         o.deliver(

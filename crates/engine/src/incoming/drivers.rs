@@ -110,6 +110,7 @@ pub async fn sync_pop3(
             for (n, uidl) in chunk {
                 fetched.push((*n, uidl.clone(), client.retr(*n).await?));
             }
+            crmsync_core::crash::point("incoming.after_fetch");
             store.write(|tx| -> Result<()> {
                 for (_, uidl, raw) in &fetched {
                     let src = Source {
@@ -121,8 +122,10 @@ pub async fn sync_pop3(
                     sync_state::record_pop3_item(tx, ctx.mailbox.id, uidl, None, outcome)?;
                     tally(&mut stats, outcome, created);
                 }
+                crmsync_core::crash::point("incoming.before_commit");
                 Ok(())
             })?;
+            crmsync_core::crash::point("incoming.after_commit");
         }
         if ctx.mailbox.data.delete_after_processing {
             let pending = sync_state::pop3_pending_deletes(store.conn(), ctx.mailbox.id)?;
@@ -133,6 +136,8 @@ pub async fn sync_pop3(
                     deleted.push(uidl.clone());
                 }
             }
+            // DELE takes effect at QUIT: a crash here deletes nothing.
+            crmsync_core::crash::point("incoming.before_quit");
             client.quit().await?;
             store.write(|tx| sync_state::pop3_mark_deleted(tx, ctx.mailbox.id, &deleted))?;
         } else {

@@ -136,6 +136,7 @@ async fn sync_folder(
         }
         let chunk = &chunk[..chunk.len().min(room)];
         let messages = client.fetch_uids(chunk).await?;
+        crmsync_core::crash::point("incoming.after_fetch");
         let missing: Vec<u32> =
             chunk.iter().copied().filter(|u| !messages.iter().any(|m| m.uid == *u)).collect();
         let mut del_uids = Vec::new();
@@ -181,8 +182,10 @@ async fn sync_folder(
                 folder,
                 FolderState { uidvalidity: uv, last_uid, highest_modseq: None },
             )?;
+            crmsync_core::crash::point("incoming.before_commit");
             Ok(())
         })?;
+        crmsync_core::crash::point("incoming.after_commit");
         // Committed: now the server may change. Should this fail (or the
         // process die), the rows say what is pending and the next pass finishes it.
         if !del_uids.is_empty() {
