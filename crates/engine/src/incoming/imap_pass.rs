@@ -135,9 +135,13 @@ async fn sync_folder(
             finished = false;
         }
         let chunk = &chunk[..chunk.len().min(room)];
-        let messages = client.fetch_uids(chunk).await?;
-        let missing: Vec<u32> =
-            chunk.iter().copied().filter(|u| !messages.iter().any(|m| m.uid == *u)).collect();
+        let fetched = client.fetch_batch(chunk).await?;
+        let (messages, too_large) = (fetched.messages, fetched.too_large);
+        let missing: Vec<u32> = chunk
+            .iter()
+            .copied()
+            .filter(|u| !messages.iter().any(|m| m.uid == *u) && !too_large.iter().any(|t| t.uid == *u))
+            .collect();
         let mut del_uids = Vec::new();
         let mut seen_uids = Vec::new();
         let delete = ctx.mailbox.data.delete_after_processing;
@@ -165,6 +169,13 @@ async fn sync_folder(
                         seen_uids.push(m.uid);
                     }
                 }
+            }
+            for big in &too_large {
+                if sync_state::imap_item_done(tx, ctx.mailbox.id, folder, uv, big.uid)? {
+                    continue;
+                }
+                record_too_large(tx, &fctx, f, big.uid, big.size)?;
+                tally(stats, Outcome::Failed, false);
             }
             for &uid in &missing {
                 if not_returned(tx, &fctx, f, uid)? {
@@ -212,6 +223,37 @@ async fn sync_folder(
             )
         })?;
     }
+    Ok(())
+}
+
+/// A message over `incoming.max_message_size_mb`: recorded as a failed item
+/// without its bytes and a `MESSAGE_TOO_LARGE` alert naming it; it stays on the
+/// server and later passes leave it alone.
+fn record_too_large(
+    tx: &rusqlite::Connection,
+    ctx: &MailboxContext,
+    f: ImapFolder<'_>,
+    uid: u32,
+    size: u64,
+) -> Result<()> {
+    let limit = ctx.settings.int("incoming.max_message_size_mb");
+    let item_ref = format!("{}/{}/{uid}", f.folder, f.uidvalidity);
+    warn!(uid, size, limit_mb = limit, "message over the size limit; not downloaded");
+    let src = Source { folder: f.folder.to_string(), item_ref, received_at: None };
+    process::fail_item(
+        tx,
+        ctx,
+        b"",
+        &src,
+        "MESSAGE_TOO_LARGE",
+        &format!(
+            "message {} (folder {}, UIDVALIDITY {}, UID {uid}) has {size} bytes, more than \
+             incoming.max_message_size_mb ({limit} MB); it was not downloaded or tracked and is left on the server",
+            src.item_ref, f.folder, f.uidvalidity
+        ),
+    )?;
+    sync_state::record_imap_item(tx, f, uid, None, Outcome::Failed, false)?;
+    sync_state::imap_fetch_miss_clear(tx, f, uid)?;
     Ok(())
 }
 
