@@ -149,3 +149,35 @@ fn a_uidl_listed_twice_gets_one_message_processed_once_and_the_other_left_on_the
     assert_eq!(subjects(&env), ["pop 1", "pop 3"]);
     assert_eq!(srv.uidls(), ["u1"]);
 }
+
+#[test]
+fn imap_messages_that_together_exceed_the_limit_are_fetched_in_rounds_within_one_pass() {
+    rounds("imap-smtp");
+}
+
+#[test]
+fn pop3_messages_that_together_exceed_the_limit_are_fetched_in_rounds_within_one_pass() {
+    rounds("pop3-smtp");
+}
+
+/// Three 600 KB messages and a small one with a 1 MB limit: all tracked in one pass.
+fn rounds(kind: &str) {
+    let o = Office::new(kind);
+    o.env.ok(&["settings", "set", "incoming.max_message_size_mb", "1"]);
+    let me = o.mailbox("alice", false, &["--track", "all", "--process-from", "2020-01-01T00:00:00Z"]);
+    // About 600 KB each, in 76-character lines: two of them exceed the 1 MB limit together.
+    let body = "z".repeat(76).repeat(8000);
+    let body = body.as_bytes().chunks(76).map(|c| String::from_utf8_lossy(c).to_string()).collect::<Vec<_>>();
+    for n in 1..=3 {
+        o.deliver(
+            "alice",
+            &msg(Some(&format!("mid{n}@ext.test")), "ben@contoso.test", &me, "Mid", "", &body.join("\r\n")),
+        );
+    }
+    o.deliver("alice", &msg(Some("small@ext.test"), "ben@contoso.test", &me, "Small", "", "x"));
+    let report = o.sync();
+    assert_eq!(report[0]["result"], "ok", "{report:#}");
+    assert_eq!(message_ids(&o), ["mid1@ext.test", "mid2@ext.test", "mid3@ext.test", "small@ext.test"]);
+    assert!(alerts(&o.env, "MESSAGE_TOO_LARGE").is_empty());
+    assert_eq!(o.env.count("SELECT count(*) FROM failed_items"), 0);
+}

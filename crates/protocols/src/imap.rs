@@ -284,13 +284,24 @@ impl ImapClient {
     /// ascending, without marking them \Seen. Messages over the size limit are
     /// left out (see [`Self::fetch_batch`]).
     pub async fn fetch_uids(&mut self, uids: &[u32]) -> Result<Vec<FetchedMessage>> {
-        Ok(self.fetch_batch(uids).await?.messages)
+        let mut out = Vec::new();
+        let mut rest = uids.to_vec();
+        loop {
+            let batch = self.fetch_batch(&rest).await?;
+            out.extend(batch.messages);
+            if batch.deferred.is_empty() {
+                return Ok(out);
+            }
+            rest = batch.deferred;
+        }
     }
 
     /// Fetches the given UIDs of the selected folder without marking them
     /// \Seen: first their sizes (`UID FETCH set (UID RFC822.SIZE)`), then the
     /// whole messages up to the size limit (`BODY.PEEK[]`). Larger messages are
-    /// not downloaded and come back in [`FetchBatch::too_large`].
+    /// not downloaded and come back in [`FetchBatch::too_large`]. The messages
+    /// downloaded together add up to at most the size limit (or are one
+    /// message): the UIDs after that come back in [`FetchBatch::deferred`].
     pub async fn fetch_batch(&mut self, uids: &[u32]) -> Result<FetchBatch> {
         self.require_selected("UID FETCH")?;
         if uids.is_empty() {
@@ -320,10 +331,19 @@ impl ImapClient {
             let mut batch = FetchBatch::default();
             let mut small = Vec::new();
             let mut budget = 1u64 << 20;
-            for &uid in uids {
+            // Bytes of the messages taken so far: a batch holds at most about
+            // one size limit in memory (always at least one message).
+            let mut taken = 0u64;
+            for (i, &uid) in uids.iter().enumerate() {
+                let size = sizes.get(&uid).copied().unwrap_or(0);
+                if i > 0 && size <= limit && taken.saturating_add(size) > limit {
+                    batch.deferred = uids[i..].to_vec();
+                    break;
+                }
                 match sizes.get(&uid) {
                     Some(&size) if size > limit => batch.too_large.push(TooLarge { uid, size }),
                     other => {
+                        taken = taken.saturating_add(size);
                         small.push(uid);
                         let expect = other.map_or(max_literal, |&s| (s + s / 2 + (64 << 10)).min(max_literal));
                         budget = budget.saturating_add(expect + (64 << 10));
@@ -336,6 +356,7 @@ impl ImapClient {
             if small.is_empty() {
                 return Ok(batch);
             }
+            let asked: std::collections::HashSet<u32> = small.iter().copied().collect();
             let bytes: u64 = small.iter().map(|u| sizes.get(u).copied().unwrap_or(0)).sum();
             let t = self.begin(budget, Duration::from_secs(bytes / MIN_RATE));
             let set = uid_set(&small);
@@ -358,7 +379,7 @@ impl ImapClient {
                         raw,
                     })
                 })
-                .filter(|m| wanted.contains(&m.uid))
+                .filter(|m| asked.contains(&m.uid))
                 .collect();
             drop(fetches);
             out.sort_by_key(|m| m.uid);

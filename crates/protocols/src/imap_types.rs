@@ -165,6 +165,10 @@ pub struct FetchBatch {
     pub messages: Vec<FetchedMessage>,
     /// The messages over the size limit, not downloaded.
     pub too_large: Vec<TooLarge>,
+    /// The last UIDs asked for, not fetched because the messages before them
+    /// already fill the batch's byte budget (the size limit); ask again.
+    /// Never the first UID asked for.
+    pub deferred: Vec<u32>,
 }
 
 /// How [`crate::ImapClient::idle_wait`] ended.

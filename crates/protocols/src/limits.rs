@@ -101,19 +101,17 @@ enum Scan {
 pub(crate) struct Guarded {
     inner: Stream,
     limits: Arc<Limits>,
-    scan: Scan,
-    /// The last bytes of the current line, to see a `{N}` announcement at its end.
-    tail: Vec<u8>,
+    scanner: Scanner,
 }
 
 impl Guarded {
     /// Wraps `inner`.
     pub fn new(inner: Stream, limits: Arc<Limits>) -> Guarded {
-        Guarded { inner, limits, scan: Scan::Line { len: 0 }, tail: Vec::with_capacity(32) }
+        Guarded { inner, limits, scanner: Scanner::default() }
     }
 
     /// Checks the bytes just read; an error refuses them.
-    fn check(&mut self, mut data: &[u8]) -> io::Result<()> {
+    fn check(&mut self, data: &[u8]) -> io::Result<()> {
         let n = data.len() as u64;
         let left = self.limits.budget.load(Ordering::Relaxed);
         if n > left {
@@ -121,6 +119,27 @@ impl Guarded {
             return Err(refuse(format!("an answer of more than {limit} bytes"), limit));
         }
         self.limits.budget.store(left - n, Ordering::Relaxed);
+        self.scanner.feed(data, self.limits.max_literal())
+    }
+}
+
+/// Follows the server's bytes: lines, and literals announced at their ends.
+#[derive(Debug)]
+struct Scanner {
+    scan: Scan,
+    /// The last bytes of the current line, to see a `{N}` announcement at its end.
+    tail: Vec<u8>,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Scanner { scan: Scan::Line { len: 0 }, tail: Vec::with_capacity(32) }
+    }
+}
+
+impl Scanner {
+    /// Takes the next bytes; refuses a line over [`MAX_LINE`] or a literal over `max_literal`.
+    fn feed(&mut self, mut data: &[u8], max_literal: u64) -> io::Result<()> {
         while !data.is_empty() {
             match self.scan {
                 Scan::Literal { left } => {
@@ -149,9 +168,8 @@ impl Guarded {
                     data = &data[pos + 1..];
                     self.scan = match literal_size(&self.tail) {
                         Some(size) => {
-                            let max = self.limits.max_literal();
-                            if size > max {
-                                return Err(refuse(format!("a literal of {size} bytes"), max));
+                            if size > max_literal {
+                                return Err(refuse(format!("a literal of {size} bytes"), max_literal));
                             }
                             if size == 0 { Scan::Line { len: 0 } } else { Scan::Literal { left: size } }
                         }
@@ -259,6 +277,27 @@ impl Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scanner_skips_literal_content_and_refuses_what_is_too_large() {
+        let mut sc = Scanner::default();
+        // A literal whose content looks like another announcement, split across reads.
+        sc.feed(b"* 1 FETCH (UID 1 BODY[] {2", 100).unwrap();
+        sc.feed(b"0}\r\n{99999}\r\n", 100).unwrap();
+        sc.feed(b"123456)\r\n* 2 FETCH (UID 2 BODY[] {101}\r\n", 100).unwrap_err();
+        let e = Scanner::default().feed(b"* 1 FETCH (BODY[] {4000000000}\r\n", 100).unwrap_err();
+        assert_eq!(limit_of(&e).unwrap().what, "a literal of 4000000000 bytes");
+        let mut sc = Scanner::default();
+        let chunk = vec![b'a'; 64 << 10];
+        let mut failed = false;
+        for _ in 0..20 {
+            if sc.feed(&chunk, 100).is_err() {
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed, "a line without end is refused after 1 MiB");
+    }
 
     #[test]
     fn literal_announcements_are_found_at_the_end_of_a_line() {

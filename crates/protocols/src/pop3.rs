@@ -591,6 +591,7 @@ mod tests {
             ("USER anna", "+OK\r\n"),
             ("PASS pw", "+OK logged in\r\n"),
             ("STAT", "+OK 1 12\r\n"),
+            ("LIST 1", "+OK 1 12\r\n"),
             ("RETR 1", "+OK\r\n..a\r\nb\r\n.\r\n"),
             ("QUIT", "+OK bye\r\n"),
         ])

@@ -156,3 +156,24 @@ async fn a_pop3_retr_dripping_a_byte_at_a_time_hits_the_total_deadline() {
     assert!(e.to_string().contains("RETR") && e.to_string().contains("total deadline"), "{e}");
     assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
 }
+
+#[tokio::test]
+async fn an_imap_batch_holds_at_most_the_size_limit_and_defers_the_rest() {
+    let big = |n: u32| {
+        let mut m = message(n);
+        m.extend(std::iter::repeat_n(b'y', 600 << 10));
+        m.extend_from_slice(b"\r\n");
+        m
+    };
+    let srv = ScriptedImap::start(1, vec![(1, big(1)), (2, big(2)), (3, message(3)), (4, big(4))]).unwrap();
+    let mut imap = ImapClient::connect(&plain(srv.host(), srv.port())).await.unwrap();
+    imap.select("INBOX").await.unwrap();
+    let first = imap.fetch_batch(&[1, 2, 3, 4]).await.unwrap();
+    assert_eq!(first.messages.iter().map(|m| m.uid).collect::<Vec<_>>(), [1]);
+    assert_eq!(first.deferred, [2, 3, 4], "1 MB holds one 600 KB message");
+    let second = imap.fetch_batch(&first.deferred).await.unwrap();
+    assert_eq!(second.messages.iter().map(|m| m.uid).collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(second.deferred, [4]);
+    assert!(first.too_large.is_empty() && second.too_large.is_empty());
+    assert_eq!(imap.fetch_uids(&[1, 2, 3, 4]).await.unwrap().len(), 4, "fetch_uids asks until all came");
+}

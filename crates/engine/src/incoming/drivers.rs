@@ -148,11 +148,22 @@ pub async fn sync_pop3(
             stats.capped = true;
         }
         let mut broken = false;
-        for chunk in todo.chunks(batch) {
-            let mut fetched = Vec::with_capacity(chunk.len());
-            for (n, uidl) in chunk {
+        // A batch holds at most about one size limit of message bytes (always one message).
+        let byte_cap = (ctx.settings.int("incoming.max_message_size_mb").max(1) as usize) << 20;
+        let mut next = 0;
+        while next < todo.len() {
+            let mut fetched = Vec::with_capacity(batch);
+            let mut bytes = 0usize;
+            for (n, uidl) in &todo[next..(next + batch).min(todo.len())] {
+                if bytes >= byte_cap {
+                    break;
+                }
+                next += 1;
                 match client.retr(*n).await {
-                    Ok(raw) => fetched.push((uidl.clone(), Ok(raw))),
+                    Ok(raw) => {
+                        bytes += raw.len();
+                        fetched.push((uidl.clone(), Ok(raw)));
+                    }
                     Err(ProtocolError::MessageTooLarge { size, .. }) => {
                         fetched.push((uidl.clone(), Err(size)));
                         // A server that sent more than it announced was cut off mid-message.

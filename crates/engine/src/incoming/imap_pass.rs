@@ -124,18 +124,23 @@ async fn sync_folder(
     // The lowest UID this pass asked for and did not get: the watermark stays below it.
     let mut hold: Option<u32> = None;
     let mut finished = true;
-    for chunk in todo.chunks(batch) {
+    let mut next = 0;
+    while next < todo.len() {
         let room = (cap - stats.processed).max(0) as usize;
         if room == 0 {
             stats.capped = true;
             finished = false;
             break;
         }
-        if chunk.len() > room {
+        let want = &todo[next..(next + batch).min(todo.len())];
+        if want.len() > room {
             finished = false;
         }
-        let chunk = &chunk[..chunk.len().min(room)];
+        let chunk = &want[..want.len().min(room)];
         let fetched = client.fetch_batch(chunk).await?;
+        // Past the batch's byte budget the rest of the chunk waits for the next round.
+        let chunk = &chunk[..chunk.len() - fetched.deferred.len()];
+        next += chunk.len();
         let (messages, too_large) = (fetched.messages, fetched.too_large);
         let missing: Vec<u32> = chunk
             .iter()
