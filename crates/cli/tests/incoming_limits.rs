@@ -181,3 +181,50 @@ fn rounds(kind: &str) {
     assert!(alerts(&o.env, "MESSAGE_TOO_LARGE").is_empty());
     assert_eq!(o.env.count("SELECT count(*) FROM failed_items"), 0);
 }
+
+/// Peak RSS (KB) of `crmsync sync` under `/usr/bin/time -v`.
+fn sync_peak_rss_kb(o: &Office) -> u64 {
+    let probe = o.env.cmd(&["--json", "sync"]);
+    let mut timed = std::process::Command::new("/usr/bin/time");
+    timed.arg("-v").arg(probe.get_program()).args(probe.get_args());
+    for (k, v) in probe.get_envs() {
+        match v {
+            Some(v) => timed.env(k, v),
+            None => timed.env_remove(k),
+        };
+    }
+    let out = timed.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err.lines().find(|l| l.contains("Maximum resident set size")).unwrap();
+    line.rsplit(' ').next().unwrap().trim().parse().unwrap()
+}
+
+/// Benchmark, not a timed assertion: the peak RSS of a sync that meets one
+/// 50 MB message among small ones, with the default limit (not downloaded)
+/// and with a 64 MB limit (downloaded and stored). Run with
+/// `cargo test -p crmsync --test incoming_limits -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark: prints the peak RSS"]
+fn peak_rss_of_a_sync_meeting_a_50_mb_message() {
+    for (limit, kind) in [("25", "imap-smtp"), ("64", "imap-smtp"), ("25", "pop3-smtp"), ("64", "pop3-smtp")]
+    {
+        let o = Office::new(kind);
+        o.env.ok(&["settings", "set", "incoming.max_message_size_mb", limit]);
+        let me = o.mailbox("alice", false, &["--track", "all", "--process-from", "2020-01-01T00:00:00Z"]);
+        for n in 0..5 {
+            o.deliver(
+                "alice",
+                &msg(Some(&format!("s{n}@ext.test")), "ben@contoso.test", &me, "Small", "", "x"),
+            );
+        }
+        o.deliver("alice", &big_message("huge@ext.test", &me, 50));
+        let rss = sync_peak_rss_kb(&o);
+        let tracked = o.emails().len();
+        let too_large = alerts(&o.env, "MESSAGE_TOO_LARGE").len();
+        println!(
+            "{kind} limit {limit} MB: peak RSS {} MB, {tracked} tracked, {too_large} MESSAGE_TOO_LARGE",
+            rss / 1024
+        );
+    }
+}
