@@ -2,9 +2,14 @@
 //! demand: a FETCH that leaves out a message, answers `BODY[] NIL`, or returns
 //! no UID. It speaks just enough IMAP4rev1 over plain TCP for crmsync's client
 //! (greeting with capabilities, CAPABILITY, LOGIN, SELECT/EXAMINE with
-//! UIDVALIDITY and UIDNEXT, UID SEARCH, UID FETCH, UID STORE, EXPUNGE,
+//! UIDVALIDITY and UIDNEXT, UID SEARCH, UID FETCH of the whole message or of
+//! RFC822.SIZE alone, UID STORE, EXPUNGE,
 //! UID EXPUNGE, NOOP, LOGOUT), answers anything else `BAD`, and records every
 //! command line it receives (the LOGIN password masked).
+//!
+//! With [`ScriptedImap::set_hostile`] it turns hostile instead: a literal of
+//! 4 GB, untagged lines without end, a drip before login, plaintext injected
+//! after STARTTLS.
 //!
 //! One folder (every name selects it), any user and password. The server runs
 //! on a thread of its own with its own tokio runtime, like
@@ -13,6 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -34,6 +40,26 @@ pub enum FetchFault {
     NoUid,
 }
 
+/// How a hostile server misbehaves (instead of answering normally).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hostile {
+    /// Every UID FETCH is answered with a literal announced at 4,000,000,000
+    /// bytes, followed by a little data and then silence.
+    HugeLiteral,
+    /// SELECT is answered with untagged `* OK` lines without end, as fast as
+    /// the client reads them, and never a tagged completion.
+    EndlessUntagged,
+    /// The greeting carries no capabilities, and CAPABILITY is answered with
+    /// one untagged line every `every`, without end.
+    DripBeforeLogin {
+        /// The pause between two lines.
+        every: Duration,
+    },
+    /// The greeting announces STARTTLS; STARTTLS is answered OK with an
+    /// untagged plaintext line in the same packet, before any handshake.
+    StartTlsInjection,
+}
+
 /// One message of the scripted folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptedMessage {
@@ -51,6 +77,7 @@ struct State {
     messages: Vec<ScriptedMessage>,
     faults: BTreeMap<u32, FetchFault>,
     commands: Vec<String>,
+    hostile: Option<Hostile>,
 }
 
 /// A running scripted IMAP server on `127.0.0.1:port()`.
@@ -111,6 +138,11 @@ impl ScriptedImap {
             Some(f) => st.faults.insert(uid, f),
             None => st.faults.remove(&uid),
         };
+    }
+
+    /// Makes later sessions hostile in the way given (`None`: normal again).
+    pub fn set_hostile(&self, hostile: Option<Hostile>) {
+        self.state().hostile = hostile;
     }
 
     /// The messages now in the folder (after STORE and EXPUNGE).
@@ -223,6 +255,16 @@ fn answer(state: &Mutex<State>, tag: &str, command: &str) -> (Vec<u8>, bool) {
             line(format!("* SEARCH {}", uids.join(" ")).trim_end());
             line(&format!("{tag} OK SEARCH completed"));
         }
+        ("UID", Some(sub)) if sub == "FETCH" && upper.contains("RFC822.SIZE") && !upper.contains("BODY") => {
+            // Sizes only (what crmsync asks before downloading).
+            let ranges = parse_set(args.get(2).unwrap_or(&""), highest);
+            for (i, m) in st.messages.iter().enumerate() {
+                if in_set(&ranges, m.uid) && st.faults.get(&m.uid) != Some(&FetchFault::Omit) {
+                    line(&format!("* {} FETCH (UID {} RFC822.SIZE {})", i + 1, m.uid, m.raw.len()));
+                }
+            }
+            line(&format!("{tag} OK FETCH completed"));
+        }
         ("UID", Some(sub)) if sub == "FETCH" => {
             let ranges = parse_set(args.get(2).unwrap_or(&""), highest);
             let mut body = Vec::new();
@@ -297,10 +339,64 @@ fn answer(state: &Mutex<State>, tag: &str, command: &str) -> (Vec<u8>, bool) {
     (out, false)
 }
 
+/// What a hostile server sends for one command instead of the normal answer.
+enum Misbehave {
+    /// These bytes, then `line` again and again (after `every`, if any) until the client goes.
+    Endless { first: Vec<u8>, line: Vec<u8>, every: Option<Duration> },
+    /// These bytes, then silence until the client goes.
+    ThenSilence(Vec<u8>),
+}
+
+fn misbehave(state: &Mutex<State>, tag: &str, command: &str) -> Option<Misbehave> {
+    let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+    let hostile = st.hostile?;
+    let upper = command.to_ascii_uppercase();
+    let hit = match hostile {
+        Hostile::HugeLiteral => upper.starts_with("UID FETCH"),
+        Hostile::EndlessUntagged => upper.starts_with("SELECT") || upper.starts_with("EXAMINE"),
+        Hostile::DripBeforeLogin { .. } => upper.starts_with("CAPABILITY"),
+        Hostile::StartTlsInjection => upper.starts_with("STARTTLS"),
+    };
+    if !hit {
+        return None;
+    }
+    st.commands.push(command.to_string());
+    Some(match hostile {
+        Hostile::HugeLiteral => {
+            let mut first = b"* 1 FETCH (UID 1 RFC822.SIZE 100 BODY[] {4000000000}\r\n".to_vec();
+            first.extend_from_slice(&[b'x'; 65536]);
+            Misbehave::ThenSilence(first)
+        }
+        Hostile::EndlessUntagged => Misbehave::Endless {
+            first: Vec::new(),
+            line: b"* OK still selecting, please wait\r\n".to_vec(),
+            every: None,
+        },
+        Hostile::DripBeforeLogin { every } => Misbehave::Endless {
+            first: Vec::new(),
+            line: b"* OK still thinking\r\n".to_vec(),
+            every: Some(every),
+        },
+        Hostile::StartTlsInjection => Misbehave::ThenSilence(
+            format!(
+                "{tag} OK Begin TLS negotiation now\r\n* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] injected\r\n"
+            )
+            .into_bytes(),
+        ),
+    })
+}
+
 async fn session(stream: TcpStream, state: Arc<Mutex<State>>) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
-    if write.write_all(b"* OK [CAPABILITY IMAP4rev1 UIDPLUS] scripted server ready\r\n").await.is_err() {
+    let greeting: &[u8] = match state.lock().unwrap_or_else(|p| p.into_inner()).hostile {
+        Some(Hostile::DripBeforeLogin { .. }) => b"* OK scripted server ready\r\n",
+        Some(Hostile::StartTlsInjection) => {
+            b"* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] scripted server ready\r\n"
+        }
+        _ => b"* OK [CAPABILITY IMAP4rev1 UIDPLUS] scripted server ready\r\n",
+    };
+    if write.write_all(greeting).await.is_err() {
         return;
     }
     let mut buf = String::new();
@@ -315,6 +411,34 @@ async fn session(stream: TcpStream, state: Arc<Mutex<State>>) {
             let _ = write.write_all(b"* BAD no tag\r\n").await;
             continue;
         };
+        match misbehave(&state, tag, command) {
+            None => {}
+            Some(Misbehave::ThenSilence(bytes)) => {
+                if write.write_all(&bytes).await.is_err() {
+                    return;
+                }
+                // Silence until the client goes.
+                let mut rest = String::new();
+                while matches!(lines.read_line(&mut rest).await, Ok(n) if n > 0) {
+                    rest.clear();
+                }
+                return;
+            }
+            Some(Misbehave::Endless { first, line, every }) => {
+                if write.write_all(&first).await.is_err() {
+                    return;
+                }
+                let chunk = if every.is_some() { line } else { line.repeat(256) };
+                loop {
+                    if let Some(every) = every {
+                        tokio::time::sleep(every).await;
+                    }
+                    if write.write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
         let (out, close) = answer(&state, tag, command);
         if write.write_all(&out).await.is_err() || close {
             return;

@@ -122,6 +122,12 @@ pub const DEFS: &[Def] = &[
         help: "Messages fetched per IMAP UID FETCH",
     },
     Def {
+        key: "incoming.max_message_size_mb",
+        kind: int(1, 2048),
+        default: "25",
+        help: "Larger incoming messages are not downloaded: kept as a failed item with a MESSAGE_TOO_LARGE alert",
+    },
+    Def {
         key: "attachments.max_size_kb",
         kind: int(0, 1048576),
         default: "5120",

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crmsync_core::Store;
 use crmsync_core::model::{CredentialSource, Endpoint, Mailbox, OutgoingAuth, Profile};
-use crmsync_core::store::{mailboxes, profiles};
+use crmsync_core::store::{mailboxes, profiles, settings as stored_settings};
 use crmsync_protocols::settings::{Password, ServerSettings};
 
 use crate::error::{EngineError, Result};
@@ -36,6 +36,17 @@ pub fn credentials(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Resul
     Ok((user, Password::new(secret.expose())))
 }
 
+/// Total deadline of one operation for a per-read `timeout`: ten timeouts, at least a minute.
+pub fn op_deadline(timeout: Duration) -> Duration {
+    timeout.saturating_mul(10).max(Duration::from_secs(60))
+}
+
+/// `incoming.max_message_size_mb` in bytes.
+pub fn max_message_bytes(store: &Store) -> Result<u64> {
+    let mb = stored_settings::load(store.conn())?.int("incoming.max_message_size_mb").max(1);
+    Ok((mb as u64) << 20)
+}
+
 /// Settings for one endpoint of the profile with the mailbox's credentials.
 pub fn server_settings(
     store: &Store,
@@ -53,6 +64,8 @@ pub fn server_settings(
         password,
         timeout: Duration::from_secs(u64::from(profile.data.timeout)),
         extra_roots: Vec::new(),
+        max_message_bytes: max_message_bytes(store)?,
+        op_deadline: op_deadline(Duration::from_secs(u64::from(profile.data.timeout))),
     })
 }
 
@@ -73,5 +86,7 @@ pub fn smtp_settings(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Res
         password,
         timeout: Duration::from_secs(u64::from(profile.data.timeout)),
         extra_roots: Vec::new(),
+        max_message_bytes: crmsync_protocols::settings::DEFAULT_MAX_MESSAGE_BYTES,
+        op_deadline: op_deadline(Duration::from_secs(u64::from(profile.data.timeout))),
     }))
 }

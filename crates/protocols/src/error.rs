@@ -246,6 +246,24 @@ pub enum ProtocolError {
         /// Why.
         detail: String,
     },
+    /// A message is larger than `incoming.max_message_size_mb`: it was not downloaded.
+    #[error(
+        "message {id} on {proto} server {host}:{port} has {size} bytes, more than the {limit_mb} MB limit; not downloaded"
+    )]
+    MessageTooLarge {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// UID (IMAP) or message number and UIDL (POP3).
+        id: String,
+        /// Its size in bytes as the server announced it (or as much as was read).
+        size: u64,
+        /// The limit, in MB.
+        limit_mb: u64,
+    },
     /// The server said something this client does not understand.
     #[error("unexpected answer from {proto} server {host}:{port}: {detail}")]
     Protocol {
@@ -357,6 +375,7 @@ impl ProtocolError {
             E::SmtpRejected { .. } => "SMTP_REJECTED",
             E::SmtpDeferred { .. } => "SMTP_DEFERRED",
             E::MessageUnavailable { .. } => "MESSAGE_UNAVAILABLE",
+            E::MessageTooLarge { .. } => "MESSAGE_TOO_LARGE",
             E::ItemRejected { .. } => "DAV_ITEM_REJECTED",
             E::Protocol { .. } => "PROTOCOL_ERROR",
             E::ConnectionLost { .. } => "CONNECTION_LOST",
@@ -394,9 +413,10 @@ impl ProtocolError {
             | E::AuthMechanismUnavailable { .. }
             | E::MailboxNotFound { .. }
             | E::ResponseTooLarge { .. } => ErrorClass::Permanent,
-            E::MessageUnavailable { .. } | E::SmtpRejected { .. } | E::ItemRejected { .. } => {
-                ErrorClass::Item
-            }
+            E::MessageUnavailable { .. }
+            | E::MessageTooLarge { .. }
+            | E::SmtpRejected { .. }
+            | E::ItemRejected { .. } => ErrorClass::Item,
         }
     }
 
@@ -447,6 +467,22 @@ impl Peer {
             port: self.port,
             operation: operation.to_string(),
             secs,
+        }
+    }
+
+    /// The total deadline of `operation` (`secs` long) ran out.
+    pub fn deadline(&self, operation: &str, secs: u64) -> ProtocolError {
+        self.timeout(&format!("{operation} completely (total deadline of the operation)"), secs)
+    }
+
+    /// The server sent more for `what` than the limit allows.
+    pub fn too_large(&self, what: impl fmt::Display, limit: &crate::limits::LimitExceeded) -> ProtocolError {
+        ProtocolError::ResponseTooLarge {
+            proto: self.proto,
+            host: self.host.clone(),
+            port: self.port,
+            what: format!("{what}: {}", limit.what),
+            limit_mb: limit.limit_mb(),
         }
     }
 

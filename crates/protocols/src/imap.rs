@@ -7,6 +7,7 @@
 //! still flowing). After a timeout or I/O error the session is dropped and
 //! every later call fails with `CONNECTION_LOST`: reconnect.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_imap::extensions::idle::IdleResponse;
@@ -18,9 +19,11 @@ use crate::error::{Peer, Proto, ProtocolError, Result};
 use crate::imap_connect::{self, ImapSession, map_imap_error};
 use crate::imap_exec::{OpError, append_literal, collect, step};
 use crate::imap_types::{
-    AppendUid, Capabilities, FetchedMessage, Folder, FolderStatus, IdleOutcome, SpecialUse, flag_name,
+    AppendUid, Capabilities, FetchBatch, FetchedMessage, Folder, FolderStatus, IdleOutcome, SpecialUse,
+    TooLarge, flag_name,
 };
 use crate::imap_wire::{self, uid_set};
+use crate::limits::{COMMAND_BUDGET, Clock, Limits, MIN_RATE};
 use crate::settings::ImapSettings;
 
 /// Longest single IDLE; RFC 2177 servers may drop an IDLE after 30 minutes.
@@ -36,6 +39,11 @@ pub struct ImapClient {
     selected: Option<String>,
     exists: u32,
     span: tracing::Span,
+    limits: Arc<Limits>,
+    op_deadline: Duration,
+    /// Total deadline of the operation under way, seconds (for its error).
+    op_secs: u64,
+    max_message_bytes: u64,
 }
 
 impl ImapClient {
@@ -53,7 +61,7 @@ impl ImapClient {
             mailbox = %settings.username,
         );
         let peer = Peer::new(Proto::Imap, &settings.host, settings.port);
-        let (session, caps) = imap_connect::open(settings, &peer).instrument(span.clone()).await?;
+        let (session, caps, limits) = imap_connect::open(settings, &peer).instrument(span.clone()).await?;
         Ok(ImapClient {
             session: Some(session),
             peer,
@@ -62,6 +70,10 @@ impl ImapClient {
             selected: None,
             exists: 0,
             span,
+            limits,
+            op_deadline: settings.op_deadline,
+            op_secs: settings.op_deadline.as_secs(),
+            max_message_bytes: settings.max_message_bytes,
         })
     }
 
@@ -100,6 +112,20 @@ impl ImapClient {
         }
     }
 
+    /// Starts an operation that may read `budget` bytes and gets `extra` time
+    /// beyond the operation deadline.
+    fn begin(&mut self, budget: u64, extra: Duration) -> Clock {
+        self.limits.arm(budget);
+        let total = self.op_deadline.saturating_add(extra);
+        self.op_secs = total.as_secs();
+        Clock::start(self.timeout, total)
+    }
+
+    /// [`Self::begin`] for an ordinary command.
+    fn begin_command(&mut self) -> Clock {
+        self.begin(COMMAND_BUDGET, Duration::ZERO)
+    }
+
     fn require_selected(&self, command: &str) -> Result<()> {
         if self.selected.is_none() {
             return Err(self
@@ -117,6 +143,10 @@ impl ImapClient {
                 self.session = None;
                 Err(self.peer.timeout(command, self.timeout.as_secs()))
             }
+            Err(OpError::Deadline) => {
+                self.session = None;
+                Err(self.peer.deadline(command, self.op_secs))
+            }
             Err(OpError::Imap(e)) => {
                 let (err, broken) = map_imap_error(&self.peer, command, e);
                 if broken {
@@ -133,7 +163,7 @@ impl ImapClient {
     pub async fn select(&mut self, folder: &str) -> Result<FolderStatus> {
         let span = tracing::debug_span!(parent: &self.span, "imap_select", folder);
         async {
-            let (t, condstore) = (self.timeout, self.caps.condstore);
+            let (t, condstore) = (self.begin_command(), self.caps.condstore);
             let wire = imap_wire::encode_folder(folder);
             let session = self.session()?;
             let r = if condstore {
@@ -175,7 +205,7 @@ impl ImapClient {
     pub async fn list_folders(&mut self) -> Result<Vec<Folder>> {
         let span = self.op_span("list", None);
         async {
-            let t = self.timeout;
+            let t = self.begin_command();
             let session = self.session()?;
             let r = match step(t, session.list(Some(""), Some("*"))).await {
                 Ok(stream) => collect(t, stream).await,
@@ -227,7 +257,7 @@ impl ImapClient {
         let span = self.op_span("uids_since", Some(after_uid));
         async {
             let Some(first) = after_uid.checked_add(1) else { return Ok(Vec::new()) };
-            let t = self.timeout;
+            let t = self.begin_command();
             let session = self.session()?;
             let r = step(t, session.uid_search(format!("UID {first}:*"))).await;
             let found = self.settle("UID SEARCH", r)?;
@@ -251,23 +281,91 @@ impl ImapClient {
     }
 
     /// Fetches the given UIDs of the selected folder (those that still exist),
-    /// ascending, without marking them \Seen.
+    /// ascending, without marking them \Seen. Messages over the size limit are
+    /// left out (see [`Self::fetch_batch`]).
     pub async fn fetch_uids(&mut self, uids: &[u32]) -> Result<Vec<FetchedMessage>> {
+        let mut out = Vec::new();
+        let mut rest = uids.to_vec();
+        loop {
+            let batch = self.fetch_batch(&rest).await?;
+            out.extend(batch.messages);
+            if batch.deferred.is_empty() {
+                return Ok(out);
+            }
+            rest = batch.deferred;
+        }
+    }
+
+    /// Fetches the given UIDs of the selected folder without marking them
+    /// \Seen: first their sizes (`UID FETCH set (UID RFC822.SIZE)`), then the
+    /// whole messages up to the size limit (`BODY.PEEK[]`). Larger messages are
+    /// not downloaded and come back in [`FetchBatch::too_large`]. The messages
+    /// downloaded together add up to at most the size limit (or are one
+    /// message): the UIDs after that come back in [`FetchBatch::deferred`].
+    pub async fn fetch_batch(&mut self, uids: &[u32]) -> Result<FetchBatch> {
         self.require_selected("UID FETCH")?;
         if uids.is_empty() {
-            return Ok(Vec::new());
+            return Ok(FetchBatch::default());
         }
         let span = self.op_span("fetch", uids.first().copied());
         async {
-            let t = self.timeout;
+            let wanted: std::collections::HashSet<u32> = uids.iter().copied().collect();
+            let t = self.begin_command();
             let set = uid_set(uids);
+            let session = self.session()?;
+            let r = match step(t, session.uid_fetch(&set, "(UID RFC822.SIZE)")).await {
+                Ok(stream) => collect(t, stream).await,
+                Err(e) => Err(e),
+            };
+            let sized = self.settle("UID FETCH (RFC822.SIZE)", r)?;
+            let mut sizes = std::collections::BTreeMap::new();
+            for f in &sized {
+                if let (Some(uid), Some(size)) = (f.uid, f.size)
+                    && wanted.contains(&uid)
+                {
+                    sizes.insert(uid, u64::from(size));
+                }
+            }
+            let limit = self.max_message_bytes;
+            let max_literal = self.limits.max_literal();
+            let mut batch = FetchBatch::default();
+            let mut small = Vec::new();
+            let mut budget = 1u64 << 20;
+            // Bytes of the messages taken so far: a batch holds at most about
+            // one size limit in memory (always at least one message).
+            let mut taken = 0u64;
+            for (i, &uid) in uids.iter().enumerate() {
+                let size = sizes.get(&uid).copied().unwrap_or(0);
+                if i > 0 && size <= limit && taken.saturating_add(size) > limit {
+                    batch.deferred = uids[i..].to_vec();
+                    break;
+                }
+                match sizes.get(&uid) {
+                    Some(&size) if size > limit => batch.too_large.push(TooLarge { uid, size }),
+                    other => {
+                        taken = taken.saturating_add(size);
+                        small.push(uid);
+                        let expect = other.map_or(max_literal, |&s| (s + s / 2 + (64 << 10)).min(max_literal));
+                        budget = budget.saturating_add(expect + (64 << 10));
+                    }
+                }
+            }
+            if !batch.too_large.is_empty() {
+                tracing::warn!(too_large = ?batch.too_large, limit, "messages over the size limit are not downloaded");
+            }
+            if small.is_empty() {
+                return Ok(batch);
+            }
+            let asked: std::collections::HashSet<u32> = small.iter().copied().collect();
+            let bytes: u64 = small.iter().map(|u| sizes.get(u).copied().unwrap_or(0)).sum();
+            let t = self.begin(budget, Duration::from_secs(bytes / MIN_RATE));
+            let set = uid_set(&small);
             let session = self.session()?;
             let r = match step(t, session.uid_fetch(&set, "(UID FLAGS INTERNALDATE BODY.PEEK[])")).await {
                 Ok(stream) => collect(t, stream).await,
                 Err(e) => Err(e),
             };
             let fetches = self.settle("UID FETCH", r)?;
-            let wanted: std::collections::HashSet<u32> = uids.iter().copied().collect();
             let mut out: Vec<FetchedMessage> = fetches
                 .iter()
                 .filter_map(|f| {
@@ -281,19 +379,21 @@ impl ImapClient {
                         raw,
                     })
                 })
-                .filter(|m| wanted.contains(&m.uid))
+                .filter(|m| asked.contains(&m.uid))
                 .collect();
+            drop(fetches);
             out.sort_by_key(|m| m.uid);
             out.dedup_by_key(|m| m.uid);
             tracing::debug!(requested = uids.len(), fetched = out.len(), "fetched");
-            Ok(out)
+            batch.messages = out;
+            Ok(batch)
         }
         .instrument(span)
         .await
     }
 
     async fn store(&mut self, uids: &[u32], query: &str, command: &str) -> Result<()> {
-        let t = self.timeout;
+        let t = self.begin_command();
         let set = uid_set(uids);
         let session = self.session()?;
         let r = match step(t, session.uid_store(&set, query)).await {
@@ -324,7 +424,7 @@ impl ImapClient {
         let span = self.op_span("delete", uids.first().copied());
         async {
             self.store(uids, "+FLAGS.SILENT (\\Deleted)", "UID STORE").await?;
-            let (t, uidplus) = (self.timeout, self.caps.uidplus);
+            let (t, uidplus) = (self.begin_command(), self.caps.uidplus);
             let set = uid_set(uids);
             let session = self.session()?;
             let r = if uidplus {
@@ -353,7 +453,7 @@ impl ImapClient {
         }
         let span = tracing::debug_span!(parent: &self.span, "imap_append", folder, size = raw.len());
         async {
-            let t = self.timeout;
+            let t = self.begin(COMMAND_BUDGET, Duration::from_secs(raw.len() as u64 / MIN_RATE));
             let wire = imap_wire::quote(&imap_wire::encode_folder(folder))
                 .ok_or_else(|| self.peer.invalid(format!("folder name {folder:?} contains a line break")))?;
             let command = format!("APPEND {wire} ({}) {{{}}}", flags.join(" "), raw.len());
@@ -386,7 +486,7 @@ impl ImapClient {
                     .peer
                     .invalid("header searches take ASCII names and values without line breaks"));
             };
-            let t = self.timeout;
+            let t = self.begin_command();
             let session = self.session()?;
             let r = step(t, session.uid_search(format!("HEADER {n} {v}"))).await;
             let mut uids: Vec<u32> = self.settle("UID SEARCH", r)?.into_iter().collect();
@@ -399,7 +499,7 @@ impl ImapClient {
 
     /// Keeps the session alive and collects pending notifications (`NOOP`).
     pub async fn noop(&mut self) -> Result<()> {
-        let t = self.timeout;
+        let t = self.begin_command();
         let session = self.session()?;
         let r = step(t, session.noop()).await;
         self.settle("NOOP", r)
@@ -438,7 +538,7 @@ impl ImapClient {
                 self.noop().await?;
                 return Ok(if self.drain_news() { IdleOutcome::NewMail } else { IdleOutcome::TimedOut });
             }
-            let t = self.timeout;
+            let t = self.begin(COMMAND_BUDGET, wait.min(MAX_IDLE));
             let session = match self.session.take() {
                 Some(s) => s,
                 None => return Err(self.peer.lost("the session ended after an earlier failure; reconnect")),
@@ -490,7 +590,7 @@ impl ImapClient {
 
     /// Ends the session politely (`LOGOUT`).
     pub async fn logout(mut self) -> Result<()> {
-        let t = self.timeout;
+        let t = self.begin_command();
         let session = self.session()?;
         let r = step(t, session.logout()).await;
         self.settle("LOGOUT", r)

@@ -3,19 +3,23 @@
 //! async-imap has no pre-login CAPABILITY/STARTTLS), then AUTHENTICATE PLAIN
 //! LOGIN or AUTHENTICATE LOGIN through async-imap.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_imap::Authenticator;
 
 use crate::error::{Peer, ProtocolError, Result};
 use crate::imap_types::Capabilities;
 use crate::imap_wire::{self, Greeting, Tagged};
+use crate::limits::{Clock, Expired, Guarded, LimitExceeded, Limits};
 use crate::settings::ImapSettings;
 use crate::transport::{self, LineStream, Stream};
 use crmsync_core::model::Security;
 
 /// An authenticated async-imap session over our transport.
-pub(crate) type ImapSession = async_imap::Session<Stream>;
+pub(crate) type ImapSession = async_imap::Session<Guarded>;
+
+/// Untagged bytes accepted before login (greeting, CAPABILITY, STARTTLS answers).
+const PRE_LOGIN_BYTES: u64 = 1 << 20;
 
 /// Maps an async-imap failure; the flag says whether the connection is now unusable.
 pub(crate) fn map_imap_error(
@@ -26,6 +30,10 @@ pub(crate) fn map_imap_error(
     use async_imap::error::Error as E;
     match e {
         E::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => (peer.timeout(command, 0), true),
+        E::Io(io) if crate::limits::limit_of(&io).is_some() => {
+            let limit = crate::limits::limit_of(&io).expect("checked above");
+            (peer.too_large(command, limit), true)
+        }
         E::Io(io) => (peer.lost(format!("{command}: {io}")), true),
         E::ConnectionLost => (peer.lost(format!("server closed the connection during {command}")), true),
         E::No(text) => {
@@ -72,13 +80,27 @@ impl Authenticator for PlainAuth {
     }
 }
 
-async fn read_line(lines: &mut LineStream, peer: &Peer, timeout: Duration, label: &str) -> Result<Vec<u8>> {
-    match tokio::time::timeout(timeout, lines.read_line()).await {
-        Err(_) => Err(peer.timeout(label, timeout.as_secs())),
+/// The error for an expired clock.
+fn expired(peer: &Peer, clock: &Clock, total_secs: u64, label: &str, which: Expired) -> ProtocolError {
+    match which {
+        Expired::Read => peer.timeout(label, clock.per_read.as_secs()),
+        Expired::Total => peer.deadline(label, total_secs),
+    }
+}
+
+async fn read_line(lines: &mut LineStream, peer: &Peer, clock: &Login, label: &str) -> Result<Vec<u8>> {
+    match clock.clock.run(lines.read_line()).await {
+        Err(which) => Err(expired(peer, &clock.clock, clock.total_secs, label, which)),
         Ok(Err(e)) => Err(peer.lost(format!("{label}: {e}"))),
         Ok(Ok(None)) => Err(peer.lost(format!("server closed the connection during {label}"))),
         Ok(Ok(Some(line))) => Ok(line),
     }
+}
+
+/// The clock of connect and login: one total deadline for all of it.
+struct Login {
+    clock: Clock,
+    total_secs: u64,
 }
 
 /// Sends `tag command` and reads up to the tagged completion; returns the untagged
@@ -86,33 +108,37 @@ async fn read_line(lines: &mut LineStream, peer: &Peer, timeout: Duration, label
 async fn command(
     lines: &mut LineStream,
     peer: &Peer,
-    timeout: Duration,
+    clock: &Login,
     tag: &str,
     command: &str,
 ) -> Result<(Vec<Vec<u8>>, Tagged)> {
     let line = format!("{tag} {command}\r\n");
-    match tokio::time::timeout(timeout, lines.send(line.as_bytes())).await {
-        Err(_) => return Err(peer.timeout(command, timeout.as_secs())),
+    match clock.clock.run(lines.send(line.as_bytes())).await {
+        Err(which) => return Err(expired(peer, &clock.clock, clock.total_secs, command, which)),
         Ok(Err(e)) => return Err(peer.lost(format!("{command}: {e}"))),
         Ok(Ok(())) => {}
     }
     let mut untagged = Vec::new();
+    let mut bytes = 0u64;
     loop {
-        let got = read_line(lines, peer, timeout, command).await?;
+        let got = read_line(lines, peer, clock, command).await?;
         if let Some(done) = imap_wire::parse_tagged(&got, tag) {
             return Ok((untagged, done));
+        }
+        bytes += got.len() as u64;
+        if bytes > PRE_LOGIN_BYTES {
+            let limit = LimitExceeded {
+                what: format!("more than {PRE_LOGIN_BYTES} bytes of untagged lines before login"),
+                limit: PRE_LOGIN_BYTES,
+            };
+            return Err(peer.too_large(command, &limit));
         }
         untagged.push(got);
     }
 }
 
-async fn capability(
-    lines: &mut LineStream,
-    peer: &Peer,
-    timeout: Duration,
-    tag: &str,
-) -> Result<Vec<String>> {
-    let (untagged, done) = command(lines, peer, timeout, tag, "CAPABILITY").await?;
+async fn capability(lines: &mut LineStream, peer: &Peer, clock: &Login, tag: &str) -> Result<Vec<String>> {
+    let (untagged, done) = command(lines, peer, clock, tag, "CAPABILITY").await?;
     if !matches!(done, Tagged::Ok(_)) {
         return Err(peer.protocol(format!("CAPABILITY failed: {done:?}")));
     }
@@ -126,7 +152,7 @@ async fn capability(
 
 /// Connects and secures the connection (implicit TLS or STARTTLS), reading the
 /// greeting and the capabilities; stops before login.
-async fn secure(settings: &ImapSettings, peer: &Peer) -> Result<(LineStream, Capabilities)> {
+async fn secure(settings: &ImapSettings, peer: &Peer, clock: &Login) -> Result<(LineStream, Capabilities)> {
     if settings.security == Security::None && !settings.allow_insecure {
         return Err(peer.plaintext_refused());
     }
@@ -146,7 +172,7 @@ async fn secure(settings: &ImapSettings, peer: &Peer) -> Result<(LineStream, Cap
     };
     let mut lines = LineStream::new(stream);
 
-    let greeting = read_line(&mut lines, peer, timeout, "the greeting").await?;
+    let greeting = read_line(&mut lines, peer, clock, "the greeting").await?;
     let mut caps = match imap_wire::parse_greeting(&greeting) {
         Some(Greeting::Ok(caps)) => caps,
         Some(Greeting::PreAuth) => {
@@ -163,7 +189,7 @@ async fn secure(settings: &ImapSettings, peer: &Peer) -> Result<(LineStream, Cap
         }
     };
     if caps.is_none() {
-        caps = Some(capability(&mut lines, peer, timeout, "C1").await?);
+        caps = Some(capability(&mut lines, peer, clock, "C1").await?);
     }
     let mut caps = Capabilities::from_names(caps.unwrap_or_default());
 
@@ -171,7 +197,7 @@ async fn secure(settings: &ImapSettings, peer: &Peer) -> Result<(LineStream, Cap
         if !caps.has("STARTTLS") {
             return Err(peer.starttls_unavailable());
         }
-        let (_, done) = command(&mut lines, peer, timeout, "C2", "STARTTLS").await?;
+        let (_, done) = command(&mut lines, peer, clock, "C2", "STARTTLS").await?;
         if let Tagged::No(text) | Tagged::Bad(text) = done {
             return Err(peer.command_failed("STARTTLS", text));
         }
@@ -182,7 +208,7 @@ async fn secure(settings: &ImapSettings, peer: &Peer) -> Result<(LineStream, Cap
         let tls = transport::tls_handshake(peer, tcp, config, transport::deadline(timeout), secs).await?;
         lines = LineStream::new(tls);
         // RFC 3501 6.2.1: capabilities learnt before TLS must be discarded.
-        caps = Capabilities::from_names(capability(&mut lines, peer, timeout, "C3").await?);
+        caps = Capabilities::from_names(capability(&mut lines, peer, clock, "C3").await?);
     }
     if !lines.is_tls() && !settings.allow_insecure {
         return Err(peer.plaintext_refused());
@@ -193,42 +219,62 @@ async fn secure(settings: &ImapSettings, peer: &Peer) -> Result<(LineStream, Cap
 /// Connects, secures the connection and reads the capabilities without logging
 /// in, then says LOGOUT: a reachability and TLS check that needs no password.
 pub(crate) async fn probe(settings: &ImapSettings, peer: &Peer) -> Result<Capabilities> {
-    let (mut lines, caps) = secure(settings, peer).await?;
+    let clock = login_clock(settings);
+    let (mut lines, caps) = secure(settings, peer, &clock).await?;
     // A polite goodbye; the check already passed, so its failure does not matter.
-    let _ = command(&mut lines, peer, settings.timeout, "C9", "LOGOUT").await;
+    let _ = command(&mut lines, peer, &clock, "C9", "LOGOUT").await;
     Ok(caps)
 }
 
-/// Connects, secures and logs in; returns the session with the post-login capabilities.
-pub(crate) async fn open(settings: &ImapSettings, peer: &Peer) -> Result<(ImapSession, Capabilities)> {
+fn login_clock(settings: &ImapSettings) -> Login {
+    Login {
+        clock: Clock::start(settings.timeout, settings.op_deadline),
+        total_secs: settings.op_deadline.as_secs(),
+    }
+}
+
+/// The largest literal accepted: the message limit with room for servers that
+/// count a message's size a little differently in RFC822.SIZE.
+pub(crate) fn max_literal(settings: &ImapSettings) -> u64 {
+    settings.max_message_bytes.saturating_add(settings.max_message_bytes / 2).saturating_add(64 << 10)
+}
+
+/// Connects, secures and logs in (all within the operation deadline); returns
+/// the session with the post-login capabilities and the limits of its reader.
+pub(crate) async fn open(
+    settings: &ImapSettings,
+    peer: &Peer,
+) -> Result<(ImapSession, Capabilities, Arc<Limits>)> {
     if settings.username.is_empty() {
         return Err(peer.invalid("the user name is empty"));
     }
-    let (lines, caps) = secure(settings, peer).await?;
-    let timeout = settings.timeout;
-    let secs = timeout.as_secs();
+    let login_clock = login_clock(settings);
+    let (lines, caps) = secure(settings, peer, &login_clock).await?;
+    let clock = login_clock.clock;
+    let total_secs = login_clock.total_secs;
     let tls = lines.is_tls();
     let stream = lines.into_inner().map_err(|e| peer.protocol(e))?;
-    let client = async_imap::Client::new(stream);
+    let limits = Limits::new(max_literal(settings));
+    let client = async_imap::Client::new(Guarded::new(stream, limits.clone()));
 
     let user = settings.username.as_str();
     let password = settings.password.expose();
     let login = if caps.has("AUTH=PLAIN") {
         let auth = PlainAuth(imap_wire::plain_response(user, password));
-        tokio::time::timeout(timeout, client.authenticate("PLAIN", auth)).await
+        clock.run(client.authenticate("PLAIN", auth)).await
     } else if !caps.has("LOGINDISABLED") {
-        tokio::time::timeout(timeout, client.login(user, password)).await
+        clock.run(client.login(user, password)).await
     } else if caps.has("AUTH=LOGIN") {
         // Dovecot without the PLAIN mechanism announces LOGINDISABLED but AUTH=LOGIN.
         let auth = LoginAuth { user: user.into(), password: password.into(), step: 0 };
-        tokio::time::timeout(timeout, client.authenticate("LOGIN", auth)).await
+        clock.run(client.authenticate("LOGIN", auth)).await
     } else {
         return Err(peer.mechanism_unavailable(
             "the server offers neither AUTH=PLAIN, LOGIN nor AUTH=LOGIN on this connection",
         ));
     };
     let mut session = match login {
-        Err(_) => return Err(peer.timeout("login", secs)),
+        Err(which) => return Err(expired(peer, &clock, total_secs, "login", which)),
         Ok(Ok(session)) => session,
         Ok(Err((e, _client))) => {
             return Err(match e {
@@ -246,10 +292,10 @@ pub(crate) async fn open(settings: &ImapSettings, peer: &Peer) -> Result<(ImapSe
     };
     tracing::info!(tls, "IMAP login succeeded");
 
-    let caps = match tokio::time::timeout(timeout, session.capabilities()).await {
-        Err(_) => return Err(peer.timeout("CAPABILITY", secs)),
+    let caps = match clock.run(session.capabilities()).await {
+        Err(which) => return Err(expired(peer, &clock, total_secs, "CAPABILITY", which)),
         Ok(Err(e)) => return Err(map_imap_error(peer, "CAPABILITY", e).0),
         Ok(Ok(c)) => Capabilities::from_async_imap(&c),
     };
-    Ok((session, caps))
+    Ok((session, caps, limits))
 }

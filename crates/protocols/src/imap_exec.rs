@@ -1,8 +1,8 @@
-//! Running async-imap commands under the command timeout, and APPEND by hand
-//! (async-imap's `append` discards the APPENDUID response code).
+//! Running async-imap commands under the per-read timeout and the total
+//! deadline of the operation, and APPEND by hand (async-imap's `append`
+//! discards the APPENDUID response code).
 
 use std::future::Future;
-use std::time::Duration;
 
 use async_imap::imap_proto::{Response, ResponseCode, Status};
 use futures::{Stream as FuturesStream, StreamExt};
@@ -10,11 +10,24 @@ use tokio::io::AsyncWriteExt;
 
 use crate::imap_connect::ImapSession;
 use crate::imap_types::AppendUid;
+use crate::limits::{Clock, Expired};
 
 /// Why one step of a command failed, before mapping to [`ProtocolError`].
 pub(crate) enum OpError {
     Imap(async_imap::error::Error),
+    /// One read waited longer than the per-read timeout.
     Timeout,
+    /// The operation ran past its total deadline.
+    Deadline,
+}
+
+impl From<Expired> for OpError {
+    fn from(e: Expired) -> Self {
+        match e {
+            Expired::Read => OpError::Timeout,
+            Expired::Total => OpError::Deadline,
+        }
+    }
 }
 
 impl From<async_imap::error::Error> for OpError {
@@ -23,29 +36,26 @@ impl From<async_imap::error::Error> for OpError {
     }
 }
 
-/// Runs one future under the command timeout.
+/// Runs one future under the per-read timeout, cut at the total deadline.
 pub(crate) async fn step<T>(
-    timeout: Duration,
+    clock: Clock,
     fut: impl Future<Output = async_imap::error::Result<T>>,
 ) -> std::result::Result<T, OpError> {
-    match tokio::time::timeout(timeout, fut).await {
-        Err(_) => Err(OpError::Timeout),
-        Ok(r) => r.map_err(OpError::Imap),
-    }
+    clock.run(fut).await?.map_err(OpError::Imap)
 }
 
-/// Collects a response stream with the timeout applied to each item.
+/// Collects a response stream with the per-read timeout applied to each item
+/// and the total deadline to the whole.
 pub(crate) async fn collect<T>(
-    timeout: Duration,
+    clock: Clock,
     stream: impl FuturesStream<Item = async_imap::error::Result<T>>,
 ) -> std::result::Result<Vec<T>, OpError> {
     let mut stream = std::pin::pin!(stream);
     let mut out = Vec::new();
     loop {
-        match tokio::time::timeout(timeout, stream.next()).await {
-            Err(_) => return Err(OpError::Timeout),
-            Ok(None) => return Ok(out),
-            Ok(Some(item)) => out.push(item?),
+        match clock.run(stream.next()).await? {
+            None => return Ok(out),
+            Some(item) => out.push(item?),
         }
     }
 }
@@ -53,7 +63,7 @@ pub(crate) async fn collect<T>(
 /// APPEND with a synchronizing literal, read by hand because async-imap's
 /// `append` discards the APPENDUID response code.
 pub(crate) async fn append_literal(
-    t: Duration,
+    t: Clock,
     session: &mut ImapSession,
     command: &str,
     raw: &[u8],

@@ -149,6 +149,28 @@ pub struct FetchedMessage {
     pub raw: Vec<u8>,
 }
 
+/// A message not downloaded because it is larger than the size limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge {
+    /// Its UID in the selected folder.
+    pub uid: u32,
+    /// Its size in bytes (RFC822.SIZE).
+    pub size: u64,
+}
+
+/// What [`crate::ImapClient::fetch_batch`] got.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchBatch {
+    /// The messages downloaded, ascending by UID.
+    pub messages: Vec<FetchedMessage>,
+    /// The messages over the size limit, not downloaded.
+    pub too_large: Vec<TooLarge>,
+    /// The last UIDs asked for, not fetched because the messages before them
+    /// already fill the batch's byte budget (the size limit); ask again.
+    /// Never the first UID asked for.
+    pub deferred: Vec<u32>,
+}
+
 /// How [`crate::ImapClient::idle_wait`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdleOutcome {

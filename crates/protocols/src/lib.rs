@@ -12,6 +12,7 @@ mod imap_connect;
 mod imap_exec;
 pub mod imap_types;
 pub mod imap_wire;
+mod limits;
 pub mod mime;
 pub mod pop3;
 pub mod pop3_wire;
@@ -24,7 +25,8 @@ pub mod transport;
 pub use error::{Proto, ProtocolError, Result};
 pub use imap::ImapClient;
 pub use imap_types::{
-    AppendUid, Capabilities, FetchedMessage, Folder, FolderStatus, IdleOutcome, SpecialUse,
+    AppendUid, Capabilities, FetchBatch, FetchedMessage, Folder, FolderStatus, IdleOutcome, SpecialUse,
+    TooLarge,
 };
 pub use pop3::{MaildropStat, Pop3Client};
 pub use pop3_wire::Pop3Capabilities;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tracing::Instrument as _;
 
 use crate::error::{Peer, Proto, ProtocolError, Result};
+use crate::limits::{COMMAND_BUDGET, Clock, Expired, LimitExceeded, MIN_RATE};
 use crate::pop3_wire::{self, Pop3Capabilities, Reply, RespCode, Unstuffed};
 use crate::settings::Pop3Settings;
 use crate::transport::{self, LineStream, Stream};
@@ -36,13 +37,41 @@ pub struct Pop3Client {
     /// Set once the connection is in an unknown state (timeout, I/O error).
     broken: bool,
     span: tracing::Span,
+    /// The clock of the operation under way.
+    clock: Op,
+    op_deadline: Duration,
+    max_message_bytes: u64,
 }
 
-/// Sends one line and reads the status line, under the command timeout.
+/// CAPA answers longer than this are refused (a real one is a few hundred bytes).
+const MAX_CAPA: u64 = 64 << 10;
+
+/// The per-read timeout and total deadline of one operation, with the
+/// deadline's length for its error message.
+#[derive(Debug, Clone, Copy)]
+struct Op {
+    clock: Clock,
+    total_secs: u64,
+}
+
+impl Op {
+    fn start(timeout: Duration, total: Duration) -> Op {
+        Op { clock: Clock::start(timeout, total), total_secs: total.as_secs() }
+    }
+
+    fn expired(&self, peer: &Peer, label: &str, which: Expired) -> ProtocolError {
+        match which {
+            Expired::Read => peer.timeout(label, self.clock.per_read.as_secs()),
+            Expired::Total => peer.deadline(label, self.total_secs),
+        }
+    }
+}
+
+/// Sends one line and reads the status line, under the operation's clock.
 async fn exchange(
     lines: &mut LineStream,
     peer: &Peer,
-    timeout: Duration,
+    op: Op,
     line: Option<&[u8]>,
     label: &str,
 ) -> Result<Reply> {
@@ -52,8 +81,8 @@ async fn exchange(
         }
         lines.read_line().await
     };
-    let got = match tokio::time::timeout(timeout, work).await {
-        Err(_) => return Err(peer.timeout(label, timeout.as_secs())),
+    let got = match op.clock.run(work).await {
+        Err(which) => return Err(op.expired(peer, label, which)),
         Ok(Err(e)) => return Err(peer.lost(e)),
         Ok(Ok(None)) => return Err(peer.lost(format!("server closed the connection after {label}"))),
         Ok(Ok(Some(got))) => got,
@@ -66,22 +95,31 @@ async fn exchange(
     })
 }
 
-/// Reads the rest of a multi-line response, unstuffed, with the timeout per line.
+/// Reads the rest of a multi-line response, unstuffed, with the per-read
+/// timeout per line, under the total deadline, and at most `max` bytes
+/// (else `RESPONSE_TOO_LARGE`, the rest unread).
 async fn read_multiline(
     lines: &mut LineStream,
     peer: &Peer,
-    timeout: Duration,
+    op: Op,
     label: &str,
+    max: u64,
 ) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut line = Vec::with_capacity(256);
+    let mut read = 0u64;
     loop {
         line.clear();
-        match tokio::time::timeout(timeout, lines.read_line_into(&mut line)).await {
-            Err(_) => return Err(peer.timeout(label, timeout.as_secs())),
+        match op.clock.run(lines.read_line_into(&mut line)).await {
+            Err(which) => return Err(op.expired(peer, label, which)),
             Ok(Err(e)) => return Err(peer.lost(e)),
             Ok(Ok(false)) => return Err(peer.lost(format!("server closed the connection during {label}"))),
             Ok(Ok(true)) => {}
+        }
+        read += line.len() as u64;
+        if read > max {
+            let what = format!("an answer of more than {max} bytes");
+            return Err(peer.too_large(label, &LimitExceeded { what, limit: max }));
         }
         match pop3_wire::unstuff(&line) {
             Unstuffed::End => return Ok(out),
@@ -107,10 +145,10 @@ fn expect_ok(peer: &Peer, command: &str, reply: Reply) -> Result<String> {
 }
 
 /// Asks for CAPA; a server without CAPA (plain RFC 1939) gives empty capabilities.
-async fn fetch_capa(lines: &mut LineStream, peer: &Peer, timeout: Duration) -> Result<Pop3Capabilities> {
-    match exchange(lines, peer, timeout, Some(b"CAPA\r\n"), "CAPA").await? {
+async fn fetch_capa(lines: &mut LineStream, peer: &Peer, op: Op) -> Result<Pop3Capabilities> {
+    match exchange(lines, peer, op, Some(b"CAPA\r\n"), "CAPA").await? {
         Reply::Ok(_) => {
-            let body = read_multiline(lines, peer, timeout, "CAPA").await?;
+            let body = read_multiline(lines, peer, op, "CAPA", MAX_CAPA).await?;
             Ok(pop3_wire::parse_capa(body.split_inclusive(|&b| b == b'\n')))
         }
         _ => Ok(Pop3Capabilities::default()),
@@ -140,9 +178,10 @@ impl Pop3Client {
         let span = tracing::info_span!("pop3", host = %settings.host, port = settings.port);
         async {
             let peer = Peer::new(Proto::Pop3, &settings.host, settings.port);
-            let (mut lines, caps) = Self::secure(settings, &peer).await?;
+            let op = Op::start(settings.timeout, settings.op_deadline);
+            let (mut lines, caps) = Self::secure(settings, &peer, op).await?;
             // A polite goodbye; the check already passed, so its failure does not matter.
-            let _ = exchange(&mut lines, &peer, settings.timeout, Some(b"QUIT\r\n"), "QUIT").await;
+            let _ = exchange(&mut lines, &peer, op, Some(b"QUIT\r\n"), "QUIT").await;
             Ok(caps)
         }
         .instrument(span)
@@ -154,17 +193,28 @@ impl Pop3Client {
         if !pop3_wire::is_safe_argument(&settings.username) || settings.username.is_empty() {
             return Err(peer.invalid("the user name is empty or contains line breaks"));
         }
-        let (lines, caps) = Self::secure(settings, &peer).await?;
-        let timeout = settings.timeout;
-        let mut client =
-            Pop3Client { lines, peer, user: settings.username.clone(), timeout, caps, broken: false, span };
+        // Connect and login share one total deadline.
+        let op = Op::start(settings.timeout, settings.op_deadline);
+        let (lines, caps) = Self::secure(settings, &peer, op).await?;
+        let mut client = Pop3Client {
+            lines,
+            peer,
+            user: settings.username.clone(),
+            timeout: settings.timeout,
+            caps,
+            broken: false,
+            span,
+            clock: op,
+            op_deadline: settings.op_deadline,
+            max_message_bytes: settings.max_message_bytes,
+        };
         client.authenticate(settings.password.expose()).await?;
         tracing::info!(tls = client.lines.is_tls(), "POP3 login succeeded");
         Ok(client)
     }
 
     /// Connects and secures the connection, reading the greeting and CAPA; stops before login.
-    async fn secure(settings: &Pop3Settings, peer: &Peer) -> Result<(LineStream, Pop3Capabilities)> {
+    async fn secure(settings: &Pop3Settings, peer: &Peer, op: Op) -> Result<(LineStream, Pop3Capabilities)> {
         let peer = peer.clone();
         if settings.security == Security::None && !settings.allow_insecure {
             return Err(peer.plaintext_refused());
@@ -183,29 +233,29 @@ impl Pop3Client {
             _ => Stream::Plain(tcp),
         };
         let mut lines = LineStream::new(stream);
-        let timeout = settings.timeout;
-        match exchange(&mut lines, &peer, timeout, None, "the greeting").await? {
+        match exchange(&mut lines, &peer, op, None, "the greeting").await? {
             Reply::Ok(greeting) => tracing::debug!(%greeting, "POP3 greeting"),
             Reply::Err { code, text } => return Err(err_reply(&peer, "the connection", code, text)),
             Reply::Continue(_) => return Err(peer.protocol("greeting is a continuation")),
         }
-        let mut caps = fetch_capa(&mut lines, &peer, timeout).await?;
+        let mut caps = fetch_capa(&mut lines, &peer, op).await?;
 
         if settings.security == Security::Starttls {
             if !caps.stls {
                 return Err(peer.starttls_unavailable());
             }
-            let reply = exchange(&mut lines, &peer, timeout, Some(b"STLS\r\n"), "STLS").await?;
+            let reply = exchange(&mut lines, &peer, op, Some(b"STLS\r\n"), "STLS").await?;
             expect_ok(&peer, "STLS", reply)?;
             let Stream::Plain(tcp) = lines.into_inner().map_err(|e| peer.protocol(e))? else {
                 return Err(peer.protocol("STLS on a connection that is already TLS"));
             };
             let config = tls_config.clone().expect("TLS config exists for STARTTLS");
             let tls =
-                transport::tls_handshake(&peer, tcp, config, transport::deadline(timeout), secs).await?;
+                transport::tls_handshake(&peer, tcp, config, transport::deadline(settings.timeout), secs)
+                    .await?;
             lines = LineStream::new(tls);
             // RFC 2595: capabilities learnt before TLS must be discarded.
-            caps = fetch_capa(&mut lines, &peer, timeout).await?;
+            caps = fetch_capa(&mut lines, &peer, op).await?;
         }
         if !lines.is_tls() && !settings.allow_insecure {
             return Err(peer.plaintext_refused());
@@ -308,7 +358,7 @@ impl Pop3Client {
         if self.broken {
             return Err(self.peer.lost("an earlier command failed; reconnect"));
         }
-        let result = exchange(&mut self.lines, &self.peer, self.timeout, line, label).await;
+        let result = exchange(&mut self.lines, &self.peer, self.clock, line, label).await;
         if let Err(e) = &result
             && matches!(e, ProtocolError::Timeout { .. } | ProtocolError::ConnectionLost { .. })
         {
@@ -323,13 +373,30 @@ impl Pop3Client {
         expect_ok(&self.peer, label, reply)
     }
 
-    async fn multiline(&mut self, command: &str, label: &str) -> Result<Vec<u8>> {
+    /// Starts an operation with the operation deadline plus `extra`.
+    fn begin(&mut self, extra: Duration) {
+        self.clock = Op::start(self.timeout, self.op_deadline.saturating_add(extra));
+    }
+
+    async fn simple_op(&mut self, command: &str, label: &str) -> Result<String> {
+        self.begin(Duration::ZERO);
+        self.simple(command, label).await
+    }
+
+    /// A command with a multi-line answer of at most `max` bytes, as one operation.
+    async fn multiline(&mut self, command: &str, label: &str, max: u64) -> Result<Vec<u8>> {
         self.simple(command, label).await?;
-        let result = read_multiline(&mut self.lines, &self.peer, self.timeout, label).await;
+        let result = read_multiline(&mut self.lines, &self.peer, self.clock, label, max).await;
         if result.is_err() {
             self.broken = true;
         }
         result
+    }
+
+    /// True once the session is in an unknown state (a timeout, an I/O error,
+    /// an answer cut off at a limit): every later command fails; reconnect.
+    pub fn is_broken(&self) -> bool {
+        self.broken
     }
 
     /// The capabilities the server announced (after STLS, the post-TLS set).
@@ -341,7 +408,8 @@ impl Pop3Client {
     pub async fn capa(&mut self) -> Result<Pop3Capabilities> {
         let span = tracing::debug_span!(parent: &self.span, "capa");
         async {
-            let body = self.multiline("CAPA", "CAPA").await?;
+            self.begin(Duration::ZERO);
+            let body = self.multiline("CAPA", "CAPA", MAX_CAPA).await?;
             self.caps = pop3_wire::parse_capa(body.split_inclusive(|&b| b == b'\n'));
             Ok(self.caps.clone())
         }
@@ -353,7 +421,7 @@ impl Pop3Client {
     pub async fn stat(&mut self) -> Result<MaildropStat> {
         let span = tracing::debug_span!(parent: &self.span, "stat");
         async {
-            let text = self.simple("STAT", "STAT").await?;
+            let text = self.simple_op("STAT", "STAT").await?;
             let (messages, octets) =
                 pop3_wire::parse_stat(&text).ok_or_else(|| self.peer.protocol(format!("STAT: {text:?}")))?;
             Ok(MaildropStat { messages, octets })
@@ -367,7 +435,8 @@ impl Pop3Client {
     pub async fn uidl(&mut self) -> Result<Vec<(u32, String)>> {
         let span = tracing::debug_span!(parent: &self.span, "uidl");
         async {
-            let body = self.multiline("UIDL", "UIDL").await?;
+            self.begin(Duration::ZERO);
+            let body = self.multiline("UIDL", "UIDL", COMMAND_BUDGET).await?;
             let mut out = Vec::new();
             for line in body.split_inclusive(|&b| b == b'\n') {
                 let entry = pop3_wire::parse_uidl_line(line).ok_or_else(|| {
@@ -385,7 +454,8 @@ impl Pop3Client {
     pub async fn list(&mut self) -> Result<Vec<(u32, u64)>> {
         let span = tracing::debug_span!(parent: &self.span, "list");
         async {
-            let body = self.multiline("LIST", "LIST").await?;
+            self.begin(Duration::ZERO);
+            let body = self.multiline("LIST", "LIST", COMMAND_BUDGET).await?;
             body.split_inclusive(|&b| b == b'\n')
                 .map(|line| {
                     pop3_wire::parse_list_line(line).ok_or_else(|| {
@@ -400,18 +470,49 @@ impl Pop3Client {
 
     /// The whole message `msg_no` (`RETR`), dot-unstuffed, as the exact bytes the
     /// server holds (CRLF line ends, 8-bit content untouched). A missing message
-    /// is `MESSAGE_UNAVAILABLE` (an item error).
+    /// is `MESSAGE_UNAVAILABLE` (an item error). Its size is asked first
+    /// (`LIST n`): a message over the size limit is `MESSAGE_TOO_LARGE` (an item
+    /// error) and is not downloaded; the session goes on. A server that sends
+    /// more than it announced is cut off at the limit (also `MESSAGE_TOO_LARGE`,
+    /// the session is then broken).
     pub async fn retr(&mut self, msg_no: u32) -> Result<Vec<u8>> {
         let span = tracing::debug_span!(parent: &self.span, "retr", uid = msg_no);
         async {
-            match self.multiline(&format!("RETR {msg_no}"), "RETR").await {
-                Err(ProtocolError::CommandFailed { detail, .. }) => Err(ProtocolError::MessageUnavailable {
-                    proto: Proto::Pop3,
-                    host: self.peer.host.clone(),
-                    port: self.peer.port,
-                    id: msg_no.to_string(),
-                    detail,
-                }),
+            let unavailable = |peer: &Peer, detail: String| ProtocolError::MessageUnavailable {
+                proto: Proto::Pop3,
+                host: peer.host.clone(),
+                port: peer.port,
+                id: msg_no.to_string(),
+                detail,
+            };
+            let too_large = |peer: &Peer, size: u64, limit: u64| ProtocolError::MessageTooLarge {
+                proto: Proto::Pop3,
+                host: peer.host.clone(),
+                port: peer.port,
+                id: msg_no.to_string(),
+                size,
+                limit_mb: limit.div_ceil(1 << 20),
+            };
+            let limit = self.max_message_bytes;
+            let size = match self.simple_op(&format!("LIST {msg_no}"), "LIST").await {
+                Err(ProtocolError::CommandFailed { detail, .. }) => {
+                    return Err(unavailable(&self.peer, detail));
+                }
+                Err(e) => return Err(e),
+                Ok(text) => pop3_wire::parse_stat(&text).map(|(_, size)| size),
+            };
+            if let Some(size) = size
+                && size > limit
+            {
+                tracing::warn!(size, limit, "message over the size limit is not downloaded");
+                return Err(too_large(&self.peer, size, limit));
+            }
+            self.begin(Duration::from_secs(size.unwrap_or(limit) / MIN_RATE));
+            // Room for servers that count a message's size a little differently.
+            let max = limit.saturating_add(limit / 2).saturating_add(64 << 10);
+            match self.multiline(&format!("RETR {msg_no}"), "RETR", max).await {
+                Err(ProtocolError::CommandFailed { detail, .. }) => Err(unavailable(&self.peer, detail)),
+                Err(ProtocolError::ResponseTooLarge { .. }) => Err(too_large(&self.peer, max, limit)),
                 other => other,
             }
         }
@@ -423,17 +524,17 @@ impl Pop3Client {
     /// the marked message no longer appears in STAT, LIST or UIDL of this session.
     pub async fn dele(&mut self, msg_no: u32) -> Result<()> {
         let span = tracing::debug_span!(parent: &self.span, "dele", uid = msg_no);
-        async { self.simple(&format!("DELE {msg_no}"), "DELE").await.map(drop) }.instrument(span).await
+        async { self.simple_op(&format!("DELE {msg_no}"), "DELE").await.map(drop) }.instrument(span).await
     }
 
     /// Unmarks every message marked for deletion in this session (`RSET`).
     pub async fn rset(&mut self) -> Result<()> {
-        self.simple("RSET", "RSET").await.map(drop)
+        self.simple_op("RSET", "RSET").await.map(drop)
     }
 
     /// Keeps the session alive (`NOOP`).
     pub async fn noop(&mut self) -> Result<()> {
-        self.simple("NOOP", "NOOP").await.map(drop)
+        self.simple_op("NOOP", "NOOP").await.map(drop)
     }
 
     /// Ends the session (`QUIT`): the server now removes the messages marked with
@@ -441,7 +542,7 @@ impl Pop3Client {
     pub async fn quit(mut self) -> Result<()> {
         let span = tracing::debug_span!(parent: &self.span, "quit");
         async {
-            self.simple("QUIT", "QUIT").await?;
+            self.simple_op("QUIT", "QUIT").await?;
             self.lines.shutdown().await;
             Ok(())
         }
@@ -490,6 +591,7 @@ mod tests {
             ("USER anna", "+OK\r\n"),
             ("PASS pw", "+OK logged in\r\n"),
             ("STAT", "+OK 1 12\r\n"),
+            ("LIST 1", "+OK 1 12\r\n"),
             ("RETR 1", "+OK\r\n..a\r\nb\r\n.\r\n"),
             ("QUIT", "+OK bye\r\n"),
         ])

@@ -41,6 +41,9 @@ impl From<&str> for Password {
     }
 }
 
+/// The default of `incoming.max_message_size_mb`, in bytes (25 MB).
+pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 25 << 20;
+
 /// How to reach and log in to one incoming mail server (IMAP or POP3).
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
@@ -62,10 +65,19 @@ pub struct ServerSettings {
     /// Extra trusted CA certificates, PEM (zero or more certificates), trusted in
     /// addition to the system roots. Certificates are always verified.
     pub extra_roots: Vec<u8>,
+    /// Largest message downloaded whole, in bytes (`incoming.max_message_size_mb`);
+    /// a larger one is reported, not fetched. Also bounds every IMAP literal.
+    pub max_message_bytes: u64,
+    /// Total deadline of one operation (connect and login, one command, one
+    /// batch), whatever the per-read `timeout`: a server that sends a byte just
+    /// inside each timeout cannot hold a job longer. A message download gets
+    /// its size at 64 KiB/s on top.
+    pub op_deadline: Duration,
 }
 
 impl ServerSettings {
-    /// Settings with a 30 s timeout, no extra roots and no insecure opt-in.
+    /// Settings with a 30 s timeout, a 5 minute operation deadline, a 25 MB
+    /// message limit, no extra roots and no insecure opt-in.
     pub fn new(
         host: impl Into<String>,
         port: u16,
@@ -82,6 +94,8 @@ impl ServerSettings {
             password: password.into(),
             timeout: Duration::from_secs(30),
             extra_roots: Vec::new(),
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            op_deadline: Duration::from_secs(300),
         }
     }
 }

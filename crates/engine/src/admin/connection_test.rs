@@ -104,6 +104,8 @@ fn settings(profile: &Profile, ep: &Endpoint, login: Option<&Login>) -> ServerSe
         password: login.map_or_else(|| Password::new(""), |l| l.password.clone()),
         timeout: Duration::from_secs(u64::from(profile.data.timeout)),
         extra_roots: Vec::new(),
+        max_message_bytes: crmsync_protocols::settings::DEFAULT_MAX_MESSAGE_BYTES,
+        op_deadline: crate::connect::op_deadline(Duration::from_secs(u64::from(profile.data.timeout))),
     }
 }
 

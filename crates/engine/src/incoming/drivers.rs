@@ -7,8 +7,8 @@
 use crmsync_core::model::RecordType;
 use crmsync_core::store::sync_state::{self, Outcome};
 use crmsync_core::{CoreError, Store};
-use crmsync_protocols::Pop3Client;
 use crmsync_protocols::settings::ServerSettings;
+use crmsync_protocols::{Pop3Client, ProtocolError};
 use rusqlite::Connection;
 use serde::Serialize;
 use tracing::{Instrument, info_span, warn};
@@ -78,6 +78,48 @@ pub(super) fn machine_mailbox(ctx: &MailboxContext) -> bool {
     ctx.owner.record_type == RecordType::Queue || ctx.mailbox.data.is_forward_mailbox
 }
 
+/// The listing with each UIDL once, at its first message number. RFC 1939
+/// makes UIDLs unique; a server that repeats one would otherwise have one
+/// message processed twice or an unprocessed one deleted in its place.
+fn unique_uidls(listing: Vec<(u32, String)>) -> Vec<(u32, String)> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(listing.len());
+    for (n, uidl) in listing {
+        if seen.insert(uidl.clone()) {
+            out.push((n, uidl));
+        } else {
+            warn!(msg_no = n, %uidl, "the server lists this UIDL twice; only its first message is processed");
+        }
+    }
+    out
+}
+
+/// A POP3 message over `incoming.max_message_size_mb`: a failed item without
+/// its bytes and a `MESSAGE_TOO_LARGE` alert naming its UIDL and size.
+fn pop3_too_large(
+    conn: &Connection,
+    ctx: &MailboxContext,
+    src: &Source,
+    uidl: &str,
+    size: u64,
+) -> Result<()> {
+    let limit = ctx.settings.int("incoming.max_message_size_mb");
+    warn!(%uidl, size, limit_mb = limit, "message over the size limit; not downloaded");
+    process::fail_item(
+        conn,
+        ctx,
+        b"",
+        src,
+        "MESSAGE_TOO_LARGE",
+        &format!(
+            "message {} (UIDL {uidl}) has {size} bytes, more than incoming.max_message_size_mb ({limit} MB); \
+             it was not downloaded or tracked and is left on the server",
+            src.item_ref
+        ),
+    )?;
+    Ok(())
+}
+
 /// Syncs a POP3 mailbox: new UIDLs are processed; with delete-after-processing,
 /// tracked messages are deleted (mail the mailbox does not track stays) (DELE takes effect at QUIT, so a crash before
 /// QUIT leaves them on the server and the next sync deletes them).
@@ -91,7 +133,7 @@ pub async fn sync_pop3(
         let mut client = Pop3Client::connect(settings).await?;
         let cap = ctx.settings.int("incoming.max_items_per_cycle");
         let batch = ctx.settings.int("incoming.fetch_batch_size").max(1) as usize;
-        let listing = client.uidl().await?;
+        let listing = unique_uidls(client.uidl().await?);
         let present: Vec<String> = listing.iter().map(|(_, u)| u.clone()).collect();
         store.write(|tx| sync_state::pop3_forget_absent(tx, ctx.mailbox.id, &present))?;
         let mut todo = Vec::new();
@@ -105,20 +147,49 @@ pub async fn sync_pop3(
             todo.truncate(cap.max(0) as usize);
             stats.capped = true;
         }
-        for chunk in todo.chunks(batch) {
-            let mut fetched = Vec::with_capacity(chunk.len());
-            for (n, uidl) in chunk {
-                fetched.push((*n, uidl.clone(), client.retr(*n).await?));
+        let mut broken = false;
+        // A batch holds at most about one size limit of message bytes (always one message).
+        let byte_cap = (ctx.settings.int("incoming.max_message_size_mb").max(1) as usize) << 20;
+        let mut next = 0;
+        while next < todo.len() {
+            let mut fetched = Vec::with_capacity(batch);
+            let mut bytes = 0usize;
+            for (n, uidl) in &todo[next..(next + batch).min(todo.len())] {
+                if bytes >= byte_cap {
+                    break;
+                }
+                next += 1;
+                match client.retr(*n).await {
+                    Ok(raw) => {
+                        bytes += raw.len();
+                        fetched.push((uidl.clone(), Ok(raw)));
+                    }
+                    Err(ProtocolError::MessageTooLarge { size, .. }) => {
+                        fetched.push((uidl.clone(), Err(size)));
+                        // A server that sent more than it announced was cut off mid-message.
+                        if client.is_broken() {
+                            broken = true;
+                            break;
+                        }
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             crmsync_core::crash::point("incoming.after_fetch");
             store.write(|tx| -> Result<()> {
-                for (_, uidl, raw) in &fetched {
+                for (uidl, got) in &fetched {
                     let src = Source {
                         folder: "INBOX".into(),
                         item_ref: format!("pop3:{uidl}"),
                         received_at: None,
                     };
-                    let (outcome, created) = process_one(tx, ctx, raw, &src)?;
+                    let (outcome, created) = match got {
+                        Ok(raw) => process_one(tx, ctx, raw, &src)?,
+                        Err(size) => {
+                            pop3_too_large(tx, ctx, &src, uidl, *size)?;
+                            (Outcome::Failed, false)
+                        }
+                    };
                     sync_state::record_pop3_item(tx, ctx.mailbox.id, uidl, None, outcome)?;
                     tally(&mut stats, outcome, created);
                 }
@@ -126,6 +197,10 @@ pub async fn sync_pop3(
                 Ok(())
             })?;
             crmsync_core::crash::point("incoming.after_commit");
+            if broken {
+                // The rest waits for the next pass on a new session; nothing was marked for deletion.
+                return Ok(stats);
+            }
         }
         if ctx.mailbox.data.delete_after_processing {
             let pending = sync_state::pop3_pending_deletes(store.conn(), ctx.mailbox.id)?;

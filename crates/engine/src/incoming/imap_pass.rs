@@ -124,21 +124,30 @@ async fn sync_folder(
     // The lowest UID this pass asked for and did not get: the watermark stays below it.
     let mut hold: Option<u32> = None;
     let mut finished = true;
-    for chunk in todo.chunks(batch) {
+    let mut next = 0;
+    while next < todo.len() {
         let room = (cap - stats.processed).max(0) as usize;
         if room == 0 {
             stats.capped = true;
             finished = false;
             break;
         }
-        if chunk.len() > room {
+        let want = &todo[next..(next + batch).min(todo.len())];
+        if want.len() > room {
             finished = false;
         }
-        let chunk = &chunk[..chunk.len().min(room)];
-        let messages = client.fetch_uids(chunk).await?;
+        let chunk = &want[..want.len().min(room)];
+        let fetched = client.fetch_batch(chunk).await?;
+        // Past the batch's byte budget the rest of the chunk waits for the next round.
+        let chunk = &chunk[..chunk.len() - fetched.deferred.len()];
+        next += chunk.len();
+        let (messages, too_large) = (fetched.messages, fetched.too_large);
         crmsync_core::crash::point("incoming.after_fetch");
-        let missing: Vec<u32> =
-            chunk.iter().copied().filter(|u| !messages.iter().any(|m| m.uid == *u)).collect();
+        let missing: Vec<u32> = chunk
+            .iter()
+            .copied()
+            .filter(|u| !messages.iter().any(|m| m.uid == *u) && !too_large.iter().any(|t| t.uid == *u))
+            .collect();
         let mut del_uids = Vec::new();
         let mut seen_uids = Vec::new();
         let delete = ctx.mailbox.data.delete_after_processing;
@@ -166,6 +175,13 @@ async fn sync_folder(
                         seen_uids.push(m.uid);
                     }
                 }
+            }
+            for big in &too_large {
+                if sync_state::imap_item_done(tx, ctx.mailbox.id, folder, uv, big.uid)? {
+                    continue;
+                }
+                record_too_large(tx, &fctx, f, big.uid, big.size)?;
+                tally(stats, Outcome::Failed, false);
             }
             for &uid in &missing {
                 if not_returned(tx, &fctx, f, uid)? {
@@ -215,6 +231,37 @@ async fn sync_folder(
             )
         })?;
     }
+    Ok(())
+}
+
+/// A message over `incoming.max_message_size_mb`: recorded as a failed item
+/// without its bytes and a `MESSAGE_TOO_LARGE` alert naming it; it stays on the
+/// server and later passes leave it alone.
+fn record_too_large(
+    tx: &rusqlite::Connection,
+    ctx: &MailboxContext,
+    f: ImapFolder<'_>,
+    uid: u32,
+    size: u64,
+) -> Result<()> {
+    let limit = ctx.settings.int("incoming.max_message_size_mb");
+    let item_ref = format!("{}/{}/{uid}", f.folder, f.uidvalidity);
+    warn!(uid, size, limit_mb = limit, "message over the size limit; not downloaded");
+    let src = Source { folder: f.folder.to_string(), item_ref, received_at: None };
+    process::fail_item(
+        tx,
+        ctx,
+        b"",
+        &src,
+        "MESSAGE_TOO_LARGE",
+        &format!(
+            "message {} (folder {}, UIDVALIDITY {}, UID {uid}) has {size} bytes, more than \
+             incoming.max_message_size_mb ({limit} MB); it was not downloaded or tracked and is left on the server",
+            src.item_ref, f.folder, f.uidvalidity
+        ),
+    )?;
+    sync_state::record_imap_item(tx, f, uid, None, Outcome::Failed, false)?;
+    sync_state::imap_fetch_miss_clear(tx, f, uid)?;
     Ok(())
 }
 
