@@ -30,7 +30,11 @@ pub fn hint(code: &str) -> String {
         ),
         (
             "RESPONSE_TOO_LARGE",
-            "The server sent far more than a calendar or address book answer should hold, so crmsync stopped reading. If the collection really is that large, raise the act.max_response_mb setting; otherwise check the server (its URL may point at something else).",
+            "The server sent far more than such an answer should hold, so crmsync stopped reading and nothing was changed. For a calendar or address book that really is that large, raise the act.max_response_mb setting; otherwise check the server (its address may point at something else, or it may be misbehaving).",
+        ),
+        (
+            "MESSAGE_TOO_LARGE",
+            "The message is larger than incoming.max_message_size_mb, so it was not downloaded; it stays on the server and the other mail goes on. Raise the setting if such messages must be tracked, or handle this one in a mail client.",
         ),
         (
             "DNS_FAILED",
