@@ -165,7 +165,7 @@ fn crmsync_run(
         if r.is_empty() {
             break;
         }
-        assert!(r.iter().all(|x| x.result == "ok"), "{r:?}");
+        assert!(r.iter().all(|x| x.outcome.is_ok()), "{r:?}");
     }
     let total = t.elapsed().as_secs_f64();
     let cpu = (cpu_time() - cpu).as_secs_f64();

@@ -10,6 +10,7 @@ pub mod handle;
 pub mod incoming;
 pub mod logging;
 pub mod migrate;
+pub mod outcome;
 pub mod outgoing;
 pub mod permits;
 pub mod service;
@@ -20,4 +21,5 @@ pub use handle::{
     EngineEvent, EngineHandle, EngineOptions, Health, LeaseInfo, MailboxHealth, QueueDepths, StatusSnapshot,
     status_from_store,
 };
+pub use outcome::{RunCounts, RunOutcome};
 pub use service::hold::StoreLease;

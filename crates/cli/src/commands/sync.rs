@@ -30,9 +30,9 @@ pub fn run(ctx: &Ctx, store: &mut Store, mailbox: Option<String>) -> Result<(), 
     let sent = rt.block_on(outgoing::send_due(store, mailbox.as_deref()))?;
     // ACT (appointments, contacts, tasks): mailboxes with ACT enabled.
     let act = rt.block_on(crmsync_engine::act::sync_all_act(store, mailbox.as_deref()))?;
-    let failed = results.iter().filter(|r| r.result == "failed").count();
-    let out_failed = sent.iter().filter(|r| r.result == "failed").count()
-        + act.iter().filter(|r| r.result == "failed").count();
+    let failed = results.iter().filter(|r| r.outcome.is_failed()).count();
+    let out_failed = sent.iter().filter(|r| r.outcome.is_failed()).count()
+        + act.iter().filter(|r| r.outcome.is_failed()).count();
     if ctx.json {
         // One array: the incoming results (as before), then the outgoing ones;
         // each entry says its channel.
@@ -54,7 +54,7 @@ pub fn run(ctx: &Ctx, store: &mut Store, mailbox: Option<String>) -> Result<(), 
             );
         }
         for r in &results {
-            match (&r.stats, &r.code) {
+            match (&r.stats, r.outcome.code()) {
                 (Some(s), _) => println!(
                     "{}: {} message(s), {} new activities, {} tracked, {} failed{}",
                     r.mailbox,
@@ -64,14 +64,17 @@ pub fn run(ctx: &Ctx, store: &mut Store, mailbox: Option<String>) -> Result<(), 
                     s.failed,
                     if s.capped { " (more waiting: per-cycle cap)" } else { "" }
                 ),
-                (None, Some(code)) => {
-                    println!("{}: {} [{code}] {}", r.mailbox, r.result, r.message.clone().unwrap_or_default())
-                }
-                (None, None) => println!("{}: {}", r.mailbox, r.result),
+                (None, Some(code)) => println!(
+                    "{}: {} [{code}] {}",
+                    r.mailbox,
+                    r.outcome.result(),
+                    r.outcome.message().unwrap_or_default()
+                ),
+                (None, None) => println!("{}: {}", r.mailbox, r.outcome.result()),
             }
         }
         for r in &act {
-            match &r.code {
+            match r.outcome.code() {
                 None => {
                     for c in &r.collections {
                         println!(
@@ -98,8 +101,8 @@ pub fn run(ctx: &Ctx, store: &mut Store, mailbox: Option<String>) -> Result<(), 
                 Some(code) => println!(
                     "{} ACT: {} [{code}] {}",
                     r.mailbox,
-                    r.result,
-                    r.message.clone().unwrap_or_default()
+                    r.outcome.result(),
+                    r.outcome.message().unwrap_or_default()
                 ),
             }
         }
@@ -123,8 +126,12 @@ pub fn run(ctx: &Ctx, store: &mut Store, mailbox: Option<String>) -> Result<(), 
             if r.capped {
                 line.push_str(" (more waiting: per-cycle cap)");
             }
-            if let Some(code) = &r.code {
-                line.push_str(&format!("; {} [{code}] {}", r.result, r.message.clone().unwrap_or_default()));
+            if let Some(code) = r.outcome.code() {
+                line.push_str(&format!(
+                    "; {} [{code}] {}",
+                    r.outcome.result(),
+                    r.outcome.message().unwrap_or_default()
+                ));
             }
             println!("{line}");
         }

@@ -25,6 +25,7 @@ use super::listing::{kinds_of, list, token_after_own_writes};
 use super::load::{crm_records, owner_facts};
 use crate::connect;
 use crate::error::{EngineError, Result};
+use crate::outcome::{RunCounts, RunOutcome};
 
 type Hook = std::sync::Arc<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
 
@@ -86,19 +87,13 @@ pub struct ActCollectionStats {
 pub struct ActSync {
     /// Mailbox address.
     pub mailbox: String,
-    /// ok, failed or skipped.
-    pub result: String,
+    /// How it ended (`result`, `code`, `message` in JSON).
+    #[serde(flatten)]
+    pub outcome: RunOutcome,
     /// Per collection.
     pub collections: Vec<ActCollectionStats>,
     /// HTTP requests sent.
     pub requests: usize,
-    /// Error code (failed or skipped).
-    pub code: Option<String>,
-    /// Error message or skip reason.
-    pub message: Option<String>,
-    /// How the engine reacts to the failure (the scheduler backs off or disables).
-    #[serde(skip)]
-    pub class: Option<ErrorClass>,
 }
 
 fn client_for(store: &Store, mb: &Mailbox) -> Result<(DavClient, crmsync_core::model::Profile)> {
@@ -520,12 +515,9 @@ pub async fn sync_act(store: &mut Store, email: &str) -> Result<ActSync> {
     let mb = mailboxes::get(store.conn(), email)?;
     let skip = |code: &str, why: &str| ActSync {
         mailbox: mb.data.email.clone(),
-        result: "skipped".into(),
+        outcome: RunOutcome::skipped(code, why),
         collections: vec![],
         requests: 0,
-        code: Some(code.into()),
-        message: Some(why.into()),
-        class: None,
     };
     if mb.data.act_method != ChannelMethod::ServerSide {
         return Ok(skip("NOT_SERVER_SIDE", "appointments, contacts and tasks are not server-side"));
@@ -550,17 +542,16 @@ pub async fn sync_act(store: &mut Store, email: &str) -> Result<ActSync> {
                 })
                 .sum();
             let failed: usize = collections.iter().map(|s| s.failed).sum();
+            let created: usize = collections.iter().map(|s| s.created_crm + s.created_server).sum();
             let ms = started.elapsed().as_millis() as i64;
             store.write(|tx| mailbox_state::sync_succeeded(tx, id, processed as i64, failed as i64, ms))?;
-            Ok(ActSync {
-                mailbox: mb.data.email,
-                result: "ok".into(),
-                collections,
-                requests,
-                code: None,
-                message: None,
-                class: None,
-            })
+            let counts = RunCounts {
+                processed: processed as i64,
+                created: created as i64,
+                failed: failed as i64,
+                capped: false,
+            };
+            Ok(ActSync { mailbox: mb.data.email, outcome: RunOutcome::Ok(counts), collections, requests })
         }
         Err(e) => {
             let transient = e.class() == ErrorClass::Transient;
@@ -587,14 +578,12 @@ pub async fn sync_act(store: &mut Store, email: &str) -> Result<ActSync> {
                 }
                 Ok(())
             })?;
+            let class = if transient { ErrorClass::Transient } else { ErrorClass::Permanent };
             Ok(ActSync {
                 mailbox: mb.data.email,
-                result: "failed".into(),
+                outcome: RunOutcome::Failed { code, class, message },
                 collections: vec![],
                 requests: 0,
-                code: Some(code),
-                message: Some(message),
-                class: Some(if transient { ErrorClass::Transient } else { ErrorClass::Permanent }),
             })
         }
     }

@@ -15,23 +15,24 @@ use super::drivers::{self, SyncStats};
 use super::process::MailboxContext;
 use crate::connect;
 use crate::error::{EngineError, Result};
+use crate::outcome::{RunCounts, RunOutcome};
 
 /// The result of syncing one mailbox.
 #[derive(Debug, Clone, Serialize)]
 pub struct MailboxSync {
     /// Mailbox address.
     pub mailbox: String,
-    /// ok, failed or skipped.
-    pub result: String,
+    /// How it ended (`result`, `code`, `message` in JSON).
+    #[serde(flatten)]
+    pub outcome: RunOutcome,
     /// Counts (when it ran).
     pub stats: Option<SyncStats>,
-    /// Error code (when it failed or was skipped).
-    pub code: Option<String>,
-    /// Error message or skip reason.
-    pub message: Option<String>,
-    /// How the engine reacts to the failure (the scheduler backs off or disables).
-    #[serde(skip)]
-    pub class: Option<ErrorClass>,
+}
+
+impl From<SyncStats> for RunCounts {
+    fn from(s: SyncStats) -> RunCounts {
+        RunCounts { processed: s.processed, created: s.created, failed: s.failed, capped: s.capped }
+    }
 }
 
 /// Whether the incoming channel of a mailbox should be processed now.
@@ -56,11 +57,8 @@ pub async fn sync_incoming(store: &mut Store, email: &str) -> Result<MailboxSync
     if let Err((code, why)) = incoming_due(&mb, settings.bool("incoming.require_approval")) {
         return Ok(MailboxSync {
             mailbox: mb.data.email,
-            result: "skipped".into(),
+            outcome: RunOutcome::skipped(code, why),
             stats: None,
-            code: Some(code.into()),
-            message: Some(why),
-            class: None,
         });
     }
     let id = mb.id;
@@ -73,25 +71,11 @@ pub async fn sync_incoming(store: &mut Store, email: &str) -> Result<MailboxSync
     match outcome {
         Ok(stats) => {
             store.write(|tx| mailbox_state::sync_succeeded(tx, id, stats.processed, stats.failed, ms))?;
-            Ok(MailboxSync {
-                mailbox: email,
-                result: "ok".into(),
-                stats: Some(stats),
-                code: None,
-                message: None,
-                class: None,
-            })
+            Ok(MailboxSync { mailbox: email, outcome: RunOutcome::Ok(stats.into()), stats: Some(stats) })
         }
         Err(e) => {
             record_failure(store, &ctx, &e)?;
-            Ok(MailboxSync {
-                mailbox: email,
-                result: "failed".into(),
-                stats: None,
-                code: Some(e.code()),
-                message: Some(e.to_string()),
-                class: Some(e.class()),
-            })
+            Ok(MailboxSync { mailbox: email, outcome: RunOutcome::failed(&e), stats: None })
         }
     }
 }

@@ -20,6 +20,7 @@ use super::claims::Claims;
 use super::sent_folder::{SentFolder, file_copies, recover_stuck, sent_folder_settings, unverifiable};
 use crate::connect;
 use crate::error::{EngineError, Result};
+use crate::outcome::{RunCounts, RunOutcome};
 use crate::permits::ConnectionPermits;
 
 /// The result of one outgoing pass for one mailbox.
@@ -27,8 +28,10 @@ use crate::permits::ConnectionPermits;
 pub struct OutgoingSync {
     /// Mailbox address.
     pub mailbox: String,
-    /// ok, failed (a mailbox-level failure: the mail waits) or skipped.
-    pub result: String,
+    /// How it ended (`result`, `code`, `message` in JSON): ok, failed (a
+    /// mailbox-level failure: the mail waits) or skipped.
+    #[serde(flatten)]
+    pub outcome: RunOutcome,
     /// Emails the server accepted.
     pub sent: i64,
     /// Emails that failed for good (5xx, or attempts used up).
@@ -46,15 +49,21 @@ pub struct OutgoingSync {
     pub copies_saved: i64,
     /// Stopped at the per-cycle cap; more is waiting.
     pub capped: bool,
-    /// Error code (failed or skipped).
-    pub code: Option<String>,
-    /// Error message or skip reason.
-    pub message: Option<String>,
 }
 
 impl OutgoingSync {
     fn new(mailbox: &str) -> OutgoingSync {
-        OutgoingSync { mailbox: mailbox.to_string(), result: "ok".into(), ..Default::default() }
+        OutgoingSync { mailbox: mailbox.to_string(), ..Default::default() }
+    }
+
+    /// The counts of a pass that ran to the end.
+    fn counts(&self) -> RunCounts {
+        RunCounts {
+            processed: self.sent + self.failed + self.retried + self.recovered + self.resent,
+            created: self.sent + self.resent,
+            failed: self.failed,
+            capped: self.capped,
+        }
     }
 }
 
@@ -204,21 +213,20 @@ async fn send_mailbox(
     }
     if let Some((code, why)) = outgoing_due(&mb, &profile, settings.bool("incoming.require_approval")) {
         // The mail waits until the channel works again.
-        report.result = "skipped".into();
-        report.code = Some(code.into());
-        report.message = Some(why);
+        report.outcome = RunOutcome::skipped(code, why);
         return Ok(Some(report));
     }
     let ctx = Ctx { mailbox: mb, profile, settings };
     let span = info_span!("outgoing", mailbox = %ctx.mailbox.data.email, profile = %ctx.profile.data.name);
     let _permit = permits.acquire(ctx.profile.id, ctx.profile.data.max_connections).await;
     let outcome = run(store, &ctx, &mut report, stuck, old_copies).instrument(span).await;
-    if let Err(e) = outcome {
-        mailbox_failure(store, &ctx, &e)?;
-        report.result = "failed".into();
-        report.code = Some(e.code());
-        report.message = Some(e.to_string());
-    }
+    report.outcome = match outcome {
+        Ok(()) => RunOutcome::Ok(report.counts()),
+        Err(e) => {
+            mailbox_failure(store, &ctx, &e)?;
+            RunOutcome::failed(&e)
+        }
+    };
     Ok(Some(report))
 }
 

@@ -24,6 +24,7 @@ use tracing::{info, warn};
 use super::policy::{self, FailureAction, Policy, PollResult};
 use crate::error::Result;
 use crate::incoming::cycle;
+use crate::outcome::RunOutcome;
 use crate::permits::ConnectionPermits;
 
 /// What a job does.
@@ -111,27 +112,25 @@ impl JobReport {
     }
 }
 
+impl From<RunOutcome> for JobOutcome {
+    fn from(o: RunOutcome) -> JobOutcome {
+        match o {
+            RunOutcome::Ok(c) => JobOutcome::Done {
+                processed: c.processed,
+                created: c.created,
+                failed: c.failed,
+                capped: c.capped,
+            },
+            RunOutcome::Failed { code, class, message } => JobOutcome::Failed { code, message, class },
+            RunOutcome::Skipped { code, message } => JobOutcome::Skipped { code, message },
+        }
+    }
+}
+
 /// Incoming: one `incoming::cycle::sync_incoming` of the mailbox.
 pub async fn incoming_job(store: &mut Store, email: &str) -> Result<JobReport> {
     let r = cycle::sync_incoming(store, email).await?;
-    let outcome = match (r.result.as_str(), r.stats) {
-        ("ok", Some(s)) => JobOutcome::Done {
-            processed: s.processed,
-            created: s.created,
-            failed: s.failed,
-            capped: s.capped,
-        },
-        ("failed", _) => JobOutcome::Failed {
-            code: r.code.unwrap_or_else(|| "SYNC_FAILED".into()),
-            message: r.message.unwrap_or_default(),
-            class: r.class.unwrap_or(ErrorClass::Transient),
-        },
-        _ => JobOutcome::Skipped {
-            code: r.code.unwrap_or_else(|| "SKIPPED".into()),
-            message: r.message.unwrap_or_default(),
-        },
-    };
-    Ok(JobReport::new(JobKind::Incoming, &r.mailbox, outcome))
+    Ok(JobReport::new(JobKind::Incoming, &r.mailbox, r.outcome.into()))
 }
 
 /// Outgoing: one send pass over the mailbox's outbox
@@ -140,25 +139,15 @@ pub async fn incoming_job(store: &mut Store, email: &str) -> Result<JobReport> {
 /// mailbox with nothing due costs a few store reads and no connection.
 pub async fn outgoing_job(store: &mut Store, email: &str, permits: &ConnectionPermits) -> Result<JobReport> {
     let reports = crate::outgoing::cycle::send_due_with(store, Some(email), permits).await?;
-    let outcome = match reports.into_iter().next() {
+    let outcome = match reports.into_iter().next().map(|r| r.outcome) {
         None => JobOutcome::Done { processed: 0, created: 0, failed: 0, capped: false },
-        Some(r) => match r.result.as_str() {
-            "ok" => JobOutcome::Done {
-                processed: r.sent + r.failed + r.retried + r.recovered + r.resent,
-                created: r.sent + r.resent,
-                failed: r.failed,
-                capped: r.capped,
-            },
-            "failed" => JobOutcome::Failed {
-                code: r.code.unwrap_or_else(|| "SEND_FAILED".into()),
-                message: r.message.unwrap_or_default(),
-                class: ErrorClass::Transient,
-            },
-            _ => JobOutcome::Skipped {
-                code: r.code.unwrap_or_else(|| "SKIPPED".into()),
-                message: r.message.unwrap_or_default(),
-            },
-        },
+        // The pass raised its own mailbox alert and the mail waits; the
+        // schedule retries with backoff whatever the class (the outgoing
+        // channel is not disabled by a failed pass).
+        Some(RunOutcome::Failed { code, message, .. }) => {
+            JobOutcome::Failed { code, message, class: ErrorClass::Transient }
+        }
+        Some(other) => other.into(),
     };
     Ok(JobReport::new(JobKind::Outgoing, email, outcome))
 }
@@ -166,36 +155,7 @@ pub async fn outgoing_job(store: &mut Store, email: &str, permits: &ConnectionPe
 /// ACT: one `act::cycle::sync_act` of the mailbox (CalDAV/CardDAV both ways).
 pub async fn act_job(store: &mut Store, email: &str) -> Result<JobReport> {
     let r = crate::act::cycle::sync_act(store, email).await?;
-    let outcome = match r.result.as_str() {
-        "ok" => {
-            let sum = |f: fn(&crate::act::cycle::ActCollectionStats) -> usize| {
-                r.collections.iter().map(f).sum::<usize>() as i64
-            };
-            JobOutcome::Done {
-                processed: sum(|c| {
-                    c.created_crm
-                        + c.created_server
-                        + c.updated_crm
-                        + c.updated_server
-                        + c.deleted_crm
-                        + c.deleted_server
-                }),
-                created: sum(|c| c.created_crm + c.created_server),
-                failed: sum(|c| c.failed),
-                capped: false,
-            }
-        }
-        "failed" => JobOutcome::Failed {
-            code: r.code.unwrap_or_else(|| "SYNC_FAILED".into()),
-            message: r.message.unwrap_or_default(),
-            class: r.class.unwrap_or(ErrorClass::Transient),
-        },
-        _ => JobOutcome::Skipped {
-            code: r.code.unwrap_or_else(|| "SKIPPED".into()),
-            message: r.message.unwrap_or_default(),
-        },
-    };
-    Ok(JobReport::new(JobKind::Act, &r.mailbox, outcome))
+    Ok(JobReport::new(JobKind::Act, &r.mailbox, r.outcome.into()))
 }
 
 /// Recovery: re-tests the incoming server of a mailbox disabled by transient
