@@ -55,7 +55,8 @@ fn store(dir: &std::path::Path, name: &str, rad: &Radicale) -> Store {
 
 async fn timed(store: &mut Store) -> (Duration, ActSync) {
     let t = Instant::now();
-    let r = sync_act(store, EMAIL).await.unwrap();
+    let mb = crmsync_core::store::mailboxes::get(store.conn(), EMAIL).unwrap();
+    let r = sync_act(store, mb).await.unwrap();
     assert!(r.outcome.is_ok(), "{r:?}");
     (t.elapsed(), r)
 }

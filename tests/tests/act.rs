@@ -71,7 +71,8 @@ impl Env {
     }
 
     async fn sync(&mut self) -> ActSync {
-        let r = sync_act(&mut self.store, EMAIL).await.unwrap();
+        let mb = crmsync_core::store::mailboxes::get(self.store.conn(), EMAIL).unwrap();
+        let r = sync_act(&mut self.store, mb).await.unwrap();
         assert!(r.outcome.is_ok(), "{r:?}");
         r
     }

@@ -167,7 +167,8 @@ async fn setup(which: &str) -> Env {
 
 impl Env {
     async fn sync(&mut self) -> ActSync {
-        let r = sync_act(&mut self.store, EMAIL).await.unwrap();
+        let mb = crmsync_core::store::mailboxes::get(self.store.conn(), EMAIL).unwrap();
+        let r = sync_act(&mut self.store, mb).await.unwrap();
         assert!(r.outcome.is_ok(), "{r:?}");
         r
     }

@@ -172,6 +172,11 @@ async fn test_act(store: &mut Store, mb: &Mailbox, profile: &Profile) -> Result<
 pub async fn test_and_enable(store: &mut Store, email: &str) -> Result<TestReport> {
     let mb = mailboxes::find(store.conn(), email)?
         .ok_or_else(|| CoreError::invalid("email", format!("no mailbox for {email}")))?;
+    test_and_enable_mailbox(store, mb).await
+}
+
+/// [`test_and_enable`] of mailbox `mb`, looked up by the caller.
+pub async fn test_and_enable_mailbox(store: &mut Store, mb: Mailbox) -> Result<TestReport> {
     let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
     let settings = stored_settings::load(store.conn())?;
     let unapproved = settings.bool("incoming.require_approval") && mb.approval != Approval::Approved;

@@ -510,9 +510,9 @@ async fn run(store: &mut Store, mb: &Mailbox) -> Result<(Vec<ActCollectionStats>
     Ok((stats, client.requests()))
 }
 
-/// Runs one ACT cycle for a mailbox and records telemetry and alerts.
-pub async fn sync_act(store: &mut Store, email: &str) -> Result<ActSync> {
-    let mb = mailboxes::get(store.conn(), email)?;
+/// Runs one ACT cycle for mailbox `mb` (looked up by the caller, once) and
+/// records telemetry and alerts.
+pub async fn sync_act(store: &mut Store, mb: Mailbox) -> Result<ActSync> {
     let skip = |code: &str, why: &str| ActSync {
         mailbox: mb.data.email.clone(),
         outcome: RunOutcome::skipped(code, why),
@@ -603,7 +603,7 @@ pub async fn sync_all_act(store: &mut Store, only: Option<&str>) -> Result<Vec<A
         if mb.data.act_method != ChannelMethod::ServerSide || (only.is_none() && !mb.act.enabled) {
             continue;
         }
-        out.push(sync_act(store, &mb.data.email).await?);
+        out.push(sync_act(store, mb).await?);
     }
     Ok(out)
 }

@@ -49,9 +49,9 @@ pub fn incoming_due(mb: &Mailbox, require_approval: bool) -> std::result::Result
     Ok(())
 }
 
-/// Syncs the incoming mail of one mailbox and records telemetry and alerts.
-pub async fn sync_incoming(store: &mut Store, email: &str) -> Result<MailboxSync> {
-    let mb = mailboxes::get(store.conn(), email)?;
+/// Syncs the incoming mail of mailbox `mb` (looked up by the caller, once)
+/// and records telemetry and alerts.
+pub async fn sync_incoming(store: &mut Store, mb: Mailbox) -> Result<MailboxSync> {
     let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
     let settings = stored_settings::load(store.conn())?;
     if let Err((code, why)) = incoming_due(&mb, settings.bool("incoming.require_approval")) {
@@ -145,7 +145,7 @@ pub async fn sync_all(store: &mut Store, only: Option<&str>) -> Result<Vec<Mailb
         if only.is_none() && !mb.incoming.enabled {
             continue;
         }
-        out.push(sync_incoming(store, &mb.data.email).await?);
+        out.push(sync_incoming(store, mb).await?);
     }
     Ok(out)
 }

@@ -162,6 +162,18 @@ pub async fn send_due_with(
     Ok(out)
 }
 
+/// One outgoing pass over mailbox `mb` (looked up by the caller, once), taking
+/// one connection permit of its profile from `permits` while it works; `None`
+/// when it had nothing to do.
+pub async fn send_mailbox_due(
+    store: &mut Store,
+    mb: Mailbox,
+    permits: &ConnectionPermits,
+) -> Result<Option<OutgoingSync>> {
+    let settings = stored_settings::load(store.conn())?;
+    send_mailbox(store, mb, settings, permits).await
+}
+
 fn stuck_after(settings: &Settings) -> Duration {
     Duration::seconds(settings.int("outgoing.sending_retry_interval_secs"))
 }

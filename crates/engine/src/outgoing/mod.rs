@@ -27,4 +27,4 @@ pub mod cycle;
 pub mod message;
 mod sent_folder;
 
-pub use cycle::{OutgoingSync, send_due, send_due_with};
+pub use cycle::{OutgoingSync, send_due, send_due_with, send_mailbox_due};

@@ -15,7 +15,7 @@ use crmsync_core::model::{Mailbox, Profile, Severity};
 use crmsync_core::settings::Settings;
 use crmsync_core::store::alerts::{self, NewAlert, Scope};
 use crmsync_core::store::mailbox_state::{self, Channel};
-use crmsync_core::store::{mailboxes, profiles};
+use crmsync_core::store::profiles;
 use crmsync_core::time::to_db;
 use crmsync_core::{ErrorClass, Store};
 use serde::Serialize;
@@ -128,18 +128,19 @@ impl From<RunOutcome> for JobOutcome {
 }
 
 /// Incoming: one `incoming::cycle::sync_incoming` of the mailbox.
-pub async fn incoming_job(store: &mut Store, email: &str) -> Result<JobReport> {
-    let r = cycle::sync_incoming(store, email).await?;
+pub async fn incoming_job(store: &mut Store, mb: Mailbox) -> Result<JobReport> {
+    let r = cycle::sync_incoming(store, mb).await?;
     Ok(JobReport::new(JobKind::Incoming, &r.mailbox, r.outcome.into()))
 }
 
 /// Outgoing: one send pass over the mailbox's outbox
-/// (`outgoing::cycle::send_due_with`), which takes the profile's connection
+/// (`outgoing::cycle::send_mailbox_due`), which takes the profile's connection
 /// permit from the shared `permits` around its SMTP and IMAP sessions. A
 /// mailbox with nothing due costs a few store reads and no connection.
-pub async fn outgoing_job(store: &mut Store, email: &str, permits: &ConnectionPermits) -> Result<JobReport> {
-    let reports = crate::outgoing::cycle::send_due_with(store, Some(email), permits).await?;
-    let outcome = match reports.into_iter().next().map(|r| r.outcome) {
+pub async fn outgoing_job(store: &mut Store, mb: Mailbox, permits: &ConnectionPermits) -> Result<JobReport> {
+    let email = mb.data.email.clone();
+    let report = crate::outgoing::cycle::send_mailbox_due(store, mb, permits).await?;
+    let outcome = match report.map(|r| r.outcome) {
         None => JobOutcome::Done { processed: 0, created: 0, failed: 0, capped: false },
         // The pass raised its own mailbox alert and the mail waits; the
         // schedule retries with backoff whatever the class (the outgoing
@@ -149,12 +150,12 @@ pub async fn outgoing_job(store: &mut Store, email: &str, permits: &ConnectionPe
         }
         Some(other) => other.into(),
     };
-    Ok(JobReport::new(JobKind::Outgoing, email, outcome))
+    Ok(JobReport::new(JobKind::Outgoing, &email, outcome))
 }
 
 /// ACT: one `act::cycle::sync_act` of the mailbox (CalDAV/CardDAV both ways).
-pub async fn act_job(store: &mut Store, email: &str) -> Result<JobReport> {
-    let r = crate::act::cycle::sync_act(store, email).await?;
+pub async fn act_job(store: &mut Store, mb: Mailbox) -> Result<JobReport> {
+    let r = crate::act::cycle::sync_act(store, mb).await?;
     Ok(JobReport::new(JobKind::Act, &r.mailbox, r.outcome.into()))
 }
 
@@ -163,8 +164,8 @@ pub async fn act_job(store: &mut Store, email: &str) -> Result<JobReport> {
 /// enabled again (failure count reset) with an Information alert; a permanent
 /// error (e.g. the password was changed meanwhile) turns the disable into a
 /// permanent one; a transient error leaves it for the next re-test.
-pub async fn recovery_job(store: &mut Store, email: &str) -> Result<JobReport> {
-    let mb = mailboxes::get(store.conn(), email)?;
+pub async fn recovery_job(store: &mut Store, mb: Mailbox) -> Result<JobReport> {
+    let email = mb.data.email.as_str();
     if mb.telemetry.disabled_reason.as_deref() != Some(TRANSIENT_FAILURES) {
         return Ok(JobReport::new(
             JobKind::Recovery,

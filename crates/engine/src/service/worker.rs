@@ -263,7 +263,7 @@ async fn test_enable_job(store: &mut Store, shared: &Shared, email: &str) -> Res
     let settings = stored_settings::load(store.conn())?;
     let limit = Duration::from_secs(settings.int("queue.job_timeout_secs") as u64);
     let _permit = shared.permits.acquire(profile.id, profile.data.max_connections).await;
-    tokio::time::timeout(limit, test_enable::test_and_enable(store, email)).await.map_err(|_| {
+    tokio::time::timeout(limit, test_enable::test_and_enable_mailbox(store, mb)).await.map_err(|_| {
         EngineError::Unsupported(format!(
             "Test & Enable of {email} did not finish within {} s",
             limit.as_secs()
@@ -304,10 +304,10 @@ async fn run_mailbox_job(store: &mut Store, shared: &Shared, job: &Job) -> Resul
         #[cfg(debug_assertions)]
         test_panic_hook(job.kind, &email);
         match job.kind {
-            JobKind::Incoming => jobs::incoming_job(store, &email).await,
-            JobKind::Act => jobs::act_job(store, &email).await,
-            JobKind::Outgoing => jobs::outgoing_job(store, &email, &shared.permits).await,
-            JobKind::Recovery => jobs::recovery_job(store, &email).await,
+            JobKind::Incoming => jobs::incoming_job(store, mb.clone()).await,
+            JobKind::Act => jobs::act_job(store, mb.clone()).await,
+            JobKind::Outgoing => jobs::outgoing_job(store, mb.clone(), &shared.permits).await,
+            JobKind::Recovery => jobs::recovery_job(store, mb.clone()).await,
             JobKind::TestEnable => unreachable!("handled by test_enable_job"),
         }
     };
