@@ -56,12 +56,14 @@ pub fn parse_contact(data: &str) -> Result<Parsed<ContactItem>, ItemError> {
     if card.property(&VCardProperty::N).is_none()
         && let Some(fname) = first_text(&card, &VCardProperty::Fn)
     {
-        match fname.rsplit_once(' ') {
+        // Split at the last whitespace of any kind and trim both parts like N's:
+        // a stray CR kept in a name would not survive writing it back.
+        match fname.trim().rsplit_once(char::is_whitespace) {
             Some((f, l)) => {
-                first = Some(f.to_string());
-                last = Some(l.to_string());
+                first = non_empty(Some(&f.to_string()));
+                last = non_empty(Some(&l.to_string()));
             }
-            None => last = Some(fname),
+            None => last = non_empty(Some(&fname)),
         }
     }
     let emails = card
