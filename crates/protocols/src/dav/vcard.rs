@@ -75,7 +75,8 @@ pub fn parse_contact(data: &str) -> Result<Parsed<ContactItem>, ItemError> {
     let (mut phone, mut mobile) = (None, None);
     for t in card.properties(&VCardProperty::Tel) {
         let Some(v) = values(t).into_iter().next() else { continue };
-        let v = v.trim().trim_start_matches("tel:").to_string();
+        // Trimmed again after the scheme: "tel: 123" is the number "123".
+        let v = v.trim().trim_start_matches("tel:").trim().to_string();
         if v.is_empty() {
             continue;
         }
@@ -208,7 +209,7 @@ fn tel_of(e: &VCardEntry) -> Option<String> {
     values(e)
         .into_iter()
         .next()
-        .map(|v| v.trim().trim_start_matches("tel:").to_string())
+        .map(|v| v.trim().trim_start_matches("tel:").trim().to_string())
         .filter(|v| !v.is_empty())
 }
 
