@@ -46,9 +46,8 @@ fn store() -> (tempfile::TempDir, RefCell<Store>) {
 }
 
 fn fact() -> impl Strategy<Value = Fact> {
-    let at = (0i64..4_000_000_000_000).prop_map(|ms| {
-        crmsync_core::time::to_db(chrono::DateTime::from_timestamp_millis(ms).unwrap())
-    });
+    let at = (0i64..4_000_000_000_000)
+        .prop_map(|ms| crmsync_core::time::to_db(chrono::DateTime::from_timestamp_millis(ms).unwrap()));
     let copy = prop::sample::select(vec![SentCopy::Pending, SentCopy::Saved, SentCopy::None]);
     prop_oneof![
         (any::<i64>(), at.clone()).prop_map(|(id, at)| Fact::Started { id, at }),
@@ -66,7 +65,7 @@ fn any_bytes_in_a_send_log_are_folded_or_skipped_never_a_failure() {
         1 => Just(b"\0\0\0\0".to_vec()),
     ];
     let log = prop::collection::vec(line, 0..12).prop_map(|l| l.join(&b'\n'));
-    runner(2000)
+    runner(4000)
         .run(&log, |bytes| {
             let (folded, skipped) = recover_log(&mut store.borrow_mut(), &bytes);
             prop_assert_eq!(folded + skipped, lines(&bytes), "every line is folded or counted as skipped");
@@ -79,7 +78,7 @@ fn any_bytes_in_a_send_log_are_folded_or_skipped_never_a_failure() {
 fn a_log_torn_anywhere_folds_exactly_its_whole_facts() {
     let (_d, store) = store();
     let case = (prop::collection::vec(fact(), 1..10), any::<prop::sample::Index>());
-    runner(1500)
+    runner(3000)
         .run(&case, |(facts, cut)| {
             let mut s = store.borrow_mut();
             // The pass writes its facts and is killed; a power cut tears the file.
@@ -95,7 +94,8 @@ fn a_log_torn_anywhere_folds_exactly_its_whole_facts() {
             std::fs::remove_file(&file).unwrap();
             let text = String::from_utf8(bytes.clone()).unwrap();
             // A line is whole when it ends in its newline, or only the newline was lost.
-            let whole = text.lines().filter(|l| text.contains(&format!("{l}\n")) || is_complete(l, &facts)).count();
+            let whole =
+                text.lines().filter(|l| text.contains(&format!("{l}\n")) || is_complete(l, &facts)).count();
             let (folded, skipped) = recover_log(&mut s, &bytes);
             prop_assert_eq!(folded, whole, "whole facts folded ({:?})", text);
             prop_assert_eq!(skipped, lines(&bytes) - whole, "the torn line is skipped");

@@ -93,8 +93,14 @@ fn router_directory(bytes: &[u8]) {
     }
 }
 
-const TARGETS: &[(&str, fn(&[u8]))] =
-    &[("router_config", router_config), ("router_state", router_state), ("router_directory", router_directory)];
+/// A fuzz target: any input; it panics when a property breaks.
+type Target = fn(&[u8]);
+
+const TARGETS: &[(&str, Target)] = &[
+    ("router_config", router_config),
+    ("router_state", router_state),
+    ("router_directory", router_directory),
+];
 
 fn fuzz(name: &str, default_cases: u32, strategy: impl Strategy<Value = Vec<u8>>) {
     let target = TARGETS.iter().find(|(n, _)| *n == name).unwrap().1;
@@ -119,19 +125,19 @@ fn every_kept_regression_input_passes_its_target() {
 #[test]
 fn the_router_config_survives_mutation_in_every_encoding() {
     let mutated = (seeds::mutated(&CONFIG), any::<u8>()).prop_map(|(b, how)| encoded(b, how));
-    fuzz("router_config", 1000, prop_oneof![4 => mutated, 1 => seeds::bytes()]);
+    fuzz("router_config", 2000, prop_oneof![4 => mutated, 1 => seeds::bytes()]);
 }
 
 #[test]
 fn the_router_state_survives_mutation_and_arbitrary_bytes() {
     let mutated = (seeds::mutated(&STATE), any::<u8>()).prop_map(|(b, how)| encoded(b, how));
-    fuzz("router_state", 1000, prop_oneof![4 => mutated, 1 => seeds::bytes()]);
+    fuzz("router_state", 2000, prop_oneof![4 => mutated, 1 => seeds::bytes()]);
 }
 
 #[test]
 fn the_router_directory_survives_mutation_and_arbitrary_bytes() {
     static SEED: &[&[u8]] = &[DIRECTORY];
-    fuzz("router_directory", 2000, prop_oneof![4 => seeds::mutated_from(SEED), 1 => seeds::bytes()]);
+    fuzz("router_directory", 4000, prop_oneof![4 => seeds::mutated_from(SEED), 1 => seeds::bytes()]);
 }
 
 /// A CSV field as someone's spreadsheet holds it.
@@ -161,8 +167,10 @@ fn csv() -> impl Strategy<Value = (RecordKind, Vec<u8>)> {
             let mut text = cols.join(",");
             for r in rows {
                 text.push('\n');
-                let r: Vec<String> =
-                    r.iter().map(|f| if quote_all { format!("\"{}\"", f.replace('"', "\"\"")) } else { quoted(f) }).collect();
+                let r: Vec<String> = r
+                    .iter()
+                    .map(|f| if quote_all { format!("\"{}\"", f.replace('"', "\"\"")) } else { quoted(f) })
+                    .collect();
                 text.push_str(&r.join(","));
             }
             text.into_bytes()
@@ -188,12 +196,14 @@ fn a_csv_import_is_all_rows_or_none_and_an_error_names_its_line() {
     let store = RefCell::new(Store::open(&dir.path().join("crm.db")).unwrap().without_keyring());
     let file = dir.path().join("import.csv");
     let case = csv().prop_map(|(kind, bytes)| (kind, Input(bytes)));
-    let result = runner(1000).run(&case, |(kind, input)| {
+    let result = runner(2000).run(&case, |(kind, input)| {
         let mut store = store.borrow_mut();
         std::fs::write(&file, &input.0).unwrap();
         let before = count(&store, kind);
         match imports::import_csv(&mut store, kind, &file) {
-            Ok(report) => prop_assert_eq!(count(&store, kind), before + report.imported, "every row imported"),
+            Ok(report) => {
+                prop_assert_eq!(count(&store, kind), before + report.imported, "every row imported")
+            }
             Err(e) => {
                 prop_assert_eq!(count(&store, kind), before, "a refused import writes nothing ({})", e);
                 prop_assert!(e.to_string().contains("line "), "the error names no line: {}", e);

@@ -62,7 +62,7 @@ fn every_kept_regression_input_passes_its_target() {
 
 #[test]
 fn mime_parse_survives_mutated_real_mail_and_arbitrary_bytes() {
-    fuzz("mime", 1500, prop_oneof![3 => seeds::mutated(&seeds::MIME), 1 => seeds::bytes()]);
+    fuzz("mime", 4000, prop_oneof![3 => seeds::mutated(&seeds::MIME), 1 => seeds::bytes()]);
 }
 
 /// Real transcripts of the servers crmsync talks to, mutated.
@@ -75,7 +75,7 @@ const IMAP_SEEDS: &[&[u8]] = &[
 
 #[test]
 fn imap_lines_survive_mutated_transcripts_and_arbitrary_bytes() {
-    fuzz("imap", 3000, prop_oneof![seeds::mutated_from(IMAP_SEEDS), seeds::bytes()]);
+    fuzz("imap", 10000, prop_oneof![seeds::mutated_from(IMAP_SEEDS), seeds::bytes()]);
 }
 
 const POP3_SEEDS: &[&[u8]] = &[
@@ -88,7 +88,7 @@ const POP3_SEEDS: &[&[u8]] = &[
 
 #[test]
 fn pop3_lines_survive_mutated_transcripts_and_arbitrary_bytes() {
-    fuzz("pop3", 3000, prop_oneof![seeds::mutated_from(POP3_SEEDS), seeds::bytes()]);
+    fuzz("pop3", 10000, prop_oneof![seeds::mutated_from(POP3_SEEDS), seeds::bytes()]);
 }
 
 const SMTP_SEEDS: &[&[u8]] = &[
@@ -101,7 +101,7 @@ const SMTP_SEEDS: &[&[u8]] = &[
 
 #[test]
 fn smtp_replies_survive_mutated_transcripts_and_arbitrary_bytes() {
-    fuzz("smtp", 3000, prop_oneof![seeds::mutated_from(SMTP_SEEDS), seeds::bytes()]);
+    fuzz("smtp", 10000, prop_oneof![seeds::mutated_from(SMTP_SEEDS), seeds::bytes()]);
 }
 
 /// Multistatus answers built around the calendar corpus, then mutated.
@@ -129,15 +129,15 @@ fn dav_multistatus_survives_mutated_answers_and_arbitrary_bytes() {
             }
             v
         });
-    fuzz("dav_xml", 1500, prop_oneof![3 => answers, 1 => seeds::bytes()]);
+    fuzz("dav_xml", 4000, prop_oneof![3 => answers, 1 => seeds::bytes()]);
 }
 
 #[test]
 fn icalendar_survives_mutated_real_calendars_and_arbitrary_bytes() {
-    fuzz("ical", 1500, prop_oneof![4 => seeds::mutated(&seeds::ICAL), 1 => seeds::bytes()]);
+    fuzz("ical", 4000, prop_oneof![4 => seeds::mutated(&seeds::ICAL), 1 => seeds::bytes()]);
 }
 
 #[test]
 fn vcard_survives_mutated_real_cards_and_arbitrary_bytes() {
-    fuzz("vcard", 1500, prop_oneof![4 => seeds::mutated(&seeds::VCARD), 1 => seeds::bytes()]);
+    fuzz("vcard", 4000, prop_oneof![4 => seeds::mutated(&seeds::VCARD), 1 => seeds::bytes()]);
 }

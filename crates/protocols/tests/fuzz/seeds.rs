@@ -178,7 +178,10 @@ pub fn bytes() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..512),
         prop::collection::vec(
-            prop_oneof![any::<u8>().prop_map(|b| vec![b]), (0..TOKENS.len()).prop_map(|t| TOKENS[t].to_vec())],
+            prop_oneof![
+                any::<u8>().prop_map(|b| vec![b]),
+                (0..TOKENS.len()).prop_map(|t| TOKENS[t].to_vec())
+            ],
             0..128
         )
         .prop_map(|parts| parts.concat()),
