@@ -34,6 +34,7 @@ esac
 as_root=()
 [ "$(id -u)" -eq 0 ] || as_root=(sudo --preserve-env=DEBIAN_FRONTEND)
 
+# build-essential also builds AFL++ when .ci/run installs cargo-afl (scripts/fuzz-afl.sh).
 desktop_pkgs=(build-essential pkg-config curl ca-certificates
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev
   libayatana-appindicator3-1)

@@ -72,8 +72,19 @@ pub fn new_message_id(domain: &str) -> String {
     format!("crm.{hex}@{domain}")
 }
 
+/// A header value is one line: every control character (CR and LF above all,
+/// which would end the header and let the rest of the text add its own
+/// fields) becomes a space. Borrowed when there is none.
+fn one_line(text: &str) -> Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        Cow::Owned(text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect())
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 fn address(a: &EmailAddress) -> Address<'_> {
-    Address::new_address(a.name.as_deref().filter(|n| !n.trim().is_empty()), a.address.as_str())
+    Address::new_address(a.name.as_deref().filter(|n| !n.trim().is_empty()).map(one_line), a.address.as_str())
 }
 
 fn list(v: &[EmailAddress]) -> Address<'_> {
@@ -107,6 +118,11 @@ fn disposition(name: &str) -> String {
         if cut < rest.len() && cut >= 2 && rest.as_bytes()[cut - 2] == b'%' {
             cut -= 2;
         }
+        // Nor inside a character: readers decode each continuation on its own,
+        // so a UTF-8 sequence cut in two arrives as two replacement characters.
+        while cut >= 3 && cut < rest.len() && continues_a_character(&rest[cut..]) {
+            cut -= 3;
+        }
         chunks.push(&rest[..cut]);
         rest = &rest[cut..];
     }
@@ -124,6 +140,12 @@ fn disposition(name: &str) -> String {
     out
 }
 
+/// Whether `encoded` starts with `%XX` for a UTF-8 continuation byte (0x80-0xBF).
+fn continues_a_character(encoded: &str) -> bool {
+    let b = encoded.as_bytes();
+    b.len() >= 3 && b[0] == b'%' && matches!(b[1], b'8' | b'9' | b'A' | b'B')
+}
+
 fn attachment_part(a: &OutgoingAttachment) -> MimePart<'_> {
     let mime = if a.mime_type.contains('/') { a.mime_type.as_str() } else { "application/octet-stream" };
     // Attachments travel base64-encoded whatever their type (mail-builder would
@@ -137,7 +159,7 @@ fn attachment_part(a: &OutgoingAttachment) -> MimePart<'_> {
         body.extend_from_slice(line);
         body.extend_from_slice(b"\r\n");
     }
-    let ct = ContentType::new(mime).attribute("name", a.name.as_str());
+    let ct = ContentType::new(mime).attribute("name", one_line(&a.name));
     MimePart::new(ct, BodyPart::Binary(Cow::Owned(body)))
         .header("Content-Disposition", Raw::new(disposition(&a.name)))
         .transfer_encoding("base64")
@@ -148,7 +170,7 @@ fn attachment_part(a: &OutgoingAttachment) -> MimePart<'_> {
 pub fn compose(m: &OutgoingMessage, include_bcc: bool) -> Vec<u8> {
     let mut b = MessageBuilder::new()
         .from(address(&m.from))
-        .subject(m.subject.as_str())
+        .subject(one_line(&m.subject))
         .message_id(MessageId::new(m.message_id.as_str()))
         .date(m.date.timestamp());
     if !m.to.is_empty() {

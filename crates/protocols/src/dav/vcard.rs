@@ -56,12 +56,14 @@ pub fn parse_contact(data: &str) -> Result<Parsed<ContactItem>, ItemError> {
     if card.property(&VCardProperty::N).is_none()
         && let Some(fname) = first_text(&card, &VCardProperty::Fn)
     {
-        match fname.rsplit_once(' ') {
+        // Split at the last whitespace of any kind and trim both parts like N's:
+        // a stray CR kept in a name would not survive writing it back.
+        match fname.trim().rsplit_once(char::is_whitespace) {
             Some((f, l)) => {
-                first = Some(f.to_string());
-                last = Some(l.to_string());
+                first = non_empty(Some(&f.to_string()));
+                last = non_empty(Some(&l.to_string()));
             }
-            None => last = Some(fname),
+            None => last = non_empty(Some(&fname)),
         }
     }
     let emails = card
@@ -73,7 +75,8 @@ pub fn parse_contact(data: &str) -> Result<Parsed<ContactItem>, ItemError> {
     let (mut phone, mut mobile) = (None, None);
     for t in card.properties(&VCardProperty::Tel) {
         let Some(v) = values(t).into_iter().next() else { continue };
-        let v = v.trim().trim_start_matches("tel:").to_string();
+        // Trimmed again after the scheme: "tel: 123" is the number "123".
+        let v = v.trim().trim_start_matches("tel:").trim().to_string();
         if v.is_empty() {
             continue;
         }
@@ -206,7 +209,7 @@ fn tel_of(e: &VCardEntry) -> Option<String> {
     values(e)
         .into_iter()
         .next()
-        .map(|v| v.trim().trim_start_matches("tel:").to_string())
+        .map(|v| v.trim().trim_start_matches("tel:").trim().to_string())
         .filter(|v| !v.is_empty())
 }
 
