@@ -3,7 +3,7 @@ import { changedFields, controlName, describeError, asIpcError } from "./forms";
 import { healthLook, healthRank, trayLook } from "./health";
 import { parseRoute, routeHash, type Route } from "./router";
 import { groupOf } from "./pages/settings";
-import { toProfileForm } from "./pages/profiles";
+import { kindLabel, profileFields, toProfileForm } from "./pages/profiles";
 import { toMailboxForm } from "./pages/mailboxes";
 import type { Health } from "./bindings";
 
@@ -109,5 +109,21 @@ describe("settings page", () => {
     expect(groupOf("notifications.muted")).toBe("Notifications");
     expect(groupOf("attachments.max_size_kb")).toBe("Attachments");
     expect(groupOf("queue.async_bound")).toBe("Queue limits");
+  });
+});
+
+describe("Exchange is not offered as working", () => {
+  const kinds = (k?: string) => profileFields(k).find((f) => f.name === "kind")?.options ?? [];
+
+  it("a new profile cannot be made an Exchange profile", () => {
+    expect(kinds()).toEqual(["imap-smtp", "pop3-smtp"]);
+    expect(kinds("imap-smtp")).not.toContain("exchange");
+  });
+
+  it("a migrated Exchange profile keeps its kind when edited, and says it cannot sync", () => {
+    expect(kinds("exchange")).toContain("exchange");
+    expect(profileFields("exchange").find((f) => f.name === "kind")?.help).toMatch(/cannot sync/);
+    expect(kindLabel("exchange")).toBe("exchange (not supported yet)");
+    expect(kindLabel("pop3-smtp")).toBe("pop3-smtp");
   });
 });

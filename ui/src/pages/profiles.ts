@@ -7,7 +7,9 @@ import { badge, empty, field, link, messageArea, page, showError, showMessage, t
 const SEC = ["", "tls", "starttls", "none"];
 
 export const PROFILE_FIELDS: FieldSpec[] = [
-  { name: "kind", label: "Server kind", type: "select", options: ["imap-smtp", "pop3-smtp", "exchange"] },
+  // Exchange (EWS) cannot sync in this version: it is not offered for new
+  // profiles; a migrated Exchange profile keeps its kind (see profileFields).
+  { name: "kind", label: "Server kind", type: "select", options: ["imap-smtp", "pop3-smtp"] },
   { name: "incoming_host", label: "Incoming server (IMAP/POP3) host" },
   { name: "incoming_port", label: "Incoming port", type: "number", help: "Empty: the default port of the security mode" },
   { name: "incoming_security", label: "Incoming security", type: "select", options: SEC },
@@ -26,6 +28,21 @@ export const PROFILE_FIELDS: FieldSpec[] = [
   { name: "process_from", label: "Process email received after", type: "datetime" },
   { name: "allow_insecure", label: "Allow connections without TLS (only on a trusted network)", type: "checkbox" },
 ];
+
+/** The profile form's fields; the kind list keeps `exchange` only for a profile
+ * that already has it (an Email Router migration), so saving it never changes
+ * its kind by accident. */
+export function profileFields(kind?: string): FieldSpec[] {
+  if (kind !== "exchange") return PROFILE_FIELDS;
+  return PROFILE_FIELDS.map((f) =>
+    f.name === "kind" ? { ...f, options: [...(f.options ?? []), "exchange"], help: "Exchange (EWS) cannot sync in this version of crmsync" } : f,
+  );
+}
+
+/** The kind as the profile list shows it. */
+export function kindLabel(kind: string): string {
+  return kind === "exchange" ? "exchange (not supported yet)" : kind;
+}
 
 /** The editable values of a profile as form text. */
 export function profileValues(p: Profile): Values {
@@ -150,7 +167,7 @@ export async function profilesPage(edit?: string): Promise<HTMLElement> {
   const msg = messageArea();
   const specs: FieldSpec[] = [
     { name: "name", label: "Profile name", required: true, value: editing?.name ?? "" },
-    ...PROFILE_FIELDS.map((f) => ({ ...f, value: original?.[f.name] ?? (f.name === "allow_insecure" ? "false" : "") })),
+    ...profileFields(editing?.kind).map((f) => ({ ...f, value: original?.[f.name] ?? (f.name === "allow_insecure" ? "false" : "") })),
   ];
   const form = h(
     "form",
@@ -180,7 +197,7 @@ export async function profilesPage(edit?: string): Promise<HTMLElement> {
   });
   const rows = list.map((p) => [
     link(`#/profiles/${encodeURIComponent(p.name)}`, p.name),
-    p.kind,
+    kindLabel(p.kind),
     p.incoming ? `${p.incoming.host}:${p.incoming.port} (${p.incoming.security})` : p.ews_url ?? "—",
     p.outgoing ? `${p.outgoing.host}:${p.outgoing.port} (${p.outgoing.security})` : "—",
     p.credentials,
