@@ -18,7 +18,8 @@ use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::error::{Peer, ProtocolError, Result};
+use crate::error::{ProtocolError, Result};
+use crate::peer::Peer;
 
 /// A connection to a server, plaintext or TLS, so STARTTLS/STLS can upgrade in place.
 #[derive(Debug)]
