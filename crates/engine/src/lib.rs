@@ -12,6 +12,7 @@ pub mod logging;
 pub mod migrate;
 pub mod outgoing;
 pub mod permits;
+mod probe;
 pub mod service;
 pub mod test_enable;
 
