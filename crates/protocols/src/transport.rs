@@ -22,6 +22,7 @@ use crate::error::{ProtocolError, Result};
 use crate::peer::Peer;
 
 /// A connection to a server, plaintext or TLS, so STARTTLS/STLS can upgrade in place.
+/// The test harness's own protocol clients (`tests/src/wire.rs`) use it too.
 #[derive(Debug)]
 pub enum Stream {
     /// Plain TCP.
