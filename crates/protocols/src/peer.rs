@@ -51,17 +51,6 @@ impl Peer {
         self.timeout(&format!("{operation} completely (total deadline of the operation)"), secs)
     }
 
-    /// The server sent more for `what` than the limit allows.
-    pub fn too_large(&self, what: impl fmt::Display, limit: &crate::limits::LimitExceeded) -> ProtocolError {
-        ProtocolError::ResponseTooLarge {
-            proto: self.proto,
-            host: self.host.clone(),
-            port: self.port,
-            what: format!("{what}: {}", limit.what),
-            limit_mb: limit.limit_mb(),
-        }
-    }
-
     pub fn busy(&self, detail: impl fmt::Display) -> ProtocolError {
         ProtocolError::ServerBusy {
             proto: self.proto,

@@ -33,7 +33,7 @@ pub(crate) fn map_imap_error(
         E::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => (peer.timeout(command, 0), true),
         E::Io(io) if crate::limits::limit_of(&io).is_some() => {
             let limit = crate::limits::limit_of(&io).expect("checked above");
-            (peer.too_large(command, limit), true)
+            (limit.error(peer, command), true)
         }
         E::Io(io) => (peer.lost(format!("{command}: {io}")), true),
         E::ConnectionLost => (peer.lost(format!("server closed the connection during {command}")), true),
@@ -132,7 +132,7 @@ async fn command(
                 what: format!("more than {PRE_LOGIN_BYTES} bytes of untagged lines before login"),
                 limit: PRE_LOGIN_BYTES,
             };
-            return Err(peer.too_large(command, &limit));
+            return Err(limit.error(peer, command));
         }
         untagged.push(got);
     }

@@ -87,7 +87,7 @@ pub(super) async fn read_multiline(
         read += line.len() as u64;
         if read > max {
             let what = format!("an answer of more than {max} bytes");
-            return Err(peer.too_large(label, &LimitExceeded { what, limit: max }));
+            return Err(LimitExceeded { what, limit: max }.error(peer, label));
         }
         match wire::unstuff(&line) {
             Unstuffed::End => return Ok(out),
