@@ -235,5 +235,9 @@ fn an_http_dav_url_is_refused_everywhere_once_the_profile_disallows_insecure_con
     let out = env.run(&["--json", "profile", "test", "Dav"]);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let dav = report["servers"].as_array().unwrap().iter().find(|c| c["proto"] == "DAV").unwrap();
-    assert_eq!((dav["ok"].as_bool(), dav["code"].as_str()), (Some(false), Some("PLAINTEXT_REFUSED")), "{dav:#}");
+    assert_eq!(
+        (dav["ok"].as_bool(), dav["code"].as_str()),
+        (Some(false), Some("PLAINTEXT_REFUSED")),
+        "{dav:#}"
+    );
 }

@@ -7,7 +7,7 @@
 //! still flowing). After a timeout or I/O error the session is dropped and
 //! every later call fails with `CONNECTION_LOST`: reconnect.
 //!
-//! The session is this module; [`connect`] opens it, [`exec`] runs commands
+//! The session is this module; `connect` opens it, `exec` runs commands
 //! under their clocks, [`types`] holds what the client returns and [`wire`]
 //! the pure parsing and encoding, tested without a server.
 

@@ -1,6 +1,6 @@
 //! One POP3 exchange under the operation's clock: send a line, read the
 //! status line, read a multi-line answer up to a limit, and map `-ERR`
-//! replies to errors. Used by the login ([`super::connect`]) and by the
+//! replies to errors. Used by the login (`connect`) and by the
 //! session's commands.
 
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! A POP3 client (RFC 1939) with CAPA (RFC 2449), STLS (RFC 2595) and SASL
-//! PLAIN (RFC 5034), on tokio. The session is this module; [`connect`] opens
-//! it, [`exec`] runs one exchange under its clock, and [`wire`] holds the
+//! PLAIN (RFC 5034), on tokio. The session is this module; `connect` opens
+//! it, `exec` runs one exchange under its clock, and [`wire`] holds the
 //! pure parsing and encoding.
 //!
 //! POP3 deletes are deferred: [`Pop3Client::dele`] only marks a message, and
