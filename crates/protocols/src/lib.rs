@@ -32,9 +32,10 @@ pub use smtp::wire as smtp_wire;
 
 pub use dav::DavClient;
 pub use error::{Proto, ProtocolError, Result};
-pub use imap::{
-    AppendUid, Capabilities, FetchBatch, FetchedMessage, Folder, FolderStatus, IdleOutcome, ImapClient,
-    SpecialUse, TooLarge,
+pub use imap::ImapClient;
+pub use imap::types::{
+    AppendUid, Capabilities, FetchBatch, FetchedMessage, Folder, FolderStatus, IdleOutcome, SpecialUse,
+    TooLarge,
 };
 pub use pop3::{MaildropStat, Pop3Capabilities, Pop3Client};
 pub use settings::{ImapSettings, Password, Pop3Settings, ServerSettings};

@@ -16,11 +16,6 @@ mod exec;
 pub mod types;
 pub mod wire;
 
-pub use types::{
-    AppendUid, Capabilities, FetchBatch, FetchedMessage, Folder, FolderStatus, IdleOutcome, SpecialUse,
-    TooLarge,
-};
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,7 +30,10 @@ use crate::peer::Peer;
 use crate::settings::ImapSettings;
 use connect::{ImapSession, map_imap_error};
 use exec::{OpError, append_literal, collect, step};
-use types::flag_name;
+use types::{
+    AppendUid, Capabilities, FetchBatch, FetchedMessage, Folder, FolderStatus, IdleOutcome, SpecialUse,
+    TooLarge, flag_name,
+};
 use wire::uid_set;
 
 /// Longest single IDLE; RFC 2177 servers may drop an IDLE after 30 minutes.
