@@ -1,64 +1,23 @@
 //! A line-oriented connection (plain TCP or TLS) shared by the small protocol
 //! clients of the harness (IMAP, POP3, SMTP, LMTP). Every operation has a
 //! timeout so a misbehaving server fails a test instead of hanging it.
+//!
+//! The socket is crmsync's own [`Stream`] (from the protocols crate's
+//! transport); the line reading, errors and timeouts above it are the
+//! harness's, so a test client does not share crmsync's parsing or limits.
 
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::ReadBuf;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+pub use crmsync_protocols::transport::Stream;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 
 use crate::error::{HarnessError, Result};
 use crate::tls::handshake;
 
 /// Timeout for every single network operation of the protocol clients.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A client socket: plain TCP or TLS over TCP.
-#[derive(Debug)]
-pub enum Stream {
-    /// Plain TCP.
-    Plain(TcpStream),
-    /// TLS over TCP.
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
 
 /// A buffered connection speaking a CRLF line protocol.
 #[derive(Debug)]
@@ -112,7 +71,7 @@ impl Conn {
 
     /// True when the connection is protected by TLS.
     pub fn is_tls(&self) -> bool {
-        matches!(self.reader.get_ref(), Stream::Tls(_))
+        self.reader.get_ref().is_tls()
     }
 
     /// Reads one line including its line ending; fails on end of stream.

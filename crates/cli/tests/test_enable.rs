@@ -171,3 +171,73 @@ fn approval_enable_and_disable_gate_processing() {
     let all = env.json(&["mailbox", "test-enable", "--all"]);
     assert_eq!(all.as_array().unwrap().len(), 1);
 }
+
+/// One plaintext rule for a CalDAV/CardDAV URL wherever it is used: a profile
+/// whose `http://` DAV URL was allowed and is then disallowed
+/// (`--disallow-insecure` keeps the URL) fails the ACT sync, Test & Enable
+/// and Test Connection alike with PLAINTEXT_REFUSED — a loopback address
+/// included, as for IMAP, POP3 and SMTP.
+#[test]
+fn an_http_dav_url_is_refused_everywhere_once_the_profile_disallows_insecure_connections() {
+    let rad = crmsync_tests::Radicale::start().unwrap();
+    rad.add_user("alice", "alice-pw").unwrap();
+    let env = Env::new();
+    let url = format!("{}/", rad.base_url());
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    env.ok(&[
+        "profile",
+        "add",
+        "Dav",
+        "--kind",
+        "imap-smtp",
+        "--incoming-host",
+        "127.0.0.1",
+        "--dav-url",
+        &url,
+        "--allow-insecure",
+    ]);
+    env.ok(&["user", "add", "alice@example.test", "--name", "Alice"]);
+    env.ok_stdin(
+        &[
+            "mailbox",
+            "add",
+            "alice@example.test",
+            "--profile",
+            "Dav",
+            "--username",
+            "alice",
+            "--incoming",
+            "none",
+            "--outgoing",
+            "none",
+            "--act",
+            "server-side",
+            "--password-stdin",
+        ],
+        "alice-pw",
+    );
+    let (code, report) = test_enable(&env, "alice@example.test");
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(channel(&report, "act")["enabled"], true, "{report:#}");
+
+    env.ok(&["profile", "update", "Dav", "--disallow-insecure"]);
+
+    let out = env.run(&["--json", "sync"]);
+    let synced = String::from_utf8_lossy(&out.stdout);
+    assert!(synced.contains("PLAINTEXT_REFUSED"), "the ACT sync refuses the URL: {synced}");
+
+    let (code, report) = test_enable(&env, "alice@example.test");
+    assert_eq!(code, 1, "{report:#}");
+    let act = channel(&report, "act");
+    assert_eq!((act["code"].as_str(), act["enabled"].as_bool()), (Some("PLAINTEXT_REFUSED"), Some(false)));
+    assert!(act["message"].as_str().unwrap().contains(&format!("127.0.0.1:{}", rad.port())), "{act:#}");
+
+    let out = env.run(&["--json", "profile", "test", "Dav"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dav = report["servers"].as_array().unwrap().iter().find(|c| c["proto"] == "DAV").unwrap();
+    assert_eq!(
+        (dav["ok"].as_bool(), dav["code"].as_str()),
+        (Some(false), Some("PLAINTEXT_REFUSED")),
+        "{dav:#}"
+    );
+}

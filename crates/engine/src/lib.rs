@@ -13,6 +13,7 @@ pub mod migrate;
 pub mod outcome;
 pub mod outgoing;
 pub mod permits;
+mod probe;
 pub mod service;
 pub mod test_enable;
 

@@ -9,12 +9,10 @@ use crmsync_core::store::alerts::{self, NewAlert, Scope};
 use crmsync_core::store::mailbox_state::{self, Channel};
 use crmsync_core::store::{mailboxes, profiles, settings as stored_settings};
 use crmsync_core::{CoreError, Store, hints};
-use crmsync_protocols::smtp::SmtpClient;
-use crmsync_protocols::{ImapClient, Pop3Client};
 use serde::Serialize;
 
-use crate::connect;
 use crate::error::{EngineError, Result};
+use crate::{connect, probe};
 
 /// The result of testing one channel.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -81,35 +79,21 @@ fn outcome(channel: &str, r: Result<String>) -> ChannelResult {
     }
 }
 
+/// Tests the incoming server of a mailbox with its credentials (Test & Enable
+/// and the recovery re-test): log in and look at INBOX or the maildrop.
 pub(crate) async fn test_incoming(store: &Store, mb: &Mailbox, profile: &Profile) -> Result<String> {
-    match profile.data.kind {
-        ProfileKind::Exchange => Err(EngineError::Unsupported(
+    if profile.data.kind == ProfileKind::Exchange {
+        return Err(EngineError::Unsupported(
             "Exchange (EWS) mailboxes are not supported by this version of crmsync".into(),
-        )),
-        kind => {
-            let ep = profile.data.incoming.as_ref().ok_or_else(|| {
-                EngineError::Unsupported(format!("profile '{}' has no incoming server", profile.data.name))
-            })?;
-            let s = connect::server_settings(store, mb, profile, ep)?;
-            if kind == ProfileKind::ImapSmtp {
-                let mut c = ImapClient::connect(&s).await?;
-                let st = c.select("INBOX").await?;
-                let _ = c.logout().await;
-                Ok(format!(
-                    "IMAP {}:{} login as {} and INBOX ({} messages) OK",
-                    ep.host, ep.port, s.username, st.exists
-                ))
-            } else {
-                let mut c = Pop3Client::connect(&s).await?;
-                let st = c.stat().await?;
-                c.quit().await?;
-                Ok(format!(
-                    "POP3 {}:{} login as {} OK ({} messages)",
-                    ep.host, ep.port, s.username, st.messages
-                ))
-            }
-        }
+        ));
     }
+    let ep = profile.data.incoming.as_ref().ok_or_else(|| {
+        EngineError::Unsupported(format!("profile '{}' has no incoming server", profile.data.name))
+    })?;
+    let s = connect::server_settings(store, mb, profile, ep)?;
+    let found = probe::incoming(profile.data.kind, &s, true).await?;
+    let proto = probe::incoming_proto(profile.data.kind);
+    Ok(format!("{proto} {}:{} {}", ep.host, ep.port, found.login_words(&s.username)))
 }
 
 async fn test_outgoing(store: &Store, mb: &Mailbox, profile: &Profile) -> Result<String> {
@@ -122,7 +106,7 @@ async fn test_outgoing(store: &Store, mb: &Mailbox, profile: &Profile) -> Result
         EngineError::Unsupported(format!("profile '{}' has no outgoing server", profile.data.name))
     })?;
     let auth = profile.data.outgoing_auth == crmsync_core::model::OutgoingAuth::Password;
-    SmtpClient::new(&s, auth)?.probe().await?;
+    probe::outgoing(&s, auth).await?;
     Ok(format!(
         "SMTP {}:{} {} OK (nothing sent)",
         s.host,
@@ -137,7 +121,7 @@ async fn test_act(store: &mut Store, mb: &Mailbox, profile: &Profile) -> Result<
     })?;
     let (user, password) = connect::credentials(store, mb, profile)?;
     let timeout = std::time::Duration::from_secs(u64::from(profile.data.timeout));
-    crmsync_protocols::dav_probe::probe(url, &user, password.expose(), timeout, &[]).await?;
+    probe::dav(url, profile.data.allow_insecure, Some((&user, &password)), timeout).await?;
     // Discovery (nothing is created or changed on the server): the principal,
     // its calendar and address book homes and the collections in them.
     let max_mb = stored_settings::load(store.conn())?.int("act.max_response_mb").max(1) as u64;

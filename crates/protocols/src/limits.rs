@@ -14,6 +14,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
+use crate::error::ProtocolError;
+use crate::peer::Peer;
 use crate::transport::{MAX_LINE, Stream};
 
 /// Bytes a response to a command other than a message fetch may take (a UID
@@ -46,6 +48,17 @@ impl LimitExceeded {
     /// The limit rounded up to whole MB, for messages.
     pub fn limit_mb(&self) -> u64 {
         self.limit.div_ceil(1 << 20).max(1)
+    }
+
+    /// `RESPONSE_TOO_LARGE` from `peer`: it sent more for `what` than this limit allows.
+    pub fn error(&self, peer: &Peer, what: impl std::fmt::Display) -> ProtocolError {
+        ProtocolError::ResponseTooLarge {
+            proto: peer.proto,
+            host: peer.host.clone(),
+            port: peer.port,
+            what: format!("{what}: {}", self.what),
+            limit_mb: self.limit_mb(),
+        }
     }
 }
 

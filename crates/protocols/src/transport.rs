@@ -18,9 +18,11 @@ use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::error::{Peer, ProtocolError, Result};
+use crate::error::{ProtocolError, Result};
+use crate::peer::Peer;
 
 /// A connection to a server, plaintext or TLS, so STARTTLS/STLS can upgrade in place.
+/// The test harness's own protocol clients (`tests/src/wire.rs`) use it too.
 #[derive(Debug)]
 pub enum Stream {
     /// Plain TCP.

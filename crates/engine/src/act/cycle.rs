@@ -106,23 +106,11 @@ fn client_for(store: &Store, mb: &Mailbox) -> Result<(DavClient, crmsync_core::m
     let url = profile.data.dav_url.clone().ok_or_else(|| {
         EngineError::Unsupported(format!("profile '{}' has no CalDAV/CardDAV URL", profile.data.name))
     })?;
-    if url.starts_with("http://") && !profile.data.allow_insecure && !is_loopback(&url) {
-        return Err(crmsync_protocols::ProtocolError::PlaintextRefused {
-            proto: crmsync_protocols::Proto::Dav,
-            host: url.clone(),
-            port: 80,
-        }
-        .into());
-    }
+    crmsync_protocols::dav::check_plaintext(&url, profile.data.allow_insecure)?;
     let (user, password) = connect::credentials(store, mb, &profile)?;
     let timeout = Duration::from_secs(u64::from(profile.data.timeout));
     let max_mb = stored_settings::load(store.conn())?.int("act.max_response_mb").max(1) as u64;
     Ok((DavClient::new(&url, &user, password.expose(), timeout, &[])?.with_max_response_mb(max_mb), profile))
-}
-
-fn is_loopback(url: &str) -> bool {
-    let rest = url.split("://").nth(1).unwrap_or("");
-    rest.starts_with("127.") || rest.starts_with("localhost") || rest.starts_with("[::1]")
 }
 
 /// Discovers the mailbox's calendar, task list and address book (creating

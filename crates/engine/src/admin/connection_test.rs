@@ -12,13 +12,13 @@ use crmsync_core::model::{CredentialSource, Endpoint, OutgoingAuth, Profile, Pro
 use crmsync_core::secrets::Secret;
 use crmsync_core::store::profiles as stored_profiles;
 use crmsync_core::{Store, hints};
+use crmsync_protocols::dav::DavEndpoint;
 use crmsync_protocols::settings::{Password, ServerSettings};
-use crmsync_protocols::smtp::SmtpClient;
-use crmsync_protocols::{ImapClient, Pop3Client, ProtocolError};
 use serde::Serialize;
 
 use super::profiles::show;
 use crate::error::{EngineError, Result};
+use crate::probe;
 
 /// The result of testing one server of a profile.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -158,69 +158,45 @@ fn how(security: Security) -> &'static str {
 }
 
 async fn check_incoming(kind: ProfileKind, s: ServerSettings, login: bool) -> Result<String> {
-    let (host, port, sec) = (s.host.clone(), s.port, s.security);
-    if kind == ProfileKind::Pop3Smtp {
-        if login {
-            let mut c = Pop3Client::connect(&s).await?;
-            let st = c.stat().await?;
-            let _ = c.quit().await;
-            return Ok(format!(
-                "POP3 {host}:{port} answered {}; login as {} OK ({} messages)",
-                how(sec),
-                s.username,
-                st.messages
-            ));
-        }
-        Pop3Client::probe(&s).await?;
-        return Ok(format!("POP3 {host}:{port} answered {}; login not tested", how(sec)));
-    }
-    if login {
-        let mut c = ImapClient::connect(&s).await?;
-        let st = c.select("INBOX").await?;
-        let _ = c.logout().await;
-        return Ok(format!(
-            "IMAP {host}:{port} answered {}; login as {} and INBOX ({} messages) OK",
-            how(sec),
-            s.username,
-            st.exists
-        ));
-    }
-    ImapClient::probe(&s).await?;
-    Ok(format!("IMAP {host}:{port} answered {}; login not tested", how(sec)))
+    let found = probe::incoming(kind, &s, login).await?;
+    Ok(format!(
+        "{} {}:{} answered {}; {}",
+        probe::incoming_proto(kind),
+        s.host,
+        s.port,
+        how(s.security),
+        found.login_words(&s.username)
+    ))
 }
 
 async fn check_outgoing(s: ServerSettings, login: bool) -> Result<String> {
-    SmtpClient::new(&s, login)?.probe().await?;
+    probe::outgoing(&s, login).await?;
     let who = if login { format!("login as {} OK", s.username) } else { "login not tested".into() };
     Ok(format!("SMTP {}:{} answered EHLO {}; {who} (nothing sent)", s.host, s.port, how(s.security)))
 }
 
-async fn check_dav(url: String, login: Option<(String, Password)>, timeout: Duration) -> Result<String> {
-    let (user, password) = login.clone().unwrap_or_else(|| (String::new(), Password::new("")));
-    match crmsync_protocols::dav_probe::probe(&url, &user, password.expose(), timeout, &[]).await {
-        Ok(()) if login.is_some() => Ok(format!("CalDAV/CardDAV {url} login as {user} OK")),
-        Ok(()) => Ok(format!("CalDAV/CardDAV {url} answered; login not tested")),
-        // Without credentials, a server that asks for them has answered: that is the check.
-        Err(ProtocolError::AuthFailed { .. }) if login.is_none() => {
-            Ok(format!("CalDAV/CardDAV {url} answered and asks for a login; login not tested"))
+async fn check_dav(
+    url: String,
+    allow_insecure: bool,
+    login: Option<(String, Password)>,
+    timeout: Duration,
+) -> Result<String> {
+    let creds = login.as_ref().map(|(u, p)| (u.as_str(), p));
+    Ok(match probe::dav(&url, allow_insecure, creds, timeout).await? {
+        probe::Dav::LoggedIn => {
+            format!("CalDAV/CardDAV {url} login as {} OK", creds.map_or("", |(u, _)| u))
         }
-        Err(e) => Err(e.into()),
-    }
+        probe::Dav::Answered => format!("CalDAV/CardDAV {url} answered; login not tested"),
+        probe::Dav::AsksForLogin => {
+            format!("CalDAV/CardDAV {url} answered and asks for a login; login not tested")
+        }
+    })
 }
 
-/// The host, port and security of a DAV URL.
+/// The host, port and security of a DAV (or EWS) URL.
 fn dav_target(url: &str, login: bool) -> Target {
-    let (security, default_port, rest) = match url.strip_prefix("https://") {
-        Some(rest) => (Security::Tls, 443, rest),
-        None => (Security::None, 80, url.strip_prefix("http://").unwrap_or(url)),
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) => {
-            (h.to_string(), p.parse().unwrap_or(default_port))
-        }
-        _ => (authority.to_string(), default_port),
-    };
+    let DavEndpoint { tls, host, port } = DavEndpoint::parse(url);
+    let security = if tls { Security::Tls } else { Security::None };
     Target { proto: "DAV", role: "act", host, port, security, login }
 }
 
@@ -261,7 +237,7 @@ pub fn prepare(store: &Store, name: &str, credentials: Option<(String, Secret)>)
         checks.push(Box::pin(async move { t.finish(Instant::now(), Err(e)) }));
     }
     if let Some(ep) = &d.incoming {
-        let proto = if d.kind == ProfileKind::Pop3Smtp { "POP3" } else { "IMAP" };
+        let proto = probe::incoming_proto(d.kind);
         let t = Target::endpoint(proto, "incoming", ep, login.is_some());
         let (kind, s, logs_in) = (d.kind, settings(&profile, ep, login.as_ref()), login.is_some());
         checks.push(Box::pin(async move {
@@ -281,9 +257,10 @@ pub fn prepare(store: &Store, name: &str, credentials: Option<(String, Secret)>)
     if let Some(url) = d.dav_url.clone() {
         let t = dav_target(&url, login.is_some());
         let creds = login.as_ref().map(|l| (l.user.clone(), l.password.clone()));
+        let allow_insecure = d.allow_insecure;
         checks.push(Box::pin(async move {
             let started = Instant::now();
-            t.finish(started, check_dav(url, creds, timeout).await)
+            t.finish(started, check_dav(url, allow_insecure, creds, timeout).await)
         }));
     }
     Ok(PreparedTest { profile: d.name.clone(), login_as: login.map(|l| l.user), checks })
@@ -337,7 +314,7 @@ mod tests {
             security: Security::Tls,
             login: false,
         };
-        let e = ProtocolError::ConnectionRefused {
+        let e = crmsync_protocols::ProtocolError::ConnectionRefused {
             proto: crmsync_protocols::Proto::Imap,
             host: "h".into(),
             port: 993,

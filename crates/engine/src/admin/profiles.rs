@@ -98,20 +98,17 @@ fn validate_host(field: &str, h: &str) -> Result<String> {
 
 fn validate_url(field: &str, u: &str, allow_insecure: bool) -> Result<String> {
     let u = u.trim();
-    let rest = if let Some(r) = u.strip_prefix("https://") {
-        r
-    } else if let Some(r) = u.strip_prefix("http://") {
-        if !allow_insecure {
-            return Err(CoreError::invalid(
-                field,
-                "http:// sends credentials in clear text; use https:// or add --allow-insecure",
-            )
-            .into());
-        }
-        r
-    } else {
+    let Some(rest) = u.strip_prefix("https://").or_else(|| u.strip_prefix("http://")) else {
         return Err(CoreError::invalid(field, format!("'{u}' is not an http(s) URL")).into());
     };
+    // The one plaintext rule for DAV URLs; an EWS URL follows the same rule.
+    if crmsync_protocols::dav::check_plaintext(u, allow_insecure).is_err() {
+        return Err(CoreError::invalid(
+            field,
+            "http:// sends credentials in clear text; use https:// or add --allow-insecure",
+        )
+        .into());
+    }
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host_only = host.rsplit_once('@').map_or(host, |(_, h)| h);
     if host_only.is_empty() || host.contains('@') {

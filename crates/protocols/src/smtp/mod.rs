@@ -12,6 +12,10 @@
 //! (lettre, which the first version used, sends each command and waits for
 //! its reply, and has no way to leave the final reply for later; see
 //! docs/outgoing.md.)
+//!
+//! The session is this module; [`wire`] holds the pure parsing and encoding.
+
+pub mod wire;
 
 use std::time::Duration;
 
@@ -20,10 +24,11 @@ use tokio::sync::{Mutex, MutexGuard};
 use tokio::time::Instant;
 use tracing::debug;
 
-use crate::error::{Peer, Proto, ProtocolError, Result};
+use crate::error::{Proto, ProtocolError, Result};
+use crate::peer::Peer;
 use crate::settings::{Password, ServerSettings};
-use crate::smtp_wire::{self as wire, Extensions, Reply, ReplyReader};
 use crate::transport::{self, LineStream, Stream};
+use wire::{Extensions, Reply, ReplyReader};
 
 /// A connection idle this long is checked with NOOP before it is reused.
 const IDLE_CHECK: Duration = Duration::from_secs(20);

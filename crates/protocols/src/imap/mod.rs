@@ -6,6 +6,15 @@
 //! per response, so a large batch on a slow link is not cut off while data is
 //! still flowing). After a timeout or I/O error the session is dropped and
 //! every later call fails with `CONNECTION_LOST`: reconnect.
+//!
+//! The session is this module; `connect` opens it, `exec` runs commands
+//! under their clocks, [`types`] holds what the client returns and [`wire`]
+//! the pure parsing and encoding, tested without a server.
+
+mod connect;
+mod exec;
+pub mod types;
+pub mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,16 +24,17 @@ use async_imap::imap_proto::{MailboxDatum, Response};
 use async_imap::types::UnsolicitedResponse;
 use tracing::Instrument as _;
 
-use crate::error::{Peer, Proto, ProtocolError, Result};
-use crate::imap_connect::{self, ImapSession, map_imap_error};
-use crate::imap_exec::{OpError, append_literal, collect, step};
-use crate::imap_types::{
+use crate::error::{Proto, ProtocolError, Result};
+use crate::limits::{COMMAND_BUDGET, Clock, Limits, MIN_RATE};
+use crate::peer::Peer;
+use crate::settings::ImapSettings;
+use connect::{ImapSession, map_imap_error};
+use exec::{OpError, append_literal, collect, step};
+use types::{
     AppendUid, Capabilities, FetchBatch, FetchedMessage, Folder, FolderStatus, IdleOutcome, SpecialUse,
     TooLarge, flag_name,
 };
-use crate::imap_wire::{self, uid_set};
-use crate::limits::{COMMAND_BUDGET, Clock, Limits, MIN_RATE};
-use crate::settings::ImapSettings;
+use wire::uid_set;
 
 /// Longest single IDLE; RFC 2177 servers may drop an IDLE after 30 minutes.
 const MAX_IDLE: Duration = Duration::from_secs(25 * 60);
@@ -61,7 +71,7 @@ impl ImapClient {
             mailbox = %settings.username,
         );
         let peer = Peer::new(Proto::Imap, &settings.host, settings.port);
-        let (session, caps, limits) = imap_connect::open(settings, &peer).instrument(span.clone()).await?;
+        let (session, caps, limits) = connect::open(settings, &peer).instrument(span.clone()).await?;
         Ok(ImapClient {
             session: Some(session),
             peer,
@@ -84,7 +94,7 @@ impl ImapClient {
     pub async fn probe(settings: &ImapSettings) -> Result<Capabilities> {
         let span = tracing::info_span!("imap", host = %settings.host, port = settings.port);
         let peer = Peer::new(Proto::Imap, &settings.host, settings.port);
-        imap_connect::probe(settings, &peer).instrument(span).await
+        connect::probe(settings, &peer).instrument(span).await
     }
 
     /// The capabilities announced after login.
@@ -164,7 +174,7 @@ impl ImapClient {
         let span = tracing::debug_span!(parent: &self.span, "imap_select", folder);
         async {
             let (t, condstore) = (self.begin_command(), self.caps.condstore);
-            let wire = imap_wire::encode_folder(folder);
+            let wire = wire::encode_folder(folder);
             let session = self.session()?;
             let r = if condstore {
                 step(t, session.select_condstore(&wire)).await
@@ -173,7 +183,7 @@ impl ImapClient {
             };
             self.selected = None;
             let mailbox = match self.settle("SELECT", r) {
-                Err(ProtocolError::CommandFailed { detail, .. }) if imap_wire::says_nonexistent(&detail) => {
+                Err(ProtocolError::CommandFailed { detail, .. }) if wire::says_nonexistent(&detail) => {
                     return Err(ProtocolError::MailboxNotFound {
                         proto: Proto::Imap,
                         host: self.peer.host.clone(),
@@ -215,7 +225,7 @@ impl ImapClient {
             Ok(names
                 .iter()
                 .map(|n| Folder {
-                    name: imap_wire::decode_folder(n.name()),
+                    name: wire::decode_folder(n.name()),
                     delimiter: n.delimiter().map(str::to_string),
                     special_use: n.attributes().iter().find_map(SpecialUse::from_attribute),
                     selectable: !n
@@ -448,19 +458,19 @@ impl ImapClient {
     /// message's UIDVALIDITY and UID when the server supports UIDPLUS. A missing
     /// folder is `MAILBOX_NOT_FOUND`.
     pub async fn append(&mut self, folder: &str, flags: &[&str], raw: &[u8]) -> Result<Option<AppendUid>> {
-        if let Some(bad) = flags.iter().find(|f| !imap_wire::is_flag_atom(f)) {
+        if let Some(bad) = flags.iter().find(|f| !wire::is_flag_atom(f)) {
             return Err(self.peer.invalid(format!("{bad:?} is not a valid IMAP flag")));
         }
         let span = tracing::debug_span!(parent: &self.span, "imap_append", folder, size = raw.len());
         async {
             let t = self.begin(COMMAND_BUDGET, Duration::from_secs(raw.len() as u64 / MIN_RATE));
-            let wire = imap_wire::quote(&imap_wire::encode_folder(folder))
+            let wire = wire::quote(&wire::encode_folder(folder))
                 .ok_or_else(|| self.peer.invalid(format!("folder name {folder:?} contains a line break")))?;
             let command = format!("APPEND {wire} ({}) {{{}}}", flags.join(" "), raw.len());
             let session = self.session()?;
             let r = append_literal(t, session, &command, raw).await;
             match self.settle("APPEND", r) {
-                Err(ProtocolError::CommandFailed { detail, .. }) if imap_wire::says_nonexistent(&detail) => {
+                Err(ProtocolError::CommandFailed { detail, .. }) if wire::says_nonexistent(&detail) => {
                     Err(ProtocolError::MailboxNotFound {
                         proto: Proto::Imap,
                         host: self.peer.host.clone(),
@@ -481,7 +491,7 @@ impl ImapClient {
         self.require_selected("UID SEARCH")?;
         let span = self.op_span("search_header", None);
         async {
-            let (Some(n), Some(v)) = (imap_wire::quote(name), imap_wire::quote(value)) else {
+            let (Some(n), Some(v)) = (wire::quote(name), wire::quote(value)) else {
                 return Err(self
                     .peer
                     .invalid("header searches take ASCII names and values without line breaks"));

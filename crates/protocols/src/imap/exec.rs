@@ -8,8 +8,8 @@ use async_imap::imap_proto::{Response, ResponseCode, Status};
 use futures::{Stream as FuturesStream, StreamExt};
 use tokio::io::AsyncWriteExt;
 
-use crate::imap_connect::ImapSession;
-use crate::imap_types::AppendUid;
+use super::connect::ImapSession;
+use super::types::AppendUid;
 use crate::limits::{Clock, Expired};
 
 /// Why one step of a command failed, before mapping to [`ProtocolError`].

@@ -1,8 +1,11 @@
-//! A CalDAV/CardDAV reachability and login check for Test & Enable: one
-//! PROPFIND of `current-user-principal` on the profile's DAV URL.
+//! A CalDAV/CardDAV reachability and login check for Test & Enable and Test
+//! Connection: one PROPFIND of `current-user-principal` on the profile's DAV
+//! URL. Whether a plaintext URL may be used is [`super::check_plaintext`]'s
+//! to say, before this is called.
 
 use std::time::Duration;
 
+use super::endpoint::DavEndpoint;
 use crate::error::{Proto, ProtocolError, Result};
 
 /// Checks that the DAV server answers and accepts the credentials.
@@ -13,7 +16,7 @@ pub async fn probe(
     timeout: Duration,
     extra_roots_pem: &[u8],
 ) -> Result<()> {
-    let (host, port) = host_port(url);
+    let DavEndpoint { host, port, .. } = DavEndpoint::parse(url);
     let mut builder = reqwest::Client::builder().timeout(timeout).connect_timeout(timeout);
     if !extra_roots_pem.is_empty() {
         for c in crate::tls::parse_pem_certificates(extra_roots_pem)
@@ -73,15 +76,5 @@ pub async fn probe(
             port,
             detail: format!("PROPFIND answered HTTP {s}"),
         }),
-    }
-}
-
-fn host_port(url: &str) -> (String, u16) {
-    let https = url.starts_with("https://");
-    let rest = url.split("://").nth(1).unwrap_or(url);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    match authority.rsplit_once(':') {
-        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => (h.to_string(), p.parse().unwrap_or(0)),
-        _ => (authority.to_string(), if https { 443 } else { 80 }),
     }
 }

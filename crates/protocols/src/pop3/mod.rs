@@ -1,21 +1,30 @@
 //! A POP3 client (RFC 1939) with CAPA (RFC 2449), STLS (RFC 2595) and SASL
-//! PLAIN (RFC 5034), on tokio. The wire format lives in [`crate::pop3_wire`].
+//! PLAIN (RFC 5034), on tokio. The session is this module; `connect` opens
+//! it, `exec` runs one exchange under its clock, and [`wire`] holds the
+//! pure parsing and encoding.
 //!
 //! POP3 deletes are deferred: [`Pop3Client::dele`] only marks a message, and
 //! the server removes marked messages when the session ends with
 //! [`Pop3Client::quit`]. A session that is dropped or breaks before QUIT
 //! deletes nothing.
 
+mod connect;
+mod exec;
+pub mod wire;
+
+pub use wire::Pop3Capabilities;
+
 use std::time::Duration;
 
 use tracing::Instrument as _;
 
-use crate::error::{Peer, Proto, ProtocolError, Result};
-use crate::limits::{COMMAND_BUDGET, Clock, Expired, LimitExceeded, MIN_RATE};
-use crate::pop3_wire::{self, Pop3Capabilities, Reply, RespCode, Unstuffed};
+use crate::error::{Proto, ProtocolError, Result};
+use crate::limits::{COMMAND_BUDGET, MIN_RATE};
+use crate::peer::Peer;
 use crate::settings::Pop3Settings;
-use crate::transport::{self, LineStream, Stream};
-use crmsync_core::model::Security;
+use crate::transport::LineStream;
+use exec::{MAX_CAPA, Op, exchange, expect_ok, read_multiline};
+use wire::Reply;
 
 /// Size of a maildrop as reported by `STAT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +40,6 @@ pub struct MaildropStat {
 pub struct Pop3Client {
     lines: LineStream,
     peer: Peer,
-    user: String,
     timeout: Duration,
     caps: Pop3Capabilities,
     /// Set once the connection is in an unknown state (timeout, I/O error).
@@ -41,118 +49,6 @@ pub struct Pop3Client {
     clock: Op,
     op_deadline: Duration,
     max_message_bytes: u64,
-}
-
-/// CAPA answers longer than this are refused (a real one is a few hundred bytes).
-const MAX_CAPA: u64 = 64 << 10;
-
-/// The per-read timeout and total deadline of one operation, with the
-/// deadline's length for its error message.
-#[derive(Debug, Clone, Copy)]
-struct Op {
-    clock: Clock,
-    total_secs: u64,
-}
-
-impl Op {
-    fn start(timeout: Duration, total: Duration) -> Op {
-        Op { clock: Clock::start(timeout, total), total_secs: total.as_secs() }
-    }
-
-    fn expired(&self, peer: &Peer, label: &str, which: Expired) -> ProtocolError {
-        match which {
-            Expired::Read => peer.timeout(label, self.clock.per_read.as_secs()),
-            Expired::Total => peer.deadline(label, self.total_secs),
-        }
-    }
-}
-
-/// Sends one line and reads the status line, under the operation's clock.
-async fn exchange(
-    lines: &mut LineStream,
-    peer: &Peer,
-    op: Op,
-    line: Option<&[u8]>,
-    label: &str,
-) -> Result<Reply> {
-    let work = async {
-        if let Some(line) = line {
-            lines.send(line).await?;
-        }
-        lines.read_line().await
-    };
-    let got = match op.clock.run(work).await {
-        Err(which) => return Err(op.expired(peer, label, which)),
-        Ok(Err(e)) => return Err(peer.lost(e)),
-        Ok(Ok(None)) => return Err(peer.lost(format!("server closed the connection after {label}"))),
-        Ok(Ok(Some(got))) => got,
-    };
-    pop3_wire::parse_reply(&got).ok_or_else(|| {
-        peer.protocol(format!(
-            "{label}: unexpected reply {:?}",
-            String::from_utf8_lossy(pop3_wire::trim_eol(&got))
-        ))
-    })
-}
-
-/// Reads the rest of a multi-line response, unstuffed, with the per-read
-/// timeout per line, under the total deadline, and at most `max` bytes
-/// (else `RESPONSE_TOO_LARGE`, the rest unread).
-async fn read_multiline(
-    lines: &mut LineStream,
-    peer: &Peer,
-    op: Op,
-    label: &str,
-    max: u64,
-) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut line = Vec::with_capacity(256);
-    let mut read = 0u64;
-    loop {
-        line.clear();
-        match op.clock.run(lines.read_line_into(&mut line)).await {
-            Err(which) => return Err(op.expired(peer, label, which)),
-            Ok(Err(e)) => return Err(peer.lost(e)),
-            Ok(Ok(false)) => return Err(peer.lost(format!("server closed the connection during {label}"))),
-            Ok(Ok(true)) => {}
-        }
-        read += line.len() as u64;
-        if read > max {
-            let what = format!("an answer of more than {max} bytes");
-            return Err(peer.too_large(label, &LimitExceeded { what, limit: max }));
-        }
-        match pop3_wire::unstuff(&line) {
-            Unstuffed::End => return Ok(out),
-            Unstuffed::Data(d) => out.extend_from_slice(d),
-        }
-    }
-}
-
-/// Maps an `-ERR` to an error, using the extended response code when there is one.
-fn err_reply(peer: &Peer, command: &str, code: Option<RespCode>, text: String) -> ProtocolError {
-    match code {
-        Some(RespCode::SysTemp) | Some(RespCode::LoginDelay) => peer.busy(text),
-        _ => peer.command_failed(command, text),
-    }
-}
-
-fn expect_ok(peer: &Peer, command: &str, reply: Reply) -> Result<String> {
-    match reply {
-        Reply::Ok(text) => Ok(text),
-        Reply::Err { code, text } => Err(err_reply(peer, command, code, text)),
-        Reply::Continue(_) => Err(peer.protocol(format!("{command}: unexpected continuation"))),
-    }
-}
-
-/// Asks for CAPA; a server without CAPA (plain RFC 1939) gives empty capabilities.
-async fn fetch_capa(lines: &mut LineStream, peer: &Peer, op: Op) -> Result<Pop3Capabilities> {
-    match exchange(lines, peer, op, Some(b"CAPA\r\n"), "CAPA").await? {
-        Reply::Ok(_) => {
-            let body = read_multiline(lines, peer, op, "CAPA", MAX_CAPA).await?;
-            Ok(pop3_wire::parse_capa(body.split_inclusive(|&b| b == b'\n')))
-        }
-        _ => Ok(Pop3Capabilities::default()),
-    }
 }
 
 impl Pop3Client {
@@ -179,7 +75,7 @@ impl Pop3Client {
         async {
             let peer = Peer::new(Proto::Pop3, &settings.host, settings.port);
             let op = Op::start(settings.timeout, settings.op_deadline);
-            let (mut lines, caps) = Self::secure(settings, &peer, op).await?;
+            let (mut lines, caps) = connect::secure(settings, &peer, op).await?;
             // A polite goodbye; the check already passed, so its failure does not matter.
             let _ = exchange(&mut lines, &peer, op, Some(b"QUIT\r\n"), "QUIT").await;
             Ok(caps)
@@ -190,16 +86,18 @@ impl Pop3Client {
 
     async fn connect_inner(settings: &Pop3Settings, span: tracing::Span) -> Result<Pop3Client> {
         let peer = Peer::new(Proto::Pop3, &settings.host, settings.port);
-        if !pop3_wire::is_safe_argument(&settings.username) || settings.username.is_empty() {
+        if !wire::is_safe_argument(&settings.username) || settings.username.is_empty() {
             return Err(peer.invalid("the user name is empty or contains line breaks"));
         }
         // Connect and login share one total deadline.
         let op = Op::start(settings.timeout, settings.op_deadline);
-        let (lines, caps) = Self::secure(settings, &peer, op).await?;
-        let mut client = Pop3Client {
+        let (mut lines, caps) = connect::secure(settings, &peer, op).await?;
+        let login =
+            connect::Login { lines: &mut lines, peer: &peer, op, user: &settings.username, caps: &caps };
+        login.run(settings.password.expose()).await?;
+        let client = Pop3Client {
             lines,
             peer,
-            user: settings.username.clone(),
             timeout: settings.timeout,
             caps,
             broken: false,
@@ -208,149 +106,8 @@ impl Pop3Client {
             op_deadline: settings.op_deadline,
             max_message_bytes: settings.max_message_bytes,
         };
-        client.authenticate(settings.password.expose()).await?;
         tracing::info!(tls = client.lines.is_tls(), "POP3 login succeeded");
         Ok(client)
-    }
-
-    /// Connects and secures the connection, reading the greeting and CAPA; stops before login.
-    async fn secure(settings: &Pop3Settings, peer: &Peer, op: Op) -> Result<(LineStream, Pop3Capabilities)> {
-        let peer = peer.clone();
-        if settings.security == Security::None && !settings.allow_insecure {
-            return Err(peer.plaintext_refused());
-        }
-        let secs = settings.timeout.as_secs();
-        let deadline = transport::deadline(settings.timeout);
-        let tls_config = match settings.security {
-            Security::None => None,
-            _ => Some(crate::tls::client_config(&settings.extra_roots).map_err(|e| peer.invalid(e))?),
-        };
-        let tcp = transport::connect_tcp(&peer, deadline, secs).await?;
-        let stream = match (&settings.security, &tls_config) {
-            (Security::Tls, Some(config)) => {
-                transport::tls_handshake(&peer, tcp, config.clone(), deadline, secs).await?
-            }
-            _ => Stream::Plain(tcp),
-        };
-        let mut lines = LineStream::new(stream);
-        match exchange(&mut lines, &peer, op, None, "the greeting").await? {
-            Reply::Ok(greeting) => tracing::debug!(%greeting, "POP3 greeting"),
-            Reply::Err { code, text } => return Err(err_reply(&peer, "the connection", code, text)),
-            Reply::Continue(_) => return Err(peer.protocol("greeting is a continuation")),
-        }
-        let mut caps = fetch_capa(&mut lines, &peer, op).await?;
-
-        if settings.security == Security::Starttls {
-            if !caps.stls {
-                return Err(peer.starttls_unavailable());
-            }
-            let reply = exchange(&mut lines, &peer, op, Some(b"STLS\r\n"), "STLS").await?;
-            expect_ok(&peer, "STLS", reply)?;
-            let Stream::Plain(tcp) = lines.into_inner().map_err(|e| peer.protocol(e))? else {
-                return Err(peer.protocol("STLS on a connection that is already TLS"));
-            };
-            let config = tls_config.clone().expect("TLS config exists for STARTTLS");
-            let tls =
-                transport::tls_handshake(&peer, tcp, config, transport::deadline(settings.timeout), secs)
-                    .await?;
-            lines = LineStream::new(tls);
-            // RFC 2595: capabilities learnt before TLS must be discarded.
-            caps = fetch_capa(&mut lines, &peer, op).await?;
-        }
-        if !lines.is_tls() && !settings.allow_insecure {
-            return Err(peer.plaintext_refused());
-        }
-        Ok((lines, caps))
-    }
-
-    fn auth_error(&self, code: Option<RespCode>, text: String) -> ProtocolError {
-        match code {
-            Some(RespCode::InUse) => ProtocolError::MailboxInUse {
-                proto: Proto::Pop3,
-                host: self.peer.host.clone(),
-                port: self.peer.port,
-                user: self.user.clone(),
-                detail: text,
-            },
-            Some(RespCode::SysTemp) | Some(RespCode::LoginDelay) => self.peer.busy(text),
-            _ => self.peer.auth_failed(&self.user, text),
-        }
-    }
-
-    async fn authenticate(&mut self, password: &str) -> Result<()> {
-        if self.caps.has_sasl("PLAIN") {
-            let initial = pop3_wire::sasl_plain(&self.user, password);
-            // RFC 5034: keep the command within 255 octets; longer responses go after "+".
-            let (command, pending) = if initial.len() <= 240 {
-                (format!("AUTH PLAIN {initial}\r\n"), None)
-            } else {
-                ("AUTH PLAIN\r\n".to_string(), Some(initial))
-            };
-            let mut reply = self.raw_exchange(Some(command.as_bytes()), "AUTH PLAIN").await?;
-            if let (Reply::Continue(_), Some(pending)) = (&reply, pending) {
-                let line = format!("{pending}\r\n");
-                reply = self.raw_exchange(Some(line.as_bytes()), "AUTH PLAIN").await?;
-            }
-            return match reply {
-                Reply::Ok(_) => Ok(()),
-                Reply::Err { code, text } => Err(self.auth_error(code, text)),
-                Reply::Continue(_) => {
-                    // Cancel the exchange (RFC 5034 "*") so the server ends it cleanly.
-                    let _ = self.raw_exchange(Some(b"*\r\n"), "AUTH PLAIN").await;
-                    Err(self.peer.protocol("AUTH PLAIN: unexpected challenge"))
-                }
-            };
-        }
-        if self.caps.has_sasl("LOGIN") {
-            return self.authenticate_login(password).await;
-        }
-        if !pop3_wire::is_safe_argument(password) {
-            return Err(self.peer.invalid("the password contains line breaks"));
-        }
-        // USER/PASS: advertised by CAPA USER, and tried anyway on servers without CAPA.
-        let command = format!("USER {}\r\n", self.user);
-        match self.raw_exchange(Some(command.as_bytes()), "USER").await? {
-            Reply::Ok(_) => {}
-            Reply::Err { code, text } if code.is_some() || self.caps.user => {
-                return Err(self.auth_error(code, text));
-            }
-            Reply::Err { text, .. } => {
-                return Err(self
-                    .peer
-                    .mechanism_unavailable(format!("no SASL PLAIN and USER was refused: {text}")));
-            }
-            Reply::Continue(_) => return Err(self.peer.protocol("USER: unexpected continuation")),
-        }
-        let command = format!("PASS {password}\r\n");
-        match self.raw_exchange(Some(command.as_bytes()), "PASS").await? {
-            Reply::Ok(_) => Ok(()),
-            Reply::Err { code, text } => Err(self.auth_error(code, text)),
-            Reply::Continue(_) => Err(self.peer.protocol("PASS: unexpected continuation")),
-        }
-    }
-
-    /// SASL LOGIN: base64 user name and password, each after a `+` challenge. Dovecot
-    /// without the PLAIN mechanism refuses USER/PASS but offers this.
-    async fn authenticate_login(&mut self, password: &str) -> Result<()> {
-        use base64::Engine as _;
-        let b64 = |s: &str| format!("{}\r\n", base64::engine::general_purpose::STANDARD.encode(s));
-        let mut reply = self.raw_exchange(Some(b"AUTH LOGIN\r\n"), "AUTH LOGIN").await?;
-        for secret in [b64(&self.user), b64(password)] {
-            match reply {
-                Reply::Continue(_) => {
-                    reply = self.raw_exchange(Some(secret.as_bytes()), "AUTH LOGIN").await?
-                }
-                _ => break,
-            }
-        }
-        match reply {
-            Reply::Ok(_) => Ok(()),
-            Reply::Err { code, text } => Err(self.auth_error(code, text)),
-            Reply::Continue(_) => {
-                let _ = self.raw_exchange(Some(b"*\r\n"), "AUTH LOGIN").await;
-                Err(self.peer.protocol("AUTH LOGIN: unexpected challenge"))
-            }
-        }
     }
 
     /// One exchange; marks the session broken on timeouts and I/O errors.
@@ -410,7 +167,7 @@ impl Pop3Client {
         async {
             self.begin(Duration::ZERO);
             let body = self.multiline("CAPA", "CAPA", MAX_CAPA).await?;
-            self.caps = pop3_wire::parse_capa(body.split_inclusive(|&b| b == b'\n'));
+            self.caps = wire::parse_capa(body.split_inclusive(|&b| b == b'\n'));
             Ok(self.caps.clone())
         }
         .instrument(span)
@@ -423,7 +180,7 @@ impl Pop3Client {
         async {
             let text = self.simple_op("STAT", "STAT").await?;
             let (messages, octets) =
-                pop3_wire::parse_stat(&text).ok_or_else(|| self.peer.protocol(format!("STAT: {text:?}")))?;
+                wire::parse_stat(&text).ok_or_else(|| self.peer.protocol(format!("STAT: {text:?}")))?;
             Ok(MaildropStat { messages, octets })
         }
         .instrument(span)
@@ -439,7 +196,7 @@ impl Pop3Client {
             let body = self.multiline("UIDL", "UIDL", COMMAND_BUDGET).await?;
             let mut out = Vec::new();
             for line in body.split_inclusive(|&b| b == b'\n') {
-                let entry = pop3_wire::parse_uidl_line(line).ok_or_else(|| {
+                let entry = wire::parse_uidl_line(line).ok_or_else(|| {
                     self.peer.protocol(format!("UIDL line {:?}", String::from_utf8_lossy(line)))
                 })?;
                 out.push(entry);
@@ -458,7 +215,7 @@ impl Pop3Client {
             let body = self.multiline("LIST", "LIST", COMMAND_BUDGET).await?;
             body.split_inclusive(|&b| b == b'\n')
                 .map(|line| {
-                    pop3_wire::parse_list_line(line).ok_or_else(|| {
+                    wire::parse_list_line(line).ok_or_else(|| {
                         self.peer.protocol(format!("LIST line {:?}", String::from_utf8_lossy(line)))
                     })
                 })
@@ -499,7 +256,7 @@ impl Pop3Client {
                     return Err(unavailable(&self.peer, detail));
                 }
                 Err(e) => return Err(e),
-                Ok(text) => pop3_wire::parse_stat(&text).map(|(_, size)| size),
+                Ok(text) => wire::parse_stat(&text).map(|(_, size)| size),
             };
             if let Some(size) = size
                 && size > limit
@@ -555,6 +312,7 @@ impl Pop3Client {
 mod tests {
     use super::*;
     use crate::settings::ServerSettings;
+    use crmsync_core::model::Security;
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
     /// A scripted peer for the one path Dovecot cannot show: a server without

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use async_imap::Authenticator;
 
-use crate::error::{Peer, ProtocolError, Result};
-use crate::imap_types::Capabilities;
-use crate::imap_wire::{self, Greeting, Tagged};
+use super::types::Capabilities;
+use super::wire::{self, Greeting, Tagged};
+use crate::error::{ProtocolError, Result};
 use crate::limits::{Clock, Expired, Guarded, LimitExceeded, Limits};
+use crate::peer::Peer;
 use crate::settings::ImapSettings;
 use crate::transport::{self, LineStream, Stream};
 use crmsync_core::model::Security;
@@ -32,20 +33,20 @@ pub(crate) fn map_imap_error(
         E::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => (peer.timeout(command, 0), true),
         E::Io(io) if crate::limits::limit_of(&io).is_some() => {
             let limit = crate::limits::limit_of(&io).expect("checked above");
-            (peer.too_large(command, limit), true)
+            (limit.error(peer, command), true)
         }
         E::Io(io) => (peer.lost(format!("{command}: {io}")), true),
         E::ConnectionLost => (peer.lost(format!("server closed the connection during {command}")), true),
         E::No(text) => {
-            let text = imap_wire::server_text(&text);
-            if imap_wire::says_unavailable(&text) {
+            let text = wire::server_text(&text);
+            if wire::says_unavailable(&text) {
                 (peer.busy(text), false)
             } else {
                 (peer.command_failed(command, text), false)
             }
         }
         E::Bad(text) => {
-            (peer.protocol(format!("{command} rejected as BAD: {}", imap_wire::server_text(&text))), false)
+            (peer.protocol(format!("{command} rejected as BAD: {}", wire::server_text(&text))), false)
         }
         E::Validate(v) => (peer.invalid(format!("{command}: {v}")), false),
         E::Append => (peer.protocol(format!("{command}: the server did not accept the message")), false),
@@ -122,7 +123,7 @@ async fn command(
     let mut bytes = 0u64;
     loop {
         let got = read_line(lines, peer, clock, command).await?;
-        if let Some(done) = imap_wire::parse_tagged(&got, tag) {
+        if let Some(done) = wire::parse_tagged(&got, tag) {
             return Ok((untagged, done));
         }
         bytes += got.len() as u64;
@@ -131,7 +132,7 @@ async fn command(
                 what: format!("more than {PRE_LOGIN_BYTES} bytes of untagged lines before login"),
                 limit: PRE_LOGIN_BYTES,
             };
-            return Err(peer.too_large(command, &limit));
+            return Err(limit.error(peer, command));
         }
         untagged.push(got);
     }
@@ -143,7 +144,7 @@ async fn capability(lines: &mut LineStream, peer: &Peer, clock: &Login, tag: &st
         return Err(peer.protocol(format!("CAPABILITY failed: {done:?}")));
     }
     let caps: Vec<String> =
-        untagged.iter().filter_map(|l| imap_wire::parse_capability_line(l)).flatten().collect();
+        untagged.iter().filter_map(|l| wire::parse_capability_line(l)).flatten().collect();
     if caps.is_empty() {
         return Err(peer.protocol("CAPABILITY returned nothing"));
     }
@@ -173,7 +174,7 @@ async fn secure(settings: &ImapSettings, peer: &Peer, clock: &Login) -> Result<(
     let mut lines = LineStream::new(stream);
 
     let greeting = read_line(&mut lines, peer, clock, "the greeting").await?;
-    let mut caps = match imap_wire::parse_greeting(&greeting) {
+    let mut caps = match wire::parse_greeting(&greeting) {
         Some(Greeting::Ok(caps)) => caps,
         Some(Greeting::PreAuth) => {
             return Err(peer.protocol("the server pre-authenticated the connection; crmsync always logs in"));
@@ -260,7 +261,7 @@ pub(crate) async fn open(
     let user = settings.username.as_str();
     let password = settings.password.expose();
     let login = if caps.has("AUTH=PLAIN") {
-        let auth = PlainAuth(imap_wire::plain_response(user, password));
+        let auth = PlainAuth(wire::plain_response(user, password));
         clock.run(client.authenticate("PLAIN", auth)).await
     } else if !caps.has("LOGINDISABLED") {
         clock.run(client.login(user, password)).await
@@ -279,12 +280,8 @@ pub(crate) async fn open(
         Ok(Err((e, _client))) => {
             return Err(match e {
                 async_imap::error::Error::No(text) => {
-                    let text = imap_wire::server_text(&text);
-                    if imap_wire::says_unavailable(&text) {
-                        peer.busy(text)
-                    } else {
-                        peer.auth_failed(user, text)
-                    }
+                    let text = wire::server_text(&text);
+                    if wire::says_unavailable(&text) { peer.busy(text) } else { peer.auth_failed(user, text) }
                 }
                 other => map_imap_error(peer, "login", other).0,
             });
