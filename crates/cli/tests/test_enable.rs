@@ -241,3 +241,55 @@ fn an_http_dav_url_is_refused_everywhere_once_the_profile_disallows_insecure_con
         "{dav:#}"
     );
 }
+
+/// An Exchange profile (from an Email Router migration) with a DAV URL that
+/// answers: Test & Enable must not pass ACT, since the ACT sync of an Exchange
+/// profile is not supported and would fail at its first run.
+#[test]
+fn test_enable_does_not_pass_act_on_an_exchange_profile_even_with_a_working_dav_url() {
+    let rad = crmsync_tests::Radicale::start().unwrap();
+    rad.add_user("alice", "alice-pw").unwrap();
+    let env = Env::new();
+    let url = format!("{}/", rad.base_url());
+    env.ok(&[
+        "profile",
+        "add",
+        "Exch",
+        "--kind",
+        "exchange",
+        "--ews-url",
+        "https://mail.example.test/EWS/Exchange.asmx",
+        "--dav-url",
+        &url,
+        "--allow-insecure",
+    ]);
+    env.ok(&["user", "add", "alice@example.test", "--name", "Alice"]);
+    env.ok_stdin(
+        &[
+            "mailbox",
+            "add",
+            "alice@example.test",
+            "--profile",
+            "Exch",
+            "--username",
+            "alice",
+            "--incoming",
+            "none",
+            "--outgoing",
+            "none",
+            "--act",
+            "server-side",
+            "--password-stdin",
+        ],
+        "alice-pw",
+    );
+    let (code, report) = test_enable(&env, "alice@example.test");
+    assert_eq!(code, 1, "{report:#}");
+    let act = channel(&report, "act");
+    assert_eq!(
+        (act["code"].as_str(), act["enabled"].as_bool()),
+        (Some("NOT_SUPPORTED"), Some(false)),
+        "{act:#}"
+    );
+    assert!(act["message"].as_str().unwrap().contains("Exchange"), "{act:#}");
+}

@@ -116,6 +116,13 @@ async fn test_outgoing(store: &Store, mb: &Mailbox, profile: &Profile) -> Result
 }
 
 async fn test_act(store: &mut Store, mb: &Mailbox, profile: &Profile) -> Result<String> {
+    // As the ACT sync itself says: passing here and failing at the first sync
+    // would tell the admin it works.
+    if profile.data.kind == ProfileKind::Exchange {
+        return Err(EngineError::Unsupported(
+            "ACT with Exchange (EWS) is not supported by this version of crmsync".into(),
+        ));
+    }
     let url = profile.data.dav_url.as_ref().ok_or_else(|| {
         EngineError::Unsupported(format!("profile '{}' has no CalDAV/CardDAV URL", profile.data.name))
     })?;
