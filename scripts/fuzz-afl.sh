@@ -20,7 +20,9 @@ targets=("$@")
 command -v cargo-afl >/dev/null || { echo "fuzz-afl: cargo-afl is missing: cargo install cargo-afl --locked" >&2; exit 2; }
 
 export CARGO_TARGET_DIR="${CRMSYNC_FUZZ_TARGET_DIR:-$PWD/target/afl}"
-cargo afl build --release --locked --manifest-path fuzz/Cargo.toml
+# Not --locked: fuzz/ is outside the workspace, so its lock file follows the
+# workspace crates it depends on (which change) whenever it is built.
+cargo afl build --release --manifest-path fuzz/Cargo.toml
 bin="$CARGO_TARGET_DIR/release/crmsync-fuzz"
 
 fixtures=""
