@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use crmsync_core::model::{Approval, IncomingMethod, Mailbox, ProfileKind, Severity};
+use crmsync_core::settings::BoolSetting;
 use crmsync_core::store::alerts::{self, NewAlert, Scope};
 use crmsync_core::store::mailbox_state;
 use crmsync_core::store::{mailboxes, profiles, settings as stored_settings};
@@ -53,7 +54,7 @@ pub async fn sync_incoming(store: &mut Store, email: &str) -> Result<MailboxSync
     let mb = mailboxes::get(store.conn(), email)?;
     let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
     let settings = stored_settings::load(store.conn())?;
-    if let Err((code, why)) = incoming_due(&mb, settings.bool("incoming.require_approval")) {
+    if let Err((code, why)) = incoming_due(&mb, settings.bool(BoolSetting::IncomingRequireApproval)) {
         return Ok(MailboxSync {
             mailbox: mb.data.email,
             result: "skipped".into(),
@@ -126,8 +127,8 @@ pub fn record_failure(store: &mut Store, ctx: &MailboxContext, e: &EngineError) 
     let message = e.to_string();
     let severity = if transient { Severity::Warning } else { Severity::Error };
     let record = match severity {
-        Severity::Warning => ctx.settings.bool("alerts.record_warnings"),
-        _ => ctx.settings.bool("alerts.record_errors"),
+        Severity::Warning => ctx.settings.bool(BoolSetting::AlertsRecordWarnings),
+        _ => ctx.settings.bool(BoolSetting::AlertsRecordErrors),
     };
     let id = ctx.mailbox.id;
     store.write(|tx| -> Result<()> {
