@@ -30,6 +30,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use backend::Backend;
+use crmsync_core::settings::BoolSetting;
 use crmsync_engine::admin::{mailboxes, settings};
 use crmsync_engine::handle::{EngineEvent, EngineHandle, EngineOptions};
 use engine::{EngineLink, EngineState};
@@ -261,11 +262,7 @@ async fn refresh(app: &AppHandle, backend: &Backend) {
     let read = backend
         .call(|s, _| {
             let list = mailboxes::list(s)?;
-            let muted = settings::show(s)?
-                .into_iter()
-                .find(|e| e.key == "notifications.muted")
-                .and_then(|e| e.value.as_bool())
-                .unwrap_or(false);
+            let muted = settings::load(s)?.bool(BoolSetting::NotificationsMuted);
             Ok((list, muted))
         })
         .await;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crmsync_core::Store;
 use crmsync_core::secrets::Secret;
-use crmsync_core::settings::parse_value;
+use crmsync_core::settings::{BoolSetting, IntSetting, parse_value};
 use crmsync_core::store::mailbox_state::{self, Channel};
 use crmsync_core::store::principals::Kind;
 use crmsync_core::store::{mailboxes, settings as stored_settings};
@@ -77,10 +77,10 @@ fn setup(dir: &std::path::Path, dovecot: &Dovecot, postfix: &Postfix, save_to_se
     store.write(|tx| mailbox_state::set_enabled(tx, id, Channel::Outgoing, true, None)).unwrap();
     store
         .write(|tx| {
-            let cap = parse_value("outgoing.max_items_per_cycle", "100000")?;
-            stored_settings::set(tx, "outgoing.max_items_per_cycle", &cap)?;
-            let save = parse_value("outgoing.save_to_sent", if save_to_sent { "true" } else { "false" })?;
-            stored_settings::set(tx, "outgoing.save_to_sent", &save)
+            let cap = IntSetting::OutgoingMaxItemsPerCycle.key();
+            stored_settings::set(tx, cap, &parse_value(cap, "100000")?)?;
+            let save = BoolSetting::OutgoingSaveToSent.key();
+            stored_settings::set(tx, save, &parse_value(save, if save_to_sent { "true" } else { "false" })?)
         })
         .unwrap();
     store

@@ -1,6 +1,15 @@
 //! Organization settings: every key, its type, default and meaning in one table.
 //! The store keeps only values the admin changed; [`Settings`] applies the
 //! defaults, so every reader sees a complete, validated set.
+//!
+//! The table is written once, in the `settings_table!` invocation below, and
+//! yields both [`DEFS`] (what `crmsync settings show` lists and `settings set`
+//! validates against) and one typed key per setting: [`BoolSetting`],
+//! [`IntSetting`], [`TextSetting`] and [`ChoiceSetting`]. Code reads a setting
+//! through its typed key (`settings.int(IntSetting::IncomingMaxItemsPerCycle)`),
+//! so a misspelt key, or a key read as the wrong type, does not compile. Keys as
+//! strings remain only where the admin types them: [`parse_value`] and [`def`]
+//! check them against [`DEFS`] and name the key in their error.
 
 use std::collections::BTreeMap;
 
@@ -43,257 +52,188 @@ pub struct Def {
     pub help: &'static str,
 }
 
-const fn int(min: i64, max: i64) -> Kind {
-    Kind::Int { min, max }
+/// Writes the settings table once and derives from it [`DEFS`] (in table order)
+/// and the four typed key enums. Each entry is
+/// `Variant = "dotted.key", Kind, "default", "help";` where Kind is `Bool`,
+/// `Int(min, max)`, `Text(max_len)` or `Choice["word", ...]`; the kind picks the
+/// enum the variant lands in, so the key's Rust type always matches its table kind.
+macro_rules! settings_table {
+    // All entries consumed: emit the table and the enums.
+    (@go [$($b:tt)*] [$($i:tt)*] [$($t:tt)*] [$($c:tt)*] [$($d:tt)*]) => {
+        /// Every setting crmsync knows, in the order `settings show` lists them.
+        /// Add new ones to the `settings_table!` invocation, which also makes the typed key.
+        pub const DEFS: &[Def] = &[$($d)*];
+        typed_keys! {
+            /// A true / false setting, read with [`Settings::bool`].
+            BoolSetting { $($b)* }
+        }
+        typed_keys! {
+            /// A whole-number setting, read with [`Settings::int`].
+            IntSetting { $($i)* }
+        }
+        typed_keys! {
+            /// A free-text setting, read with [`Settings::text`].
+            TextSetting { $($t)* }
+        }
+        typed_keys! {
+            /// A setting that is one of a fixed set of words, read with [`Settings::choice`].
+            ChoiceSetting { $($c)* }
+        }
+    };
+    (@go [$($b:tt)*] [$($i:tt)*] [$($t:tt)*] [$($c:tt)*] [$($d:tt)*]
+        $name:ident = $key:literal, Bool, $default:literal, $help:literal; $($rest:tt)*) => {
+        settings_table! { @go [$($b)* ($name, $key, $help)] [$($i)*] [$($t)*] [$($c)*]
+            [$($d)* Def { key: $key, kind: Kind::Bool, default: $default, help: $help },] $($rest)* }
+    };
+    (@go [$($b:tt)*] [$($i:tt)*] [$($t:tt)*] [$($c:tt)*] [$($d:tt)*]
+        $name:ident = $key:literal, Int($min:literal, $max:literal), $default:literal, $help:literal;
+        $($rest:tt)*) => {
+        settings_table! { @go [$($b)*] [$($i)* ($name, $key, $help)] [$($t)*] [$($c)*]
+            [$($d)* Def { key: $key, kind: Kind::Int { min: $min, max: $max }, default: $default, help: $help },]
+            $($rest)* }
+    };
+    (@go [$($b:tt)*] [$($i:tt)*] [$($t:tt)*] [$($c:tt)*] [$($d:tt)*]
+        $name:ident = $key:literal, Text($max_len:literal), $default:literal, $help:literal; $($rest:tt)*) => {
+        settings_table! { @go [$($b)*] [$($i)*] [$($t)* ($name, $key, $help)] [$($c)*]
+            [$($d)* Def { key: $key, kind: Kind::Text { max_len: $max_len }, default: $default, help: $help },]
+            $($rest)* }
+    };
+    (@go [$($b:tt)*] [$($i:tt)*] [$($t:tt)*] [$($c:tt)*] [$($d:tt)*]
+        $name:ident = $key:literal, Choice[$($word:literal),+ $(,)?], $default:literal, $help:literal;
+        $($rest:tt)*) => {
+        settings_table! { @go [$($b)*] [$($i)*] [$($t)*] [$($c)* ($name, $key, $help)]
+            [$($d)* Def { key: $key, kind: Kind::Choice(&[$($word),+]), default: $default, help: $help },]
+            $($rest)* }
+    };
+    ($($entries:tt)*) => {
+        settings_table! { @go [] [] [] [] [] $($entries)* }
+    };
 }
 
-/// Every setting crmsync knows. Add new ones here and a typed accessor below.
-pub const DEFS: &[Def] = &[
-    Def {
-        key: "tracking_token.enabled",
-        kind: Kind::Bool,
-        default: "true",
-        help: "Append a tracking token such as CRM:0001234 to the subject of outgoing email",
-    },
-    Def {
-        key: "tracking_token.prefix",
-        kind: Kind::Text { max_len: 20 },
-        default: "CRM:",
-        help: "Text that starts every tracking token",
-    },
-    Def {
-        key: "tracking_token.digits",
-        kind: int(4, 12),
-        default: "7",
-        help: "Number of digits in a tracking token",
-    },
-    Def {
-        key: "email.max_subject_length",
-        kind: int(40, 1000),
-        default: "255",
-        help: "Subjects of outgoing mail are truncated to this length, keeping the token",
-    },
-    Def {
-        key: "correlation.enabled",
-        kind: Kind::Bool,
-        default: "true",
-        help: "Link incoming replies to their conversation",
-    },
-    Def {
-        key: "correlation.smart_matching",
-        kind: Kind::Bool,
-        default: "true",
-        help: "Also correlate by normalised subject and at least 2 shared addresses",
-    },
-    Def {
-        key: "resolution.unresolved_when_ambiguous",
-        kind: Kind::Bool,
-        default: "false",
-        help: "Leave an address unresolved when several records have it, instead of taking the first",
-    },
-    Def {
-        key: "resolution.auto_create_contact",
-        kind: Kind::Bool,
-        default: "false",
-        help: "Create a contact for an unresolved sender of tracked mail",
-    },
-    Def {
-        key: "incoming.lookback_days",
-        kind: int(0, 3650),
-        default: "7",
-        help: "Without a process-from date, mail up to this many days before the first enable is processed",
-    },
-    Def {
-        key: "incoming.require_approval",
-        kind: Kind::Bool,
-        default: "false",
-        help: "Process email only for approved mailboxes",
-    },
-    Def {
-        key: "incoming.max_items_per_cycle",
-        kind: int(1, 100000),
-        default: "500",
-        help: "Messages one mailbox may process in one cycle before others get their turn",
-    },
-    Def {
-        key: "incoming.fetch_batch_size",
-        kind: int(1, 1000),
-        default: "50",
-        help: "Messages fetched per IMAP UID FETCH",
-    },
-    Def {
-        key: "incoming.max_message_size_mb",
-        kind: int(1, 2048),
-        default: "25",
-        help: "Larger incoming messages are not downloaded: kept as a failed item with a MESSAGE_TOO_LARGE alert",
-    },
-    Def {
-        key: "attachments.max_size_kb",
-        kind: int(0, 1048576),
-        default: "5120",
-        help: "Attachments larger than this are not saved; the email is kept and flagged",
-    },
-    Def {
-        key: "outgoing.max_delivery_attempts",
-        kind: int(1, 100),
-        default: "10",
-        help: "Transient send failures tolerated before an email is marked Failed",
-    },
-    Def {
-        key: "outgoing.retry_interval_secs",
-        kind: int(1, 86400),
-        default: "300",
-        help: "Base delay before a failed send is retried (grows with each attempt)",
-    },
-    Def {
-        key: "outgoing.sending_retry_interval_secs",
-        kind: int(1, 86400),
-        default: "600",
-        help: "An email stuck in Sending this long is checked in the Sent folder and sent again if absent",
-    },
-    Def {
-        key: "outgoing.final_reply_timeout_secs",
-        kind: int(1, 3600),
-        default: "600",
-        help: "How long the server's reply to a sent message is awaited (RFC 5321: 10 minutes); without one its delivery is unknown and it is checked in the Sent folder before any resend",
-    },
-    Def {
-        key: "outgoing.max_items_per_cycle",
-        kind: int(1, 100000),
-        default: "1000",
-        help: "Emails one mailbox may send in one cycle before others get their turn",
-    },
-    Def {
-        key: "outgoing.save_to_sent",
-        kind: Kind::Bool,
-        default: "true",
-        help: "Append a copy of sent mail to the mailbox's Sent folder",
-    },
-    Def {
-        key: "polling.active_interval_secs",
-        kind: int(1, 86400),
-        default: "60",
-        help: "Poll interval of a mailbox that recently had mail",
-    },
-    Def {
-        key: "polling.idle_max_interval_secs",
-        kind: int(1, 86400),
-        default: "900",
-        help: "Longest poll interval of an idle mailbox",
-    },
-    Def {
-        key: "polling.outgoing_interval_secs",
-        kind: int(1, 3600),
-        default: "10",
-        help: "How often the service checks each enabled mailbox's outbox for mail to send",
-    },
-    Def {
-        key: "polling.use_idle",
-        kind: Kind::Bool,
-        default: "true",
-        help: "Use IMAP IDLE for near-instant tracking when the server offers it",
-    },
-    Def {
-        key: "backoff.max_transient_failures",
-        kind: int(1, 1000),
-        default: "10",
-        help: "Consecutive transient failures before a mailbox is disabled",
-    },
-    Def {
-        key: "backoff.base_secs",
-        kind: int(1, 3600),
-        default: "30",
-        help: "First retry delay after a transient failure (doubles each time, with jitter)",
-    },
-    Def {
-        key: "backoff.max_secs",
-        kind: int(1, 86400),
-        default: "1800",
-        help: "Longest retry delay after transient failures",
-    },
-    Def {
-        key: "recovery.enabled",
-        kind: Kind::Bool,
-        default: "true",
-        help: "Re-test mailboxes disabled by transient failures and re-enable them when the server is back",
-    },
-    Def {
-        key: "recovery.interval_secs",
-        kind: int(5, 86400),
-        default: "900",
-        help: "How often a disabled mailbox is re-tested",
-    },
-    Def { key: "queue.mailbox_workers", kind: int(1, 64), default: "4", help: "Mailboxes processed at once" },
-    Def {
-        key: "queue.outgoing_workers",
-        kind: int(1, 64),
-        default: "2",
-        help: "Outgoing mailboxes sent from at once",
-    },
-    Def {
-        key: "queue.async_workers",
-        kind: int(1, 16),
-        default: "1",
-        help: "Async operations (Test & Enable, migration) run at once",
-    },
-    Def {
-        key: "queue.mailbox_bound",
-        kind: int(1, 100000),
-        default: "1000",
-        help: "Most mailbox jobs held in memory",
-    },
-    Def {
-        key: "queue.outgoing_bound",
-        kind: int(1, 100000),
-        default: "1000",
-        help: "Most outgoing jobs held in memory",
-    },
-    Def {
-        key: "queue.async_bound",
-        kind: int(1, 100000),
-        default: "100",
-        help: "Most async operations held in memory",
-    },
-    Def {
-        key: "queue.job_timeout_secs",
-        kind: int(5, 86400),
-        default: "900",
-        help: "Longest one job (a mailbox sync, a send pass, a test) may run before it is stopped and retried",
-    },
-    Def { key: "alerts.record_errors", kind: Kind::Bool, default: "true", help: "Record Error alerts" },
-    Def { key: "alerts.record_warnings", kind: Kind::Bool, default: "true", help: "Record Warning alerts" },
-    Def { key: "alerts.record_info", kind: Kind::Bool, default: "true", help: "Record Information alerts" },
-    Def {
-        key: "notifications.muted",
-        kind: Kind::Bool,
-        default: "false",
-        help: "Silence desktop notifications",
-    },
-    Def {
-        key: "act.conflict_policy",
-        kind: Kind::Choice(&["keep-both", "crm-wins", "server-wins", "most-recent"]),
-        default: "keep-both",
-        help: "What to do when a record changed on both sides",
-    },
-    Def {
-        key: "act.leave_filter_action",
-        kind: Kind::Choice(&["unlink", "delete", "cancel"]),
-        default: "unlink",
-        help: "What happens on the server when a record leaves the sync filter",
-    },
-    Def {
-        key: "act.mass_delete_brake_percent",
-        kind: int(1, 100),
-        default: "50",
-        help: "Refuse to mirror deletes of more than this share of a collection until confirmed",
-    },
-    Def {
-        key: "act.max_response_mb",
-        kind: int(1, 1024),
-        default: "64",
-        help: "Largest CalDAV/CardDAV answer read, in MB; a larger one stops the sync with RESPONSE_TOO_LARGE",
-    },
-];
+/// One typed key enum: a variant per setting of that kind, its dotted key and
+/// the list of all variants.
+macro_rules! typed_keys {
+    ($(#[$meta:meta])* $ty:ident { $(($name:ident, $key:literal, $help:literal))* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $ty {
+            $(
+                #[doc = $help]
+                #[doc = ""]
+                #[doc = concat!("Key `", $key, "`.")]
+                $name,
+            )*
+        }
+
+        impl $ty {
+            /// Every key of this type, in table order.
+            pub const ALL: &'static [$ty] = &[$($ty::$name),*];
+
+            /// The dotted key, as stored and as the admin types it.
+            pub const fn key(self) -> &'static str {
+                match self {
+                    $($ty::$name => $key,)*
+                }
+            }
+
+            /// The setting's row in [`DEFS`].
+            pub fn def(self) -> &'static Def {
+                def(self.key()).expect("every typed key is in DEFS (tested)")
+            }
+        }
+    };
+}
+
+settings_table! {
+    TrackingTokenEnabled = "tracking_token.enabled", Bool, "true",
+        "Append a tracking token such as CRM:0001234 to the subject of outgoing email";
+    TrackingTokenPrefix = "tracking_token.prefix", Text(20), "CRM:",
+        "Text that starts every tracking token";
+    TrackingTokenDigits = "tracking_token.digits", Int(4, 12), "7",
+        "Number of digits in a tracking token";
+    EmailMaxSubjectLength = "email.max_subject_length", Int(40, 1000), "255",
+        "Subjects of outgoing mail are truncated to this length, keeping the token";
+    CorrelationEnabled = "correlation.enabled", Bool, "true",
+        "Link incoming replies to their conversation";
+    CorrelationSmartMatching = "correlation.smart_matching", Bool, "true",
+        "Also correlate by normalised subject and at least 2 shared addresses";
+    ResolutionUnresolvedWhenAmbiguous = "resolution.unresolved_when_ambiguous", Bool, "false",
+        "Leave an address unresolved when several records have it, instead of taking the first";
+    ResolutionAutoCreateContact = "resolution.auto_create_contact", Bool, "false",
+        "Create a contact for an unresolved sender of tracked mail";
+    IncomingLookbackDays = "incoming.lookback_days", Int(0, 3650), "7",
+        "Without a process-from date, mail up to this many days before the first enable is processed";
+    IncomingRequireApproval = "incoming.require_approval", Bool, "false",
+        "Process email only for approved mailboxes";
+    IncomingMaxItemsPerCycle = "incoming.max_items_per_cycle", Int(1, 100000), "500",
+        "Messages one mailbox may process in one cycle before others get their turn";
+    IncomingFetchBatchSize = "incoming.fetch_batch_size", Int(1, 1000), "50",
+        "Messages fetched per IMAP UID FETCH";
+    IncomingMaxMessageSizeMb = "incoming.max_message_size_mb", Int(1, 2048), "25",
+        "Larger incoming messages are not downloaded: kept as a failed item with a MESSAGE_TOO_LARGE alert";
+    AttachmentsMaxSizeKb = "attachments.max_size_kb", Int(0, 1048576), "5120",
+        "Attachments larger than this are not saved; the email is kept and flagged";
+    OutgoingMaxDeliveryAttempts = "outgoing.max_delivery_attempts", Int(1, 100), "10",
+        "Transient send failures tolerated before an email is marked Failed";
+    OutgoingRetryIntervalSecs = "outgoing.retry_interval_secs", Int(1, 86400), "300",
+        "Base delay before a failed send is retried (grows with each attempt)";
+    OutgoingSendingRetryIntervalSecs = "outgoing.sending_retry_interval_secs", Int(1, 86400), "600",
+        "An email stuck in Sending this long is checked in the Sent folder and sent again if absent";
+    OutgoingFinalReplyTimeoutSecs = "outgoing.final_reply_timeout_secs", Int(1, 3600), "600",
+        "How long the server's reply to a sent message is awaited (RFC 5321: 10 minutes); without one its delivery is unknown and it is checked in the Sent folder before any resend";
+    OutgoingMaxItemsPerCycle = "outgoing.max_items_per_cycle", Int(1, 100000), "1000",
+        "Emails one mailbox may send in one cycle before others get their turn";
+    OutgoingSaveToSent = "outgoing.save_to_sent", Bool, "true",
+        "Append a copy of sent mail to the mailbox's Sent folder";
+    PollingActiveIntervalSecs = "polling.active_interval_secs", Int(1, 86400), "60",
+        "Poll interval of a mailbox that recently had mail";
+    PollingIdleMaxIntervalSecs = "polling.idle_max_interval_secs", Int(1, 86400), "900",
+        "Longest poll interval of an idle mailbox";
+    PollingOutgoingIntervalSecs = "polling.outgoing_interval_secs", Int(1, 3600), "10",
+        "How often the service checks each enabled mailbox's outbox for mail to send";
+    PollingUseIdle = "polling.use_idle", Bool, "true",
+        "Use IMAP IDLE for near-instant tracking when the server offers it";
+    BackoffMaxTransientFailures = "backoff.max_transient_failures", Int(1, 1000), "10",
+        "Consecutive transient failures before a mailbox is disabled";
+    BackoffBaseSecs = "backoff.base_secs", Int(1, 3600), "30",
+        "First retry delay after a transient failure (doubles each time, with jitter)";
+    BackoffMaxSecs = "backoff.max_secs", Int(1, 86400), "1800",
+        "Longest retry delay after transient failures";
+    RecoveryEnabled = "recovery.enabled", Bool, "true",
+        "Re-test mailboxes disabled by transient failures and re-enable them when the server is back";
+    RecoveryIntervalSecs = "recovery.interval_secs", Int(5, 86400), "900",
+        "How often a disabled mailbox is re-tested";
+    QueueMailboxWorkers = "queue.mailbox_workers", Int(1, 64), "4",
+        "Mailboxes processed at once";
+    QueueOutgoingWorkers = "queue.outgoing_workers", Int(1, 64), "2",
+        "Outgoing mailboxes sent from at once";
+    QueueAsyncWorkers = "queue.async_workers", Int(1, 16), "1",
+        "Async operations (Test & Enable, migration) run at once";
+    QueueMailboxBound = "queue.mailbox_bound", Int(1, 100000), "1000",
+        "Most mailbox jobs held in memory";
+    QueueOutgoingBound = "queue.outgoing_bound", Int(1, 100000), "1000",
+        "Most outgoing jobs held in memory";
+    QueueAsyncBound = "queue.async_bound", Int(1, 100000), "100",
+        "Most async operations held in memory";
+    QueueJobTimeoutSecs = "queue.job_timeout_secs", Int(5, 86400), "900",
+        "Longest one job (a mailbox sync, a send pass, a test) may run before it is stopped and retried";
+    AlertsRecordErrors = "alerts.record_errors", Bool, "true",
+        "Record Error alerts";
+    AlertsRecordWarnings = "alerts.record_warnings", Bool, "true",
+        "Record Warning alerts";
+    AlertsRecordInfo = "alerts.record_info", Bool, "true",
+        "Record Information alerts";
+    NotificationsMuted = "notifications.muted", Bool, "false",
+        "Silence desktop notifications";
+    ActConflictPolicy = "act.conflict_policy", Choice["keep-both", "crm-wins", "server-wins", "most-recent"], "keep-both",
+        "What to do when a record changed on both sides";
+    ActLeaveFilterAction = "act.leave_filter_action", Choice["unlink", "delete", "cancel"], "unlink",
+        "What happens on the server when a record leaves the sync filter";
+    ActMassDeleteBrakePercent = "act.mass_delete_brake_percent", Int(1, 100), "50",
+        "Refuse to mirror deletes of more than this share of a collection until confirmed";
+    ActMaxResponseMb = "act.max_response_mb", Int(1, 1024), "64",
+        "Largest CalDAV/CardDAV answer read, in MB; a larger one stops the sync with RESPONSE_TOO_LARGE";
+}
 
 /// Looks up a setting by key.
 pub fn def(key: &str) -> Option<&'static Def> {
@@ -357,6 +297,38 @@ pub struct Entry {
 }
 
 /// The complete, effective settings: stored values over defaults.
+///
+/// Read a setting through its typed key:
+///
+/// ```
+/// use crmsync_core::settings::{BoolSetting, ChoiceSetting, IntSetting, Settings, TextSetting};
+/// let s = Settings::defaults();
+/// assert_eq!(s.int(IntSetting::IncomingMaxItemsPerCycle), 500);
+/// assert!(s.bool(BoolSetting::PollingUseIdle));
+/// assert_eq!(s.text(TextSetting::TrackingTokenPrefix), "CRM:");
+/// assert_eq!(s.choice(ChoiceSetting::ActConflictPolicy), "keep-both");
+/// ```
+///
+/// A key given as a string does not compile:
+///
+/// ```compile_fail,E0308
+/// use crmsync_core::settings::Settings;
+/// let _ = Settings::defaults().int("incoming.max_items_per_cycle");
+/// ```
+///
+/// nor does a misspelt key:
+///
+/// ```compile_fail,E0599
+/// use crmsync_core::settings::{IntSetting, Settings};
+/// let _ = Settings::defaults().int(IntSetting::IncomingMaxItemsPerCyle);
+/// ```
+///
+/// nor a key read as the wrong type:
+///
+/// ```compile_fail,E0308
+/// use crmsync_core::settings::{BoolSetting, Settings};
+/// let _ = Settings::defaults().int(BoolSetting::PollingUseIdle);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Settings {
     values: BTreeMap<&'static str, Value>,
@@ -408,19 +380,28 @@ impl Settings {
             .collect()
     }
 
-    /// Boolean setting. Panics on an unknown key (a programming error caught by tests).
-    pub fn bool(&self, key: &str) -> bool {
-        self.values[key].as_bool().unwrap_or_else(|| panic!("setting {key} is not a bool"))
+    /// Boolean setting.
+    pub fn bool(&self, key: BoolSetting) -> bool {
+        self.value(key.key()).as_bool().expect("bool settings hold booleans (tested)")
     }
 
-    /// Integer setting.
-    pub fn int(&self, key: &str) -> i64 {
-        self.values[key].as_i64().unwrap_or_else(|| panic!("setting {key} is not an int"))
+    /// Integer setting, within its table range.
+    pub fn int(&self, key: IntSetting) -> i64 {
+        self.value(key.key()).as_i64().expect("int settings hold integers (tested)")
     }
 
-    /// Text or choice setting.
-    pub fn text(&self, key: &str) -> &str {
-        self.values[key].as_str().unwrap_or_else(|| panic!("setting {key} is not text"))
+    /// Text setting.
+    pub fn text(&self, key: TextSetting) -> &str {
+        self.value(key.key()).as_str().expect("text settings hold strings (tested)")
+    }
+
+    /// Choice setting: one of its words, in lower case.
+    pub fn choice(&self, key: ChoiceSetting) -> &str {
+        self.value(key.key()).as_str().expect("choice settings hold strings (tested)")
+    }
+
+    fn value(&self, key: &'static str) -> &Value {
+        self.values.get(key).expect("from_stored fills every key of DEFS")
     }
 }
 
@@ -428,10 +409,65 @@ impl Settings {
 mod tests {
     use super::*;
 
+    /// The typed enum a table kind belongs to.
+    fn enum_of(kind: Kind) -> &'static str {
+        match kind {
+            Kind::Bool => "BoolSetting",
+            Kind::Int { .. } => "IntSetting",
+            Kind::Text { .. } => "TextSetting",
+            Kind::Choice(_) => "ChoiceSetting",
+        }
+    }
+
     #[test]
-    fn every_default_validates_against_its_own_kind() {
+    fn every_setting_has_exactly_one_typed_key_of_its_own_kind_and_vice_versa() {
+        let typed: Vec<(&str, &str)> = BoolSetting::ALL
+            .iter()
+            .map(|k| (k.key(), "BoolSetting"))
+            .chain(IntSetting::ALL.iter().map(|k| (k.key(), "IntSetting")))
+            .chain(TextSetting::ALL.iter().map(|k| (k.key(), "TextSetting")))
+            .chain(ChoiceSetting::ALL.iter().map(|k| (k.key(), "ChoiceSetting")))
+            .collect();
+        for d in DEFS {
+            assert_eq!(DEFS.iter().filter(|o| o.key == d.key).count(), 1, "{} is twice in DEFS", d.key);
+            let mine: Vec<_> = typed.iter().filter(|(k, _)| *k == d.key).collect();
+            assert_eq!(mine.len(), 1, "{} has {} typed keys", d.key, mine.len());
+            assert_eq!(mine[0].1, enum_of(d.kind), "{} is typed as the wrong kind", d.key);
+        }
+        for (key, ty) in &typed {
+            let d = def(key).unwrap_or_else(|| panic!("{ty} key {key} is not in DEFS"));
+            assert_eq!(*ty, enum_of(d.kind), "{key}");
+        }
+        assert_eq!(typed.len(), DEFS.len());
+    }
+
+    #[test]
+    fn every_default_parses_under_its_own_kind() {
         for d in DEFS {
             parse_value(d.key, d.default).unwrap_or_else(|e| panic!("{}: {e}", d.key));
+        }
+    }
+
+    #[test]
+    fn every_default_reads_back_through_its_typed_key() {
+        let s = Settings::defaults();
+        let default = |key: &str| parse_value(key, def(key).unwrap().default).unwrap();
+        for k in BoolSetting::ALL {
+            assert_eq!(Value::Bool(s.bool(*k)), default(k.key()), "{}", k.key());
+        }
+        for k in IntSetting::ALL {
+            let Kind::Int { min, max } = k.def().kind else { panic!("{} is not an int", k.key()) };
+            let n = s.int(*k);
+            assert!((min..=max).contains(&n), "{}: {n}", k.key());
+            assert_eq!(Value::from(n), default(k.key()), "{}", k.key());
+        }
+        for k in TextSetting::ALL {
+            assert_eq!(s.text(*k), k.def().default, "{}", k.key());
+        }
+        for k in ChoiceSetting::ALL {
+            let Kind::Choice(words) = k.def().kind else { panic!("{} is not a choice", k.key()) };
+            assert!(words.contains(&s.choice(*k)), "{}", k.key());
+            assert_eq!(s.choice(*k), k.def().default, "{}", k.key());
         }
     }
 
@@ -453,8 +489,8 @@ mod tests {
         stored.insert("tracking_token.digits".to_string(), Value::from(9));
         stored.insert("incoming.lookback_days".to_string(), Value::from(-5));
         let s = Settings::from_stored(&stored);
-        assert_eq!(s.int("tracking_token.digits"), 9);
-        assert_eq!(s.int("incoming.lookback_days"), 7);
-        assert_eq!(s.text("tracking_token.prefix"), "CRM:");
+        assert_eq!(s.int(IntSetting::TrackingTokenDigits), 9);
+        assert_eq!(s.int(IntSetting::IncomingLookbackDays), 7);
+        assert_eq!(s.text(TextSetting::TrackingTokenPrefix), "CRM:");
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crmsync_core::Store;
 use crmsync_core::model::{CredentialSource, Endpoint, Mailbox, OutgoingAuth, Profile};
+use crmsync_core::settings::IntSetting;
 use crmsync_core::store::{mailboxes, profiles, settings as stored_settings};
 use crmsync_protocols::settings::{Password, ServerSettings};
 
@@ -43,7 +44,7 @@ pub fn op_deadline(timeout: Duration) -> Duration {
 
 /// `incoming.max_message_size_mb` in bytes.
 pub fn max_message_bytes(store: &Store) -> Result<u64> {
-    let mb = stored_settings::load(store.conn())?.int("incoming.max_message_size_mb").max(1);
+    let mb = stored_settings::load(store.conn())?.int(IntSetting::IncomingMaxMessageSizeMb).max(1);
     Ok((mb as u64) << 20)
 }
 

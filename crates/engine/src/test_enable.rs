@@ -131,7 +131,9 @@ async fn test_act(store: &mut Store, mb: &Mailbox, profile: &Profile) -> Result<
     probe::dav(url, profile.data.allow_insecure, Some((&user, &password)), timeout).await?;
     // Discovery (nothing is created or changed on the server): the principal,
     // its calendar and address book homes and the collections in them.
-    let max_mb = stored_settings::load(store.conn())?.int("act.max_response_mb").max(1) as u64;
+    let max_mb = stored_settings::load(store.conn())?
+        .int(crmsync_core::settings::IntSetting::ActMaxResponseMb)
+        .max(1) as u64;
     let client = crmsync_protocols::dav::DavClient::new(url, &user, password.expose(), timeout, &[])?
         .with_max_response_mb(max_mb);
     let d = client.discover().await?;
@@ -170,7 +172,8 @@ pub async fn test_and_enable(store: &mut Store, email: &str) -> Result<TestRepor
 pub async fn test_and_enable_mailbox(store: &mut Store, mb: Mailbox) -> Result<TestReport> {
     let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
     let settings = stored_settings::load(store.conn())?;
-    let unapproved = settings.bool("incoming.require_approval") && mb.approval != Approval::Approved;
+    let unapproved = settings.bool(crmsync_core::settings::BoolSetting::IncomingRequireApproval)
+        && mb.approval != Approval::Approved;
 
     let mut results = Vec::new();
     let approval_failure = |channel: &str| ChannelResult {
@@ -205,7 +208,7 @@ pub async fn test_and_enable_mailbox(store: &mut Store, mb: Mailbox) -> Result<T
     };
     results.extend([incoming, outgoing, act]);
 
-    let record_errors = settings.bool("alerts.record_errors");
+    let record_errors = settings.bool(crmsync_core::settings::BoolSetting::AlertsRecordErrors);
     let id = mb.id;
     store.write(|tx| -> Result<()> {
         let mut first_error: Option<(&str, &str)> = None;

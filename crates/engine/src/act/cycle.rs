@@ -11,6 +11,7 @@ use crmsync_core::act::merge::Side;
 use crmsync_core::act::plan::{Action, PlanContext, RemoteSnap, plan};
 use crmsync_core::act::{ConflictPolicy, LeaveFilterAction};
 use crmsync_core::model::{ChannelMethod, Mailbox, Owner, ProfileKind, Severity};
+use crmsync_core::settings::{BoolSetting, ChoiceSetting, IntSetting};
 use crmsync_core::store::act::{self as act_store, Collection, ItemStatus};
 use crmsync_core::store::alerts::{self, NewAlert, Scope};
 use crmsync_core::store::appointments::OwnerIds;
@@ -109,7 +110,7 @@ fn client_for(store: &Store, mb: &Mailbox) -> Result<(DavClient, crmsync_core::m
     crmsync_protocols::dav::check_plaintext(&url, profile.data.allow_insecure)?;
     let (user, password) = connect::credentials(store, mb, &profile)?;
     let timeout = Duration::from_secs(u64::from(profile.data.timeout));
-    let max_mb = stored_settings::load(store.conn())?.int("act.max_response_mb").max(1) as u64;
+    let max_mb = stored_settings::load(store.conn())?.int(IntSetting::ActMaxResponseMb).max(1) as u64;
     Ok((DavClient::new(&url, &user, password.expose(), timeout, &[])?.with_max_response_mb(max_mb), profile))
 }
 
@@ -470,10 +471,11 @@ async fn sync_url(
 async fn run(store: &mut Store, mb: &Mailbox) -> Result<(Vec<ActCollectionStats>, usize)> {
     let (client, profile) = client_for(store, mb)?;
     let settings = stored_settings::load(store.conn())?;
+    let (conflict, leave) = (ChoiceSetting::ActConflictPolicy, ChoiceSetting::ActLeaveFilterAction);
     let ms = MailboxSettings {
-        policy: ConflictPolicy::parse("act.conflict_policy", settings.text("act.conflict_policy"))?,
-        leave: LeaveFilterAction::parse("act.leave_filter_action", settings.text("act.leave_filter_action"))?,
-        brake_percent: settings.int("act.mass_delete_brake_percent").clamp(1, 100) as u8,
+        policy: ConflictPolicy::parse(conflict.key(), settings.choice(conflict))?,
+        leave: LeaveFilterAction::parse(leave.key(), settings.choice(leave))?,
+        brake_percent: settings.int(IntSetting::ActMassDeleteBrakePercent).clamp(1, 100) as u8,
     };
     let cfg = act_store::mailbox_config(store.conn(), mb.id)?;
     let mut cols = act_store::collections(store.conn(), mb.id)?;
@@ -547,9 +549,9 @@ pub async fn sync_act(store: &mut Store, mb: Mailbox) -> Result<ActSync> {
             let message = format!("ACT: {e}");
             let settings = stored_settings::load(store.conn())?;
             let record = if transient {
-                settings.bool("alerts.record_warnings")
+                settings.bool(BoolSetting::AlertsRecordWarnings)
             } else {
-                settings.bool("alerts.record_errors")
+                settings.bool(BoolSetting::AlertsRecordErrors)
             };
             store.write(|tx| -> Result<()> {
                 mailbox_state::sync_failed(tx, id, &code, &message, transient)?;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use crmsync_core::correlation;
 use crmsync_core::model::{ChannelMethod, Mailbox, Owner, RecordRef, RecordType};
 use crmsync_core::resolution::{self, Party, Role};
+use crmsync_core::settings::{BoolSetting, IntSetting, TextSetting};
 use crmsync_core::store::activities::{self, ActivityView};
 use crmsync_core::store::emails::{self, Lookups, NewAttachment, NewEmail};
 use crmsync_core::store::{mailboxes, outbox, records, settings as stored_settings};
@@ -210,7 +211,7 @@ pub fn send(store: &mut Store, input: &SendInput) -> Result<ActivityView> {
     if body_text.is_none() && body_html.is_none() {
         return Err(CoreError::invalid("body", "give --body, --body-file or --html-file").into());
     }
-    let limit_kb = settings.int("attachments.max_size_kb");
+    let limit_kb = settings.int(IntSetting::AttachmentsMaxSizeKb);
     let mut attachments = Vec::new();
     for path in &input.attach {
         let content = read_file("attach", path)?;
@@ -259,14 +260,14 @@ pub fn send(store: &mut Store, input: &SendInput) -> Result<ActivityView> {
     let send_at = input.send_at.as_deref().map(|s| parse_rfc3339("send-at", s)).transpose()?.map(to_db);
 
     let token_format = TokenFormat {
-        prefix: settings.text("tracking_token.prefix").to_string(),
-        digits: settings.int("tracking_token.digits") as usize,
+        prefix: settings.text(TextSetting::TrackingTokenPrefix).to_string(),
+        digits: settings.int(IntSetting::TrackingTokenDigits) as usize,
     };
     let owner = owner_ref(&mb);
     let domain = mb.data.email.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
     let message_id = new_message_id(&domain);
     let ropts = resolution::Options {
-        unresolved_when_ambiguous: settings.bool("resolution.unresolved_when_ambiguous"),
+        unresolved_when_ambiguous: settings.bool(BoolSetting::ResolutionUnresolvedWhenAmbiguous),
     };
     let status = if input.draft { "draft" } else { "pending_send" };
     let id = store.write(|tx| -> Result<i64> {
@@ -282,7 +283,7 @@ pub fn send(store: &mut Store, input: &SendInput) -> Result<ActivityView> {
                 parties.extend(resolution::resolve(role, addr, name.as_deref(), &lookups, ropts));
             }
         }
-        let tracking_token = if settings.bool("tracking_token.enabled") {
+        let tracking_token = if settings.bool(BoolSetting::TrackingTokenEnabled) {
             Some(token_format.format(emails::next_token_number(tx)?))
         } else {
             None

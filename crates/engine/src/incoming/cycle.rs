@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use crmsync_core::model::{Approval, IncomingMethod, Mailbox, ProfileKind, Severity};
+use crmsync_core::settings::BoolSetting;
 use crmsync_core::store::alerts::{self, NewAlert, Scope};
 use crmsync_core::store::mailbox_state;
 use crmsync_core::store::{mailboxes, profiles, settings as stored_settings};
@@ -54,7 +55,7 @@ pub fn incoming_due(mb: &Mailbox, require_approval: bool) -> std::result::Result
 pub async fn sync_incoming(store: &mut Store, mb: Mailbox) -> Result<MailboxSync> {
     let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
     let settings = stored_settings::load(store.conn())?;
-    if let Err((code, why)) = incoming_due(&mb, settings.bool("incoming.require_approval")) {
+    if let Err((code, why)) = incoming_due(&mb, settings.bool(BoolSetting::IncomingRequireApproval)) {
         return Ok(MailboxSync {
             mailbox: mb.data.email,
             outcome: RunOutcome::skipped(code, why),
@@ -110,8 +111,8 @@ pub fn record_failure(store: &mut Store, ctx: &MailboxContext, e: &EngineError) 
     let message = e.to_string();
     let severity = if transient { Severity::Warning } else { Severity::Error };
     let record = match severity {
-        Severity::Warning => ctx.settings.bool("alerts.record_warnings"),
-        _ => ctx.settings.bool("alerts.record_errors"),
+        Severity::Warning => ctx.settings.bool(BoolSetting::AlertsRecordWarnings),
+        _ => ctx.settings.bool(BoolSetting::AlertsRecordErrors),
     };
     let id = ctx.mailbox.id;
     store.write(|tx| -> Result<()> {

@@ -5,6 +5,7 @@
 //! for mail that was tracked. The IMAP driver is in [`super::imap_pass`].
 
 use crmsync_core::model::RecordType;
+use crmsync_core::settings::IntSetting;
 use crmsync_core::store::sync_state::{self, Outcome};
 use crmsync_core::{CoreError, Store};
 use crmsync_protocols::settings::ServerSettings;
@@ -103,7 +104,7 @@ fn pop3_too_large(
     uidl: &str,
     size: u64,
 ) -> Result<()> {
-    let limit = ctx.settings.int("incoming.max_message_size_mb");
+    let limit = ctx.settings.int(IntSetting::IncomingMaxMessageSizeMb);
     warn!(%uidl, size, limit_mb = limit, "message over the size limit; not downloaded");
     process::fail_item(
         conn,
@@ -131,8 +132,8 @@ pub async fn sync_pop3(
     let span = info_span!("pop3_sync", mailbox = %ctx.mailbox.data.email, profile = %ctx.profile.data.name);
     async move {
         let mut client = Pop3Client::connect(settings).await?;
-        let cap = ctx.settings.int("incoming.max_items_per_cycle");
-        let batch = ctx.settings.int("incoming.fetch_batch_size").max(1) as usize;
+        let cap = ctx.settings.int(IntSetting::IncomingMaxItemsPerCycle);
+        let batch = ctx.settings.int(IntSetting::IncomingFetchBatchSize).max(1) as usize;
         let listing = unique_uidls(client.uidl().await?);
         let present: Vec<String> = listing.iter().map(|(_, u)| u.clone()).collect();
         store.write(|tx| sync_state::pop3_forget_absent(tx, ctx.mailbox.id, &present))?;
@@ -149,7 +150,7 @@ pub async fn sync_pop3(
         }
         let mut broken = false;
         // A batch holds at most about one size limit of message bytes (always one message).
-        let byte_cap = (ctx.settings.int("incoming.max_message_size_mb").max(1) as usize) << 20;
+        let byte_cap = (ctx.settings.int(IntSetting::IncomingMaxMessageSizeMb).max(1) as usize) << 20;
         let mut next = 0;
         while next < todo.len() {
             let mut fetched = Vec::with_capacity(batch);

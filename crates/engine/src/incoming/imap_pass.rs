@@ -7,6 +7,7 @@
 //! alert.
 
 use crmsync_core::Store;
+use crmsync_core::settings::IntSetting;
 use crmsync_core::store::sync_state::{self, FolderState, ImapFolder, Outcome};
 use crmsync_protocols::ImapClient;
 use crmsync_protocols::settings::ServerSettings;
@@ -85,8 +86,8 @@ async fn sync_folder(
     folder: &str,
     stats: &mut SyncStats,
 ) -> Result<()> {
-    let cap = ctx.settings.int("incoming.max_items_per_cycle");
-    let batch = ctx.settings.int("incoming.fetch_batch_size").max(1) as usize;
+    let cap = ctx.settings.int(IntSetting::IncomingMaxItemsPerCycle);
+    let batch = ctx.settings.int(IntSetting::IncomingFetchBatchSize).max(1) as usize;
     let fctx = ctx.for_folder(folder);
     let status = client.select(folder).await?;
     let uv = status.uidvalidity;
@@ -244,7 +245,7 @@ fn record_too_large(
     uid: u32,
     size: u64,
 ) -> Result<()> {
-    let limit = ctx.settings.int("incoming.max_message_size_mb");
+    let limit = ctx.settings.int(IntSetting::IncomingMaxMessageSizeMb);
     let item_ref = format!("{}/{}/{uid}", f.folder, f.uidvalidity);
     warn!(uid, size, limit_mb = limit, "message over the size limit; not downloaded");
     let src = Source { folder: f.folder.to_string(), item_ref, received_at: None };

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use crmsync_core::correlation::{self, Clues, Method};
 use crmsync_core::model::{Mailbox, Owner, Profile, RecordRef, RecordType, Severity};
 use crmsync_core::resolution::{self, Party, Role};
-use crmsync_core::settings::Settings;
+use crmsync_core::settings::{BoolSetting, IntSetting, Settings, TextSetting};
 use crmsync_core::store::alerts::{self, NewAlert, Scope};
 use crmsync_core::store::emails::{self, Lookups, NewAttachment, NewEmail};
 use crmsync_core::store::records;
@@ -60,8 +60,8 @@ impl MailboxContext {
 
     fn token(&self) -> TokenFormat {
         TokenFormat {
-            prefix: self.settings.text("tracking_token.prefix").to_string(),
-            digits: self.settings.int("tracking_token.digits") as usize,
+            prefix: self.settings.text(TextSetting::TrackingTokenPrefix).to_string(),
+            digits: self.settings.int(IntSetting::TrackingTokenDigits) as usize,
         }
     }
 }
@@ -74,7 +74,7 @@ pub fn effective_process_from(mailbox: &Mailbox, profile: &Profile, settings: &S
         (Some(a), None) | (None, Some(a)) => a,
         (None, None) => {
             let base = mailbox.first_enabled_on.unwrap_or_else(Utc::now);
-            base - Duration::days(settings.int("incoming.lookback_days"))
+            base - Duration::days(settings.int(IntSetting::IncomingLookbackDays))
         }
     }
 }
@@ -139,7 +139,7 @@ pub fn fail_item(
     message: &str,
 ) -> Result<()> {
     sync_state::keep_failed(conn, ctx.mailbox.id, &src.item_ref, raw, message)?;
-    if ctx.settings.bool("alerts.record_warnings") {
+    if ctx.settings.bool(BoolSetting::AlertsRecordWarnings) {
         alerts::raise(
             conn,
             &NewAlert {
@@ -238,14 +238,14 @@ fn process_parsed(
         &clues,
         &lookups,
         &correlation::Options {
-            enabled: ctx.settings.bool("correlation.enabled"),
-            smart_matching: ctx.settings.bool("correlation.smart_matching"),
+            enabled: ctx.settings.bool(BoolSetting::CorrelationEnabled),
+            smart_matching: ctx.settings.bool(BoolSetting::CorrelationSmartMatching),
             token: token.clone(),
         },
     );
 
     let ropts = resolution::Options {
-        unresolved_when_ambiguous: ctx.settings.bool("resolution.unresolved_when_ambiguous"),
+        unresolved_when_ambiguous: ctx.settings.bool(BoolSetting::ResolutionUnresolvedWhenAmbiguous),
     };
     let mut parties = Vec::new();
     if let Some(from) = &p.from {
@@ -294,7 +294,7 @@ fn process_parsed(
     }
 
     // Optionally create a contact for an unresolved sender of tracked mail.
-    if ctx.settings.bool("resolution.auto_create_contact")
+    if ctx.settings.bool(BoolSetting::ResolutionAutoCreateContact)
         && let Some(sender) = parties.iter_mut().find(|x| x.role == Role::From && x.record.is_none())
     {
         let (first, last) = split_name(sender.name.as_deref());
@@ -313,7 +313,7 @@ fn process_parsed(
         sender.record = Some(RecordRef { record_type: RecordType::Contact, id, name });
     }
 
-    let limit = ctx.settings.int("attachments.max_size_kb") * 1024;
+    let limit = ctx.settings.int(IntSetting::AttachmentsMaxSizeKb) * 1024;
     let mut flags = Vec::new();
     let attachments = p
         .attachments
@@ -390,7 +390,7 @@ fn collision_alert(
     first: i64,
     second: i64,
 ) -> Result<()> {
-    if !ctx.settings.bool("alerts.record_warnings") {
+    if !ctx.settings.bool(BoolSetting::AlertsRecordWarnings) {
         return Ok(());
     }
     let message = format!(

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use chrono::Duration;
 use crmsync_core::model::{Approval, ChannelMethod, Mailbox, Profile, ProfileKind, Severity};
-use crmsync_core::settings::Settings;
+use crmsync_core::settings::{BoolSetting, IntSetting, Settings};
 use crmsync_core::store::alerts::{self, NewAlert, Scope};
 use crmsync_core::store::outbox::{self, SentCopy};
 use crmsync_core::store::send_log::{self, Fact};
@@ -85,9 +85,9 @@ impl Ctx {
         message: &str,
     ) -> Result<()> {
         let record = match severity {
-            Severity::Error => self.settings.bool("alerts.record_errors"),
-            Severity::Warning => self.settings.bool("alerts.record_warnings"),
-            Severity::Info => self.settings.bool("alerts.record_info"),
+            Severity::Error => self.settings.bool(BoolSetting::AlertsRecordErrors),
+            Severity::Warning => self.settings.bool(BoolSetting::AlertsRecordWarnings),
+            Severity::Info => self.settings.bool(BoolSetting::AlertsRecordInfo),
         };
         if record {
             alerts::raise(
@@ -175,13 +175,13 @@ pub async fn send_mailbox_due(
 }
 
 fn stuck_after(settings: &Settings) -> Duration {
-    Duration::seconds(settings.int("outgoing.sending_retry_interval_secs"))
+    Duration::seconds(settings.int(IntSetting::OutgoingSendingRetryIntervalSecs))
 }
 
 /// The delay before attempt `attempts + 1`: the retry interval doubled per
 /// attempt so far, at most a day.
 pub fn retry_delay(settings: &Settings, attempts: i64) -> Duration {
-    let base = settings.int("outgoing.retry_interval_secs").max(1);
+    let base = settings.int(IntSetting::OutgoingRetryIntervalSecs).max(1);
     let factor = 1i64 << (attempts - 1).clamp(0, 16);
     Duration::seconds(base.saturating_mul(factor).min(86_400))
 }
@@ -223,7 +223,9 @@ async fn send_mailbox(
     if stuck.is_empty() && old_copies.is_empty() && !due {
         return Ok(None);
     }
-    if let Some((code, why)) = outgoing_due(&mb, &profile, settings.bool("incoming.require_approval")) {
+    if let Some((code, why)) =
+        outgoing_due(&mb, &profile, settings.bool(BoolSetting::IncomingRequireApproval))
+    {
         // The mail waits until the channel works again.
         report.outcome = RunOutcome::skipped(code, why);
         return Ok(Some(report));
@@ -248,9 +250,9 @@ fn mailbox_failure(store: &mut Store, ctx: &Ctx, e: &EngineError) -> Result<()> 
     let transient = e.class() == ErrorClass::Transient;
     let severity = if transient { Severity::Warning } else { Severity::Error };
     let record = if transient {
-        ctx.settings.bool("alerts.record_warnings")
+        ctx.settings.bool(BoolSetting::AlertsRecordWarnings)
     } else {
-        ctx.settings.bool("alerts.record_errors")
+        ctx.settings.bool(BoolSetting::AlertsRecordErrors)
     };
     let (code, message) = (e.code(), format!("outgoing email waits: {e}"));
     warn!(mailbox = %ctx.mailbox.data.email, code = %code, "outgoing failed: {e}");
@@ -280,7 +282,7 @@ async fn run(
     old_copies: Vec<i64>,
 ) -> Result<()> {
     let imap = sent_folder_settings(store, ctx)?;
-    let save_copies = imap.is_some() && ctx.settings.bool("outgoing.save_to_sent");
+    let save_copies = imap.is_some() && ctx.settings.bool(BoolSetting::OutgoingSaveToSent);
 
     // Phase 1: interrupted sends and copies left to file.
     if !stuck.is_empty() || !old_copies.is_empty() {
@@ -301,11 +303,12 @@ async fn run(
         EngineError::Unsupported(format!("profile '{}' has no outgoing server", ctx.profile.data.name))
     })?;
     let auth = ctx.profile.data.outgoing_auth == crmsync_core::model::OutgoingAuth::Password;
-    let final_wait =
-        std::time::Duration::from_secs(ctx.settings.int("outgoing.final_reply_timeout_secs").max(1) as u64);
+    let final_wait = std::time::Duration::from_secs(
+        ctx.settings.int(IntSetting::OutgoingFinalReplyTimeoutSecs).max(1) as u64,
+    );
     let smtp = SmtpClient::new(&smtp_settings, auth)?.with_final_reply_timeout(final_wait);
-    let cap = ctx.settings.int("outgoing.max_items_per_cycle");
-    let max_attempts = ctx.settings.int("outgoing.max_delivery_attempts");
+    let cap = ctx.settings.int(IntSetting::OutgoingMaxItemsPerCycle);
+    let max_attempts = ctx.settings.int(IntSetting::OutgoingMaxDeliveryAttempts);
     let copy_state = if save_copies { SentCopy::Pending } else { SentCopy::None };
     let mut just_sent = HashSet::new();
     let mut queue = Claims::new(store, cap)?;

@@ -1,7 +1,7 @@
 //! A stored outgoing email → the message to compose and its SMTP envelope.
 
 use chrono::{DateTime, Utc};
-use crmsync_core::settings::Settings;
+use crmsync_core::settings::{IntSetting, Settings};
 use crmsync_core::store::outbox::{Addressee, Outgoing};
 use crmsync_core::tracking::subject_with_token;
 use crmsync_protocols::compose::{OutgoingAttachment, OutgoingMessage};
@@ -14,7 +14,7 @@ fn addr(a: &Addressee) -> EmailAddress {
 /// The subject as sent: the tracking token appended (when the email has one)
 /// and the whole cut to `email.max_subject_length` characters.
 pub fn sent_subject(o: &Outgoing, settings: &Settings) -> String {
-    let max = settings.int("email.max_subject_length").max(1) as usize;
+    let max = settings.int(IntSetting::EmailMaxSubjectLength).max(1) as usize;
     match &o.tracking_token {
         Some(token) => subject_with_token(&o.subject, token, max),
         None => o.subject.chars().take(max).collect(),

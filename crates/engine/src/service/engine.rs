@@ -11,7 +11,7 @@ use std::time::Duration;
 use crmsync_core::Store;
 use crmsync_core::health::{Health, TRANSIENT_FAILURES, health};
 use crmsync_core::model::{ChannelMethod, IncomingMethod, Mailbox, Profile, ProfileKind};
-use crmsync_core::settings::Settings;
+use crmsync_core::settings::{BoolSetting, IntSetting, Settings};
 use crmsync_core::store::lease::{self, Acquired};
 use crmsync_core::store::{alerts, mailbox_state, mailboxes, profiles, settings as stored_settings};
 use crmsync_core::time::to_db;
@@ -238,15 +238,19 @@ impl Scheduler {
         let queues = Queues {
             mailboxes: make(
                 QueueKind::Mailboxes,
-                s.int("queue.mailbox_workers"),
-                s.int("queue.mailbox_bound"),
+                s.int(IntSetting::QueueMailboxWorkers),
+                s.int(IntSetting::QueueMailboxBound),
             ),
             outgoing: make(
                 QueueKind::Outgoing,
-                s.int("queue.outgoing_workers"),
-                s.int("queue.outgoing_bound"),
+                s.int(IntSetting::QueueOutgoingWorkers),
+                s.int(IntSetting::QueueOutgoingBound),
             ),
-            async_ops: make(QueueKind::Async, s.int("queue.async_workers"), s.int("queue.async_bound")),
+            async_ops: make(
+                QueueKind::Async,
+                s.int(IntSetting::QueueAsyncWorkers),
+                s.int(IntSetting::QueueAsyncBound),
+            ),
         };
         self.queues = Some(queues);
         self.alive = Some(alive_rx);
@@ -492,8 +496,8 @@ impl Scheduler {
         let list = mailboxes::list(self.store.conn())?;
         let now = Instant::now();
         let mut seen = HashSet::new();
-        let recovery_on = self.settings.bool("recovery.enabled");
-        let recovery_every = Duration::from_secs(self.settings.int("recovery.interval_secs") as u64);
+        let recovery_on = self.settings.bool(BoolSetting::RecoveryEnabled);
+        let recovery_every = Duration::from_secs(self.settings.int(IntSetting::RecoveryIntervalSecs) as u64);
         for mb in list {
             seen.insert(mb.id);
             let min = self.min_interval(mb.data.profile_id);
@@ -614,7 +618,8 @@ impl Scheduler {
         }
         due.sort();
         let mut full: HashSet<QueueKind> = HashSet::new();
-        let out_every = Duration::from_secs(self.settings.int("polling.outgoing_interval_secs") as u64);
+        let out_every =
+            Duration::from_secs(self.settings.int(IntSetting::PollingOutgoingIntervalSecs) as u64);
         for (_, id, kind) in due {
             let q = QueueKind::of(kind);
             if full.contains(&q) {
@@ -660,7 +665,7 @@ impl Scheduler {
     /// Starts IDLE watchers for IMAP mailboxes with incoming enabled, as far as
     /// the profile's connection budget allows (never more than half of it).
     fn manage_idle(&mut self) {
-        if !self.settings.bool("polling.use_idle") {
+        if !self.settings.bool(BoolSetting::PollingUseIdle) {
             for s in self.slots.values_mut() {
                 if let Some(h) = s.idle.take() {
                     h.abort();
@@ -671,7 +676,7 @@ impl Scheduler {
         }
         let now = Instant::now();
         let wait = Duration::from_secs(
-            self.settings.int("polling.idle_max_interval_secs").clamp(30, 25 * 60) as u64,
+            self.settings.int(IntSetting::PollingIdleMaxIntervalSecs).clamp(30, 25 * 60) as u64,
         );
         for (id, s) in self.slots.iter_mut() {
             if s.idle.is_some() || s.incoming.due.is_none() || now < s.idle_retry {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::Utc;
 use crmsync_core::health::{DISABLED_BY_ADMIN, TRANSIENT_FAILURES};
 use crmsync_core::model::{Mailbox, Profile, Severity};
-use crmsync_core::settings::Settings;
+use crmsync_core::settings::{BoolSetting, IntSetting, Settings};
 use crmsync_core::store::alerts::{self, NewAlert, Scope};
 use crmsync_core::store::mailbox_state::{self, Channel};
 use crmsync_core::store::profiles;
@@ -219,9 +219,9 @@ pub fn raise(
     message: &str,
 ) -> Result<Option<i64>> {
     let record = match severity {
-        Severity::Error => settings.bool("alerts.record_errors"),
-        Severity::Warning => settings.bool("alerts.record_warnings"),
-        Severity::Info => settings.bool("alerts.record_info"),
+        Severity::Error => settings.bool(BoolSetting::AlertsRecordErrors),
+        Severity::Warning => settings.bool(BoolSetting::AlertsRecordWarnings),
+        Severity::Info => settings.bool(BoolSetting::AlertsRecordInfo),
     };
     if !record {
         return Ok(None);
@@ -324,8 +324,8 @@ fn disable(
         return Ok(());
     }
     let (reason, text) = if transient {
-        let every = settings.int("recovery.interval_secs");
-        let recovery = if settings.bool("recovery.enabled") {
+        let every = settings.int(IntSetting::RecoveryIntervalSecs);
+        let recovery = if settings.bool(BoolSetting::RecoveryEnabled) {
             format!("crmsync re-tests it every {every} s and re-enables it when the server is back")
         } else {
             "automatic recovery is off (recovery.enabled); re-enable it with `crmsync mailbox enable`".into()

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crmsync_core::ErrorClass;
-use crmsync_core::settings::Settings;
+use crmsync_core::settings::{IntSetting, Settings};
 
 /// The polling and backoff settings that apply to one mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,14 +27,14 @@ pub struct Policy {
 impl Policy {
     /// From the settings and the profile's minimum poll interval (seconds).
     pub fn new(settings: &Settings, min_poll_interval_secs: u32) -> Policy {
-        let secs = |k: &str| Duration::from_secs(settings.int(k).max(0) as u64);
+        let secs = |k: IntSetting| Duration::from_secs(settings.int(k).max(0) as u64);
         Policy {
             min_interval: Duration::from_secs(u64::from(min_poll_interval_secs)),
-            active_interval: secs("polling.active_interval_secs"),
-            idle_max_interval: secs("polling.idle_max_interval_secs"),
-            backoff_base: secs("backoff.base_secs"),
-            backoff_max: secs("backoff.max_secs"),
-            max_transient_failures: settings.int("backoff.max_transient_failures"),
+            active_interval: secs(IntSetting::PollingActiveIntervalSecs),
+            idle_max_interval: secs(IntSetting::PollingIdleMaxIntervalSecs),
+            backoff_base: secs(IntSetting::BackoffBaseSecs),
+            backoff_max: secs(IntSetting::BackoffMaxSecs),
+            max_transient_failures: settings.int(IntSetting::BackoffMaxTransientFailures),
         }
     }
 }

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crmsync_core::model::{Mailbox, Severity};
+use crmsync_core::settings::IntSetting;
 use crmsync_core::store::alerts::Scope;
 use crmsync_core::store::{mailboxes, profiles, settings as stored_settings};
 use crmsync_core::{ErrorClass, Store};
@@ -225,9 +226,11 @@ fn settle_panic(
             store.write(|tx| {
                 jobs::raise(tx, &settings, Severity::Warning, Scope::Mailbox(mb.id), INTERNAL_ERROR, message)
             })?;
-            let base = Duration::from_secs(settings.int("backoff.base_secs") as u64);
+            let base = Duration::from_secs(settings.int(IntSetting::BackoffBaseSecs) as u64);
             let next = match job.kind {
-                JobKind::Recovery => Duration::from_secs(settings.int("recovery.interval_secs") as u64),
+                JobKind::Recovery => {
+                    Duration::from_secs(settings.int(IntSetting::RecoveryIntervalSecs) as u64)
+                }
                 _ => job.interval.max(base),
             };
             (Some(next), job.interval, false)
@@ -261,7 +264,7 @@ async fn test_enable_job(store: &mut Store, shared: &Shared, email: &str) -> Res
         .ok_or_else(|| EngineError::invalid("email", format!("no mailbox for {email}")))?;
     let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
     let settings = stored_settings::load(store.conn())?;
-    let limit = Duration::from_secs(settings.int("queue.job_timeout_secs") as u64);
+    let limit = Duration::from_secs(settings.int(IntSetting::QueueJobTimeoutSecs) as u64);
     let _permit = shared.permits.acquire(profile.id, profile.data.max_connections).await;
     tokio::time::timeout(limit, test_enable::test_and_enable_mailbox(store, mb)).await.map_err(|_| {
         EngineError::Unsupported(format!(
@@ -286,7 +289,7 @@ async fn run_mailbox_job(store: &mut Store, shared: &Shared, job: &Job) -> Resul
     };
     let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
     let settings = stored_settings::load(store.conn())?;
-    let limit = Duration::from_secs(settings.int("queue.job_timeout_secs") as u64);
+    let limit = Duration::from_secs(settings.int(IntSetting::QueueJobTimeoutSecs) as u64);
     let poll = matches!(job.kind, JobKind::Incoming | JobKind::Act);
     if poll {
         let _ = shared.tx.send(Msg::Started { mailbox_id: mb.id });
@@ -349,8 +352,8 @@ async fn run_mailbox_job(store: &mut Store, shared: &Shared, job: &Job) -> Resul
             failed(job.kind, &email, "SYNC_TIMEOUT".into(), message, ErrorClass::Transient)
         }
     };
-    let idle_max = Duration::from_secs(settings.int("polling.idle_max_interval_secs") as u64);
-    let recovery_every = Duration::from_secs(settings.int("recovery.interval_secs") as u64);
+    let idle_max = Duration::from_secs(settings.int(IntSetting::PollingIdleMaxIntervalSecs) as u64);
+    let recovery_every = Duration::from_secs(settings.int(IntSetting::RecoveryIntervalSecs) as u64);
     let (next, interval, disabled) = match job.kind {
         JobKind::Incoming | JobKind::Act => {
             let s = jobs::settle(store, &mb, &profile, &settings, &report, job.interval, job.push)?;
@@ -361,7 +364,7 @@ async fn run_mailbox_job(store: &mut Store, shared: &Shared, job: &Job) -> Resul
             // A mailbox-level failure (server down, login refused): the mail
             // waits; check again after the backoff base, not every few seconds.
             JobOutcome::Failed { .. } => {
-                let base = Duration::from_secs(settings.int("backoff.base_secs") as u64);
+                let base = Duration::from_secs(settings.int(IntSetting::BackoffBaseSecs) as u64);
                 (Some(job.interval.max(base)), job.interval, false)
             }
             _ => (Some(job.interval), job.interval, false),
