@@ -10,7 +10,7 @@ use crmsync_core::Store;
 use crmsync_engine::EngineError;
 use tokio::runtime::Runtime;
 
-use crate::ipc::IpcError;
+use crate::wire::IpcError;
 
 type Job = Box<dyn FnOnce(&mut Store, &Runtime) + Send>;
 

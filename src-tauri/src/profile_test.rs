@@ -7,7 +7,7 @@ use crmsync_core::secrets::Secret;
 use serde::Deserialize;
 use ts_rs::TS;
 
-use crate::ipc::{IpcError, Password, secret};
+use crate::wire::{IpcError, Password, secret};
 
 /// Test Connection form: both a user name and a password to also log in, or
 /// neither to check the connection only. The password is never stored.

@@ -20,8 +20,8 @@ use crmsync_protocols::dav::{DavClient, WriteError, ical, vcard};
 use futures::StreamExt;
 use rusqlite::Connection;
 
-use super::cycle::ActCollectionStats;
 use super::load::CrmRecord;
+use super::report::ActCollectionStats;
 use crate::error::{EngineError, Result};
 
 /// A server item as fetched.

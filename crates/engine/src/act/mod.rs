@@ -8,6 +8,7 @@ mod apply;
 pub mod cycle;
 mod listing;
 mod load;
+mod report;
 
 pub use cycle::{
     ActCollectionStats, ActSync, confirm_brake, discover, set_before_apply_hook, sync_act, sync_all_act,

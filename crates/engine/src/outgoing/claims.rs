@@ -7,8 +7,8 @@ use crmsync_core::store::send_log::{Fact, SendLog};
 use crmsync_core::time::{now, now_db};
 use crmsync_protocols::compose::compose;
 
-use super::cycle::{Ctx, OutgoingSync};
 use super::message::{envelope_recipients, outgoing_message};
+use super::pass::{Ctx, OutgoingSync};
 use crate::error::Result;
 
 /// A claimed, composed email, ready for its SMTP transaction.

@@ -13,96 +13,16 @@ use crmsync_core::time::{now, now_db, to_db};
 use crmsync_core::{CoreError, ErrorClass, Store};
 use crmsync_protocols::ProtocolError;
 use crmsync_protocols::smtp::SmtpClient;
-use serde::Serialize;
 use tracing::{Instrument as _, info, info_span, warn};
 
 use super::claims::Claims;
+use super::pass::Ctx;
+pub use super::pass::OutgoingSync;
 use super::sent_folder::{SentFolder, file_copies, recover_stuck, sent_folder_settings, unverifiable};
 use crate::connect;
 use crate::error::{EngineError, Result};
-use crate::outcome::{RunCounts, RunOutcome};
+use crate::outcome::RunOutcome;
 use crate::permits::ConnectionPermits;
-
-/// The result of one outgoing pass for one mailbox.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct OutgoingSync {
-    /// Mailbox address.
-    pub mailbox: String,
-    /// How it ended (`result`, `code`, `message` in JSON): ok, failed (a
-    /// mailbox-level failure: the mail waits) or skipped.
-    #[serde(flatten)]
-    pub outcome: RunOutcome,
-    /// Emails the server accepted.
-    pub sent: i64,
-    /// Emails that failed for good (5xx, or attempts used up).
-    pub failed: i64,
-    /// Emails that will be retried (transient failure).
-    pub retried: i64,
-    /// Emails found in the Sent folder after an interrupted send (not sent again).
-    pub recovered: i64,
-    /// Emails interrupted while sending and not in the Sent folder: sent again.
-    pub resent: i64,
-    /// Emails handed to the server whose reply never came (delivery unknown):
-    /// left in Sending, looked up in the Sent folder before any resend.
-    pub unconfirmed: i64,
-    /// Sent copies filed in the Sent folder.
-    pub copies_saved: i64,
-    /// Stopped at the per-cycle cap; more is waiting.
-    pub capped: bool,
-}
-
-impl OutgoingSync {
-    fn new(mailbox: &str) -> OutgoingSync {
-        OutgoingSync { mailbox: mailbox.to_string(), ..Default::default() }
-    }
-
-    /// The counts of a pass that ran to the end.
-    fn counts(&self) -> RunCounts {
-        RunCounts {
-            processed: self.sent + self.failed + self.retried + self.recovered + self.resent,
-            created: self.sent + self.resent,
-            failed: self.failed,
-            capped: self.capped,
-        }
-    }
-}
-
-/// What a pass over one mailbox works with.
-pub(super) struct Ctx {
-    pub(super) mailbox: Mailbox,
-    pub(super) profile: Profile,
-    pub(super) settings: Settings,
-}
-
-impl Ctx {
-    /// Raises an item alert on email `id`, when alerts of `severity` are recorded.
-    pub(super) fn item_alert(
-        &self,
-        conn: &rusqlite::Connection,
-        id: i64,
-        severity: Severity,
-        code: &str,
-        message: &str,
-    ) -> Result<()> {
-        let record = match severity {
-            Severity::Error => self.settings.bool(BoolSetting::AlertsRecordErrors),
-            Severity::Warning => self.settings.bool(BoolSetting::AlertsRecordWarnings),
-            Severity::Info => self.settings.bool(BoolSetting::AlertsRecordInfo),
-        };
-        if record {
-            alerts::raise(
-                conn,
-                &NewAlert {
-                    severity,
-                    scope: Scope::Item { mailbox_id: self.mailbox.id, activity_id: Some(id), item_ref: None },
-                    code: code.into(),
-                    message: message.into(),
-                },
-            )?;
-        }
-        Ok(())
-    }
-}
 
 /// Why a mailbox's outgoing channel is not processed now, if it is not.
 fn outgoing_due(mb: &Mailbox, profile: &Profile, require_approval: bool) -> Option<(&'static str, String)> {

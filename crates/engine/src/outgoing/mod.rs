@@ -20,11 +20,13 @@
 //!    waits until the current message's reply is read and recorded.
 //! 3. IMAP: the Sent copies of phase 2 are appended.
 //!
-//! Phases 1 and 3 are in `sent_folder.rs`.
+//! Phases 1 and 3 are in `sent_folder.rs`; what a pass works with and reports
+//! in `pass.rs`, below the others.
 
 mod claims;
 pub mod cycle;
 pub mod message;
+mod pass;
 mod sent_folder;
 
 pub use cycle::{OutgoingSync, send_due, send_due_with, send_mailbox_due};

@@ -14,8 +14,8 @@ use crmsync_protocols::settings::ServerSettings;
 use crmsync_protocols::{ImapClient, ProtocolError, SpecialUse};
 use tracing::info;
 
-use super::cycle::{Ctx, OutgoingSync};
 use super::message::outgoing_message;
+use super::pass::{Ctx, OutgoingSync};
 use crate::connect;
 use crate::error::Result;
 

@@ -21,41 +21,11 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use super::idle;
-use super::jobs::{JobKind, JobOutcome, JobReport};
+use super::jobs::{JobKind, JobOutcome};
+use super::shared::{Done, EngineEvent, EngineOptions, Msg, Published, Shared};
 use super::worker::{self, Job, QueueKind};
 use crate::error::{EngineError, Result};
-use crate::handle::{EngineEvent, EngineOptions, Published, Shared};
 use crate::test_enable::TestReport;
-
-/// Messages to the scheduler: commands from the handle, results from the
-/// workers, news from the IDLE watchers.
-#[derive(Debug)]
-pub(crate) enum Msg {
-    SyncNow(Option<String>),
-    Pause,
-    Resume,
-    Shutdown,
-    TestEnable(String, oneshot::Sender<Result<TestReport>>),
-    Started { mailbox_id: i64 },
-    Done(Box<Done>),
-    IdleUp { mailbox_id: i64 },
-    IdleNews { mailbox_id: i64 },
-    IdleEnded { mailbox_id: i64, unsupported: bool, error: Option<String> },
-}
-
-/// A finished job, as the worker reports it.
-#[derive(Debug)]
-pub(crate) struct Done {
-    pub mailbox_id: i64,
-    pub kind: JobKind,
-    pub report: Option<JobReport>,
-    /// Next run of this channel (None: stopped or unchanged).
-    pub next: Option<Duration>,
-    pub interval: Duration,
-    pub disabled: bool,
-    /// The mailbox as stored after the job (None: removed meanwhile).
-    pub mailbox: Option<Mailbox>,
-}
 
 /// The host name for the lease.
 pub(crate) fn host_name() -> String {
@@ -187,7 +157,7 @@ struct Scheduler {
     next_heartbeat: Instant,
     alert_watermark: String,
     alert_counts: HashMap<i64, i64>,
-    last_depths: Option<crate::handle::QueueDepths>,
+    last_depths: Option<super::shared::QueueDepths>,
     pending_tests: Vec<(String, oneshot::Sender<Result<TestReport>>)>,
 }
 

@@ -12,8 +12,8 @@ use crmsync_core::store::lease;
 use tracing::{debug, warn};
 
 use super::engine;
+use super::shared::EngineOptions;
 use crate::error::{EngineError, Result};
-use crate::handle::EngineOptions;
 
 /// The store's lease, held until dropped; a thread of its own keeps its
 /// heartbeat fresh so a long pass is never taken for a crashed one.

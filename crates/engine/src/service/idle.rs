@@ -11,10 +11,10 @@ use crmsync_core::store::{mailboxes, profiles};
 use crmsync_protocols::{IdleOutcome, ImapClient};
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::engine::Msg;
+use super::shared::Msg;
+use super::shared::Shared;
 use crate::connect;
 use crate::error::{EngineError, Result};
-use crate::handle::Shared;
 
 /// Watches the Inbox of a mailbox until an error (or until aborted).
 pub(crate) async fn watch(

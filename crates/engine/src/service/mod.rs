@@ -9,4 +9,5 @@ pub mod hold;
 mod idle;
 pub mod jobs;
 pub mod policy;
+pub(crate) mod shared;
 mod worker;

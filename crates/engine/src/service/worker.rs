@@ -17,10 +17,10 @@ use futures::FutureExt;
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tracing::{error, warn};
 
-use super::engine::{Done, Msg};
 use super::jobs::{self, JobKind, JobOutcome, JobReport};
+use super::shared::Shared;
+use super::shared::{Done, Msg};
 use crate::error::{EngineError, Result};
-use crate::handle::Shared;
 use crate::test_enable::{self, TestReport};
 
 /// The code of the error and alert a panicked job leaves.
