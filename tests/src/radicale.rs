@@ -183,25 +183,7 @@ impl Radicale {
         headers: &[(&str, &str)],
         body: Option<String>,
     ) -> Result<DavResponse> {
-        let context = format!("{method} {path}");
-        let method = Method::from_bytes(method.as_bytes()).map_err(|e| HarnessError::Invalid {
-            server: SERVER,
-            detail: format!("method {method:?}: {e}"),
-        })?;
-        let mut request = self.http.request(method, self.url(path)).basic_auth(user, Some(password));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some(body) = body {
-            request = request.body(body);
-        }
-        let http_err = |source| HarnessError::Http { server: SERVER, context: context.clone(), source };
-        let response = request.send().await.map_err(http_err)?;
-        let status = response.status().as_u16();
-        let etag =
-            response.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok()).map(String::from);
-        let body = response.text().await.map_err(http_err)?;
-        Ok(DavResponse { status, etag, body })
+        send(&self.http, SERVER, method, &self.url(path), Some((user, password)), headers, body).await
     }
 
     /// PUT a calendar object or vCard (`content_type` e.g. `text/calendar` or
@@ -269,4 +251,36 @@ impl Radicale {
         let headers = [("Content-Type", "application/xml; charset=utf-8")];
         self.request("MKCOL", user, password, path, &headers, Some(body)).await
     }
+}
+
+/// Sends one HTTP request to a DAV test server (`server` names it in errors),
+/// with basic auth when `auth` is given; returns status, ETag and body.
+pub(crate) async fn send(
+    http: &reqwest::Client,
+    server: &'static str,
+    method: &str,
+    url: &str,
+    auth: Option<(&str, &str)>,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+) -> Result<DavResponse> {
+    let context = format!("{method} {url}");
+    let method = Method::from_bytes(method.as_bytes())
+        .map_err(|e| HarnessError::Invalid { server, detail: format!("method {method:?}: {e}") })?;
+    let mut request = http.request(method, url);
+    if let Some((user, password)) = auth {
+        request = request.basic_auth(user, Some(password));
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(body) = body {
+        request = request.body(body);
+    }
+    let http_err = |source| HarnessError::Http { server, context: context.clone(), source };
+    let response = request.send().await.map_err(http_err)?;
+    let status = response.status().as_u16();
+    let etag = response.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok()).map(String::from);
+    let body = response.text().await.map_err(http_err)?;
+    Ok(DavResponse { status, etag, body })
 }

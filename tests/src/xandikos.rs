@@ -14,8 +14,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use reqwest::Method;
-
 use crate::error::{HarnessError, Result};
 use crate::ports::{LOOPBACK, free_port, log_shows_port_clash, probe_line};
 use crate::process::{ServerProcess, server_dir, write_file};
@@ -138,25 +136,7 @@ impl Xandikos {
         headers: &[(&str, &str)],
         body: Option<String>,
     ) -> Result<DavResponse> {
-        let context = format!("{method} {path}");
-        let method = Method::from_bytes(method.as_bytes()).map_err(|e| HarnessError::Invalid {
-            server: SERVER,
-            detail: format!("method {method:?}: {e}"),
-        })?;
-        let mut request = self.http.request(method, self.url(path));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some(body) = body {
-            request = request.body(body);
-        }
-        let http_err = |source| HarnessError::Http { server: SERVER, context: context.clone(), source };
-        let response = request.send().await.map_err(http_err)?;
-        let status = response.status().as_u16();
-        let etag =
-            response.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok()).map(String::from);
-        let body = response.text().await.map_err(http_err)?;
-        Ok(DavResponse { status, etag, body })
+        crate::radicale::send(&self.http, SERVER, method, &self.url(path), None, headers, body).await
     }
 
     /// PUT a calendar object or vCard (`content_type` e.g. `text/calendar` or `text/vcard`).
