@@ -108,3 +108,95 @@ fn random_kills_while_sending_a_thousand_emails_cost_at_most_one_duplicate_each_
     assert!(twice <= kills, "seed {seed}: {twice} duplicates after {kills} kills");
     eprintln!("{kills} kills, {twice} duplicates, {EMAILS} emails each delivered");
 }
+
+/// The same with two mailboxes sending at once: `crmsync run` (two outgoing
+/// workers by default, so two SMTP sessions in parallel) killed with SIGKILL
+/// at random moments and started again. A kill interrupts at most one
+/// session per mailbox, so at most two duplicates per kill, never a third copy.
+#[test]
+fn random_kills_of_the_service_while_two_mailboxes_send_at_once_cost_at_most_one_duplicate_per_session() {
+    const PER_MAILBOX: usize = 300;
+    const SERVICE_KILLS: usize = 8;
+    let o = Office::new();
+    o.env.ok(&["settings", "set", "outgoing.sending_retry_interval_secs", "1"]);
+    o.env.ok(&["settings", "set", "polling.outgoing_interval_secs", "1"]);
+    let carol = o.dovecot.address("carol");
+    o.dovecot.add_user("carol", outgoing_support::PW).unwrap();
+    o.env.ok(&["user", "add", &carol, "--name", "Carol Cruz"]);
+    let out = o.env.run_stdin(
+        &["mailbox", "add", &carol, "--profile", "Office", "--track", "responses", "--password-stdin"],
+        outgoing_support::PW,
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(o.env.json(&["mailbox", "test-enable", &carol])["overall"], "success");
+
+    let mut store = o.env.store();
+    let mut mids = Vec::new();
+    for i in 0..PER_MAILBOX {
+        for from in [&o.alice, &carol] {
+            let input = SendInput {
+                from: from.clone(),
+                to: vec![o.bob.clone()],
+                subject: format!("parallel {i}"),
+                body: Some("hello".into()),
+                ..Default::default()
+            };
+            mids.push(outgoing::send(&mut store, &input).unwrap().message_id.unwrap());
+        }
+    }
+    drop(store);
+
+    let seed =
+        std::env::var("CRMSYNC_RANDOM_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
+        });
+    eprintln!("CRMSYNC_RANDOM_KILL_SEED={seed}");
+    let mut moments = Moments(seed);
+    let mut kills = 0;
+    for _ in 0..SERVICE_KILLS {
+        let mut service = o.env.cmd(&["run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(moments.next_ms(800, 2500)));
+        if service.try_wait().unwrap().is_none() {
+            service.kill().unwrap(); // SIGKILL: its lease is left behind, like a crash's
+            kills += 1;
+        }
+        service.wait().unwrap();
+        // A killed holder's lease is taken over once its process is gone.
+    }
+    assert!(kills >= SERVICE_KILLS / 2, "most runs must be killed ({kills} of {SERVICE_KILLS})");
+
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        std::thread::sleep(Duration::from_millis(1100));
+        let out = o.env.run(&["sync"]);
+        assert!(out.status.code().is_some(), "a clean pass died: {:?}", out.status);
+        let left =
+            o.env.count("SELECT count(*) FROM emails WHERE direction = 'outgoing' AND status != 'sent'");
+        if left == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{left} emails still not sent");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let counts = loop {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for m in o.folder("bob", "INBOX") {
+            if let Some(id) = mime::parse(&m).ok().and_then(|p| p.message_id) {
+                *counts.entry(id).or_default() += 1;
+            }
+        }
+        if mids.iter().all(|m| counts.contains_key(m)) || Instant::now() > deadline {
+            break counts;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let lost = mids.iter().filter(|m| !counts.contains_key(*m)).count();
+    assert_eq!(lost, 0, "seed {seed}: emails never arrived");
+    let twice = mids.iter().filter(|m| counts[*m] == 2).count();
+    assert_eq!(mids.iter().filter(|m| counts[*m] > 2).count(), 0, "seed {seed}: a third copy");
+    assert!(
+        twice <= 2 * kills,
+        "seed {seed}: {twice} duplicates after {kills} kills of two parallel sessions"
+    );
+    eprintln!("{kills} service kills, {twice} duplicates, {} emails each delivered", mids.len());
+}
