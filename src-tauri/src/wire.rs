@@ -23,8 +23,9 @@ pub enum IpcError {
     Invalid { field: String, message: String },
     /// What was asked for does not exist.
     NotFound { message: String },
-    /// A mail server failed; `code` is stable, `hint` says what to do.
-    Server { code: String, message: String, hint: String },
+    /// A mail server failed; `code` is stable, `hint` says what to do and
+    /// `action` names it when the admin has something to do.
+    Server { code: String, message: String, hint: String, action: Option<hints::Action> },
     /// Another crmsync (the `crmsync run` service) holds the store's lease.
     LeaseHeld { message: String },
     /// Anything else.
@@ -50,7 +51,12 @@ impl From<EngineError> for IpcError {
             | EngineError::CredentialsRequired { .. }
             | EngineError::Unsupported(_)) => {
                 let code = e.code();
-                IpcError::Server { hint: hints::hint(&code), code, message: e.to_string() }
+                IpcError::Server {
+                    hint: hints::hint(&code),
+                    action: hints::action(&code),
+                    code,
+                    message: e.to_string(),
+                }
             }
             e @ EngineError::LeaseHeld { .. } => {
                 IpcError::LeaseHeld { message: crate::engine::lease_message(&e).unwrap_or_default() }

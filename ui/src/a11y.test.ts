@@ -104,6 +104,7 @@ const alert: Alert = {
   code: "SMTP_AUTH_FAILED",
   message: "SMTP server mail.example.com:587 rejected the login of anna@example.com",
   hint: "Update the password.",
+  action: "enter_password",
   first_seen: T,
   last_seen: T,
   count: 2,
@@ -156,14 +157,14 @@ const settings: Entry[] = [
 const report: TestReport = {
   mailbox: "anna@example.com",
   overall: "failure",
-  channels: [{ channel: "incoming", status: "failure", enabled: false, code: "IMAP_AUTH_FAILED", message: "rejected", hint: "Update the password." }],
+  channels: [{ channel: "incoming", status: "failure", enabled: false, code: "IMAP_AUTH_FAILED", message: "rejected", hint: "Update the password.", action: "enter_password" }],
 };
 const connectionTest: ConnectionTest = {
   profile: "Office",
   ok: false,
   login_as: null,
   servers: [
-    { proto: "IMAP", role: "incoming", host: "mail.example.com", port: 993, security: "tls", ok: false, login: false, code: "TLS_CERT_INVALID", message: "not trusted", hint: "Install the CA.", elapsed_ms: 12 },
+    { proto: "IMAP", role: "incoming", host: "mail.example.com", port: 993, security: "tls", ok: false, login: false, code: "TLS_CERT_INVALID", message: "not trusted", hint: "Install the CA.", action: null, elapsed_ms: 12 },
   ],
 };
 

@@ -24,6 +24,13 @@ email: string | null,
 phone: string | null, };
 
 /**
+ * Something the admin does about an alert, named once; the CLI and the
+ * desktop each say how to do it there.
+ */
+
+export type Action = "enter_password" | "approve_mailbox" | "enable_mailbox" | "confirm_mass_delete" | "add_forward_mailbox";
+
+/**
  * Filter of the Activities page.
  */
 
@@ -177,9 +184,13 @@ code: string,
  */
 message: string, 
 /**
- * What to do about it.
+ * What to do about it, in words that suit every front end.
  */
 hint: string, 
+/**
+ * What the admin does about it, if anything; each front end words it.
+ */
+action: Action | null, 
 /**
  * First seen.
  */
@@ -287,7 +298,11 @@ message: string,
 /**
  * What to do about a failure.
  */
-hint: string | null, };
+hint: string | null, 
+/**
+ * What the admin does about the failure, if anything; each front end words it.
+ */
+action: Action | null, };
 
 /**
  * Per-channel state of a mailbox.
@@ -527,7 +542,7 @@ export type IncomingMethod = "server-side" | "forward" | "none";
  * field to mark (the same kebab-case names the CLI options have).
  */
 
-export type IpcError = { "kind": "invalid", field: string, message: string, } | { "kind": "not_found", message: string, } | { "kind": "server", code: string, message: string, hint: string, } | { "kind": "lease_held", message: string, } | { "kind": "internal", message: string, };
+export type IpcError = { "kind": "invalid", field: string, message: string, } | { "kind": "not_found", message: string, } | { "kind": "server", code: string, message: string, hint: string, action: Action | null, } | { "kind": "lease_held", message: string, } | { "kind": "internal", message: string, };
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
 
@@ -1227,6 +1242,10 @@ message: string,
  * What to do about a failure.
  */
 hint: string | null, 
+/**
+ * What the admin does about the failure, if anything; each front end words it.
+ */
+action: Action | null, 
 /**
  * How long the check took, milliseconds.
  */

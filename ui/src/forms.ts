@@ -1,4 +1,5 @@
 import type { IpcError } from "./bindings";
+import { whatToDo } from "./hints";
 
 /** Raw text of a form, by control name. */
 export type Values = Record<string, string>;
@@ -30,7 +31,7 @@ export function describeError(e: unknown): string {
     case "invalid":
       return `${err.field}: ${err.message}`;
     case "server":
-      return `${err.code}: ${err.message}. ${err.hint}`;
+      return `${err.code}: ${err.message}. ${whatToDo(err.hint, err.action)}`;
     default:
       return err.message;
   }

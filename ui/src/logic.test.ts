@@ -5,7 +5,8 @@ import { parseRoute, routeHash, type Route } from "./router";
 import { groupOf } from "./pages/settings";
 import { kindLabel, profileFields, toProfileForm } from "./pages/profiles";
 import { toMailboxForm } from "./pages/mailboxes";
-import type { Health } from "./bindings";
+import type { Action, Health } from "./bindings";
+import { actionWords, whatToDo } from "./hints";
 
 const HEALTHS: Health[] = ["ok", "syncing", "warning", "error", "disabled", "not_configured"];
 
@@ -69,8 +70,11 @@ describe("forms", () => {
   });
   it("describes every error kind in words", () => {
     expect(describeError({ kind: "invalid", field: "timeout", message: "0 is outside 1-600" })).toBe("timeout: 0 is outside 1-600");
-    expect(describeError({ kind: "server", code: "IMAP_AUTH_FAILED", message: "login refused", hint: "Check the password." })).toBe(
-      "IMAP_AUTH_FAILED: login refused. Check the password.",
+    expect(describeError({ kind: "server", code: "CONNECTION_REFUSED", message: "refused", hint: "Check the port.", action: null })).toBe(
+      "CONNECTION_REFUSED: refused. Check the port.",
+    );
+    expect(describeError({ kind: "server", code: "IMAP_AUTH_FAILED", message: "login refused", hint: "The server refused the password.", action: "enter_password" })).toMatch(
+      /^IMAP_AUTH_FAILED: login refused\. The server refused the password\. On the mailbox's page/,
     );
     expect(describeError(new Error("boom"))).toBe("boom");
     expect(asIpcError("x")).toEqual({ kind: "internal", message: "x" });
@@ -125,5 +129,22 @@ describe("Exchange is not offered as working", () => {
     expect(profileFields("exchange").find((f) => f.name === "kind")?.help).toMatch(/cannot sync/);
     expect(kindLabel("exchange")).toBe("exchange (not supported yet)");
     expect(kindLabel("pop3-smtp")).toBe("pop3-smtp");
+  });
+});
+
+describe("what to do is said in the window's words", () => {
+  const actions: Action[] = ["enter_password", "approve_mailbox", "enable_mailbox", "confirm_mass_delete", "add_forward_mailbox"];
+
+  it("every action has window words that name no command and no flag", () => {
+    for (const a of actions) {
+      const w = actionWords(a);
+      expect(w.length).toBeGreaterThan(10);
+      expect(w).not.toMatch(/--|`|crmsync (mailbox|profile|settings)/);
+    }
+  });
+
+  it("the hint comes first, then the action; no action adds nothing", () => {
+    expect(whatToDo("The server refused the password.", "enter_password")).toMatch(/^The server refused the password\. On the mailbox's page/);
+    expect(whatToDo("Nothing answers.", null)).toBe("Nothing answers.");
   });
 });

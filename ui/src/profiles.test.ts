@@ -14,6 +14,7 @@ const imap: ServerCheck = {
   code: null,
   message: "IMAP mail.example.com:993 answered over TLS; login as anna@example.com and INBOX (3 messages) OK",
   hint: null,
+  action: null,
   elapsed_ms: 41,
 };
 const smtp: ServerCheck = {
@@ -26,6 +27,7 @@ const smtp: ServerCheck = {
   code: "CONNECTION_REFUSED",
   message: "cannot connect to SMTP server mail.example.com:2525: connection refused",
   hint: "Nothing answers on that host and port. Check the port, and that the mail server is running; crmsync retries by itself.",
+  action: null,
   elapsed_ms: 2,
 };
 

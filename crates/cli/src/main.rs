@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod hints;
 mod output;
 mod secrets;
 

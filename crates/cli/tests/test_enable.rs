@@ -293,3 +293,28 @@ fn test_enable_does_not_pass_act_on_an_exchange_profile_even_with_a_working_dav_
     );
     assert!(act["message"].as_str().unwrap().contains("Exchange"), "{act:#}");
 }
+
+/// The hint says what to do in words for any front end and names the action;
+/// the command line adds its own command for it (the desktop says it in the
+/// window's words: ui/src/hints.ts).
+#[test]
+fn a_refused_password_names_the_action_and_the_cli_gives_its_command() {
+    let s = servers();
+    let env = env_for(&s, true, s.dovecot.imaps_port());
+    let alice = s.dovecot.address("alice");
+    add_mailbox(&env, &alice, Some("Wrong-Pa55"));
+    let (_, report) = test_enable(&env, &alice);
+    let incoming = channel(&report, "incoming");
+    assert_eq!(incoming["action"], "enter_password", "{incoming:#}");
+    let hint = incoming["hint"].as_str().unwrap();
+    assert!(!hint.contains("--") && !hint.contains("crmsync mailbox"), "{hint}");
+
+    let out = env.run(&["mailbox", "test-enable", &alice]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("crmsync mailbox update {alice} --password-stdin")), "{text}");
+    let alerts = env.json(&["alert", "list", "--mailbox", &alice]);
+    let auth = alerts.as_array().unwrap().iter().find(|a| a["code"] == "IMAP_AUTH_FAILED").unwrap();
+    assert_eq!(auth["action"], "enter_password");
+    let listed = env.ok(&["alert", "list", "--mailbox", &alice]);
+    assert!(listed.contains(&format!("crmsync mailbox test-enable {alice}")), "{listed}");
+}

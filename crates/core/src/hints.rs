@@ -1,4 +1,55 @@
-//! "What to do" for every alert code, in the admin's words.
+//! "What to do" for every alert code, in the admin's words, whatever the
+//! front end: the text names no command, flag or button. When the admin has
+//! something to do, [`action`] names it, and each front end says it in its own
+//! words (the CLI its command, the window its page and button).
+
+use serde::{Deserialize, Serialize};
+
+/// Something the admin does about an alert, named once; the CLI and the
+/// desktop each say how to do it there.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Enter the mailbox's (or profile's) current password, then Test & Enable.
+    EnterPassword,
+    /// Approve the mailbox's email address.
+    ApproveMailbox,
+    /// Enable the mailbox again now.
+    EnableMailbox,
+    /// Confirm the mass delete the brake holds.
+    ConfirmMassDelete,
+    /// Add a mailbox for the forwarding user.
+    AddForwardMailbox,
+}
+
+impl Action {
+    /// Every action (for tests of the front ends' words).
+    pub const ALL: [Action; 5] = [
+        Action::EnterPassword,
+        Action::ApproveMailbox,
+        Action::EnableMailbox,
+        Action::ConfirmMassDelete,
+        Action::AddForwardMailbox,
+    ];
+}
+
+/// What the admin does about `code`, if anything (codes matched as in [`hint`]).
+pub fn action(code: &str) -> Option<Action> {
+    const ACTIONS: &[(&str, Action)] = &[
+        ("AUTH_FAILED", Action::EnterPassword),
+        ("CREDENTIALS_REQUIRED", Action::EnterPassword),
+        ("NOT_APPROVED", Action::ApproveMailbox),
+        ("MAILBOX_DISABLED", Action::EnableMailbox),
+        ("ACT_MASS_DELETE_HELD", Action::ConfirmMassDelete),
+        ("FORWARD_SENDER_UNKNOWN", Action::AddForwardMailbox),
+    ];
+    ACTIONS.iter().find(|(k, _)| matches(code, k)).map(|(_, a)| *a)
+}
+
+fn matches(code: &str, key: &str) -> bool {
+    code == key || code.strip_suffix(key).is_some_and(|p| p.ends_with('_'))
+}
 
 /// The hint for an alert code; codes are matched by suffix so protocol
 /// prefixes (`IMAP_`, `POP3_`, `SMTP_`, `DAV_`) share one text.
@@ -6,7 +57,7 @@ pub fn hint(code: &str) -> String {
     let table: &[(&str, &str)] = &[
         (
             "AUTH_FAILED",
-            "The server refused the user name or password. Update the mailbox (or profile) password with --password-stdin, then run Test & Enable.",
+            "The server refused the user name or password. Enter the current password of the mailbox (or of the profile, when it logs in for every mailbox), then run Test & Enable.",
         ),
         (
             "AUTH_MECHANISM_UNAVAILABLE",
@@ -73,19 +124,16 @@ pub fn hint(code: &str) -> String {
         ),
         (
             "FORWARD_SENDER_UNKNOWN",
-            "A forward mailbox received mail forwarded by an address with no CRM mailbox. Add a mailbox for that user with --incoming forward.",
+            "A forward mailbox received mail forwarded by an address with no CRM mailbox. Add a mailbox for that user whose incoming email comes through the forward mailbox.",
         ),
         (
             "CREDENTIALS_REQUIRED",
-            "This mailbox has no password yet (for example after a migration). Set it with `crmsync mailbox update EMAIL --password-stdin`, then run Test & Enable.",
+            "This mailbox has no password yet (for example after a migration). Enter its password, then run Test & Enable.",
         ),
-        (
-            "NOT_APPROVED",
-            "The organization processes email only for approved mailboxes. Approve it with `crmsync mailbox approve EMAIL`.",
-        ),
+        ("NOT_APPROVED", "The organization processes email only for approved mailboxes. Approve this one."),
         (
             "MAILBOX_DISABLED",
-            "crmsync stopped this mailbox after repeated transient failures. It re-tests the server by itself (recovery.* settings) and re-enables the mailbox when the server is back; `crmsync mailbox enable EMAIL` re-enables it now.",
+            "crmsync stopped this mailbox after repeated transient failures. It re-tests the server by itself and re-enables the mailbox when the server is back; enable it now if the server is known to work again.",
         ),
         (
             "MAILBOX_RECOVERED",
@@ -129,7 +177,7 @@ pub fn hint(code: &str) -> String {
         ),
         (
             "ACT_MASS_DELETE_HELD",
-            "Most of a synced calendar, task list or address book was deleted on one side, so crmsync did not mirror the deletes. If that was intended, run `crmsync mailbox act-confirm EMAIL`; otherwise restore the items and nothing is lost.",
+            "Most of a synced calendar, task list or address book was deleted on one side, so crmsync did not mirror the deletes. If that was intended, confirm the deletes; otherwise restore the items and nothing is lost.",
         ),
         (
             "ITEM_REJECTED",
@@ -150,7 +198,46 @@ pub fn hint(code: &str) -> String {
     ];
     table
         .iter()
-        .find(|(k, _)| code == *k || code.ends_with(&format!("_{k}")))
+        .find(|(k, _)| matches(code, k))
         .map(|(_, h)| h.to_string())
         .unwrap_or_else(|| "See the message; if it repeats, check the mailbox's Test & Enable result.".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CODES: &[&str] = &[
+        "IMAP_AUTH_FAILED",
+        "SMTP_AUTH_FAILED",
+        "CREDENTIALS_REQUIRED",
+        "NOT_APPROVED",
+        "MAILBOX_DISABLED",
+        "ACT_MASS_DELETE_HELD",
+        "FORWARD_SENDER_UNKNOWN",
+        "PLAINTEXT_REFUSED",
+        "TLS_CERT_INVALID",
+        "MESSAGE_TOO_LARGE",
+        "RESPONSE_TOO_LARGE",
+        "DELIVERY_UNKNOWN",
+        "UNKNOWN_CODE",
+    ];
+
+    #[test]
+    fn no_hint_names_a_command_or_a_flag() {
+        for code in CODES {
+            let h = hint(code);
+            assert!(!h.contains("--") && !h.contains("crmsync mailbox") && !h.contains('`'), "{code}: {h}");
+        }
+    }
+
+    #[test]
+    fn the_codes_that_need_the_admin_name_their_action_and_prefixes_share_it() {
+        assert_eq!(action("IMAP_AUTH_FAILED"), Some(Action::EnterPassword));
+        assert_eq!(action("DAV_AUTH_FAILED"), Some(Action::EnterPassword));
+        assert_eq!(action("NOT_APPROVED"), Some(Action::ApproveMailbox));
+        assert_eq!(action("ACT_MASS_DELETE_HELD"), Some(Action::ConfirmMassDelete));
+        assert_eq!(action("CONNECTION_REFUSED"), None);
+        assert_eq!(action("XAUTH_FAILED"), None, "a suffix counts only after an underscore");
+    }
 }

@@ -30,6 +30,8 @@ pub struct ChannelResult {
     pub message: String,
     /// What to do about a failure.
     pub hint: Option<String>,
+    /// What the admin does about the failure, if anything; each front end words it.
+    pub action: Option<hints::Action>,
 }
 
 /// The result of Test & Enable for one mailbox.
@@ -52,6 +54,7 @@ fn not_configured(channel: &str) -> ChannelResult {
         code: None,
         message: "not configured for server-side synchronization".into(),
         hint: None,
+        action: None,
     }
 }
 
@@ -64,6 +67,7 @@ fn outcome(channel: &str, r: Result<String>) -> ChannelResult {
             code: None,
             message,
             hint: None,
+            action: None,
         },
         Err(e) => {
             let code = e.code();
@@ -72,6 +76,7 @@ fn outcome(channel: &str, r: Result<String>) -> ChannelResult {
                 status: ChannelStatus::Failure,
                 enabled: false,
                 hint: Some(hints::hint(&code)),
+                action: hints::action(&code),
                 code: Some(code),
                 message: e.to_string(),
             }
@@ -186,6 +191,7 @@ pub async fn test_and_enable_mailbox(store: &mut Store, mb: Mailbox) -> Result<T
             mb.data.email
         ),
         hint: Some(hints::hint("NOT_APPROVED")),
+        action: hints::action("NOT_APPROVED"),
     };
     let incoming = if mb.data.incoming_method != IncomingMethod::ServerSide {
         not_configured("incoming")

@@ -1,4 +1,5 @@
 import { call } from "../api";
+import { whatToDo } from "../hints";
 import { fieldValue, h } from "../dom";
 import { empty, field, messageArea, page, severityBadge, showError, showMessage, table, when } from "../ui";
 
@@ -48,7 +49,7 @@ export async function alertsPage(): Promise<HTMLElement> {
                 h("code", {}, a.code),
                 a.mailbox ?? a.profile ?? a.scope,
                 a.message,
-                a.hint,
+                whatToDo(a.hint, a.action),
                 `${a.count}×, last ${when(a.last_seen)}`,
                 a.acknowledged ? "acknowledged" : ack(a.id, `Acknowledge alert ${a.code} ${a.mailbox ?? ""}`),
               ]),

@@ -1,4 +1,5 @@
 import { call } from "../api";
+import { whatToDo } from "../hints";
 import type { StatusView } from "../bindings";
 import { h } from "../dom";
 import { trayLook } from "../health";
@@ -80,7 +81,7 @@ export async function dashboardPage(): Promise<HTMLElement> {
   const alerts = s.recent_alerts.length
     ? table(
         ["Severity", "Code", "Subject", "What to do", "Last seen"],
-        s.recent_alerts.map((a) => [severityBadge(a.severity), a.code, a.mailbox ?? a.profile ?? a.scope, a.hint, when(a.last_seen)]),
+        s.recent_alerts.map((a) => [severityBadge(a.severity), a.code, a.mailbox ?? a.profile ?? a.scope, whatToDo(a.hint, a.action), when(a.last_seen)]),
         "Recent alerts",
       )
     : empty("No open alerts.");

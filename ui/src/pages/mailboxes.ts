@@ -1,4 +1,5 @@
 import { call } from "../api";
+import { whatToDo } from "../hints";
 import type { Mailbox, MailboxForm, TestReport } from "../bindings";
 import { fieldValue, h } from "../dom";
 import { changedFields, type Values } from "../forms";
@@ -125,7 +126,7 @@ export function testReport(r: TestReport): HTMLElement {
     h("h2", {}, `Test & Enable: ${r.overall === "success" ? "✔ passed" : r.overall === "failure" ? "✖ failed" : "○ nothing to test"}`),
     table(
       ["Channel", "Result", "Enabled", "Details", "What to do"],
-      r.channels.map((c) => [c.channel, c.status, c.enabled ? "yes" : "no", (c.code ? `${c.code}: ` : "") + c.message, c.hint ?? ""]),
+      r.channels.map((c) => [c.channel, c.status, c.enabled ? "yes" : "no", (c.code ? `${c.code}: ` : "") + c.message, whatToDo(c.hint, c.action)]),
       "Channels",
     ),
   );
@@ -199,7 +200,7 @@ export async function mailboxPage(email: string): Promise<HTMLElement> {
   const alerts = d.alerts.length
     ? table(
         ["Severity", "Code", "Message", "What to do", "Seen", "Status"],
-        d.alerts.map((a) => [severityBadge(a.severity), a.code, a.message, a.hint, `${a.count}× , last ${when(a.last_seen)}`, a.acknowledged ? "acknowledged" : "open"]),
+        d.alerts.map((a) => [severityBadge(a.severity), a.code, a.message, whatToDo(a.hint, a.action), `${a.count}× , last ${when(a.last_seen)}`, a.acknowledged ? "acknowledged" : "open"]),
         "Alerts of this mailbox",
       )
     : empty("No alerts.");

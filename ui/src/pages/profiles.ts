@@ -1,4 +1,5 @@
 import { call } from "../api";
+import { whatToDo } from "../hints";
 import type { ConnectionTest, ConnectionTestForm, Profile, ProfileForm } from "../bindings";
 import { fieldValue, h } from "../dom";
 import { changedFields, type Values } from "../forms";
@@ -118,7 +119,7 @@ export function connectionTestReport(t: ConnectionTest): HTMLElement {
             s.login ? "tested" : "not tested",
             `${s.elapsed_ms} ms`,
             (s.code ? `${s.code}: ` : "") + s.message,
-            s.hint ?? "",
+            whatToDo(s.hint, s.action),
           ]),
           "Servers tested",
         )

@@ -26,7 +26,8 @@ pub fn run(ctx: &Ctx, store: &mut Store, cmd: AlertCmd) -> Result<(), CliError> 
                     "#{} {} {} [{}] {} (x{}, last {})",
                     a.id, a.severity, about, a.code, a.message, a.count, a.last_seen
                 );
-                println!("    what to do: {}", a.hint);
+                let subject = a.mailbox.as_deref().or(a.profile.as_deref());
+                println!("    what to do: {}", crate::hints::what_to_do(&a.hint, a.action, subject));
             }
             Ok(())
         }

@@ -294,7 +294,7 @@ fn print_report(r: &TestReport) {
             c.message
         );
         if let Some(h) = &c.hint {
-            println!("       what to do: {h}");
+            println!("       what to do: {}", crate::hints::what_to_do(h, c.action, Some(&r.mailbox)));
         }
         if c.enabled {
             println!("       enabled");

@@ -105,7 +105,7 @@ fn print_test(t: &ConnectionTest) {
     for s in &t.servers {
         println!("{} {}:{}: {}", s.proto, s.host, s.port, s.message);
         if let Some(h) = &s.hint {
-            println!("  what to do: {h}");
+            println!("  what to do: {}", crate::hints::what_to_do(h, s.action, None));
         }
     }
 }

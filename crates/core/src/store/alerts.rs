@@ -62,8 +62,10 @@ pub struct Alert {
     pub code: String,
     /// What happened.
     pub message: String,
-    /// What to do about it.
+    /// What to do about it, in words that suit every front end.
     pub hint: String,
+    /// What the admin does about it, if anything; each front end words it.
+    pub action: Option<crate::hints::Action>,
     /// First seen.
     pub first_seen: String,
     /// Last seen.
@@ -179,6 +181,7 @@ pub fn list(conn: &Connection, f: &Filter, hint: impl Fn(&str) -> String) -> Res
             activity_id,
             item_ref,
             hint: hint(&code),
+            action: crate::hints::action(&code),
             code,
             message,
             first_seen,

@@ -44,6 +44,8 @@ pub struct ServerCheck {
     pub message: String,
     /// What to do about a failure.
     pub hint: Option<String>,
+    /// What the admin does about the failure, if anything; each front end words it.
+    pub action: Option<hints::Action>,
     /// How long the check took, milliseconds.
     pub elapsed_ms: u32,
 }
@@ -126,11 +128,11 @@ impl Target {
 
     fn finish(self, started: Instant, outcome: std::result::Result<String, EngineError>) -> ServerCheck {
         let elapsed_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
-        let (ok, code, message, hint) = match outcome {
-            Ok(message) => (true, None, message, None),
+        let (ok, code, message, hint, action) = match outcome {
+            Ok(message) => (true, None, message, None, None),
             Err(e) => {
                 let code = e.code();
-                (false, Some(code.clone()), e.to_string(), Some(hints::hint(&code)))
+                (false, Some(code.clone()), e.to_string(), Some(hints::hint(&code)), hints::action(&code))
             }
         };
         ServerCheck {
@@ -144,6 +146,7 @@ impl Target {
             code,
             message,
             hint,
+            action,
             elapsed_ms,
         }
     }
