@@ -11,6 +11,7 @@
 # make and cc, from build-essential). CRMSYNC_FUZZ_DIR keeps the runs (default
 # target/afl-runs); a longer local run: scripts/fuzz-afl.sh 3600 mime
 set -euo pipefail
+trap 'echo "fuzz-afl: stopped at line $LINENO (exit $?)" >&2' ERR
 cd "$(dirname "$0")/.."
 
 secs="${1:-30}"
@@ -44,7 +45,9 @@ for t in "${targets[@]}"; do
     *) corpus="" ;;
   esac
   if [ -n "$corpus" ]; then
-    find "$corpus" -type f -size -16k ! -name 'LICENSE*' ! -name '*.md' | sort | head -40 |
+    # sed reads to the end (head would quit early: SIGPIPE upstream, and
+    # pipefail would end the script without a word).
+    find "$corpus" -type f -size -16k ! -name 'LICENSE*' ! -name '*.md' | sort | sed -n '1,40p' |
       while read -r f; do cp "$f" "$in/$(echo "$f" | md5sum | cut -c1-12)"; done
   fi
   for extra in "fuzz/seeds/$t" "crates/protocols/tests/fuzz-regressions/$t"; do
