@@ -1,9 +1,9 @@
 //! Issue 15, item 13: `crmsync sync` killed with SIGKILL at random moments
 //! while it sends a thousand queued emails through real Postfix into Dovecot,
-//! then clean passes. Every email arrives; an email arrives twice only when a
+//! then clean passes. Every email arrives; an extra copy arrives only when a
 //! kill interrupted the SMTP session it was in (Dovecot/Postfix do not file
 //! submissions in Sent, so the recovery's lookup cannot see the one that was
-//! on the wire): at most one duplicate per kill, never a third copy.
+//! on the wire): at most one extra copy per interrupted session.
 //!
 //! The moments come from a seed printed at the start, so a failing run can be
 //! repeated with `CRMSYNC_RANDOM_KILL_SEED=N`.
@@ -102,17 +102,17 @@ fn random_kills_while_sending_a_thousand_emails_cost_at_most_one_duplicate_each_
     };
     let lost: Vec<&String> = mids.iter().filter(|m| !counts.contains_key(*m)).collect();
     assert!(lost.is_empty(), "seed {seed}: {} emails never arrived, e.g. {:?}", lost.len(), lost.first());
-    let twice = mids.iter().filter(|m| counts[*m] == 2).count();
-    let more = mids.iter().filter(|m| counts[*m] > 2).count();
-    assert_eq!(more, 0, "seed {seed}: an email arrived three times or more");
-    assert!(twice <= kills, "seed {seed}: {twice} duplicates after {kills} kills");
-    eprintln!("{kills} kills, {twice} duplicates, {EMAILS} emails each delivered");
+    // At most one extra copy per interrupted session (an email on the wire at
+    // two kills in a row may arrive three times: once per session).
+    let extra: usize = mids.iter().map(|m| counts[m] - 1).sum();
+    assert!(extra <= kills, "seed {seed}: {extra} extra copies after {kills} kills");
+    eprintln!("{kills} kills, {extra} extra copies, {EMAILS} emails each delivered");
 }
 
 /// The same with two mailboxes sending at once: `crmsync run` (two outgoing
 /// workers by default, so two SMTP sessions in parallel) killed with SIGKILL
 /// at random moments and started again. A kill interrupts at most one
-/// session per mailbox, so at most two duplicates per kill, never a third copy.
+/// session per mailbox, so at most two extra copies per kill.
 #[test]
 fn random_kills_of_the_service_while_two_mailboxes_send_at_once_cost_at_most_one_duplicate_per_session() {
     const PER_MAILBOX: usize = 300;
@@ -192,11 +192,7 @@ fn random_kills_of_the_service_while_two_mailboxes_send_at_once_cost_at_most_one
     };
     let lost = mids.iter().filter(|m| !counts.contains_key(*m)).count();
     assert_eq!(lost, 0, "seed {seed}: emails never arrived");
-    let twice = mids.iter().filter(|m| counts[*m] == 2).count();
-    assert_eq!(mids.iter().filter(|m| counts[*m] > 2).count(), 0, "seed {seed}: a third copy");
-    assert!(
-        twice <= 2 * kills,
-        "seed {seed}: {twice} duplicates after {kills} kills of two parallel sessions"
-    );
-    eprintln!("{kills} service kills, {twice} duplicates, {} emails each delivered", mids.len());
+    let extra: usize = mids.iter().map(|m| counts[m] - 1).sum();
+    assert!(extra <= 2 * kills, "seed {seed}: {extra} extra copies after {kills} kills of two sessions");
+    eprintln!("{kills} service kills, {extra} extra copies, {} emails each delivered", mids.len());
 }
