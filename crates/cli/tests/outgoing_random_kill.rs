@@ -34,6 +34,37 @@ impl Moments {
     }
 }
 
+/// Clean `crmsync sync` passes until every email is Sent (interrupted ones
+/// wait for the sending retry interval, then for their Sent-folder check),
+/// then the copies of each Message-ID that arrived at bob.
+fn send_the_rest_and_count(o: &Office, mids: &[String]) -> HashMap<String, usize> {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        std::thread::sleep(Duration::from_millis(1100));
+        let out = o.env.run(&["sync"]);
+        assert!(out.status.code().is_some(), "a clean pass died: {:?}", out.status);
+        let left =
+            o.env.count("SELECT count(*) FROM emails WHERE direction = 'outgoing' AND status != 'sent'");
+        if left == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{left} emails still not sent");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for m in o.folder("bob", "INBOX") {
+            if let Some(id) = mime::parse(&m).ok().and_then(|p| p.message_id) {
+                *counts.entry(id).or_default() += 1;
+            }
+        }
+        if mids.iter().all(|m| counts.contains_key(m)) || Instant::now() > deadline {
+            return counts;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 #[test]
 fn random_kills_while_sending_a_thousand_emails_cost_at_most_one_duplicate_each_and_lose_nothing() {
     let o = Office::new();
@@ -71,35 +102,7 @@ fn random_kills_while_sending_a_thousand_emails_cost_at_most_one_duplicate_each_
     }
     assert!(kills >= KILLS / 2, "most runs must be killed mid-way to prove anything ({kills} of {KILLS})");
 
-    // Clean passes until every email is Sent (interrupted ones wait for the
-    // sending retry interval, then for their Sent-folder check).
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        std::thread::sleep(Duration::from_millis(1100));
-        let out = o.env.run(&["sync"]);
-        assert!(out.status.code().is_some(), "a clean pass died: {:?}", out.status);
-        let left =
-            o.env.count("SELECT count(*) FROM emails WHERE direction = 'outgoing' AND status != 'sent'");
-        if left == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{left} emails still not sent");
-    }
-
-    // What arrived, counted by Message-ID at the recipient.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let counts = loop {
-        let mut counts: HashMap<String, usize> = HashMap::new();
-        for m in o.folder("bob", "INBOX") {
-            if let Some(id) = mime::parse(&m).ok().and_then(|p| p.message_id) {
-                *counts.entry(id).or_default() += 1;
-            }
-        }
-        if mids.iter().all(|m| counts.contains_key(m)) || Instant::now() > deadline {
-            break counts;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let counts = send_the_rest_and_count(&o, &mids);
     let lost: Vec<&String> = mids.iter().filter(|m| !counts.contains_key(*m)).collect();
     assert!(lost.is_empty(), "seed {seed}: {} emails never arrived, e.g. {:?}", lost.len(), lost.first());
     // At most one extra copy per interrupted session (an email on the wire at
@@ -165,31 +168,7 @@ fn random_kills_of_the_service_while_two_mailboxes_send_at_once_cost_at_most_one
     }
     assert!(kills >= SERVICE_KILLS / 2, "most runs must be killed ({kills} of {SERVICE_KILLS})");
 
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        std::thread::sleep(Duration::from_millis(1100));
-        let out = o.env.run(&["sync"]);
-        assert!(out.status.code().is_some(), "a clean pass died: {:?}", out.status);
-        let left =
-            o.env.count("SELECT count(*) FROM emails WHERE direction = 'outgoing' AND status != 'sent'");
-        if left == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{left} emails still not sent");
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let counts = loop {
-        let mut counts: HashMap<String, usize> = HashMap::new();
-        for m in o.folder("bob", "INBOX") {
-            if let Some(id) = mime::parse(&m).ok().and_then(|p| p.message_id) {
-                *counts.entry(id).or_default() += 1;
-            }
-        }
-        if mids.iter().all(|m| counts.contains_key(m)) || Instant::now() > deadline {
-            break counts;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let counts = send_the_rest_and_count(&o, &mids);
     let lost = mids.iter().filter(|m| !counts.contains_key(*m)).count();
     assert_eq!(lost, 0, "seed {seed}: emails never arrived");
     let extra: usize = mids.iter().map(|m| counts[m] - 1).sum();
