@@ -1,19 +1,20 @@
-//! crmsync engine: the admin API shared by the CLI and the desktop shell, and
-//! (in later modules) Test & Enable, the incoming/outgoing/ACT pipelines and the
-//! scheduler.
+//! crmsync engine: the admin API shared by the CLI and the desktop shell,
+//! Test & Enable, the incoming/outgoing/ACT pipelines, the backends they talk
+//! to, and the scheduler. docs/architecture.md shows the layers.
 
 pub mod act;
 pub mod admin;
+pub mod backend;
 pub mod connect;
 pub mod error;
 pub mod handle;
 pub mod incoming;
+pub mod ingest;
 pub mod logging;
 pub mod migrate;
 pub mod outcome;
 pub mod outgoing;
 pub mod permits;
-mod probe;
 pub mod service;
 pub mod test_enable;
 

@@ -3,7 +3,7 @@
 //! enable the channels that passed, and say precisely why the others failed.
 
 use crmsync_core::model::{
-    Approval, ChannelMethod, ChannelStatus, IncomingMethod, Mailbox, Profile, ProfileKind, Severity,
+    Approval, ChannelMethod, ChannelStatus, IncomingMethod, Mailbox, Profile, Severity,
 };
 use crmsync_core::store::alerts::{self, NewAlert, Scope};
 use crmsync_core::store::mailbox_state::{self, Channel};
@@ -11,8 +11,9 @@ use crmsync_core::store::{mailboxes, profiles, settings as stored_settings};
 use crmsync_core::{CoreError, Store, hints};
 use serde::Serialize;
 
-use crate::error::{EngineError, Result};
-use crate::{connect, probe};
+use crate::backend::factory;
+use crate::connect;
+use crate::error::Result;
 
 /// The result of testing one channel.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -87,83 +88,46 @@ fn outcome(channel: &str, r: Result<String>) -> ChannelResult {
 /// Tests the incoming server of a mailbox with its credentials (Test & Enable
 /// and the recovery re-test): log in and look at INBOX or the maildrop.
 pub(crate) async fn test_incoming(store: &Store, mb: &Mailbox, profile: &Profile) -> Result<String> {
-    if profile.data.kind == ProfileKind::Exchange {
-        return Err(EngineError::Unsupported(
-            "Exchange (EWS) mailboxes are not supported by this version of crmsync".into(),
-        ));
-    }
-    let ep = profile.data.incoming.as_ref().ok_or_else(|| {
-        EngineError::Unsupported(format!("profile '{}' has no incoming server", profile.data.name))
-    })?;
-    let s = connect::server_settings(store, mb, profile, ep)?;
-    let found = probe::incoming(profile.data.kind, &s, true).await?;
-    let proto = probe::incoming_proto(profile.data.kind);
-    Ok(format!("{proto} {}:{} {}", ep.host, ep.port, found.login_words(&s.username)))
+    let source = factory::mail_source(store, mb, profile)?;
+    let user = connect::credentials(store, mb, profile)?.0;
+    let found = source.probe(true).await?;
+    Ok(format!("{} {}", source.describe(), found.login_words(&user)))
 }
 
 async fn test_outgoing(store: &Store, mb: &Mailbox, profile: &Profile) -> Result<String> {
-    if profile.data.kind == ProfileKind::Exchange {
-        return Err(EngineError::Unsupported(
-            "sending through Exchange (EWS) is not supported by this version of crmsync".into(),
-        ));
-    }
-    let s = connect::smtp_settings(store, mb, profile)?.ok_or_else(|| {
-        EngineError::Unsupported(format!("profile '{}' has no outgoing server", profile.data.name))
-    })?;
-    let auth = profile.data.outgoing_auth == crmsync_core::model::OutgoingAuth::Password;
-    probe::outgoing(&s, auth).await?;
-    Ok(format!(
-        "SMTP {}:{} {} OK (nothing sent)",
-        s.host,
-        s.port,
-        if auth { format!("login as {}", s.username) } else { "without login".into() }
-    ))
+    let sender = factory::mail_sender(store, mb, profile, &stored_settings::load(store.conn())?)?;
+    sender.probe().await?;
+    let who = match sender.login() {
+        Some(user) => format!("login as {user}"),
+        None => "without login".into(),
+    };
+    Ok(format!("{} {who} OK (nothing sent)", sender.describe()))
 }
 
 async fn test_act(store: &mut Store, mb: &Mailbox, profile: &Profile) -> Result<String> {
     // As the ACT sync itself says: passing here and failing at the first sync
-    // would tell the admin it works.
-    if profile.data.kind == ProfileKind::Exchange {
-        return Err(EngineError::Unsupported(
-            "ACT with Exchange (EWS) is not supported by this version of crmsync".into(),
-        ));
-    }
-    let url = profile.data.dav_url.as_ref().ok_or_else(|| {
-        EngineError::Unsupported(format!("profile '{}' has no CalDAV/CardDAV URL", profile.data.name))
-    })?;
-    let (user, password) = connect::credentials(store, mb, profile)?;
-    let timeout = std::time::Duration::from_secs(u64::from(profile.data.timeout));
-    probe::dav(url, profile.data.allow_insecure, Some((&user, &password)), timeout).await?;
+    // would tell the admin it works (the factory refuses what cannot sync).
+    let items = factory::item_store(store, mb, profile)?;
+    let user = connect::credentials(store, mb, profile)?.0;
+    items.probe().await?;
     // Discovery (nothing is created or changed on the server): the principal,
     // its calendar and address book homes and the collections in them.
-    let max_mb = stored_settings::load(store.conn())?
-        .int(crmsync_core::settings::IntSetting::ActMaxResponseMb)
-        .max(1) as u64;
-    let client = crmsync_protocols::dav::DavClient::new(url, &user, password.expose(), timeout, &[])?
-        .with_max_response_mb(max_mb);
-    let d = client.discover().await?;
-    let picks = [
-        ("calendar", d.calendar_for("VEVENT").cloned()),
-        ("tasks", d.calendar_for("VTODO").cloned()),
-        ("contacts", d.addressbooks.first().cloned()),
-    ];
+    let found = items.collections(false).await?;
     let id = mb.id;
     store.write(|tx| -> Result<()> {
-        for (kind, c) in &picks {
-            if let Some(c) = c {
-                crmsync_core::store::act::upsert_collection(tx, id, kind, &c.url, c.display_name.as_deref())?;
-            }
+        for c in &found {
+            crmsync_core::store::act::upsert_collection(tx, id, c.kind, &c.url, c.display_name.as_deref())?;
         }
         Ok(())
     })?;
-    let found: Vec<String> = picks
+    let words: Vec<String> = ["calendar", "tasks", "contacts"]
         .iter()
-        .map(|(k, c)| match c {
-            Some(c) => format!("{k} {}", client.path(&c.url)),
+        .map(|k| match found.iter().find(|c| c.kind == *k) {
+            Some(c) => format!("{k} {}", items.path(&c.url)),
             None => format!("{k}: none yet (created on the first sync)"),
         })
         .collect();
-    Ok(format!("CalDAV/CardDAV {url} login as {user} OK; {}", found.join(", ")))
+    Ok(format!("{} login as {user} OK; {}", items.describe(), words.join(", ")))
 }
 
 /// Runs Test & Enable for one mailbox and records the results.

@@ -16,12 +16,13 @@ use crmsync_core::store::alerts::{self, NewAlert, Scope};
 use crmsync_core::store::appointments::{self, OwnerIds};
 use crmsync_core::store::{records, tasks};
 use crmsync_core::{CoreError, Store};
-use crmsync_protocols::dav::{DavClient, WriteError, ical, vcard};
+use crmsync_protocols::dav::{WriteError, ical, vcard};
 use futures::StreamExt;
 use rusqlite::Connection;
 
 use super::load::CrmRecord;
 use super::report::ActCollectionStats;
+use crate::backend::ItemStore;
 use crate::error::{EngineError, Result};
 
 /// A server item as fetched.
@@ -37,7 +38,7 @@ pub struct RemoteItem {
 
 /// Everything the applier needs about one collection.
 pub struct Ctx<'a> {
-    pub client: &'a DavClient,
+    pub client: &'a dyn ItemStore,
     pub mailbox_id: i64,
     pub collection_id: i64,
     pub collection_path: String,
@@ -166,7 +167,7 @@ async fn put(
     if_match: Option<&str>,
 ) -> std::result::Result<(String, Item), WriteError> {
     let (body, ct) = render(item, v4);
-    let etag = ctx.client.put(href, body, ct, if_match).await?;
+    let etag = ctx.client.write(href, body, ct, if_match).await?;
     Ok((etag, as_written(item, v4)))
 }
 
@@ -181,7 +182,7 @@ async fn put_update(ctx: &Ctx<'_>, href: &str, srv: &RemoteItem, item: &Item) ->
         }
     };
     let written = parse(item.kind(), &body, href).map(|p| p.0).unwrap_or_else(|_| item.clone());
-    match ctx.client.put(href, body, ct, Some(&srv.etag)).await {
+    match ctx.client.write(href, body, ct, Some(&srv.etag)).await {
         Ok(etag) => Net::Put { href: href.to_string(), etag, written },
         Err(e) => conflict_or_fail(e, "update"),
     }

@@ -4,28 +4,27 @@
 //! sync-collection REPORT with the stored token, or a CTag PROPFIND).
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crmsync_core::act::item::ItemKind;
 use crmsync_core::act::merge::Side;
 use crmsync_core::act::plan::{Action, PlanContext, RemoteSnap, plan};
 use crmsync_core::act::{ConflictPolicy, LeaveFilterAction};
-use crmsync_core::model::{ChannelMethod, Mailbox, Owner, ProfileKind, Severity};
+use crmsync_core::model::{ChannelMethod, Mailbox, Owner, Severity};
 use crmsync_core::settings::{BoolSetting, ChoiceSetting, IntSetting};
 use crmsync_core::store::act::{self as act_store, Collection, ItemStatus};
 use crmsync_core::store::alerts::{self, NewAlert, Scope};
 use crmsync_core::store::appointments::OwnerIds;
 use crmsync_core::store::{mailbox_state, mailboxes, profiles, settings as stored_settings};
 use crmsync_core::{CoreError, ErrorClass, Store};
-use crmsync_protocols::dav::{DavClient, Discovery};
 use tracing::info;
 
 use super::apply::{self, Ctx, RemoteItem};
-use super::listing::{kinds_of, list, token_after_own_writes};
+use super::listing::{kinds_of, token_after_own_writes};
 use super::load::{crm_records, owner_facts};
 pub use super::report::{ActCollectionStats, ActSync};
-use crate::connect;
-use crate::error::{EngineError, Result};
+use crate::backend::{ItemStore, factory};
+use crate::error::Result;
 use crate::outcome::{RunCounts, RunOutcome};
 
 type Hook = std::sync::Arc<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
@@ -50,71 +49,18 @@ fn take_hook(url: &str) -> Option<Hook> {
     map.remove(&key)
 }
 
-fn client_for(store: &Store, mb: &Mailbox) -> Result<(DavClient, crmsync_core::model::Profile)> {
-    let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
-    if profile.data.kind == ProfileKind::Exchange {
-        return Err(EngineError::Unsupported(
-            "ACT with Exchange (EWS) is not supported by this version of crmsync".into(),
-        ));
-    }
-    let url = profile.data.dav_url.clone().ok_or_else(|| {
-        EngineError::Unsupported(format!("profile '{}' has no CalDAV/CardDAV URL", profile.data.name))
-    })?;
-    crmsync_protocols::dav::check_plaintext(&url, profile.data.allow_insecure)?;
-    let (user, password) = connect::credentials(store, mb, &profile)?;
-    let timeout = Duration::from_secs(u64::from(profile.data.timeout));
-    let max_mb = stored_settings::load(store.conn())?.int(IntSetting::ActMaxResponseMb).max(1) as u64;
-    Ok((DavClient::new(&url, &user, password.expose(), timeout, &[])?.with_max_response_mb(max_mb), profile))
-}
-
 /// Discovers the mailbox's calendar, task list and address book (creating
 /// what is missing) and remembers them.
-pub async fn discover(
-    store: &mut Store,
-    mb: &Mailbox,
-    client: &DavClient,
-) -> Result<(Discovery, Vec<Collection>)> {
-    let mut d = client.discover().await?;
-    if d.calendar_for("VEVENT").is_none()
-        && let Some(home) = d.calendar_home.clone()
-    {
-        client
-            .mkcalendar(
-                &format!("{}crmsync-calendar/", slash(&home)),
-                "CRM appointments",
-                &["VEVENT", "VTODO"],
-            )
-            .await?;
-        d = client.discover().await?;
-    }
-    if d.calendar_for("VTODO").is_none()
-        && let Some(home) = d.calendar_home.clone()
-    {
-        client.mkcalendar(&format!("{}crmsync-tasks/", slash(&home)), "CRM tasks", &["VTODO"]).await?;
-        d = client.discover().await?;
-    }
-    if d.addressbooks.is_empty()
-        && let Some(home) = d.addressbook_home.clone()
-    {
-        client.mkaddressbook(&format!("{}crmsync-contacts/", slash(&home)), "CRM contacts").await?;
-        d = client.discover().await?;
-    }
-    let picks = [
-        ("calendar", d.calendar_for("VEVENT").cloned()),
-        ("tasks", d.calendar_for("VTODO").cloned()),
-        ("contacts", d.addressbooks.first().cloned()),
-    ];
+pub async fn discover(store: &mut Store, mb: &Mailbox, items: &dyn ItemStore) -> Result<Vec<Collection>> {
+    let found = items.collections(true).await?;
     let id = mb.id;
-    let cols = store.write(|tx| -> Result<Vec<Collection>> {
+    store.write(|tx| -> Result<Vec<Collection>> {
         let mut out = Vec::new();
-        for (kind, c) in &picks {
-            if let Some(c) = c {
-                out.push(act_store::upsert_collection(tx, id, kind, &c.url, c.display_name.as_deref())?);
-            }
+        for c in &found {
+            out.push(act_store::upsert_collection(tx, id, c.kind, &c.url, c.display_name.as_deref())?);
         }
         Ok(out)
-    })?;
-    Ok((d, cols))
+    })
 }
 
 fn slash(s: &str) -> String {
@@ -155,7 +101,7 @@ struct MailboxSettings {
 async fn sync_url(
     store: &mut Store,
     mb: &Mailbox,
-    client: &DavClient,
+    client: &dyn ItemStore,
     cols: &[Collection],
     ms: &MailboxSettings,
     concurrency: usize,
@@ -171,7 +117,7 @@ async fn sync_url(
         }
         statuses.insert(kind, rows);
     }
-    let listing = list(client, first, &known).await?;
+    let listing = client.list(&first.url, first.sync_token.as_deref(), first.ctag.as_deref(), &known).await?;
     let status_by_href: HashMap<String, (ItemKind, String)> = statuses
         .iter()
         .flat_map(|(k, v)| v.iter().map(move |s| (s.row.href.clone(), (*k, s.row.etag.clone()))))
@@ -188,7 +134,7 @@ async fn sync_url(
     let fetched = if to_fetch.is_empty() {
         Vec::new()
     } else {
-        client.multiget(&first.url, &to_fetch, addressbook).await?
+        client.read_many(&first.url, &to_fetch, addressbook).await?
     };
     let mut content: HashMap<String, (ItemKind, RemoteItem, Option<chrono::DateTime<chrono::Utc>>)> =
         HashMap::new();
@@ -291,7 +237,7 @@ async fn sync_url(
             .collect();
         let mut p = p;
         if !need.is_empty() {
-            for (href, etag, data) in client.multiget(&col.url, &need, kind == ItemKind::Contact).await? {
+            for (href, etag, data) in client.read_many(&col.url, &need, kind == ItemKind::Contact).await? {
                 if let Ok((item, _)) = apply::parse(kind, &data, &href) {
                     let v4 = data.contains("VERSION:4.0");
                     items.insert(href, RemoteItem { item, etag, v4, raw: data });
@@ -305,7 +251,7 @@ async fn sync_url(
             let mut gone = Vec::new();
             let missing: Vec<String> = need.iter().filter(|h| !items.contains_key(*h)).cloned().collect();
             for href in &missing {
-                match client.get(href).await? {
+                match client.read(href).await? {
                     Some((etag, data)) => {
                         if let Ok((item, _)) = apply::parse(kind, &data, href) {
                             let v4 = data.contains("VERSION:4.0");
@@ -422,7 +368,9 @@ async fn sync_url(
 }
 
 async fn run(store: &mut Store, mb: &Mailbox) -> Result<(Vec<ActCollectionStats>, usize)> {
-    let (client, profile) = client_for(store, mb)?;
+    let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
+    let items = factory::item_store(store, mb, &profile)?;
+    let client = items.as_ref();
     let settings = stored_settings::load(store.conn())?;
     let (conflict, leave) = (ChoiceSetting::ActConflictPolicy, ChoiceSetting::ActLeaveFilterAction);
     let ms = MailboxSettings {
@@ -438,7 +386,7 @@ async fn run(store: &mut Store, mb: &Mailbox) -> Result<(Vec<ActCollectionStats>
         .map(|(k, _)| *k)
         .collect();
     if wanted.iter().any(|k| !cols.iter().any(|c| c.kind == *k)) {
-        cols = discover(store, mb, &client).await?.1;
+        cols = discover(store, mb, client).await?;
     }
     cols.retain(|c| wanted.contains(&c.kind.as_str()));
     let mut by_url: BTreeMap<String, Vec<Collection>> = BTreeMap::new();
@@ -448,7 +396,7 @@ async fn run(store: &mut Store, mb: &Mailbox) -> Result<(Vec<ActCollectionStats>
     let concurrency = (profile.data.max_connections as usize).clamp(1, 8);
     let mut stats = Vec::new();
     for (_, group) in by_url {
-        stats.extend(sync_url(store, mb, &client, &group, &ms, concurrency).await?);
+        stats.extend(sync_url(store, mb, client, &group, &ms, concurrency).await?);
     }
     Ok((stats, client.requests()))
 }

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use crmsync_core::model::{CredentialSource, Endpoint, OutgoingAuth, Profile, ProfileKind, Security};
+use crmsync_core::model::{CredentialSource, Endpoint, OutgoingAuth, Profile, Security};
 use crmsync_core::secrets::Secret;
 use crmsync_core::store::profiles as stored_profiles;
 use crmsync_core::{Store, hints};
@@ -17,8 +17,21 @@ use crmsync_protocols::settings::{Password, ServerSettings};
 use serde::Serialize;
 
 use super::profiles::show;
+use crate::backend::{ItemStore, MailSender, MailSource, StoreAnswer, factory};
 use crate::error::{EngineError, Result};
-use crate::probe;
+
+/// A probe reads one small answer; this bounds it.
+const MAX_PROBE_RESPONSE_MB: u64 = 1;
+
+/// A protocol as the report's `proto` column names it.
+fn proto_name(p: crmsync_protocols::Proto) -> &'static str {
+    match p {
+        crmsync_protocols::Proto::Imap => "IMAP",
+        crmsync_protocols::Proto::Pop3 => "POP3",
+        crmsync_protocols::Proto::Smtp => "SMTP",
+        crmsync_protocols::Proto::Dav => "DAV",
+    }
+}
 
 /// The result of testing one server of a profile.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -160,39 +173,34 @@ fn how(security: Security) -> &'static str {
     }
 }
 
-async fn check_incoming(kind: ProfileKind, s: ServerSettings, login: bool) -> Result<String> {
-    let found = probe::incoming(kind, &s, login).await?;
-    Ok(format!(
-        "{} {}:{} answered {}; {}",
-        probe::incoming_proto(kind),
-        s.host,
-        s.port,
-        how(s.security),
-        found.login_words(&s.username)
-    ))
-}
-
-async fn check_outgoing(s: ServerSettings, login: bool) -> Result<String> {
-    probe::outgoing(&s, login).await?;
-    let who = if login { format!("login as {} OK", s.username) } else { "login not tested".into() };
-    Ok(format!("SMTP {}:{} answered EHLO {}; {who} (nothing sent)", s.host, s.port, how(s.security)))
-}
-
-async fn check_dav(
-    url: String,
-    allow_insecure: bool,
-    login: Option<(String, Password)>,
-    timeout: Duration,
+async fn check_incoming(
+    source: Result<Box<dyn MailSource>>,
+    s: ServerSettings,
+    login: bool,
 ) -> Result<String> {
-    let creds = login.as_ref().map(|(u, p)| (u.as_str(), p));
-    Ok(match probe::dav(&url, allow_insecure, creds, timeout).await? {
-        probe::Dav::LoggedIn => {
-            format!("CalDAV/CardDAV {url} login as {} OK", creds.map_or("", |(u, _)| u))
-        }
-        probe::Dav::Answered => format!("CalDAV/CardDAV {url} answered; login not tested"),
-        probe::Dav::AsksForLogin => {
-            format!("CalDAV/CardDAV {url} answered and asks for a login; login not tested")
-        }
+    let source = source?;
+    let found = source.probe(login).await?;
+    Ok(format!("{} answered {}; {}", source.describe(), how(s.security), found.login_words(&s.username)))
+}
+
+async fn check_outgoing(
+    sender: Result<Box<dyn MailSender>>,
+    s: ServerSettings,
+    login: bool,
+) -> Result<String> {
+    let sender = sender?;
+    sender.probe().await?;
+    let who = if login { format!("login as {} OK", s.username) } else { "login not tested".into() };
+    Ok(format!("{} answered EHLO {}; {who} (nothing sent)", sender.describe(), how(s.security)))
+}
+
+async fn check_store(items: Result<Box<dyn ItemStore>>, user: Option<String>) -> Result<String> {
+    let items = items?;
+    let what = items.describe();
+    Ok(match items.probe().await? {
+        StoreAnswer::LoggedIn => format!("{what} login as {} OK", user.unwrap_or_default()),
+        StoreAnswer::Answered => format!("{what} answered; login not tested"),
+        StoreAnswer::AsksForLogin => format!("{what} answered and asks for a login; login not tested"),
     })
 }
 
@@ -227,43 +235,42 @@ pub fn prepare(store: &Store, name: &str, credentials: Option<(String, Secret)>)
     let profile = show(store, name)?;
     let login = login_for(store, &profile, credentials)?;
     let d = &profile.data;
-    let timeout = Duration::from_secs(u64::from(d.timeout));
     let mut checks: Vec<futures::future::BoxFuture<'static, ServerCheck>> = Vec::new();
 
-    if d.kind == ProfileKind::Exchange {
+    if let Some(why) = factory::facts(d.kind).unsupported {
         let url = d.ews_url.clone().unwrap_or_default();
         let mut t = dav_target(&url, false);
         (t.proto, t.role) = ("EWS", "incoming");
-        let e = EngineError::Unsupported(format!(
-            "Exchange (EWS) at {url} cannot be tested: EWS is not supported by this version of crmsync"
-        ));
+        let e = EngineError::Unsupported(format!("{url} cannot be tested: {why}"));
         checks.push(Box::pin(async move { t.finish(Instant::now(), Err(e)) }));
     }
-    if let Some(ep) = &d.incoming {
-        let proto = probe::incoming_proto(d.kind);
-        let t = Target::endpoint(proto, "incoming", ep, login.is_some());
-        let (kind, s, logs_in) = (d.kind, settings(&profile, ep, login.as_ref()), login.is_some());
+    if let (Some(ep), Some(proto)) = (&d.incoming, factory::facts(d.kind).incoming_proto) {
+        let t = Target::endpoint(proto_name(proto), "incoming", ep, login.is_some());
+        let (s, logs_in) = (settings(&profile, ep, login.as_ref()), login.is_some());
+        let source = factory::source_with(&profile, s.clone());
         checks.push(Box::pin(async move {
             let started = Instant::now();
-            t.finish(started, check_incoming(kind, s, logs_in).await)
+            t.finish(started, check_incoming(source, s, logs_in).await)
         }));
     }
     if let Some(ep) = &d.outgoing {
         let logs_in = login.is_some() && d.outgoing_auth == OutgoingAuth::Password;
         let t = Target::endpoint("SMTP", "outgoing", ep, logs_in);
         let s = settings(&profile, ep, login.as_ref());
+        let sender = factory::sender_with(&profile, &s, logs_in);
         checks.push(Box::pin(async move {
             let started = Instant::now();
-            t.finish(started, check_outgoing(s, logs_in).await)
+            t.finish(started, check_outgoing(sender, s, logs_in).await)
         }));
     }
-    if let Some(url) = d.dav_url.clone() {
-        let t = dav_target(&url, login.is_some());
+    if let Some(url) = &d.dav_url {
+        let t = dav_target(url, login.is_some());
         let creds = login.as_ref().map(|l| (l.user.clone(), l.password.clone()));
-        let allow_insecure = d.allow_insecure;
+        let user = creds.as_ref().map(|(u, _)| u.clone());
+        let items = factory::store_with(&profile, creds, MAX_PROBE_RESPONSE_MB);
         checks.push(Box::pin(async move {
             let started = Instant::now();
-            t.finish(started, check_dav(url, allow_insecure, creds, timeout).await)
+            t.finish(started, check_store(items, user).await)
         }));
     }
     Ok(PreparedTest { profile: d.name.clone(), login_as: login.map(|l| l.user), checks })

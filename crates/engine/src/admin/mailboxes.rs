@@ -1,8 +1,8 @@
 //! Mailboxes: add, update, remove, list, show, with validation.
 
 use crmsync_core::model::{
-    ChannelMethod, CredentialSource, IncomingMethod, Mailbox, MailboxData, Owner, Profile, ProfileKind,
-    RecordType, TrackFilter, TrackFolder,
+    ChannelMethod, CredentialSource, IncomingMethod, Mailbox, MailboxData, Owner, Profile, RecordType,
+    TrackFilter, TrackFolder,
 };
 use crmsync_core::secrets::Secret;
 use crmsync_core::store::principals::{self, Kind};
@@ -13,6 +13,7 @@ use crmsync_core::{CoreError, Store, address};
 use rusqlite::Connection;
 
 use super::opt_text;
+use crate::backend::factory;
 use crate::error::Result;
 
 /// Mailbox fields as the admin typed them; `None` = default on add, unchanged on update.
@@ -147,7 +148,7 @@ fn build(
         .into());
     }
     if incoming_method == IncomingMethod::ServerSide
-        && profile.data.kind != ProfileKind::Exchange
+        && factory::facts(profile.data.kind).incoming_proto.is_some()
         && profile.data.incoming.is_none()
     {
         return Err(CoreError::invalid(
@@ -162,7 +163,7 @@ fn build(
         );
     }
     if outgoing_method == ChannelMethod::ServerSide
-        && profile.data.kind != ProfileKind::Exchange
+        && factory::facts(profile.data.kind).outgoing_endpoint
         && profile.data.outgoing.is_none()
     {
         return Err(CoreError::invalid(
@@ -173,7 +174,7 @@ fn build(
     }
     if act_method == ChannelMethod::ServerSide
         && profile.data.dav_url.is_none()
-        && profile.data.kind != ProfileKind::Exchange
+        && !factory::facts(profile.data.kind).items_on_mail_server
     {
         return Err(CoreError::invalid(
             "act",

@@ -8,10 +8,12 @@ use crmsync_core::store::mailboxes;
 use crmsync_core::store::profiles::{self, PasswordChange};
 use crmsync_core::time::parse_rfc3339;
 use crmsync_core::{CoreError, Store};
+use crmsync_protocols::Proto;
 use rusqlite::Connection;
 
 pub use super::connection_test::{ConnectionTest, ServerCheck, test_connection};
 use super::{opt_text, parse_num};
+use crate::backend::factory;
 use crate::error::Result;
 
 /// Profile fields as the admin typed them; `None` means "not given" (default on
@@ -66,18 +68,9 @@ pub fn default_port(proto: Proto, security: Security) -> u16 {
         (Proto::Smtp, Security::Tls) => 465,
         (Proto::Smtp, Security::Starttls) => 587,
         (Proto::Smtp, Security::None) => 25,
+        (Proto::Dav, Security::None) => 80,
+        (Proto::Dav, _) => 443,
     }
-}
-
-/// Mail protocols with well-known ports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proto {
-    /// IMAP.
-    Imap,
-    /// POP3.
-    Pop3,
-    /// SMTP.
-    Smtp,
 }
 
 fn validate_host(field: &str, h: &str) -> Result<String> {
@@ -140,10 +133,10 @@ fn build(name: &str, input: &ProfileInput, base: Option<&Profile>) -> Result<Pro
         }
     };
     let allow_insecure = input.allow_insecure.or(base.map(|b| b.data.allow_insecure)).unwrap_or(false);
-    let (in_proto, has_mail_hosts) = match kind {
-        ProfileKind::ImapSmtp => (Proto::Imap, true),
-        ProfileKind::Pop3Smtp => (Proto::Pop3, true),
-        ProfileKind::Exchange => (Proto::Imap, false),
+    let facts = factory::facts(kind);
+    let (in_proto, has_mail_hosts) = match facts.incoming_proto {
+        Some(p) => (p, true),
+        None => (Proto::Imap, false),
     };
 
     let endpoint = |side: &str,
@@ -213,7 +206,11 @@ fn build(name: &str, input: &ProfileInput, base: Option<&Profile>) -> Result<Pro
             ("outgoing-security", &input.outgoing_security),
         ] {
             if v.is_some() {
-                return Err(CoreError::invalid(field, "not used by exchange profiles; give --ews-url").into());
+                return Err(CoreError::invalid(
+                    field,
+                    format!("not used by {kind} profiles; give --ews-url"),
+                )
+                .into());
             }
         }
         (None, None)
@@ -225,10 +222,10 @@ fn build(name: &str, input: &ProfileInput, base: Option<&Profile>) -> Result<Pro
         (None, Some(b)) => b.data.ews_url.clone(),
         (None, None) => None,
     };
-    if kind == ProfileKind::Exchange && ews_url.is_none() {
-        return Err(CoreError::invalid("ews-url", "required for an exchange profile").into());
+    if facts.ews_url && ews_url.is_none() {
+        return Err(CoreError::invalid("ews-url", format!("required for an {kind} profile")).into());
     }
-    if kind != ProfileKind::Exchange && ews_url.is_some() {
+    if !facts.ews_url && ews_url.is_some() {
         return Err(CoreError::invalid("ews-url", format!("not used by a {kind} profile")).into());
     }
     let dav_url = match (&input.dav_url, base) {

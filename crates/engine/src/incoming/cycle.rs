@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use crmsync_core::model::{Approval, IncomingMethod, Mailbox, ProfileKind, Severity};
+use crmsync_core::model::{Approval, IncomingMethod, Mailbox, Severity};
 use crmsync_core::settings::BoolSetting;
 use crmsync_core::store::alerts::{self, NewAlert, Scope};
 use crmsync_core::store::mailbox_state;
@@ -12,10 +12,10 @@ use crmsync_core::store::{mailboxes, profiles, settings as stored_settings};
 use crmsync_core::{ErrorClass, Store};
 use serde::Serialize;
 
-use super::drivers::{self, SyncStats};
-use super::process::MailboxContext;
-use crate::connect;
+use crate::backend::factory;
 use crate::error::{EngineError, Result};
+use crate::ingest::batch::SyncStats;
+use crate::ingest::process::MailboxContext;
 use crate::outcome::{RunCounts, RunOutcome};
 
 /// The result of syncing one mailbox.
@@ -67,7 +67,7 @@ pub async fn sync_incoming(store: &mut Store, mb: Mailbox) -> Result<MailboxSync
     store.write(|tx| mailbox_state::sync_started(tx, id))?;
     let started = Instant::now();
     let ctx = MailboxContext::new(mb, profile, settings);
-    let outcome = run_driver(store, &ctx).await;
+    let outcome = run_pass(store, &ctx).await;
     let ms = started.elapsed().as_millis() as i64;
     match outcome {
         Ok(stats) => {
@@ -81,26 +81,10 @@ pub async fn sync_incoming(store: &mut Store, mb: Mailbox) -> Result<MailboxSync
     }
 }
 
-async fn run_driver(store: &mut Store, ctx: &MailboxContext) -> Result<SyncStats> {
-    match ctx.profile.data.kind {
-        ProfileKind::ImapSmtp | ProfileKind::Pop3Smtp => {
-            let ep = ctx.profile.data.incoming.clone().ok_or_else(|| {
-                EngineError::Unsupported(format!(
-                    "profile '{}' has no incoming server",
-                    ctx.profile.data.name
-                ))
-            })?;
-            let settings = connect::server_settings(store, &ctx.mailbox, &ctx.profile, &ep)?;
-            if ctx.profile.data.kind == ProfileKind::ImapSmtp {
-                super::imap_pass::sync_imap(store, ctx, &settings).await
-            } else {
-                drivers::sync_pop3(store, ctx, &settings).await
-            }
-        }
-        ProfileKind::Exchange => Err(EngineError::Unsupported(
-            "Exchange (EWS) mailboxes are not supported by this version of crmsync".into(),
-        )),
-    }
+/// One pass through the profile's mail source (IMAP, POP3, ...).
+async fn run_pass(store: &mut Store, ctx: &MailboxContext) -> Result<SyncStats> {
+    let source = factory::mail_source(store, &ctx.mailbox, &ctx.profile)?;
+    source.pass(store, ctx).await
 }
 
 /// Records a failed sync: telemetry, and a mailbox alert (Warning for a

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use chrono::Duration;
-use crmsync_core::model::{Approval, ChannelMethod, Mailbox, Profile, ProfileKind, Severity};
+use crmsync_core::model::{Approval, ChannelMethod, Mailbox, Profile, Severity};
 use crmsync_core::settings::{BoolSetting, IntSetting, Settings};
 use crmsync_core::store::alerts::{self, NewAlert, Scope};
 use crmsync_core::store::outbox::{self, SentCopy};
@@ -12,14 +12,13 @@ use crmsync_core::store::{mailbox_state, mailboxes, profiles, settings as stored
 use crmsync_core::time::{now, now_db, to_db};
 use crmsync_core::{CoreError, ErrorClass, Store};
 use crmsync_protocols::ProtocolError;
-use crmsync_protocols::smtp::SmtpClient;
 use tracing::{Instrument as _, info, info_span, warn};
 
 use super::claims::Claims;
 use super::pass::Ctx;
 pub use super::pass::OutgoingSync;
-use super::sent_folder::{SentFolder, file_copies, recover_stuck, sent_folder_settings, unverifiable};
-use crate::connect;
+use super::sent_folder::{file_copies, recover_stuck, unverifiable};
+use crate::backend::factory;
 use crate::error::{EngineError, Result};
 use crate::outcome::RunOutcome;
 use crate::permits::ConnectionPermits;
@@ -35,8 +34,8 @@ fn outgoing_due(mb: &Mailbox, profile: &Profile, require_approval: bool) -> Opti
     if require_approval && mb.approval != Approval::Approved {
         return Some(("NOT_APPROVED", "the mailbox is not approved".into()));
     }
-    if profile.data.kind == ProfileKind::Exchange {
-        return Some(("NOT_SUPPORTED", "Exchange (EWS) mailboxes cannot send in this version".into()));
+    if let Some(why) = factory::facts(profile.data.kind).unsupported {
+        return Some(("NOT_SUPPORTED", why.into()));
     }
     if profile.data.outgoing.is_none() {
         return Some(("NOT_SUPPORTED", format!("profile '{}' has no outgoing server", profile.data.name)));
@@ -201,32 +200,25 @@ async fn run(
     stuck: Vec<i64>,
     old_copies: Vec<i64>,
 ) -> Result<()> {
-    let imap = sent_folder_settings(store, ctx)?;
-    let save_copies = imap.is_some() && ctx.settings.bool(BoolSetting::OutgoingSaveToSent);
+    let sent_items = factory::sent_items(store, &ctx.mailbox, &ctx.profile)?;
+    let save_copies = sent_items.is_some() && factory::files_sent_copies(&ctx.profile, &ctx.settings);
 
     // Phase 1: interrupted sends and copies left to file.
     if !stuck.is_empty() || !old_copies.is_empty() {
-        match &imap {
-            Some(s) => {
-                let mut sent = SentFolder::open(s).await?;
-                recover_stuck(store, ctx, &mut sent, &stuck, report).await?;
+        match &sent_items {
+            Some(items) => {
+                let mut sent = items.open().await?;
+                recover_stuck(store, ctx, sent.as_mut(), &stuck, report).await?;
                 let copies: Vec<i64> = outbox::copies_pending(store.conn(), ctx.mailbox.id)?;
-                file_copies(store, ctx, &mut sent, &copies, &HashSet::new(), report).await?;
+                file_copies(store, ctx, sent.as_mut(), &copies, &HashSet::new(), report).await?;
                 sent.close().await;
             }
             None => unverifiable(store, ctx, &stuck, &old_copies)?,
         }
     }
 
-    // Phase 2: send everything due over one SMTP connection.
-    let smtp_settings = connect::smtp_settings(store, &ctx.mailbox, &ctx.profile)?.ok_or_else(|| {
-        EngineError::Unsupported(format!("profile '{}' has no outgoing server", ctx.profile.data.name))
-    })?;
-    let auth = ctx.profile.data.outgoing_auth == crmsync_core::model::OutgoingAuth::Password;
-    let final_wait = std::time::Duration::from_secs(
-        ctx.settings.int(IntSetting::OutgoingFinalReplyTimeoutSecs).max(1) as u64,
-    );
-    let smtp = SmtpClient::new(&smtp_settings, auth)?.with_final_reply_timeout(final_wait);
+    // Phase 2: send everything due over one session.
+    let smtp = factory::mail_sender(store, &ctx.mailbox, &ctx.profile, &ctx.settings)?;
     let cap = ctx.settings.int(IntSetting::OutgoingMaxItemsPerCycle);
     let max_attempts = ctx.settings.int(IntSetting::OutgoingMaxDeliveryAttempts);
     let copy_state = if save_copies { SentCopy::Pending } else { SentCopy::None };
@@ -260,7 +252,7 @@ async fn run(
                 // The message and its closing dot are on the wire.
                 crmsync_core::crash::point("outgoing.after_dot");
                 ahead = Some(queue.next(store, ctx, report));
-                submitted.reply().await.map_err(|e| (e, true))
+                submitted.await.map_err(|e| (e, true))
             }
             Err(e) => Err((e, false)),
         };
@@ -316,11 +308,11 @@ async fn run(
 
     // Phase 3: file the Sent copies of what was just sent.
     if save_copies && !just_sent.is_empty() {
-        let s = imap.as_ref().expect("save_copies implies IMAP settings");
+        let items = sent_items.as_ref().expect("save_copies implies a Sent folder");
         let filed = async {
-            let mut sent = SentFolder::open(s).await?;
+            let mut sent = items.open().await?;
             let copies: Vec<i64> = outbox::copies_pending(store.conn(), ctx.mailbox.id)?;
-            file_copies(store, ctx, &mut sent, &copies, &just_sent, report).await?;
+            file_copies(store, ctx, sent.as_mut(), &copies, &just_sent, report).await?;
             sent.close().await;
             Ok::<_, EngineError>(())
         }

@@ -1,66 +1,22 @@
-//! The pass's IMAP work on the Sent folder: interrupted sends looked up by
-//! Message-ID before any resend (phase 1), and the Sent copies filed
-//! (phases 1 and 3).
+//! The pass's work on the Sent folder (any backend's [`SentFolder`]):
+//! interrupted sends looked up by Message-ID before any resend (phase 1),
+//! and the Sent copies filed (phases 1 and 3).
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use crmsync_core::Store;
-use crmsync_core::model::{ProfileKind, Severity};
+use crmsync_core::model::Severity;
 use crmsync_core::store::outbox::{self, SentCopy};
 use crmsync_core::time::{from_db, now, now_db};
+use crmsync_protocols::ProtocolError;
 use crmsync_protocols::compose::compose;
-use crmsync_protocols::settings::ServerSettings;
-use crmsync_protocols::{ImapClient, ProtocolError, SpecialUse};
 use tracing::info;
 
 use super::message::outgoing_message;
 use super::pass::{Ctx, OutgoingSync};
-use crate::connect;
+use crate::backend::SentFolder;
 use crate::error::Result;
-
-/// IMAP settings for the Sent folder, when the profile has IMAP and copies are kept.
-pub(super) fn sent_folder_settings(store: &Store, ctx: &Ctx) -> Result<Option<ServerSettings>> {
-    if ctx.profile.data.kind != ProfileKind::ImapSmtp {
-        return Ok(None);
-    }
-    let Some(ep) = &ctx.profile.data.incoming else { return Ok(None) };
-    Ok(Some(connect::server_settings(store, &ctx.mailbox, &ctx.profile, ep)?))
-}
-
-/// An open IMAP session on the Sent folder.
-pub(super) struct SentFolder {
-    client: ImapClient,
-    folder: String,
-}
-
-impl SentFolder {
-    pub(super) async fn open(settings: &ServerSettings) -> Result<SentFolder> {
-        let mut client = ImapClient::connect(settings).await?;
-        let folder = client.find_special_use(SpecialUse::Sent).await?.unwrap_or_else(|| "Sent".to_string());
-        Ok(SentFolder { client, folder })
-    }
-
-    /// Whether a message with this Message-ID is in the Sent folder. A server
-    /// without that folder holds nothing there: not a mailbox failure.
-    pub(super) async fn holds(&mut self, message_id: &str) -> Result<bool> {
-        if self.client.selected() != Some(self.folder.as_str()) {
-            match self.client.select(&self.folder).await {
-                Ok(_) => {}
-                Err(ProtocolError::MailboxNotFound { .. }) => {
-                    info!(folder = %self.folder, message_id, "no Sent folder: the message is not filed there");
-                    return Ok(false);
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(!self.client.search_header("Message-ID", message_id).await?.is_empty())
-    }
-
-    pub(super) async fn close(self) {
-        let _ = self.client.logout().await;
-    }
-}
 
 /// Mail left in Sending since before the retry interval (a stopped pass, or
 /// a lost final reply): look for it in the Sent folder; found → Sent (never
@@ -68,7 +24,7 @@ impl SentFolder {
 pub(super) async fn recover_stuck(
     store: &mut Store,
     ctx: &Ctx,
-    sent: &mut SentFolder,
+    sent: &mut dyn SentFolder,
     stuck: &[i64],
     report: &mut OutgoingSync,
 ) -> Result<()> {
@@ -102,7 +58,7 @@ pub(super) async fn recover_stuck(
     Ok(())
 }
 
-/// Without IMAP there is no Sent folder to ask: interrupted sends are not
+/// Without a Sent folder (POP3 + SMTP) there is nothing to ask: interrupted sends are not
 /// guessed at. They become Failed with `SEND_OUTCOME_UNKNOWN`; the admin checks
 /// with the recipient and resubmits (`crmsync email submit ID`) if needed.
 pub(super) fn unverifiable(store: &mut Store, ctx: &Ctx, stuck: &[i64], old_copies: &[i64]) -> Result<()> {
@@ -132,7 +88,7 @@ pub(super) fn unverifiable(store: &mut Store, ctx: &Ctx, stuck: &[i64], old_copi
 pub(super) async fn file_copies(
     store: &mut Store,
     ctx: &Ctx,
-    sent: &mut SentFolder,
+    sent: &mut dyn SentFolder,
     ids: &[i64],
     fresh: &HashSet<i64>,
     report: &mut OutgoingSync,
@@ -146,13 +102,13 @@ pub(super) async fn file_copies(
         let date: DateTime<Utc> =
             o.sent_on.as_deref().and_then(|s| from_db("sent_on", s).ok()).unwrap_or_else(now);
         let raw = compose(&outgoing_message(&o, &ctx.settings, date), true);
-        match sent.client.append(&sent.folder, &["\\Seen"], &raw).await {
-            Ok(_) => {
+        match sent.file(&raw).await {
+            Ok(()) => {
                 store.write(|tx| outbox::mark_copy(tx, id, SentCopy::Saved))?;
                 report.copies_saved += 1;
             }
             Err(e @ ProtocolError::MailboxNotFound { .. }) => {
-                let folder = sent.folder.clone();
+                let folder = sent.name().to_string();
                 store.write(|tx| -> Result<()> {
                     outbox::mark_copy(tx, id, SentCopy::None)?;
                     ctx.item_alert(

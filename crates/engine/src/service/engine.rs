@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crmsync_core::Store;
 use crmsync_core::health::{Health, TRANSIENT_FAILURES, health};
-use crmsync_core::model::{ChannelMethod, IncomingMethod, Mailbox, Profile, ProfileKind};
+use crmsync_core::model::{ChannelMethod, IncomingMethod, Mailbox, Profile};
 use crmsync_core::settings::{BoolSetting, IntSetting, Settings};
 use crmsync_core::store::lease::{self, Acquired};
 use crmsync_core::store::{alerts, mailbox_state, mailboxes, profiles, settings as stored_settings};
@@ -24,6 +24,7 @@ use super::idle;
 use super::jobs::{JobKind, JobOutcome};
 use super::shared::{Done, EngineEvent, EngineOptions, Msg, Published, Shared};
 use super::worker::{self, Job, QueueKind};
+use crate::backend::factory;
 use crate::error::{EngineError, Result};
 use crate::test_enable::TestReport;
 
@@ -471,10 +472,12 @@ impl Scheduler {
         for mb in list {
             seen.insert(mb.id);
             let min = self.min_interval(mb.data.profile_id);
-            let exchange =
-                self.profiles.get(&mb.data.profile_id).is_some_and(|p| p.data.kind == ProfileKind::Exchange);
+            let unsupported = self
+                .profiles
+                .get(&mb.data.profile_id)
+                .is_some_and(|p| factory::facts(p.data.kind).unsupported.is_some());
             let incoming_on =
-                mb.data.incoming_method == IncomingMethod::ServerSide && mb.incoming.enabled && !exchange;
+                mb.data.incoming_method == IncomingMethod::ServerSide && mb.incoming.enabled && !unsupported;
             let act_on = mb.data.act_method == ChannelMethod::ServerSide && mb.act.enabled;
             let out_on = mb.data.outgoing_method == ChannelMethod::ServerSide && mb.outgoing.enabled;
             let recover = recovery_on && mb.telemetry.disabled_reason.as_deref() == Some(TRANSIENT_FAILURES);
@@ -653,7 +656,7 @@ impl Scheduler {
                 continue;
             }
             let Some(p) = self.profiles.get(&s.mb.data.profile_id) else { continue };
-            if p.data.kind != ProfileKind::ImapSmtp {
+            if !factory::facts(p.data.kind).can_watch {
                 continue;
             }
             let max = p.data.max_connections;

@@ -1,20 +1,20 @@
-//! IMAP IDLE watchers: one long-lived connection per watched mailbox, holding
-//! one of the profile's connection permits, that tells the scheduler when new
-//! mail arrives so it is synced within seconds instead of at the next poll.
+//! Watchers (IMAP IDLE): one long-lived connection per watched mailbox,
+//! holding one of the profile's connection permits, that tells the scheduler
+//! when new mail arrives so it is synced within seconds instead of at the
+//! next poll. The watching itself is the mail source's
+//! [`crate::backend::MailSource::watch`].
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crmsync_core::Store;
 use crmsync_core::store::{mailboxes, profiles};
-use crmsync_protocols::{IdleOutcome, ImapClient};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::shared::Msg;
 use super::shared::Shared;
-use crate::connect;
-use crate::error::{EngineError, Result};
+use crate::backend::{WatchEnd, WatchEvent, factory};
+use crate::error::Result;
 
 /// Watches the Inbox of a mailbox until an error (or until aborted).
 pub(crate) async fn watch(
@@ -33,29 +33,20 @@ pub(crate) async fn watch(
     let _ = shared.tx.send(Msg::IdleEnded { mailbox_id, unsupported, error });
 }
 
-/// Ok(true) when the server has no IDLE.
+/// Ok(true) when the server cannot push new mail.
 async fn run(shared: &Shared, mailbox_id: i64, wait: Duration) -> Result<bool> {
-    let settings = {
+    let source = {
         let store = Store::open(&shared.db)?;
         let mb = mailboxes::get_by_id(store.conn(), mailbox_id)?;
         let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
-        let ep = profile.data.incoming.clone().ok_or_else(|| {
-            EngineError::Unsupported(format!("profile '{}' has no incoming server", profile.data.name))
-        })?;
-        connect::server_settings(&store, &mb, &profile, &ep)?
+        factory::mail_source(&store, &mb, &profile)?
     };
-    let mut client = ImapClient::connect(&settings).await?;
-    if !client.capabilities().idle {
-        let _ = client.logout().await;
-        return Ok(true);
-    }
-    client.select("INBOX").await?;
-    let _ = shared.tx.send(Msg::IdleUp { mailbox_id });
-    while !shared.stopping.load(Ordering::SeqCst) {
-        if client.idle_wait(wait).await? == IdleOutcome::NewMail {
-            let _ = shared.tx.send(Msg::IdleNews { mailbox_id });
-        }
-    }
-    let _ = client.logout().await;
-    Ok(false)
+    let event = |e: WatchEvent| {
+        let msg = match e {
+            WatchEvent::Up => Msg::IdleUp { mailbox_id },
+            WatchEvent::NewMail => Msg::IdleNews { mailbox_id },
+        };
+        let _ = shared.tx.send(msg);
+    };
+    Ok(source.watch(wait, &event, &shared.stopping).await? == WatchEnd::Unsupported)
 }

@@ -1,83 +1,19 @@
-//! Protocol drivers of the incoming pipeline: fetch from IMAP or POP3 in
-//! batches, process each batch in one transaction (a savepoint per message, so
-//! one bad message rolls back alone), and only after the commit touch the
-//! server (\Seen on queue and forward mailboxes, delete when asked), and only
-//! for mail that was tracked. The IMAP driver is in [`super::imap_pass`].
+//! The POP3 incoming pass ([`super::pop3::Pop3Source`]): new UIDLs fetched in
+//! batches, each batch processed in one transaction (a savepoint per message,
+//! so one bad message rolls back alone), and only after the commit are
+//! tracked messages deleted (when the mailbox asks for it).
 
-use crmsync_core::model::RecordType;
+use crmsync_core::Store;
 use crmsync_core::settings::IntSetting;
 use crmsync_core::store::sync_state::{self, Outcome};
-use crmsync_core::{CoreError, Store};
 use crmsync_protocols::settings::ServerSettings;
 use crmsync_protocols::{Pop3Client, ProtocolError};
 use rusqlite::Connection;
-use serde::Serialize;
 use tracing::{Instrument, info_span, warn};
 
-use super::process::{self, MailboxContext, Source};
 use crate::error::Result;
-
-/// What one sync of a mailbox did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct SyncStats {
-    /// Messages looked at.
-    pub processed: i64,
-    /// New email activities created.
-    pub created: i64,
-    /// Messages tracked (new or joined an existing activity).
-    pub tracked: i64,
-    /// Messages that failed (kept whole, alert raised).
-    pub failed: i64,
-    /// Stopped at the per-cycle item cap; more is waiting.
-    pub capped: bool,
-}
-
-/// Processes one message under a savepoint: a store error rolls back only this
-/// message, which is then kept whole as a failed item.
-pub(super) fn process_one(
-    conn: &Connection,
-    ctx: &MailboxContext,
-    raw: &[u8],
-    src: &Source,
-) -> Result<(Outcome, bool)> {
-    conn.execute_batch("SAVEPOINT item").map_err(CoreError::from)?;
-    match process::process(conn, ctx, raw, src) {
-        Ok(p) => {
-            conn.execute_batch("RELEASE item").map_err(CoreError::from)?;
-            Ok((p.outcome, p.created))
-        }
-        Err(e) => {
-            conn.execute_batch("ROLLBACK TO item; RELEASE item").map_err(CoreError::from)?;
-            warn!(mailbox = %ctx.mailbox.data.email, item = %src.item_ref, error = %e, "message failed");
-            process::fail_item(
-                conn,
-                ctx,
-                raw,
-                src,
-                "EMAIL_PROCESSING_FAILED",
-                &format!("message {} could not be stored: {e}; kept whole", src.item_ref),
-            )?;
-            Ok((Outcome::Failed, false))
-        }
-    }
-}
-
-pub(super) fn tally(stats: &mut SyncStats, outcome: Outcome, created: bool) {
-    stats.processed += 1;
-    match outcome {
-        Outcome::Tracked => stats.tracked += 1,
-        Outcome::Failed => stats.failed += 1,
-        Outcome::NotTracked => {}
-    }
-    if created {
-        stats.created += 1;
-    }
-}
-
-/// Queue and forward mailboxes mark what they tracked \\Seen (a user's own mail stays unread).
-pub(super) fn machine_mailbox(ctx: &MailboxContext) -> bool {
-    ctx.owner.record_type == RecordType::Queue || ctx.mailbox.data.is_forward_mailbox
-}
+use crate::ingest::batch::{SyncStats, process_one, tally};
+use crate::ingest::process::{self, MailboxContext, Source};
 
 /// The listing with each UIDL once, at its first message number. RFC 1939
 /// makes UIDLs unique; a server that repeats one would otherwise have one

@@ -1,4 +1,4 @@
-//! The IMAP driver of the incoming pipeline. Per folder: finish the server
+//! The IMAP incoming pass ([`super::imap::ImapSource`]). Per folder: finish the server
 //! changes an earlier pass committed but could not make (\Seen, delete), then
 //! fetch the new UIDs in batches, process each batch in one transaction and
 //! only after the commit touch the server. The folder watermark never passes a
@@ -13,9 +13,9 @@ use crmsync_protocols::ImapClient;
 use crmsync_protocols::settings::ServerSettings;
 use tracing::{Instrument, info, info_span, warn};
 
-use super::drivers::{SyncStats, machine_mailbox, process_one, tally};
-use super::process::{self, MailboxContext, Source};
 use crate::error::Result;
+use crate::ingest::batch::{SyncStats, machine_mailbox, process_one, tally};
+use crate::ingest::process::{self, MailboxContext, Source};
 
 /// Passes in which the server may fail to return a listed message before it is
 /// recorded as a failed item (`EMAIL_NOT_RETURNED`) and no longer holds the

@@ -1,0 +1,22 @@
+//! The servers crmsync talks to, behind small capability traits
+//! ([`capability`]): a [`MailSource`] (incoming mail), a [`MailSender`] and
+//! its [`SentItems`] (outgoing mail), an [`ItemStore`] (appointments,
+//! contacts, tasks). Each backend is a file: [`imap`] (+ [`imap_pass`]),
+//! [`pop3`] (+ [`pop3_pass`]), [`smtp`], [`dav`]. [`factory`] is the one place
+//! a profile's kind picks them; the pipelines, Test & Enable, Test Connection
+//! and the scheduler see only the traits.
+
+pub mod capability;
+pub mod dav;
+pub mod factory;
+pub mod imap;
+pub mod imap_pass;
+pub mod pop3;
+pub mod pop3_pass;
+pub mod smtp;
+
+pub use capability::{
+    FoundCollection, Incoming, ItemStore, Listing, MailSender, MailSource, SentFolder, SentItems,
+    StoreAnswer, WatchEnd, WatchEvent,
+};
+pub use factory::{KindFacts, facts};
