@@ -1,23 +1,29 @@
-//! The typed IPC boundary: every command the UI can call (the error, forms and
-//! views they use are in [`crate::wire`]). Each command is a few lines that
-//! delegate to the engine's admin API on the store thread.
+//! The typed IPC boundary: every command the UI can call. Commands take and
+//! return the engine's and core's own types; the desktop's own (the error,
+//! uploads, page views, shell events) are in [`crate::wire`]. Each command is
+//! a few lines that delegate to the engine's admin API on the store thread.
 //!
 //! The TypeScript side (`ui/src/bindings.ts`) is generated from these Rust
 //! types by [`typescript`]; a test fails when the committed file has drifted
 //! (refresh it with `UPDATE_BINDINGS=1 cargo test -p crmsync-desktop bindings`).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use crmsync_core::health::Health;
 use crmsync_core::model::{Account, Contact, Lead, Mailbox, Principal, Profile};
 use crmsync_core::settings::Entry;
 use crmsync_core::store::activities::ActivityView;
 use crmsync_core::store::alerts::Alert;
 use crmsync_core::store::principals::Kind;
+use crmsync_engine::admin::activities::{AlertInput, ListInput};
 use crmsync_engine::admin::connection_test::{self, ConnectionTest};
 use crmsync_engine::admin::imports::{ImportReport, RecordKind};
+use crmsync_engine::admin::mailboxes::MailboxInput;
+use crmsync_engine::admin::profiles::ProfileInput;
 use crmsync_engine::admin::{activities, imports, mailboxes, principals, profiles, settings};
-use crmsync_engine::handle::status_from_store;
+use crmsync_engine::handle::{QueueDepths, status_from_store};
 use crmsync_engine::migrate::{self, MigrationOptions, MigrationPlan, RouterFiles};
 use crmsync_engine::test_enable::{self, TestReport};
 #[cfg(test)]
@@ -27,7 +33,7 @@ use crate::backend::Backend;
 use crate::engine::EngineLink;
 use crate::profile_test::ConnectionTestForm;
 use crate::shell::{self, EngineRequest, ShellState};
-use crate::status::health_of;
+use crate::status::{health_of, severity};
 
 pub use crate::wire::*;
 
@@ -103,14 +109,13 @@ pub fn status_view(
 ) -> StatusView {
     let mut mailboxes = rows(list);
     mailboxes.sort_by(|a, b| {
-        b.health
-            .severity()
-            .cmp(&a.health.severity())
+        severity(b.health)
+            .cmp(&severity(a.health))
             .then_with(|| a.mailbox.data.email.cmp(&b.mailbox.data.email))
     });
-    let mut counts = HealthCounts::default();
+    let mut counts: BTreeMap<Health, u32> = Health::ALL.iter().map(|h| (*h, 0)).collect();
     for r in &mailboxes {
-        counts.add(r.health);
+        *counts.entry(r.health).or_default() += 1;
     }
     let healths = mailboxes.iter().map(|r| r.health);
     let summary = crate::shell::tooltip_summary(crate::status::counts(healths.clone()), paused);
@@ -182,7 +187,7 @@ commands! { app;
                     Some(live) => live,
                     None => {
                         let snap = status_from_store(s, std::time::Duration::from_secs(30))?;
-                        (snap.paused, snap.queue_depths.into())
+                        (snap.paused, snap.queue_depths)
                     }
                 };
                 Ok(status_view(list, alerts, profiles, paused, queues, path, problem))
@@ -194,14 +199,14 @@ commands! { app;
         app.backend.call(|s, _| profiles::list(s)).await
     }
 
-    fn profile_add(name: String, form: ProfileForm) -> Profile {
-        let r = app.backend.call(move |s, _| profiles::add(s, &name, &form.into())).await;
+    fn profile_add(name: String, form: ProfileInput) -> Profile {
+        let r = app.backend.call(move |s, _| profiles::add(s, &name, &form)).await;
         app.engine.refresh();
         r
     }
 
-    fn profile_update(name: String, form: ProfileForm) -> Profile {
-        let r = app.backend.call(move |s, _| profiles::update(s, &name, &form.into())).await;
+    fn profile_update(name: String, form: ProfileInput) -> Profile {
+        let r = app.backend.call(move |s, _| profiles::update(s, &name, &form)).await;
         app.engine.refresh();
         r
     }
@@ -236,14 +241,14 @@ commands! { app;
             .await
     }
 
-    fn mailbox_add(email: String, form: MailboxForm) -> Mailbox {
-        let r = app.backend.call(move |s, _| mailboxes::add(s, &email, &form.into())).await;
+    fn mailbox_add(email: String, form: MailboxInput) -> Mailbox {
+        let r = app.backend.call(move |s, _| mailboxes::add(s, &email, &form)).await;
         app.engine.refresh();
         r
     }
 
-    fn mailbox_update(email: String, form: MailboxForm) -> Mailbox {
-        let r = app.backend.call(move |s, _| mailboxes::update(s, &email, &form.into())).await;
+    fn mailbox_update(email: String, form: MailboxInput) -> Mailbox {
+        let r = app.backend.call(move |s, _| mailboxes::update(s, &email, &form)).await;
         app.engine.refresh();
         r
     }
@@ -310,19 +315,15 @@ commands! { app;
     }
 
     /// CSV import of contacts, accounts or leads: every row or none.
-    fn records_import(kind: ImportKind, file: UploadedFile) -> ImportReport {
+    fn records_import(kind: RecordKind, file: UploadedFile) -> ImportReport {
         let dir = temp_dir()?;
         let path = write_upload(dir.path(), &file)?;
-        let kind = match kind {
-            ImportKind::Contact => RecordKind::Contact,
-            ImportKind::Account => RecordKind::Account,
-            ImportKind::Lead => RecordKind::Lead,
-        };
         app.backend.call(move |s, _| imports::import_csv(s, kind, &path)).await
     }
 
-    fn alerts_list(filter: AlertFilter) -> Vec<Alert> {
-        let input = activities::AlertInput {
+    /// The Alerts page; an empty filter field is "any".
+    fn alerts_list(filter: AlertInput) -> Vec<Alert> {
+        let input = AlertInput {
             mailbox: opt(filter.mailbox),
             profile: opt(filter.profile),
             severity: opt(filter.severity),
@@ -338,8 +339,9 @@ commands! { app;
         r
     }
 
-    fn activities_list(filter: ActivityFilter) -> Vec<ActivityView> {
-        let input = activities::ListInput {
+    /// The Activities page; an empty filter field is "any", the limit 200 unless given.
+    fn activities_list(filter: ListInput) -> Vec<ActivityView> {
+        let input = ListInput {
             activity_type: opt(filter.activity_type),
             mailbox: opt(filter.mailbox),
             regarding: opt(filter.regarding),
@@ -465,7 +467,7 @@ pub mod bindings {
     /// The whole generated file.
     pub fn typescript() -> String {
         let mut c = Collector::new();
-        c.add::<EngineEventView>();
+        c.add::<UiEvent>();
         c.add::<IpcError>();
         let sigs = signatures(&mut c);
         let mut decls = c.decls;
@@ -486,7 +488,7 @@ pub mod bindings {
             out.push_str(&format!("  {}: {{ args: {args}; ret: {} }};\n", s.name, s.ret));
         }
         out.push_str("}\n\n");
-        out.push_str(&format!("/** Name of the Tauri event carrying EngineEventView. */\nexport const ENGINE_EVENT = \"{ENGINE_EVENT}\";\n"));
+        out.push_str(&format!("/** Name of the Tauri event carrying UiEvent. */\nexport const ENGINE_EVENT = \"{ENGINE_EVENT}\";\n"));
         out
     }
 }
@@ -495,7 +497,6 @@ pub mod bindings {
 mod tests {
     use super::*;
     use crmsync_engine::EngineError;
-    use crmsync_engine::admin::profiles::ProfileInput;
     use std::collections::BTreeSet;
     use std::path::Path;
 
@@ -597,12 +598,66 @@ mod tests {
         }
     }
 
+    /// The forms are the engine's input types: a password typed in the window
+    /// arrives as a secret (never shown by `Debug`; an input type has no
+    /// `Serialize`, so it is never sent back), an empty box as "not given".
     #[test]
     fn passwords_never_show_in_debug() {
-        let f: ProfileForm = serde_json::from_str(r#"{"kind":"imap-smtp","password":"hunter2"}"#).unwrap();
+        let f: ProfileInput = serde_json::from_str(r#"{"kind":"imap-smtp","password":"hunter2"}"#).unwrap();
         assert!(!format!("{f:?}").contains("hunter2"));
-        let input: ProfileInput = f.into();
-        assert_eq!(input.password.unwrap().expose(), "hunter2");
+        assert_eq!(f.kind.as_deref(), Some("imap-smtp"));
+        assert_eq!(f.password.unwrap().expose(), "hunter2");
+        let f: ProfileInput = serde_json::from_str(r#"{"password":""}"#).unwrap();
+        assert!(f.password.is_none(), "an empty password box is not a password");
+        let f: MailboxInput = serde_json::from_str(r#"{"password":"hunter2","track_folders":null}"#).unwrap();
+        assert!(!format!("{f:?}").contains("hunter2"));
+        assert_eq!(f.password.unwrap().expose(), "hunter2");
+        let f: MailboxInput = serde_json::from_str(r#"{"profile":"P","password":null}"#).unwrap();
+        assert!(f.password.is_none());
+    }
+
+    /// The window hears the engine's events in the engine's own JSON, and the
+    /// shell's beside them, both tagged by `type`.
+    #[test]
+    fn events_keep_the_engine_shape() {
+        use crmsync_engine::handle::EngineEvent;
+        let e = UiEvent::from(EngineEvent::MailboxStatusChanged {
+            mailbox: "a@example.com".into(),
+            health: Health::NotConfigured,
+            code: None,
+            message: None,
+        });
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({"type": "mailbox_status_changed", "mailbox": "a@example.com",
+                "health": "not_configured", "code": null, "message": null})
+        );
+        let e = UiEvent::from(EngineEvent::QueueDepths { mailboxes: 1, outgoing: 2, async_ops: 3 });
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({"type": "queue_depths", "mailboxes": 1, "outgoing": 2, "async_ops": 3})
+        );
+        let e = UiEvent::from(ShellEvent::Navigate { route: "#/alerts".into() });
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({"type": "navigate", "route": "#/alerts"})
+        );
+        let e = UiEvent::from(ShellEvent::EngineStarted);
+        assert_eq!(serde_json::to_value(&e).unwrap(), serde_json::json!({"type": "engine_started"}));
+    }
+
+    /// The filters and the import kind are the engine's inputs, in the JSON the UI sends.
+    #[test]
+    fn filters_are_the_engine_inputs() {
+        let f: AlertInput =
+            serde_json::from_str(r#"{"mailbox":null,"profile":"P","severity":null,"all":true}"#).unwrap();
+        assert_eq!((f.profile.as_deref(), f.all), (Some("P"), true));
+        let f: ListInput =
+            serde_json::from_str(r#"{"activity_type":"email","mailbox":null,"regarding":null,"limit":null}"#)
+                .unwrap();
+        assert_eq!(f.activity_type.as_deref(), Some("email"));
+        let k: RecordKind = serde_json::from_str(r#""lead""#).unwrap();
+        assert_eq!(k, RecordKind::Lead);
     }
 
     #[test]
@@ -626,7 +681,9 @@ mod tests {
         assert_eq!(v.mailboxes[0].mailbox.data.email, "b@example.com");
         assert_eq!(v.summary, "1 mailbox OK · 1 failing");
         assert_eq!(v.tray, "error");
-        assert_eq!(v.counts.error, 1);
+        assert_eq!(v.counts[&Health::Error], 1);
+        assert_eq!(v.counts[&Health::Ok], 1);
+        assert_eq!(v.counts.len(), Health::ALL.len(), "every health present");
         assert_eq!(v.queues, queues);
         assert!(v.engine_problem.is_none());
     }

@@ -34,7 +34,7 @@ use crmsync_core::settings::BoolSetting;
 use crmsync_engine::admin::{mailboxes, settings};
 use crmsync_engine::handle::{EngineEvent, EngineHandle, EngineOptions};
 use engine::{EngineLink, EngineState};
-use ipc::{App, ENGINE_EVENT, EngineEventView};
+use ipc::{App, ENGINE_EVENT, ShellEvent, UiEvent};
 use notify::{Notifier, Policy, Urgency};
 use shell::{EngineRequest, HealthState, MenuAction, ShellState, TrayState, menu_id};
 use status::Health;
@@ -93,7 +93,7 @@ fn main() {
         .manage(App {
             backend: backend.clone(),
             engine: link.clone(),
-            depths: Mutex::new(ipc::QueueDepths::default()),
+            depths: Mutex::new(crmsync_engine::handle::QueueDepths::default()),
             router: Mutex::new(None),
             shell: Mutex::new(ShellState::default()),
         })
@@ -126,8 +126,8 @@ fn shell_state(app: &AppHandle) -> MutexGuard<'_, ShellState> {
     app.state::<App>().inner().shell()
 }
 
-fn emit(app: &AppHandle, event: EngineEventView) {
-    if let Err(e) = app.emit(ENGINE_EVENT, event) {
+fn emit(app: &AppHandle, event: impl Into<UiEvent>) {
+    if let Err(e) = app.emit(ENGINE_EVENT, event.into()) {
         eprintln!("crmsync-desktop: cannot send an event to the window: {e}");
     }
 }
@@ -153,7 +153,7 @@ async fn engine_loop(app: AppHandle, path: PathBuf, link: EngineLink) {
                     EngineState::Failed(message.clone())
                 });
                 set_elsewhere(&app, Some(message.clone()));
-                emit(&app, EngineEventView::EngineUnavailable { message });
+                emit(&app, ShellEvent::EngineUnavailable { message });
                 if !held {
                     return;
                 }
@@ -164,7 +164,7 @@ async fn engine_loop(app: AppHandle, path: PathBuf, link: EngineLink) {
     let mut events = handle.subscribe();
     link.set(EngineState::Running(handle));
     set_elsewhere(&app, None);
-    emit(&app, EngineEventView::EngineStarted);
+    emit(&app, ShellEvent::EngineStarted);
     loop {
         match events.recv().await {
             Ok(event) => on_engine_event(&app, &event).await,
@@ -187,7 +187,7 @@ fn set_elsewhere(app: &AppHandle, message: Option<String>) {
 async fn on_engine_event(app: &AppHandle, event: &EngineEvent) {
     match event {
         EngineEvent::MailboxStatusChanged { mailbox, health, code, message } => {
-            let health = Health::from(*health);
+            let health = *health;
             let profile = profile_of(app, mailbox).await;
             {
                 let mut notifier = lock(app.state::<Mutex<Notifier>>().inner());
@@ -213,7 +213,7 @@ async fn on_engine_event(app: &AppHandle, event: &EngineEvent) {
                 outgoing: *outgoing,
                 async_ops: *async_ops,
             };
-            *lock(&app.state::<App>().depths) = depths.into();
+            *lock(&app.state::<App>().depths) = depths;
             if *mailboxes == 0 && shell_state(app).sync_requested {
                 shell_state(app).sync_requested = false;
                 report("update the tray", refresh_tray(app));
@@ -221,7 +221,7 @@ async fn on_engine_event(app: &AppHandle, event: &EngineEvent) {
         }
         EngineEvent::SyncProgress { .. } | EngineEvent::AlertRaised { .. } => {}
     }
-    emit(app, EngineEventView::from_engine(event));
+    emit(app, event.clone());
 }
 
 /// The profile of a mailbox (notifications fold per profile).
@@ -287,7 +287,7 @@ async fn refresh(app: &AppHandle, backend: &Backend) {
             let message = err.map(|e| e.message.clone());
             notifier.observe(&mb.data.email, &mb.profile, health, code.as_deref(), message.as_deref(), now);
             if seen.insert(mb.data.email.clone(), health) != Some(health) {
-                changed.push(EngineEventView::MailboxStatusChanged {
+                changed.push(EngineEvent::MailboxStatusChanged {
                     mailbox: mb.data.email.clone(),
                     health,
                     code,
@@ -335,7 +335,7 @@ fn show_notification(app: &AppHandle, n: notify::Notification) {
         Ok(handle) => handle.wait_for_action(|action| {
             if action == "default" {
                 report("show the window", show_main_window(app));
-                emit(app, EngineEventView::Navigate { route: n.open.clone() });
+                emit(app, ShellEvent::Navigate { route: n.open.clone() });
             }
         }),
         Err(e) => eprintln!("crmsync-desktop: cannot show a notification: {e}"),

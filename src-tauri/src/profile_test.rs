@@ -7,21 +7,26 @@ use crmsync_core::secrets::Secret;
 use serde::Deserialize;
 use ts_rs::TS;
 
-use crate::wire::{IpcError, Password, secret};
+use crate::wire::IpcError;
 
 /// Test Connection form: both a user name and a password to also log in, or
-/// neither to check the connection only. The password is never stored.
+/// neither to check the connection only. The password is never stored (nor
+/// serialized: a [`Secret`] has no `Serialize`). The desktop's own: the
+/// engine takes these as plain arguments (`connection_test::prepare`), as the
+/// CLI gives them from its options.
 #[derive(Debug, Clone, Default, Deserialize, TS)]
 pub struct ConnectionTestForm {
     pub username: Option<String>,
-    pub password: Option<Password>,
+    /// Empty means "not given", as `null` does.
+    #[serde(default, deserialize_with = "crmsync_core::secrets::non_empty")]
+    pub password: Option<Secret>,
 }
 
 impl ConnectionTestForm {
     /// The credentials to log in with, refusing half of them with the field to mark.
     pub fn credentials(self) -> Result<Option<(String, Secret)>, IpcError> {
         let username = self.username.map(|u| u.trim().to_string()).filter(|u| !u.is_empty());
-        match (username, secret(self.password)) {
+        match (username, self.password) {
             (Some(u), Some(p)) => Ok(Some((u, p))),
             (None, None) => Ok(None),
             (Some(_), None) => Err(IpcError::Invalid {

@@ -1,61 +1,25 @@
 //! Mailbox health as the shell shows it, and the pure reductions over it: the
 //! tray state and the summary counts. Nothing here touches Tauri or the store.
 //!
-//! `Health` has the engine's spelling (`ok | syncing | warning | error |
-//! disabled | not_configured`, the `EngineEvent` contract); [`health_of`] is the
-//! engine's own reading of a stored mailbox.
+//! `Health` is the engine's own (`crmsync_core::health`, the `EngineEvent`
+//! contract); [`health_of`] is the engine's own reading of a stored mailbox.
 
-pub use crmsync_core::health::DISABLED_BY_ADMIN;
+pub use crmsync_core::health::{DISABLED_BY_ADMIN, Health};
 #[cfg(test)]
 use crmsync_core::model::ChannelStatus;
 use crmsync_core::model::Mailbox;
-use serde::{Deserialize, Serialize};
 
 use crate::shell::{MailboxCounts, TrayState};
 
-/// Health of one mailbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
-#[serde(rename_all = "snake_case")]
-pub enum Health {
-    /// Enabled and its last cycle succeeded.
-    Ok,
-    /// A cycle is running.
-    Syncing,
-    /// Transient failures: retrying.
-    Warning,
-    /// Failing until the admin acts.
-    Error,
-    /// Switched off (by the admin, or by the engine after repeated failures).
-    Disabled,
-    /// Never tested: run Test & Enable.
-    NotConfigured,
-}
-
-impl Health {
-    /// Rank for "worst first" ordering (higher is worse).
-    pub fn severity(self) -> u8 {
-        match self {
-            Health::Error => 5,
-            Health::Disabled => 4,
-            Health::Warning => 3,
-            Health::NotConfigured => 2,
-            Health::Syncing => 1,
-            Health::Ok => 0,
-        }
-    }
-}
-
-impl From<crmsync_core::health::Health> for Health {
-    fn from(h: crmsync_core::health::Health) -> Self {
-        use crmsync_core::health::Health as H;
-        match h {
-            H::Ok => Health::Ok,
-            H::Syncing => Health::Syncing,
-            H::Warning => Health::Warning,
-            H::Error => Health::Error,
-            H::Disabled => Health::Disabled,
-            H::NotConfigured => Health::NotConfigured,
-        }
+/// Rank for "worst first" ordering of the window's lists (higher is worse).
+pub fn severity(h: Health) -> u8 {
+    match h {
+        Health::Error => 5,
+        Health::Disabled => 4,
+        Health::Warning => 3,
+        Health::NotConfigured => 2,
+        Health::Syncing => 1,
+        Health::Ok => 0,
     }
 }
 
@@ -64,7 +28,7 @@ impl From<crmsync_core::health::Health> for Health {
 /// `disabled` means disabled by the admin; a mailbox the engine stopped shows
 /// as `error`.
 pub fn health_of(mb: &Mailbox) -> Health {
-    crmsync_core::health::health(mb).into()
+    crmsync_core::health::health(mb)
 }
 
 /// Summary counts: OK (ok or syncing) and failing (error).
@@ -168,7 +132,7 @@ mod tests {
     #[test]
     fn severity_orders_failing_first() {
         let mut hs = [Health::Ok, Health::Error, Health::Syncing, Health::Disabled, Health::Warning];
-        hs.sort_by_key(|h| std::cmp::Reverse(h.severity()));
+        hs.sort_by_key(|h| std::cmp::Reverse(severity(*h)));
         assert_eq!(hs[0], Health::Error);
         assert_eq!(hs[4], Health::Ok);
     }

@@ -1,6 +1,6 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import { ENGINE_EVENT, type Commands, type EngineEventView } from "./bindings";
+import { ENGINE_EVENT, type Commands, type UiEvent } from "./bindings";
 import { asIpcError } from "./forms";
 
 /** Calls a Rust command; rejects with an IpcError. */
@@ -16,6 +16,6 @@ export async function call<K extends keyof Commands>(
 }
 
 /** Subscribes to the engine's events. */
-export function onEngineEvent(cb: (e: EngineEventView) => void): Promise<UnlistenFn> {
-  return listen<EngineEventView>(ENGINE_EVENT, (ev) => cb(ev.payload));
+export function onEngineEvent(cb: (e: UiEvent) => void): Promise<UnlistenFn> {
+  return listen<UiEvent>(ENGINE_EVENT, (ev) => cb(ev.payload));
 }

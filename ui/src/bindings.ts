@@ -31,10 +31,27 @@ phone: string | null, };
 export type Action = "enter_password" | "approve_mailbox" | "enable_mailbox" | "confirm_mass_delete" | "add_forward_mailbox";
 
 /**
- * Filter of the Activities page.
+ * Raw filter input for `activity list` (and the desktop's Activities page,
+ * whose TypeScript type is `ActivityFilter`: the TS namespace is flat).
  */
 
-export type ActivityFilter = { activity_type: string | null, mailbox: string | null, regarding: string | null, limit: string | null, };
+export type ActivityFilter = { 
+/**
+ * email, appointment or task.
+ */
+activity_type: string | null, 
+/**
+ * Mailbox address.
+ */
+mailbox: string | null, 
+/**
+ * TYPE:KEY.
+ */
+regarding: string | null, 
+/**
+ * Maximum count.
+ */
+limit: string | null, };
 
 /**
  * An activity as shown by `activity show` (emails carry the email fields).
@@ -209,12 +226,25 @@ count: number,
 acknowledged: boolean, };
 
 /**
- * Filter of the Alerts page.
+ * Raw filter input for `alert list` (and the desktop's Alerts page, whose
+ * TypeScript type is `AlertFilter`).
  */
 
-export type AlertFilter = { mailbox: string | null, profile: string | null, severity: string | null, 
+export type AlertFilter = { 
 /**
- * Include acknowledged alerts.
+ * Mailbox address.
+ */
+mailbox: string | null, 
+/**
+ * Profile name.
+ */
+profile: string | null, 
+/**
+ * error, warning or info.
+ */
+severity: string | null, 
+/**
+ * Include acknowledged.
  */
 all: boolean, };
 
@@ -349,10 +379,17 @@ servers: Array<ServerCheck>, };
 
 /**
  * Test Connection form: both a user name and a password to also log in, or
- * neither to check the connection only. The password is never stored.
+ * neither to check the connection only. The password is never stored (nor
+ * serialized: a [`Secret`] has no `Serialize`). The desktop's own: the
+ * engine takes these as plain arguments (`connection_test::prepare`), as the
+ * CLI gives them from its options.
  */
 
-export type ConnectionTestForm = { username: string | null, password: Password | null, };
+export type ConnectionTestForm = { username: string | null, 
+/**
+ * Empty means "not given", as `null` does.
+ */
+password: Secret | null, };
 
 /**
  * A contact.
@@ -467,11 +504,78 @@ port: number,
 security: Security, };
 
 /**
- * What the engine pushes to the UI (event name `engine`), in the engine's
- * `EngineEvent` shape (serde tag `type`, snake_case).
+ * What the engine tells the shell (the desktop forwards it to its window as is).
  */
 
-export type EngineEventView = { "type": "mailbox_status_changed", mailbox: string, health: Health, code: string | null, message: string | null, } | { "type": "alert_raised", id: number, severity: string, mailbox: string | null, profile: string | null, code: string, message: string, } | { "type": "sync_progress", mailbox: string, processed: number, created: number, failed: number, } | { "type": "queue_depths", mailboxes: number, outgoing: number, async_ops: number, } | { "type": "paused" } | { "type": "resumed" } | { "type": "engine_unavailable", message: string, } | { "type": "engine_started" } | { "type": "navigate", route: string, };
+export type EngineEvent = { "type": "mailbox_status_changed", 
+/**
+ * Mailbox address.
+ */
+mailbox: string, 
+/**
+ * New health.
+ */
+health: Health, 
+/**
+ * Last error code, if any.
+ */
+code: string | null, 
+/**
+ * Last error message, if any.
+ */
+message: string | null, } | { "type": "alert_raised", 
+/**
+ * Alert id.
+ */
+id: number, 
+/**
+ * Severity.
+ */
+severity: Severity, 
+/**
+ * Mailbox address, if any.
+ */
+mailbox: string | null, 
+/**
+ * Profile name, if any.
+ */
+profile: string | null, 
+/**
+ * Stable code.
+ */
+code: string, 
+/**
+ * What happened.
+ */
+message: string, } | { "type": "sync_progress", 
+/**
+ * Mailbox address.
+ */
+mailbox: string, 
+/**
+ * Items looked at.
+ */
+processed: number, 
+/**
+ * New CRM records.
+ */
+created: number, 
+/**
+ * Items that failed.
+ */
+failed: number, } | { "type": "queue_depths", 
+/**
+ * Mailbox queue (incoming and ACT polls).
+ */
+mailboxes: number, 
+/**
+ * Outgoing queue.
+ */
+outgoing: number, 
+/**
+ * Async operations (Test & Enable, recovery re-tests).
+ */
+async_ops: number, } | { "type": "paused" } | { "type": "resumed" };
 
 /**
  * One setting as shown by `settings show`.
@@ -500,22 +604,10 @@ is_default: boolean,
 help: string, };
 
 /**
- * Health of one mailbox.
+ * How a mailbox is doing.
  */
 
 export type Health = "ok" | "syncing" | "warning" | "error" | "disabled" | "not_configured";
-
-/**
- * Counts per health.
- */
-
-export type HealthCounts = { ok: number, syncing: number, warning: number, error: number, disabled: number, not_configured: number, };
-
-/**
- * Which records a CSV file holds.
- */
-
-export type ImportKind = "contact" | "account" | "lead";
 
 /**
  * What an import did.
@@ -701,19 +793,68 @@ is_forward_mailbox: boolean,
 track_folders: Array<TrackFolder>, };
 
 /**
- * A mailbox's detail page: settings, telemetry, health and its alerts.
+ * A mailbox's detail page: settings, telemetry, health and its alerts (one
+ * call for the page, which the CLI makes as `mailbox show` and `alert list`).
  */
 
 export type MailboxDetail = { mailbox: Mailbox, health: Health, alerts: Array<Alert>, };
 
 /**
- * Mailbox form: `null` means "not given".
+ * Mailbox fields as the admin typed them; `None` = default on add, unchanged on update.
+ * The CLI builds it from its options; the desktop receives it as JSON from its
+ * mailbox form. Only deserialized: the password is never written back out.
  */
 
-export type MailboxForm = { profile: string | null, username: string | null, password: Password | null, incoming: string | null, outgoing: string | null, act: string | null, track: string | null, process_from: string | null, delete_after_processing: boolean | null, forward_mailbox: boolean | null, track_folders: Array<string> | null, };
+export type MailboxInput = { 
+/**
+ * Profile name (required on add).
+ */
+profile: string | null, 
+/**
+ * Mailbox user name; defaults to the address.
+ */
+username: string | null, 
+/**
+ * Mailbox password (an empty string means "not given").
+ */
+password: Secret | null, 
+/**
+ * server-side, forward or none.
+ */
+incoming: string | null, 
+/**
+ * server-side or none.
+ */
+outgoing: string | null, 
+/**
+ * server-side or none.
+ */
+act: string | null, 
+/**
+ * all, responses, crm-records, email-enabled, none.
+ */
+track: string | null, 
+/**
+ * Process mail received after (RFC 3339).
+ */
+process_from: string | null, 
+/**
+ * Delete mail from the server once committed.
+ */
+delete_after_processing: boolean | null, 
+/**
+ * This is a forward mailbox.
+ */
+forward_mailbox: boolean | null, 
+/**
+ * `FOLDER=TYPE:KEY` entries; when given they replace the current list.
+ */
+track_folders: Array<string> | null, };
 
 /**
- * A mailbox with its health, as lists show it.
+ * A mailbox with its health, as lists show it. The engine has no such pair:
+ * the CLI prints a stored [`Mailbox`] and works the health out when it shows
+ * it; the window gets both at once.
  */
 
 export type MailboxRow = { mailbox: Mailbox, health: Health, };
@@ -875,13 +1016,6 @@ name: string | null,
  * The CRM record, or null when unresolved.
  */
 resolved: RecordRef | null, };
-
-/**
- * A password typed in the UI: moved into a [`Secret`] at once, never echoed
- * back, and never shown by `Debug`.
- */
-
-export type Password = string;
 
 /**
  * A mailbox as the migration wants it.
@@ -1114,10 +1248,86 @@ process_from: string | null,
 allow_insecure: boolean, };
 
 /**
- * Profile form: `null` means "not given" (the default on add, unchanged on edit).
+ * Profile fields as the admin typed them; `None` means "not given" (default on
+ * add, unchanged on update). The CLI builds it from its options; the desktop
+ * receives it as JSON from its profile form (its TypeScript type is generated
+ * from here). Only deserialized: the password is never written back out.
  */
 
-export type ProfileForm = { kind: string | null, incoming_host: string | null, incoming_port: string | null, incoming_security: string | null, outgoing_host: string | null, outgoing_port: string | null, outgoing_security: string | null, ews_url: string | null, dav_url: string | null, outgoing_auth: string | null, credentials: string | null, username: string | null, password: Password | null, max_connections: string | null, min_poll_interval: string | null, timeout: string | null, process_from: string | null, allow_insecure: boolean | null, };
+export type ProfileInput = { 
+/**
+ * imap-smtp, pop3-smtp or exchange (required on add).
+ */
+kind: string | null, 
+/**
+ * Incoming (IMAP/POP3) host.
+ */
+incoming_host: string | null, 
+/**
+ * Incoming port.
+ */
+incoming_port: string | null, 
+/**
+ * Incoming security: tls, starttls, none.
+ */
+incoming_security: string | null, 
+/**
+ * Outgoing (SMTP) host; defaults to the incoming host.
+ */
+outgoing_host: string | null, 
+/**
+ * Outgoing port.
+ */
+outgoing_port: string | null, 
+/**
+ * Outgoing security.
+ */
+outgoing_security: string | null, 
+/**
+ * Exchange Web Services URL.
+ */
+ews_url: string | null, 
+/**
+ * CalDAV/CardDAV URL.
+ */
+dav_url: string | null, 
+/**
+ * password or none.
+ */
+outgoing_auth: string | null, 
+/**
+ * mailbox or profile.
+ */
+credentials: string | null, 
+/**
+ * Profile user name.
+ */
+username: string | null, 
+/**
+ * Profile password (CLI: from stdin or an environment variable, never
+ * argv; desktop: the password box, where empty means "not given").
+ */
+password: Secret | null, 
+/**
+ * Max concurrent connections.
+ */
+max_connections: string | null, 
+/**
+ * Min poll interval, seconds.
+ */
+min_poll_interval: string | null, 
+/**
+ * Timeout, seconds.
+ */
+timeout: string | null, 
+/**
+ * Process mail received after (RFC 3339).
+ */
+process_from: string | null, 
+/**
+ * Allow plaintext connections.
+ */
+allow_insecure: boolean | null, };
 
 /**
  * Which servers an email server profile talks to.
@@ -1126,10 +1336,28 @@ export type ProfileForm = { kind: string | null, incoming_host: string | null, i
 export type ProfileKind = "imap-smtp" | "pop3-smtp" | "exchange";
 
 /**
- * Queue depths (mailbox jobs, outgoing email, async operations).
+ * Jobs waiting in each queue.
  */
 
-export type QueueDepths = { mailboxes: number, outgoing: number, async_ops: number, };
+export type QueueDepths = { 
+/**
+ * Mailbox queue (incoming and ACT polls).
+ */
+mailboxes: number, 
+/**
+ * Outgoing queue.
+ */
+outgoing: number, 
+/**
+ * Async operations.
+ */
+async_ops: number, };
+
+/**
+ * Which records a CSV file holds (`contact`, `account`, `lead` in JSON).
+ */
+
+export type RecordKind = "contact" | "account" | "lead";
 
 /**
  * A reference to a CRM record, with its display name.
@@ -1190,6 +1418,14 @@ state: UploadedFile | null,
  * Directory CSV (CRM id → address, name), optional.
  */
 directory: UploadedFile | null, allow_insecure: boolean, };
+
+/**
+ * A secret value (a password). Its `Debug` never shows the value, and it has
+ * no `Serialize`: it can be read from a form (the desktop's IPC) but is never
+ * written out, so no view or `--json` output can carry it.
+ */
+
+export type Secret = string;
 
 /**
  * Transport security of a connection.
@@ -1258,7 +1494,17 @@ elapsed_ms: number, };
 export type Severity = "error" | "warning" | "info";
 
 /**
- * Everything the Dashboard shows.
+ * Events only the desktop shell has (serde tag `type`, snake_case, as the
+ * engine's).
+ */
+
+export type ShellEvent = { "type": "engine_unavailable", message: string, } | { "type": "engine_started" } | { "type": "navigate", route: string, };
+
+/**
+ * Everything the Dashboard shows: the tray's words and state next to the
+ * engine's own types. The engine's `StatusSnapshot` (`crmsync status --json`)
+ * is leaner: no mailbox settings, alerts or tray words, and it is that
+ * command's documented output, so the Dashboard has its own view.
  */
 
 export type StatusView = { 
@@ -1269,7 +1515,12 @@ summary: string,
 /**
  * ok, syncing, warning, error or paused: what the tray shows.
  */
-tray: string, paused: boolean, counts: HealthCounts, 
+tray: string, paused: boolean, 
+/**
+ * Mailboxes per health, every health present (the shape of `crmsync
+ * status --json`'s `mailboxes_by_health`).
+ */
+counts: { [key in Health]?: number }, 
 /**
  * Failing mailboxes first.
  */
@@ -1373,7 +1624,17 @@ folder: string,
 regarding: RecordRef, };
 
 /**
- * A file the admin picked in the UI, with its contents.
+ * What the window hears (event name `engine`): the engine's own events as
+ * the engine serializes them, or the shell's. Both are tagged by `type`, so
+ * the UI tells them apart by that alone.
+ */
+
+export type UiEvent = EngineEvent | ShellEvent;
+
+/**
+ * A file the admin picked in the UI, with its contents: the webview cannot
+ * hand the shell a path, so the shell stages the contents in a temp dir and
+ * gives the engine that path (as the CLI gives it the admin's path).
  */
 
 export type UploadedFile = { 
@@ -1408,14 +1669,14 @@ message: string, };
 export interface Commands {
   status: { args: Record<string, never>; ret: StatusView };
   profiles_list: { args: Record<string, never>; ret: Array<Profile> };
-  profile_add: { args: { name: string; form: ProfileForm }; ret: Profile };
-  profile_update: { args: { name: string; form: ProfileForm }; ret: Profile };
+  profile_add: { args: { name: string; form: ProfileInput }; ret: Profile };
+  profile_update: { args: { name: string; form: ProfileInput }; ret: Profile };
   profile_remove: { args: { name: string }; ret: null };
   profile_test: { args: { name: string; form: ConnectionTestForm }; ret: ConnectionTest };
   mailboxes_list: { args: Record<string, never>; ret: Array<MailboxRow> };
   mailbox_show: { args: { email: string }; ret: MailboxDetail };
-  mailbox_add: { args: { email: string; form: MailboxForm }; ret: Mailbox };
-  mailbox_update: { args: { email: string; form: MailboxForm }; ret: Mailbox };
+  mailbox_add: { args: { email: string; form: MailboxInput }; ret: Mailbox };
+  mailbox_update: { args: { email: string; form: MailboxInput }; ret: Mailbox };
   mailbox_remove: { args: { email: string }; ret: null };
   mailbox_test_enable: { args: { email: string }; ret: TestReport };
   mailbox_approve: { args: { email: string; approve: boolean }; ret: null };
@@ -1428,7 +1689,7 @@ export interface Commands {
   contacts_list: { args: Record<string, never>; ret: Array<Contact> };
   accounts_list: { args: Record<string, never>; ret: Array<Account> };
   leads_list: { args: Record<string, never>; ret: Array<Lead> };
-  records_import: { args: { kind: ImportKind; file: UploadedFile }; ret: ImportReport };
+  records_import: { args: { kind: RecordKind; file: UploadedFile }; ret: ImportReport };
   alerts_list: { args: { filter: AlertFilter }; ret: Array<Alert> };
   alert_ack: { args: { id: number | null }; ret: number };
   activities_list: { args: { filter: ActivityFilter }; ret: Array<ActivityView> };
@@ -1442,5 +1703,5 @@ export interface Commands {
   resume: { args: Record<string, never>; ret: null };
 }
 
-/** Name of the Tauri event carrying EngineEventView. */
+/** Name of the Tauri event carrying UiEvent. */
 export const ENGINE_EVENT = "engine";

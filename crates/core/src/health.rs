@@ -14,6 +14,7 @@ pub const DISABLED_BY_ADMIN: &str = "DISABLED_BY_ADMIN";
 pub const TRANSIENT_FAILURES: &str = "TRANSIENT_FAILURES";
 
 /// How a mailbox is doing.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {

@@ -26,9 +26,20 @@ const CHECK_PLAINTEXT: &[u8] = b"crmsync key check";
 const KEYRING_SERVICE: &str = "crmsync";
 const KEYRING_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// A secret value (a password). Its `Debug` never shows the value.
-#[derive(Clone, PartialEq, Eq)]
+/// A secret value (a password). Its `Debug` never shows the value, and it has
+/// no `Serialize`: it can be read from a form (the desktop's IPC) but is never
+/// written out, so no view or `--json` output can carry it.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 pub struct Secret(String);
+
+/// For `#[serde(deserialize_with)]` on an `Option<Secret>` form field: an empty
+/// string (a password box left empty) is "not given", as `null` is.
+pub fn non_empty<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Secret>, D::Error> {
+    let raw: Option<String> = serde::Deserialize::deserialize(d)?;
+    Ok(raw.filter(|s| !s.is_empty()).map(Secret))
+}
 
 impl Secret {
     /// Wraps a secret.

@@ -59,12 +59,12 @@ export async function dashboardPage(): Promise<HTMLElement> {
     "ul",
     { class: "counts", "aria-label": "Mailbox health counts" },
     ([
-      ["error", c.error],
-      ["warning", c.warning],
-      ["disabled", c.disabled],
-      ["not_configured", c.not_configured],
-      ["syncing", c.syncing],
-      ["ok", c.ok],
+      ["error", c.error ?? 0],
+      ["warning", c.warning ?? 0],
+      ["disabled", c.disabled ?? 0],
+      ["not_configured", c.not_configured ?? 0],
+      ["syncing", c.syncing ?? 0],
+      ["ok", c.ok ?? 0],
     ] as const).map(([k, n]) => h("li", {}, healthBadge(k), h("span", { class: "count" }, String(n)))),
   );
   const mailboxes = table(

@@ -1,5 +1,5 @@
 import { call } from "../api";
-import type { ImportKind } from "../bindings";
+import type { RecordKind } from "../bindings";
 import { fieldValue, h } from "../dom";
 import { DIRECTORY_TABS, type DirectoryTab } from "../router";
 import { empty, field, link, messageArea, page, readFile, showError, showMessage, table } from "../ui";
@@ -42,7 +42,7 @@ function principalForm(kind: "user" | "queue", msg: HTMLElement): HTMLFormElemen
   return form;
 }
 
-function importForm(kind: ImportKind, msg: HTMLElement): HTMLFormElement {
+function importForm(kind: RecordKind, msg: HTMLElement): HTMLFormElement {
   const columns = kind === "account" ? "name, email, phone" : "first_name, last_name, email, company, phone";
   const form = h(
     "form",

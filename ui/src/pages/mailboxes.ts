@@ -1,6 +1,6 @@
 import { call } from "../api";
 import { whatToDo } from "../hints";
-import type { Mailbox, MailboxForm, TestReport } from "../bindings";
+import type { Mailbox, MailboxInput, TestReport } from "../bindings";
 import { fieldValue, h } from "../dom";
 import { changedFields, type Values } from "../forms";
 import { empty, field, healthBadge, link, messageArea, page, severityBadge, showError, showMessage, table, when, type FieldSpec } from "../ui";
@@ -32,7 +32,7 @@ export function mailboxValues(m: Mailbox): Values {
   };
 }
 
-export function toMailboxForm(values: Values, original: Values | null): MailboxForm {
+export function toMailboxForm(values: Values, original: Values | null): MailboxInput {
   const v = changedFields(values, original);
   const flag = (x: string | null) => (x === null ? null : x === "true");
   return {

@@ -1,6 +1,6 @@
 import { call } from "../api";
 import { whatToDo } from "../hints";
-import type { ConnectionTest, ConnectionTestForm, Profile, ProfileForm } from "../bindings";
+import type { ConnectionTest, ConnectionTestForm, Profile, ProfileInput } from "../bindings";
 import { fieldValue, h } from "../dom";
 import { changedFields, type Values } from "../forms";
 import { badge, empty, field, link, messageArea, page, showError, showMessage, table, type FieldSpec } from "../ui";
@@ -70,7 +70,7 @@ export function profileValues(p: Profile): Values {
 }
 
 /** Form text → the command's form (see `changedFields`). */
-export function toProfileForm(values: Values, original: Values | null): ProfileForm {
+export function toProfileForm(values: Values, original: Values | null): ProfileInput {
   const v = changedFields(values, original);
   const insecure = v("allow_insecure");
   return {

@@ -10,8 +10,10 @@ use crmsync_core::{CoreError, Store, hints};
 use super::parse_num;
 use crate::error::Result;
 
-/// Raw filter input for `activity list`.
-#[derive(Debug, Clone, Default)]
+/// Raw filter input for `activity list` (and the desktop's Activities page,
+/// whose TypeScript type is `ActivityFilter`: the TS namespace is flat).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "ActivityFilter"))]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct ListInput {
     /// email, appointment or task.
     pub activity_type: Option<String>,
@@ -78,8 +80,10 @@ pub fn queue_items(store: &Store, queue_email: &str) -> Result<Vec<ActivityView>
     activities::queue_item_ids(conn, q.id)?.into_iter().map(|id| Ok(activities::show(conn, id)?)).collect()
 }
 
-/// Raw filter input for `alert list`.
-#[derive(Debug, Clone, Default)]
+/// Raw filter input for `alert list` (and the desktop's Alerts page, whose
+/// TypeScript type is `AlertFilter`).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "AlertFilter"))]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct AlertInput {
     /// Mailbox address.
     pub mailbox: Option<String>,

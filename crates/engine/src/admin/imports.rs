@@ -10,8 +10,10 @@ use serde::Serialize;
 
 use crate::error::{EngineError, Result};
 
-/// Which records a CSV file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which records a CSV file holds (`contact`, `account`, `lead` in JSON).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     /// Columns first_name, last_name, email, company, phone.
     Contact,

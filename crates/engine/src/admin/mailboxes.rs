@@ -17,13 +17,17 @@ use crate::backend::factory;
 use crate::error::Result;
 
 /// Mailbox fields as the admin typed them; `None` = default on add, unchanged on update.
-#[derive(Debug, Clone, Default)]
+/// The CLI builds it from its options; the desktop receives it as JSON from its
+/// mailbox form. Only deserialized: the password is never written back out.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct MailboxInput {
     /// Profile name (required on add).
     pub profile: Option<String>,
     /// Mailbox user name; defaults to the address.
     pub username: Option<String>,
-    /// Mailbox password.
+    /// Mailbox password (an empty string means "not given").
+    #[serde(default, deserialize_with = "crmsync_core::secrets::non_empty")]
     pub password: Option<Secret>,
     /// server-side, forward or none.
     pub incoming: Option<String>,

@@ -17,8 +17,11 @@ use crate::backend::factory;
 use crate::error::Result;
 
 /// Profile fields as the admin typed them; `None` means "not given" (default on
-/// add, unchanged on update).
-#[derive(Debug, Clone, Default)]
+/// add, unchanged on update). The CLI builds it from its options; the desktop
+/// receives it as JSON from its profile form (its TypeScript type is generated
+/// from here). Only deserialized: the password is never written back out.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct ProfileInput {
     /// imap-smtp, pop3-smtp or exchange (required on add).
     pub kind: Option<String>,
@@ -44,7 +47,9 @@ pub struct ProfileInput {
     pub credentials: Option<String>,
     /// Profile user name.
     pub username: Option<String>,
-    /// Profile password (from stdin or an environment variable, never argv).
+    /// Profile password (CLI: from stdin or an environment variable, never
+    /// argv; desktop: the password box, where empty means "not given").
+    #[serde(default, deserialize_with = "crmsync_core::secrets::non_empty")]
     pub password: Option<Secret>,
     /// Max concurrent connections.
     pub max_connections: Option<String>,

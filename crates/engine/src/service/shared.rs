@@ -44,7 +44,8 @@ impl Default for EngineOptions {
     }
 }
 
-/// What the engine tells the shell.
+/// What the engine tells the shell (the desktop forwards it to its window as is).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EngineEvent {
@@ -101,6 +102,7 @@ pub enum EngineEvent {
 }
 
 /// Jobs waiting in each queue.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueDepths {
     /// Mailbox queue (incoming and ACT polls).
