@@ -370,7 +370,7 @@ pub fn remove(store: &mut Store, name: &str) -> Result<()> {
             )
             .into());
         }
-        Ok::<_, crate::EngineError>(profiles::delete(tx, p.id)?)
+        Ok::<_, crate::error::EngineError>(profiles::delete(tx, p.id)?)
     })
 }
 

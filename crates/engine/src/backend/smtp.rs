@@ -19,7 +19,7 @@ pub struct SmtpSender {
 impl SmtpSender {
     /// A sender for these settings; it authenticates when `login` is set.
     /// Nothing connects until the first probe or submission.
-    pub fn new(settings: &ServerSettings, login: bool) -> crate::Result<SmtpSender> {
+    pub fn new(settings: &ServerSettings, login: bool) -> crate::error::Result<SmtpSender> {
         Ok(SmtpSender {
             client: SmtpClient::new(settings, login)?,
             host: settings.host.clone(),
