@@ -58,8 +58,17 @@ pub struct ServerSettings {
     pub allow_insecure: bool,
     /// Login name.
     pub username: String,
-    /// Password (never logged).
+    /// Password (never logged). Unused when `bearer` is set.
     pub password: Password,
+    /// An OAuth2 access token: when set, the client logs in with SASL
+    /// XOAUTH2 or OAUTHBEARER (whichever the server offers) as `username`
+    /// instead of the password. Never logged.
+    pub bearer: Option<Password>,
+    /// Log in as `username` on behalf of this user: the SASL PLAIN
+    /// authorization identity (RFC 4616), for a service account that reads
+    /// each mailbox (Dovecot master users, Cyrus admins). None logs in as
+    /// `username` itself.
+    pub authzid: Option<String>,
     /// Timeout for connecting (TCP + TLS) and for every command.
     pub timeout: Duration,
     /// Extra trusted CA certificates, PEM (zero or more certificates), trusted in
@@ -92,6 +101,8 @@ impl ServerSettings {
             allow_insecure: false,
             username: username.into(),
             password: password.into(),
+            bearer: None,
+            authzid: None,
             timeout: Duration::from_secs(30),
             extra_roots: Vec::new(),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,

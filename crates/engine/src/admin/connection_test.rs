@@ -117,6 +117,8 @@ fn settings(profile: &Profile, ep: &Endpoint, login: Option<&Login>) -> ServerSe
         allow_insecure: profile.data.allow_insecure,
         username: login.map(|l| l.user.clone()).unwrap_or_default(),
         password: login.map_or_else(|| Password::new(""), |l| l.password.clone()),
+        bearer: None,
+        authzid: None,
         timeout: Duration::from_secs(u64::from(profile.data.timeout)),
         extra_roots: Vec::new(),
         max_message_bytes: crmsync_protocols::settings::DEFAULT_MAX_MESSAGE_BYTES,

@@ -216,6 +216,8 @@ mod tests {
             allow_insecure: false,
             username: "alice".into(),
             password: Password::new("secret"),
+            bearer: None,
+            authzid: None,
             timeout: Duration::from_secs(30),
             extra_roots: Vec::new(),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
