@@ -28,7 +28,7 @@ phone: string | null, };
  * desktop each say how to do it there.
  */
 
-export type Action = "enter_password" | "approve_mailbox" | "enable_mailbox" | "confirm_mass_delete" | "add_forward_mailbox";
+export type Action = "enter_password" | "approve_mailbox" | "enable_mailbox" | "confirm_mass_delete" | "add_forward_mailbox" | "sign_in";
 
 /**
  * Raw filter input for `activity list` (and the desktop's Activities page,

@@ -13,6 +13,8 @@ export function actionWords(action: Action | null | undefined): string {
       return "Confirming held deletes is not in this window yet; ask whoever runs crmsync on the server to confirm them, or restore the items.";
     case "add_forward_mailbox":
       return "On the Mailboxes page, add a mailbox for that user whose incoming email comes through the forward mailbox.";
+    case "sign_in":
+      return "On the mailbox's page, sign in again with Microsoft or Google, then press Test & Enable.";
     default:
       return "";
   }

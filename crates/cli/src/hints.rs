@@ -13,6 +13,9 @@ pub fn words(action: Action, subject: Option<&str>) -> String {
         Action::ApproveMailbox => format!("Run `crmsync mailbox approve {who}`."),
         Action::EnableMailbox => format!("`crmsync mailbox enable {who}` enables it now."),
         Action::ConfirmMassDelete => format!("Run `crmsync mailbox act-confirm {who}`."),
+        Action::SignIn => format!(
+            "Run `crmsync mailbox sign-in {who}` (add `--auth-code` to sign in in a browser on this machine), then `crmsync mailbox test-enable {who}`."
+        ),
         Action::AddForwardMailbox => {
             "Run `crmsync mailbox add ADDRESS --profile NAME --incoming forward` for that user.".to_string()
         }

@@ -21,16 +21,19 @@ pub enum Action {
     ConfirmMassDelete,
     /// Add a mailbox for the forwarding user.
     AddForwardMailbox,
+    /// Sign the mailbox in again with its OAuth2 provider (Microsoft, Google).
+    SignIn,
 }
 
 impl Action {
     /// Every action (for tests of the front ends' words).
-    pub const ALL: [Action; 5] = [
+    pub const ALL: [Action; 6] = [
         Action::EnterPassword,
         Action::ApproveMailbox,
         Action::EnableMailbox,
         Action::ConfirmMassDelete,
         Action::AddForwardMailbox,
+        Action::SignIn,
     ];
 }
 
@@ -43,6 +46,7 @@ pub fn action(code: &str) -> Option<Action> {
         ("MAILBOX_DISABLED", Action::EnableMailbox),
         ("ACT_MASS_DELETE_HELD", Action::ConfirmMassDelete),
         ("FORWARD_SENDER_UNKNOWN", Action::AddForwardMailbox),
+        ("OAUTH_SIGN_IN_REQUIRED", Action::SignIn),
     ];
     ACTIONS.iter().find(|(k, _)| matches(code, k)).map(|(_, a)| *a)
 }
@@ -129,6 +133,14 @@ pub fn hint(code: &str) -> String {
         (
             "CREDENTIALS_REQUIRED",
             "This mailbox has no password yet (for example after a migration). Enter its password, then run Test & Enable.",
+        ),
+        (
+            "OAUTH_SIGN_IN_REQUIRED",
+            "The mailbox signs in with Microsoft or Google (OAuth2) and has no valid sign-in: it never signed in, or the provider withdrew it (consent revoked, password changed, sign-in expired). crmsync stopped this mailbox and does not retry by itself. Sign the mailbox in again, then run Test & Enable.",
+        ),
+        (
+            "OAUTH_FAILED",
+            "The sign-in server (Microsoft, Google or the office's own) could not be reached or gave an answer crmsync did not expect. crmsync retries by itself when the server could not be reached; otherwise check the profile's OAuth2 settings (client id, tenant, URLs).",
         ),
         ("NOT_APPROVED", "The organization processes email only for approved mailboxes. Approve this one."),
         (
@@ -220,6 +232,8 @@ mod tests {
         "MESSAGE_TOO_LARGE",
         "RESPONSE_TOO_LARGE",
         "DELIVERY_UNKNOWN",
+        "OAUTH_SIGN_IN_REQUIRED",
+        "OAUTH_FAILED",
         "UNKNOWN_CODE",
     ];
 
@@ -237,6 +251,8 @@ mod tests {
         assert_eq!(action("DAV_AUTH_FAILED"), Some(Action::EnterPassword));
         assert_eq!(action("NOT_APPROVED"), Some(Action::ApproveMailbox));
         assert_eq!(action("ACT_MASS_DELETE_HELD"), Some(Action::ConfirmMassDelete));
+        assert_eq!(action("OAUTH_SIGN_IN_REQUIRED"), Some(Action::SignIn));
+        assert!(hint("OAUTH_SIGN_IN_REQUIRED").contains("does not retry"));
         assert_eq!(action("CONNECTION_REFUSED"), None);
         assert_eq!(action("XAUTH_FAILED"), None, "a suffix counts only after an underscore");
     }

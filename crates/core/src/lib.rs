@@ -10,6 +10,7 @@ pub mod error;
 pub mod health;
 pub mod hints;
 pub mod model;
+pub mod oauth;
 pub mod resolution;
 pub mod secrets;
 pub mod settings;

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
+pub use crate::oauth::{AuthMethod, OAuthConfig, OAuthProvider};
 
 /// Declares a text enum: its wire/CLI/store spelling, parsing with a field-naming
 /// error, and `Display`.
@@ -226,6 +227,12 @@ pub struct ProfileData {
     pub process_from: Option<DateTime<Utc>>,
     /// Whether plaintext connections are allowed.
     pub allow_insecure: bool,
+    /// How the mailboxes sign in: password (the default) or oauth2.
+    #[serde(default)]
+    pub auth: AuthMethod,
+    /// The OAuth2 client and endpoints (auth = oauth2).
+    #[serde(default)]
+    pub oauth: Option<OAuthConfig>,
 }
 
 /// An email server profile as shown to the admin (the password is never included).
@@ -239,6 +246,9 @@ pub struct Profile {
     pub data: ProfileData,
     /// Whether a profile password is stored (never the password itself).
     pub has_password: bool,
+    /// Whether an OAuth2 client secret is stored (never the secret itself).
+    #[serde(default)]
+    pub has_client_secret: bool,
     /// When the profile was created.
     pub created_on: DateTime<Utc>,
     /// When it was last changed.

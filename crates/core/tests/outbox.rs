@@ -34,6 +34,8 @@ fn setup() -> (tempfile::TempDir, Store, i64) {
             timeout: 60,
             process_from: None,
             allow_insecure: false,
+            auth: Default::default(),
+            oauth: None,
         },
         None,
     )

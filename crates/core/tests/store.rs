@@ -188,6 +188,8 @@ fn profile_data() -> ProfileData {
         timeout: 60,
         process_from: None,
         allow_insecure: false,
+        auth: Default::default(),
+        oauth: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Connection settings for a mailbox's servers, from its profile and the
-//! stored (encrypted) credentials.
+//! stored (encrypted) credentials: a password, or for an OAuth2 profile a
+//! fresh access token (`oauth::access_token`).
 
 use std::time::Duration;
 
@@ -10,9 +11,25 @@ use crmsync_core::store::{mailboxes, profiles, settings as stored_settings};
 use crmsync_protocols::settings::{Password, ServerSettings};
 
 use crate::error::{EngineError, Result};
+use crate::oauth;
 
-/// The user name and password a mailbox logs in with.
+/// The user name a mailbox signs in as with OAuth2: its own user name or
+/// address; with an app-only token (credentials = profile), its address.
+fn oauth_user(mailbox: &Mailbox, profile: &Profile) -> String {
+    match profile.data.credentials {
+        CredentialSource::Profile => mailbox.data.email.clone(),
+        CredentialSource::Mailbox => {
+            mailbox.data.username.clone().unwrap_or_else(|| mailbox.data.email.clone())
+        }
+    }
+}
+
+/// The user name and password a mailbox logs in with. For an OAuth2 profile
+/// the password is empty: the access token comes from [`login`].
 pub fn credentials(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Result<(String, Password)> {
+    if oauth::uses_oauth(profile) {
+        return Ok((oauth_user(mailbox, profile), Password::new("")));
+    }
     let (user, enc) = match profile.data.credentials {
         CredentialSource::Profile => (
             profile.data.username.clone().unwrap_or_else(|| mailbox.data.email.clone()),
@@ -37,6 +54,36 @@ pub fn credentials(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Resul
     Ok((user, Password::new(secret.expose())))
 }
 
+/// How a mailbox logs in to IMAP/POP3 (and, without `authzid`, SMTP and DAV).
+#[derive(Debug, Clone)]
+pub struct Login {
+    /// The user name (the authentication identity).
+    pub username: String,
+    /// The password (empty with a bearer token).
+    pub password: Password,
+    /// The OAuth2 access token, for an OAuth2 profile.
+    pub bearer: Option<Password>,
+    /// The mailbox a profile's service account logs in on behalf of (SASL
+    /// PLAIN authorization identity, RFC 4616), for a password profile with
+    /// `credentials = profile`.
+    pub authzid: Option<String>,
+}
+
+/// The login of `mailbox`: a fresh access token for an OAuth2 profile
+/// (refreshed and stored when it is about to expire), else its password; a
+/// profile's service account logs in on behalf of the mailbox.
+pub fn login(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Result<Login> {
+    let (username, password) = credentials(store, mailbox, profile)?;
+    if oauth::uses_oauth(profile) {
+        let bearer = oauth::access_token(store, mailbox, profile)?;
+        return Ok(Login { username, password, bearer: Some(bearer), authzid: None });
+    }
+    let authzid = (profile.data.credentials == CredentialSource::Profile)
+        .then(|| mailbox.data.username.clone().unwrap_or_else(|| mailbox.data.email.clone()))
+        .filter(|m| Some(m) != profile.data.username.as_ref());
+    Ok(Login { username, password, bearer: None, authzid })
+}
+
 /// Total deadline of one operation for a per-read `timeout`: ten timeouts, at least a minute.
 pub fn op_deadline(timeout: Duration) -> Duration {
     timeout.saturating_mul(10).max(Duration::from_secs(60))
@@ -55,7 +102,7 @@ pub fn server_settings(
     profile: &Profile,
     ep: &Endpoint,
 ) -> Result<ServerSettings> {
-    let (username, password) = credentials(store, mailbox, profile)?;
+    let Login { username, password, bearer, authzid } = login(store, mailbox, profile)?;
     Ok(ServerSettings {
         host: ep.host.clone(),
         port: ep.port,
@@ -63,8 +110,8 @@ pub fn server_settings(
         allow_insecure: profile.data.allow_insecure,
         username,
         password,
-        bearer: None,
-        authzid: None,
+        bearer,
+        authzid,
         timeout: Duration::from_secs(u64::from(profile.data.timeout)),
         extra_roots: Vec::new(),
         max_message_bytes: max_message_bytes(store)?,
@@ -76,9 +123,14 @@ pub fn server_settings(
 /// sends without AUTH.
 pub fn smtp_settings(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Result<Option<ServerSettings>> {
     let Some(ep) = &profile.data.outgoing else { return Ok(None) };
-    let (username, password) = match profile.data.outgoing_auth {
-        OutgoingAuth::Password => credentials(store, mailbox, profile)?,
-        OutgoingAuth::None => (String::new(), Password::new("")),
+    // SMTP submits as the login itself (no authorization identity): a
+    // service account sends for every mailbox.
+    let (username, password, bearer) = match profile.data.outgoing_auth {
+        OutgoingAuth::Password => {
+            let l = login(store, mailbox, profile)?;
+            (l.username, l.password, l.bearer)
+        }
+        OutgoingAuth::None => (String::new(), Password::new(""), None),
     };
     Ok(Some(ServerSettings {
         host: ep.host.clone(),
@@ -87,7 +139,7 @@ pub fn smtp_settings(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Res
         allow_insecure: profile.data.allow_insecure,
         username,
         password,
-        bearer: None,
+        bearer,
         authzid: None,
         timeout: Duration::from_secs(u64::from(profile.data.timeout)),
         extra_roots: Vec::new(),

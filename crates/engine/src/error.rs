@@ -20,6 +20,26 @@ pub enum EngineError {
         /// The command that sets it.
         fix: String,
     },
+    /// An OAuth2 mailbox (or app-only profile) must sign in again: it never
+    /// signed in, or the authorization server refused the refresh
+    /// (`invalid_grant`: consent revoked, password changed, token expired).
+    /// Permanent: nothing retries it until someone signs in.
+    #[error("{what}sign-in required: {why}")]
+    SignInRequired {
+        /// "mailbox a@b: " (empty inside the flows, filled in by the caller).
+        what: String,
+        /// What the authorization server said, in words.
+        why: String,
+    },
+    /// The OAuth2 authorization server failed otherwise (unreachable, an
+    /// unexpected answer); never carries a token.
+    #[error("OAuth2: {message}")]
+    OAuth {
+        /// What failed.
+        message: String,
+        /// Whether trying again later may work (the server could not be reached).
+        transient: bool,
+    },
     /// The channel cannot work with this profile in this version.
     #[error("{0}")]
     Unsupported(String),
@@ -76,6 +96,8 @@ impl EngineError {
             EngineError::ReadFile { .. } | EngineError::Migration { .. } => true,
             EngineError::Protocol(_)
             | EngineError::CredentialsRequired { .. }
+            | EngineError::SignInRequired { .. }
+            | EngineError::OAuth { .. }
             | EngineError::Unsupported(_)
             | EngineError::LeaseHeld { .. }
             | EngineError::NotRunning => false,
@@ -87,6 +109,8 @@ impl EngineError {
         match self {
             EngineError::Protocol(e) => e.code().to_string(),
             EngineError::CredentialsRequired { .. } => "CREDENTIALS_REQUIRED".into(),
+            EngineError::SignInRequired { .. } => "OAUTH_SIGN_IN_REQUIRED".into(),
+            EngineError::OAuth { .. } => "OAUTH_FAILED".into(),
             EngineError::Unsupported(_) => "NOT_SUPPORTED".into(),
             EngineError::Core(_) => "STORE_ERROR".into(),
             EngineError::ReadFile { .. } => "FILE_UNREADABLE".into(),
@@ -101,6 +125,7 @@ impl EngineError {
         match self {
             EngineError::Protocol(e) => e.class(),
             EngineError::Core(_) => ErrorClass::Transient,
+            EngineError::OAuth { transient: true, .. } => ErrorClass::Transient,
             _ => ErrorClass::Permanent,
         }
     }

@@ -12,6 +12,7 @@ pub mod incoming;
 pub mod ingest;
 pub mod logging;
 pub mod migrate;
+pub mod oauth;
 pub mod outcome;
 pub mod outgoing;
 pub mod permits;

@@ -13,6 +13,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_outgoing_claims.sql"),
     include_str!("../../migrations/0005_activity_bodies.sql"),
     include_str!("../../migrations/0006_incoming_retries.sql"),
+    include_str!("../../migrations/0007_oauth.sql"),
 ];
 
 /// The version a fully migrated store has.

@@ -11,6 +11,7 @@ pub mod lease;
 pub mod mailbox_state;
 pub mod mailboxes;
 mod migrations;
+pub mod oauth_tokens;
 pub mod outbox;
 pub mod principals;
 pub mod profiles;

@@ -5,12 +5,15 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::unique_to_exists;
 use crate::error::{CoreError, Result};
 use crate::model::{CredentialSource, Endpoint, OutgoingAuth, Profile, ProfileData, ProfileKind, Security};
+use crate::oauth::{AuthMethod, OAuthConfig, OAuthProvider};
 use crate::time::{from_db, now_db, to_db};
 
 const COLUMNS: &str = "id, name, kind, incoming_host, incoming_port, incoming_security, \
     outgoing_host, outgoing_port, outgoing_security, outgoing_auth, ews_url, dav_url, credentials, \
     username, password_enc IS NOT NULL, max_connections, min_poll_interval, timeout, process_from, \
-    allow_insecure, created_on, modified_on";
+    allow_insecure, created_on, modified_on, auth, oauth_provider, oauth_client_id, oauth_tenant, \
+    oauth_issuer, oauth_authorize_url, oauth_token_url, oauth_device_url, oauth_scopes, \
+    oauth_client_secret_enc IS NOT NULL";
 
 fn endpoint(host: Option<String>, port: Option<u16>, sec: Option<String>) -> Result<Option<Endpoint>> {
     Ok(match (host, port, sec) {
@@ -19,6 +22,22 @@ fn endpoint(host: Option<String>, port: Option<u16>, sec: Option<String>) -> Res
         }
         _ => None,
     })
+}
+
+fn oauth_from_row(r: &Row<'_>) -> Result<Option<OAuthConfig>> {
+    let provider: Option<String> = r.get(23)?;
+    let Some(provider) = provider else { return Ok(None) };
+    let scopes: Option<String> = r.get(30)?;
+    Ok(Some(OAuthConfig {
+        provider: OAuthProvider::parse("oauth_provider", &provider)?,
+        client_id: r.get::<_, Option<String>>(24)?.unwrap_or_default(),
+        tenant: r.get(25)?,
+        issuer: r.get(26)?,
+        authorize_url: r.get::<_, Option<String>>(27)?.unwrap_or_default(),
+        token_url: r.get::<_, Option<String>>(28)?.unwrap_or_default(),
+        device_url: r.get(29)?,
+        scopes: scopes.unwrap_or_default().split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+    }))
 }
 
 fn from_row(r: &Row<'_>) -> Result<Profile> {
@@ -40,8 +59,11 @@ fn from_row(r: &Row<'_>) -> Result<Profile> {
             timeout: r.get(17)?,
             process_from: process_from.map(|s| from_db("process_from", &s)).transpose()?,
             allow_insecure: r.get(19)?,
+            auth: AuthMethod::parse("auth", &r.get::<_, String>(22)?)?,
+            oauth: oauth_from_row(r)?,
         },
         has_password: r.get(14)?,
+        has_client_secret: r.get(31)?,
         created_on: from_db("created_on", &r.get::<_, String>(20)?)?,
         modified_on: from_db("modified_on", &r.get::<_, String>(21)?)?,
     })
@@ -92,7 +114,50 @@ pub fn insert(conn: &Connection, d: &ProfileData, password_enc: Option<&[u8]>) -
         ],
     )
     .map_err(unique_to_exists("profile", &d.name))?;
-    Ok(conn.last_insert_rowid())
+    let id = conn.last_insert_rowid();
+    write_auth(conn, id, d)?;
+    Ok(id)
+}
+
+/// Writes the authentication columns of a profile.
+fn write_auth(conn: &Connection, id: i64, d: &ProfileData) -> Result<()> {
+    let o = d.oauth.as_ref();
+    conn.execute(
+        "UPDATE email_server_profiles SET auth=?2, oauth_provider=?3, oauth_client_id=?4, oauth_tenant=?5, \
+         oauth_issuer=?6, oauth_authorize_url=?7, oauth_token_url=?8, oauth_device_url=?9, oauth_scopes=?10 \
+         WHERE id=?1",
+        params![
+            id,
+            d.auth.as_str(),
+            o.map(|o| o.provider.as_str()),
+            o.map(|o| &o.client_id),
+            o.and_then(|o| o.tenant.as_ref()),
+            o.and_then(|o| o.issuer.as_ref()),
+            o.map(|o| &o.authorize_url),
+            o.map(|o| &o.token_url),
+            o.and_then(|o| o.device_url.as_ref()),
+            o.map(|o| o.scopes.join(" ")),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Replaces (or with `None` removes) a profile's encrypted OAuth2 client secret.
+pub fn set_client_secret(conn: &Connection, id: i64, secret_enc: Option<&[u8]>) -> Result<()> {
+    conn.execute(
+        "UPDATE email_server_profiles SET oauth_client_secret_enc=?2 WHERE id=?1",
+        params![id, secret_enc],
+    )?;
+    Ok(())
+}
+
+/// The encrypted OAuth2 client secret, if any.
+pub fn client_secret_enc(conn: &Connection, id: i64) -> Result<Option<Vec<u8>>> {
+    Ok(conn.query_row(
+        "SELECT oauth_client_secret_enc FROM email_server_profiles WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )?)
 }
 
 /// Replaces a profile's settings.
@@ -128,6 +193,7 @@ pub fn update(conn: &Connection, id: i64, d: &ProfileData, password: &PasswordCh
         ],
     )
     .map_err(unique_to_exists("profile", &d.name))?;
+    write_auth(conn, id, d)?;
     match password {
         PasswordChange::Keep => {}
         PasswordChange::Set(enc) => {
@@ -179,9 +245,16 @@ pub fn delete(conn: &Connection, id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Removes every profile's stored password (after the credential key was
-/// lost they cannot be decrypted); returns how many were removed.
+/// Removes every profile's stored password and OAuth2 client secret, and
+/// every OAuth2 token (after the credential key was lost they cannot be
+/// decrypted); returns how many passwords and secrets were removed.
 pub fn forget_all_passwords(conn: &Connection) -> Result<usize> {
-    Ok(conn
-        .execute("UPDATE email_server_profiles SET password_enc = NULL WHERE password_enc IS NOT NULL", [])?)
+    let n = conn
+        .execute("UPDATE email_server_profiles SET password_enc = NULL WHERE password_enc IS NOT NULL", [])?;
+    let s = conn.execute(
+        "UPDATE email_server_profiles SET oauth_client_secret_enc = NULL WHERE oauth_client_secret_enc IS NOT NULL",
+        [],
+    )?;
+    conn.execute("DELETE FROM oauth_tokens", [])?;
+    Ok(n + s)
 }

@@ -10,6 +10,8 @@ pub mod imports;
 pub mod mailboxes;
 pub mod outgoing;
 pub mod principals;
+#[cfg(test)]
+mod profile_oauth_tests;
 pub mod profiles;
 pub mod settings;
 

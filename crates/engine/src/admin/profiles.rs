@@ -3,6 +3,7 @@
 use crmsync_core::model::{
     CredentialSource, Endpoint, OutgoingAuth, Profile, ProfileData, ProfileKind, Security,
 };
+use crmsync_core::oauth::{self, AuthMethod, OAuthConfig, OAuthInput, OAuthProvider};
 use crmsync_core::secrets::Secret;
 use crmsync_core::store::mailboxes;
 use crmsync_core::store::profiles::{self, PasswordChange};
@@ -61,6 +62,137 @@ pub struct ProfileInput {
     pub process_from: Option<String>,
     /// Allow plaintext connections.
     pub allow_insecure: Option<bool>,
+    /// password or oauth2 (default: oauth2 when a provider or preset is given).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    #[serde(default)]
+    pub auth: Option<String>,
+    /// microsoft or google: fills hosts, ports, security, endpoints and scopes
+    /// (and the DAV URL for Google) where they are not given.
+    #[cfg_attr(feature = "ts", ts(optional))]
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// OAuth2 provider: microsoft, google or custom.
+    #[cfg_attr(feature = "ts", ts(optional))]
+    #[serde(default)]
+    pub oauth_provider: Option<String>,
+    /// OAuth2 application (client) id.
+    #[cfg_attr(feature = "ts", ts(optional))]
+    #[serde(default)]
+    pub oauth_client_id: Option<String>,
+    /// OAuth2 client secret (CLI: from stdin, never argv), stored encrypted.
+    #[cfg_attr(feature = "ts", ts(optional))]
+    #[serde(default, deserialize_with = "crmsync_core::secrets::non_empty")]
+    pub oauth_client_secret: Option<Secret>,
+    /// Microsoft tenant (directory id or domain).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    #[serde(default)]
+    pub oauth_tenant: Option<String>,
+    /// Issuer URL (custom provider).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    #[serde(default)]
+    pub oauth_issuer: Option<String>,
+    /// Authorization endpoint (custom provider).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    #[serde(default)]
+    pub oauth_authorize_url: Option<String>,
+    /// Token endpoint (custom provider).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    #[serde(default)]
+    pub oauth_token_url: Option<String>,
+    /// Device authorization endpoint (custom provider).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    #[serde(default)]
+    pub oauth_device_url: Option<String>,
+    /// Scopes, space or comma separated (default: the provider's).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    #[serde(default)]
+    pub oauth_scopes: Option<String>,
+}
+
+/// `input` with a provider preset's hosts, ports, security, DAV URL and
+/// provider filled in where the admin gave none.
+fn with_preset(input: &ProfileInput, base: Option<&Profile>) -> Result<ProfileInput> {
+    let Some(word) = &input.preset else { return Ok(input.clone()) };
+    let provider = OAuthProvider::parse("preset", word)?;
+    let p = oauth::preset(provider)
+        .ok_or_else(|| CoreError::invalid("preset", "one of microsoft, google (custom has no preset)"))?;
+    let mut out = input.clone();
+    let kind = match (&input.kind, base) {
+        (Some(k), _) => ProfileKind::parse("kind", k)?,
+        (None, Some(b)) => b.data.kind,
+        (None, None) => ProfileKind::ImapSmtp,
+    };
+    let incoming = match kind {
+        ProfileKind::ImapSmtp => p.imap,
+        ProfileKind::Pop3Smtp => {
+            p.pop3.ok_or_else(|| CoreError::invalid("kind", "this provider has no POP3"))?
+        }
+        ProfileKind::Exchange => {
+            return Err(CoreError::invalid("kind", "a preset is for imap-smtp or pop3-smtp profiles").into());
+        }
+    };
+    out.kind.get_or_insert_with(|| kind.as_str().to_string());
+    let fill = |v: &mut Option<String>, x: String| {
+        v.get_or_insert(x);
+    };
+    fill(&mut out.incoming_host, incoming.0.to_string());
+    fill(&mut out.incoming_port, incoming.1.to_string());
+    fill(&mut out.incoming_security, incoming.2.as_str().to_string());
+    fill(&mut out.outgoing_host, p.smtp.0.to_string());
+    fill(&mut out.outgoing_port, p.smtp.1.to_string());
+    fill(&mut out.outgoing_security, p.smtp.2.as_str().to_string());
+    if let Some(dav) = p.dav_url {
+        fill(&mut out.dav_url, dav.to_string());
+    }
+    fill(&mut out.oauth_provider, provider.as_str().to_string());
+    fill(&mut out.auth, AuthMethod::Oauth2.as_str().to_string());
+    Ok(out)
+}
+
+/// The authentication method and OAuth2 settings of `input` over `base`.
+fn build_auth(
+    input: &ProfileInput,
+    base: Option<&Profile>,
+    allow_insecure: bool,
+) -> Result<(AuthMethod, Option<OAuthConfig>)> {
+    let oauth_given = input.oauth_provider.is_some()
+        || input.oauth_client_id.is_some()
+        || input.oauth_tenant.is_some()
+        || input.oauth_issuer.is_some()
+        || input.oauth_authorize_url.is_some()
+        || input.oauth_token_url.is_some()
+        || input.oauth_device_url.is_some()
+        || input.oauth_scopes.is_some()
+        || input.oauth_client_secret.is_some();
+    let auth = match (&input.auth, base) {
+        (Some(a), _) => AuthMethod::parse("auth", a)?,
+        (None, _) if input.oauth_provider.is_some() => AuthMethod::Oauth2,
+        (None, Some(b)) => b.data.auth,
+        (None, None) => AuthMethod::Password,
+    };
+    let old = base.and_then(|b| b.data.oauth.as_ref());
+    match auth {
+        AuthMethod::Oauth2 => {
+            let given = OAuthInput {
+                provider: input.oauth_provider.as_deref(),
+                client_id: input.oauth_client_id.as_deref(),
+                tenant: input.oauth_tenant.as_deref(),
+                issuer: input.oauth_issuer.as_deref(),
+                authorize_url: input.oauth_authorize_url.as_deref(),
+                token_url: input.oauth_token_url.as_deref(),
+                device_url: input.oauth_device_url.as_deref(),
+                scopes: input.oauth_scopes.as_deref(),
+            };
+            Ok((auth, Some(oauth::build_config(&given, old, allow_insecure)?)))
+        }
+        AuthMethod::Password if oauth_given => Err(CoreError::invalid(
+            "auth",
+            "OAuth2 options (--provider, --client-id, ...) need --auth oauth2",
+        )
+        .into()),
+        // The OAuth2 client stays stored, so switching back keeps it.
+        AuthMethod::Password => Ok((auth, old.cloned())),
+    }
 }
 
 /// The default port of a protocol for a security mode.
@@ -126,6 +258,7 @@ fn insecure_refused(field: &str) -> CoreError {
 
 /// Builds and validates profile data from `input` over `base` (None on add).
 fn build(name: &str, input: &ProfileInput, base: Option<&Profile>) -> Result<ProfileData> {
+    let input = &with_preset(input, base)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(CoreError::invalid("name", "must be 1 to 100 characters").into());
@@ -274,6 +407,7 @@ fn build(name: &str, input: &ProfileInput, base: Option<&Profile>) -> Result<Pro
         (None, Some(b)) => b.data.process_from,
         (None, None) => None,
     };
+    let (auth, oauth) = build_auth(input, base, allow_insecure)?;
     Ok(ProfileData {
         name: name.to_string(),
         kind,
@@ -289,10 +423,24 @@ fn build(name: &str, input: &ProfileInput, base: Option<&Profile>) -> Result<Pro
         timeout,
         process_from,
         allow_insecure,
+        auth,
+        oauth,
     })
 }
 
-fn check_profile_credentials(d: &ProfileData, has_password: bool) -> Result<()> {
+fn check_profile_credentials(d: &ProfileData, has_password: bool, has_secret: bool) -> Result<()> {
+    if d.auth == AuthMethod::Oauth2 {
+        // App-only access (client credentials) needs the client's secret; the
+        // mailboxes' own sign-in needs none.
+        if d.credentials == CredentialSource::Profile && !has_secret {
+            return Err(CoreError::invalid(
+                "oauth-client-secret",
+                "required with --auth oauth2 --credentials profile (app-only access): give --client-secret-stdin",
+            )
+            .into());
+        }
+        return Ok(());
+    }
     if d.credentials == CredentialSource::Profile {
         if d.username.is_none() {
             return Err(CoreError::invalid("username", "required when --credentials profile").into());
@@ -314,7 +462,11 @@ fn check_profile_credentials(d: &ProfileData, has_password: bool) -> Result<()> 
 /// admin enters it before Test & Enable).
 pub(crate) fn validate_new(name: &str, input: &ProfileInput, password_pending: bool) -> Result<ProfileData> {
     let data = build(name, input, None)?;
-    check_profile_credentials(&data, input.password.is_some() || password_pending)?;
+    check_profile_credentials(
+        &data,
+        input.password.is_some() || password_pending,
+        input.oauth_client_secret.is_some(),
+    )?;
     Ok(data)
 }
 
@@ -335,7 +487,17 @@ pub fn add(store: &mut Store, name: &str, input: &ProfileInput) -> Result<Profil
         Some(p) => Some(store.cipher()?.seal(p)),
         None => None,
     };
-    let id = store.write(|tx| insert_in(tx, &data, enc.as_deref()))?;
+    let secret = match &input.oauth_client_secret {
+        Some(s) => Some(store.cipher()?.seal(s)),
+        None => None,
+    };
+    let id = store.write(|tx| {
+        let id = insert_in(tx, &data, enc.as_deref())?;
+        if let Some(s) = &secret {
+            profiles::set_client_secret(tx, id, Some(s))?;
+        }
+        Ok::<_, crate::error::EngineError>(id)
+    })?;
     Ok(profiles::get_by_id(store.conn(), id)?)
 }
 
@@ -344,12 +506,26 @@ pub fn update(store: &mut Store, name: &str, input: &ProfileInput) -> Result<Pro
     let current = profiles::get(store.conn(), name)
         .map_err(|_| CoreError::invalid("name", format!("no profile named '{name}'")))?;
     let data = build(&current.data.name, input, Some(&current))?;
-    check_profile_credentials(&data, input.password.is_some() || current.has_password)?;
+    check_profile_credentials(
+        &data,
+        input.password.is_some() || current.has_password,
+        input.oauth_client_secret.is_some() || current.has_client_secret,
+    )?;
     let change = match &input.password {
         Some(p) => PasswordChange::Set(store.cipher()?.seal(p)),
         None => PasswordChange::Keep,
     };
-    store.write(|tx| profiles::update(tx, current.id, &data, &change))?;
+    let secret = match &input.oauth_client_secret {
+        Some(s) => Some(store.cipher()?.seal(s)),
+        None => None,
+    };
+    store.write(|tx| {
+        profiles::update(tx, current.id, &data, &change)?;
+        if let Some(s) = &secret {
+            profiles::set_client_secret(tx, current.id, Some(s))?;
+        }
+        Ok::<_, crate::error::EngineError>(())
+    })?;
     Ok(profiles::get_by_id(store.conn(), current.id)?)
 }
 

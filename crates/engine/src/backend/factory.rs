@@ -201,8 +201,11 @@ mod tests {
                 timeout: 30,
                 process_from: None,
                 allow_insecure: false,
+                auth: Default::default(),
+                oauth: None,
             },
             has_password: false,
+            has_client_secret: false,
             created_on: chrono::Utc::now(),
             modified_on: chrono::Utc::now(),
         }

@@ -16,6 +16,7 @@ use crate::backend::factory;
 use crate::error::{EngineError, Result};
 use crate::ingest::batch::SyncStats;
 use crate::ingest::process::MailboxContext;
+use crate::oauth;
 use crate::outcome::{RunCounts, RunOutcome};
 
 /// The result of syncing one mailbox.
@@ -81,10 +82,20 @@ pub async fn sync_incoming(store: &mut Store, mb: Mailbox) -> Result<MailboxSync
     }
 }
 
-/// One pass through the profile's mail source (IMAP, POP3, ...).
+/// One pass through the profile's mail source (IMAP, POP3, ...). When the
+/// server refuses an OAuth2 access token, the token is refreshed and the pass
+/// tried once more (a refused login changed nothing on either side).
 async fn run_pass(store: &mut Store, ctx: &MailboxContext) -> Result<SyncStats> {
     let source = factory::mail_source(store, &ctx.mailbox, &ctx.profile)?;
-    source.pass(store, ctx).await
+    match source.pass(store, ctx).await {
+        Err(e) if oauth::bearer_refused(&ctx.profile, &e) => {
+            tracing::info!(mailbox = %ctx.mailbox.data.email, code = %e.code(), "access token refused; refreshing it once");
+            oauth::expire_access(store, &ctx.mailbox, &ctx.profile)?;
+            let source = factory::mail_source(store, &ctx.mailbox, &ctx.profile)?;
+            source.pass(store, ctx).await
+        }
+        r => r,
+    }
 }
 
 /// Records a failed sync: telemetry, and a mailbox alert (Warning for a
