@@ -278,6 +278,50 @@ pub struct ProfileArgs {
     /// Allow security `none` and http:// URLs (clear-text passwords).
     #[arg(long)]
     pub allow_insecure: bool,
+    #[command(flatten)]
+    pub oauth: OAuthArgs,
+}
+
+/// OAuth2 options of a profile (see docs/oauth.md).
+#[derive(Debug, Args, Default)]
+pub struct OAuthArgs {
+    /// How mailboxes sign in: password or oauth2.
+    #[arg(long, value_name = "A")]
+    pub auth: Option<String>,
+    /// microsoft or google: fill hosts, ports, security, endpoints and scopes
+    /// of that provider (and sign in with OAuth2).
+    #[arg(long, value_name = "P")]
+    pub preset: Option<String>,
+    /// OAuth2 provider: microsoft, google or custom.
+    #[arg(long, value_name = "P")]
+    pub provider: Option<String>,
+    /// The application (client) id the office registered.
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// Read the OAuth2 client secret from the first line of standard input.
+    #[arg(long, conflicts_with_all = ["client_secret_env", "password_stdin"])]
+    pub client_secret_stdin: bool,
+    /// Read the OAuth2 client secret from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub client_secret_env: Option<String>,
+    /// Microsoft tenant: directory id or domain (default: organizations).
+    #[arg(long, value_name = "T")]
+    pub tenant: Option<String>,
+    /// Issuer URL (custom provider; the authorize URL defaults to ISSUER/authorize).
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+    /// Authorization endpoint (custom provider).
+    #[arg(long, value_name = "URL")]
+    pub authorize_url: Option<String>,
+    /// Token endpoint (custom provider).
+    #[arg(long, value_name = "URL")]
+    pub token_url: Option<String>,
+    /// Device authorization endpoint (custom provider).
+    #[arg(long, value_name = "URL")]
+    pub device_url: Option<String>,
+    /// Scopes, space or comma separated (default: the provider's).
+    #[arg(long, value_name = "SCOPES")]
+    pub scopes: Option<String>,
 }
 
 /// `crmsync profile ...`
@@ -458,6 +502,24 @@ pub enum MailboxCmd {
     },
     /// Stop processing a mailbox (every channel).
     Disable {
+        /// Mailbox address.
+        email: String,
+    },
+    /// Sign a mailbox of an OAuth2 profile in (device flow: prints a URL and a
+    /// code to enter there, from any device; the tokens are stored encrypted).
+    SignIn {
+        /// Mailbox address.
+        email: String,
+        /// Sign in in a browser on this machine instead (authorization code
+        /// with a loopback redirect to http://127.0.0.1:PORT/): prints the URL to open.
+        #[arg(long)]
+        auth_code: bool,
+        /// How long to wait for the browser, in seconds (with --auth-code).
+        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        wait: u64,
+    },
+    /// Forget a mailbox's OAuth2 tokens (it stops syncing until signed in again).
+    SignOut {
         /// Mailbox address.
         email: String,
     },

@@ -3,8 +3,10 @@
 use crmsync_core::Store;
 use crmsync_core::model::{Mailbox, Owner};
 use crmsync_engine::admin::mailboxes::{self, MailboxInput};
+use crmsync_engine::oauth::{self, DevicePrompt, SignInStatus};
 use crmsync_engine::test_enable::{self, TestReport};
 use serde_json::json;
+use std::time::Duration;
 
 use super::Ctx;
 use crate::cli::{MailboxArgs, MailboxCmd};
@@ -53,7 +55,25 @@ fn health(m: &Mailbox) -> String {
     [ch("incoming", &m.incoming), ch("outgoing", &m.outgoing), ch("act", &m.act)].join(", ")
 }
 
-fn print(m: &Mailbox) {
+fn sign_in_words(s: &SignInStatus) -> String {
+    if s.app_only {
+        return match s.access_valid_until {
+            Some(t) => format!("{} app-only (profile token valid until {t})", s.provider),
+            None => format!("{} app-only (a token is fetched at the next connection)", s.provider),
+        };
+    }
+    match (s.signed_in, s.access_valid_until) {
+        (false, _) => format!("{}: not signed in (run `crmsync mailbox sign-in`)", s.provider),
+        (true, Some(t)) => format!(
+            "{}: signed in, access valid until {t}{}",
+            s.provider,
+            if s.can_refresh { ", renews itself" } else { "" }
+        ),
+        (true, None) => format!("{}: signed in, renewed at the next connection", s.provider),
+    }
+}
+
+fn print(m: &Mailbox, sign_in: Option<&SignInStatus>) {
     let d = &m.data;
     let t = &m.telemetry;
     let mut pairs = vec![
@@ -93,6 +113,9 @@ fn print(m: &Mailbox) {
         ("last sync", opt(&t.last_sync_succeeded)),
         ("next poll", opt(&t.next_poll)),
     ];
+    if let Some(s) = sign_in {
+        pairs.push(("oauth2 sign-in", sign_in_words(s)));
+    }
     if m.credentials_required {
         pairs.push(("credentials", "required: set a password with `mailbox update --password-stdin`".into()));
     }
@@ -254,10 +277,63 @@ pub fn run(ctx: &Ctx, store: &mut Store, cmd: MailboxCmd) -> Result<(), CliError
         }
         MailboxCmd::Show { email } => {
             let m = mailboxes::show(store, &email)?;
+            let sign_in = oauth::status(store, &m)?;
             if ctx.json {
-                output::json(&m)
+                let mut v = serde_json::to_value(&m).map_err(|e| CliError::Runtime(e.to_string()))?;
+                if let (Some(obj), Some(s)) = (v.as_object_mut(), &sign_in) {
+                    obj.insert("sign_in".into(), json!(s));
+                }
+                output::json(&v)
             } else {
-                print(&m);
+                print(&m, sign_in.as_ref());
+                Ok(())
+            }
+        }
+        MailboxCmd::SignIn { email, auth_code, wait } => {
+            let json_out = ctx.json;
+            let rt = super::runtime()?;
+            let status = if auth_code {
+                let open = |url: String| async move {
+                    if json_out {
+                        println!("{}", json!({ "authorize_url": url }));
+                    } else {
+                        println!("Open this address in a browser on this machine and sign in:\n{url}");
+                    }
+                    let _ = std::io::Write::flush(&mut std::io::stdout());
+                };
+                rt.block_on(oauth::sign_in_auth_code(store, &email, open, Duration::from_secs(wait.max(1))))?
+            } else {
+                let prompt = |p: &DevicePrompt| {
+                    if json_out {
+                        println!("{}", json!(p));
+                    } else {
+                        println!(
+                            "To sign in {email}, open {} on any device and enter the code {}",
+                            p.verification_uri, p.user_code
+                        );
+                        println!("(waiting up to {} s for the sign-in)", p.expires_in_secs);
+                    }
+                    let _ = std::io::Write::flush(&mut std::io::stdout());
+                };
+                rt.block_on(oauth::sign_in_device(store, &email, prompt))?
+            };
+            if json_out {
+                output::json(&json!({ "mailbox": email, "sign_in": status }))
+            } else {
+                println!("mailbox {email} signed in: {}", sign_in_words(&status));
+                println!("run `crmsync mailbox test-enable {email}` next");
+                Ok(())
+            }
+        }
+        MailboxCmd::SignOut { email } => {
+            let had = oauth::sign_out(store, &email)?;
+            if ctx.json {
+                output::json(&json!({ "mailbox": email, "signed_out": had }))
+            } else {
+                println!(
+                    "mailbox {email}: {}",
+                    if had { "signed out (tokens removed)" } else { "was not signed in" }
+                );
                 Ok(())
             }
         }

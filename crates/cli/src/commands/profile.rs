@@ -2,6 +2,7 @@
 
 use crmsync_core::Store;
 use crmsync_core::model::{Endpoint, Profile};
+use crmsync_core::oauth::AuthMethod;
 use crmsync_core::secrets::Secret;
 use crmsync_engine::admin::profiles::{self, ConnectionTest, ProfileInput};
 use serde_json::json;
@@ -12,7 +13,28 @@ use crate::output::{self, opt};
 use crate::{CliError, secrets};
 
 fn input(a: ProfileArgs, disallow_insecure: bool) -> Result<ProfileInput, CliError> {
+    let o = a.oauth;
+    let client_secret = secrets::read_password(o.client_secret_stdin, o.client_secret_env.as_deref())
+        .map_err(|e| match e {
+            CliError::Invalid(m) => CliError::Invalid(
+                m.replace("password-stdin", "client-secret-stdin")
+                    .replace("password-env", "client-secret-env")
+                    .replace("no password", "no client secret"),
+            ),
+            other => other,
+        })?;
     Ok(ProfileInput {
+        auth: o.auth,
+        preset: o.preset,
+        oauth_provider: o.provider,
+        oauth_client_id: o.client_id,
+        oauth_client_secret: client_secret,
+        oauth_tenant: o.tenant,
+        oauth_issuer: o.issuer,
+        oauth_authorize_url: o.authorize_url,
+        oauth_token_url: o.token_url,
+        oauth_device_url: o.device_url,
+        oauth_scopes: o.scopes,
         password: secrets::read_password(a.password.password_stdin, a.password.password_env.as_deref())?,
         kind: a.kind,
         incoming_host: a.incoming_host,
@@ -57,12 +79,25 @@ fn print(p: &Profile) {
         ("credentials", d.credentials.to_string()),
         ("username", opt(&d.username)),
         ("password", if p.has_password { "(stored, encrypted)".into() } else { "-".into() }),
+        ("auth", d.auth.to_string()),
         ("max connections", d.max_connections.to_string()),
         ("min poll interval", format!("{} s", d.min_poll_interval)),
         ("timeout", format!("{} s", d.timeout)),
         ("process from", opt(&d.process_from)),
         ("allow insecure", d.allow_insecure.to_string()),
     ]);
+    if let Some(o) = d.oauth.as_ref().filter(|_| d.auth == AuthMethod::Oauth2) {
+        output::fields(&[
+            ("oauth provider", o.provider.to_string()),
+            ("client id", o.client_id.clone()),
+            ("client secret", if p.has_client_secret { "(stored, encrypted)".into() } else { "-".into() }),
+            ("tenant", opt(&o.tenant)),
+            ("authorize url", o.authorize_url.clone()),
+            ("token url", o.token_url.clone()),
+            ("device url", opt(&o.device_url)),
+            ("scopes", o.scopes.join(" ")),
+        ]);
+    }
 }
 
 /// The typed credentials of `profile test`: both a user name and a password, or neither.
