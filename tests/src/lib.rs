@@ -1,7 +1,7 @@
 //! Real-server test harness for crmsync.
 //!
 //! Starts private instances of Dovecot (IMAP, POP3, LMTP, SASL auth), Postfix,
-//! Radicale and Xandikos as child processes, each with its own configuration in a temp
+//! Radicale, Xandikos and an OAuth2 authorization server ([`OAuthServer`]) as child processes, each with its own configuration in a temp
 //! dir and on loopback ports picked at run time, so tests can run in parallel.
 //! Every server is ready-checked before `start` returns and stopped (process
 //! group SIGTERM, then SIGKILL) when dropped, also when a test panics.
@@ -37,6 +37,7 @@ pub mod dovecot_mail;
 pub mod error;
 pub mod fault_proxy;
 pub mod imap_client;
+pub mod oauth;
 pub mod pop3_client;
 pub mod ports;
 pub mod postfix;
@@ -54,6 +55,7 @@ pub use dovecot::{Dovecot, DovecotOptions};
 pub use error::{HarnessError, Result};
 pub use fault_proxy::{FaultMode, FaultProxy};
 pub use imap_client::{FetchedMessage, ImapClient, ListEntry, MailboxInfo};
+pub use oauth::{Introspection, IssuedTokens, OAuth2Passdb, OAuthServer, OAuthStats};
 pub use pop3_client::Pop3Client;
 pub use postfix::{Postfix, PostfixOptions};
 pub use radicale::{DavResponse, Radicale};
