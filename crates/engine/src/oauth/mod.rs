@@ -26,6 +26,9 @@ pub use flows::{DevicePrompt, Flow, Tokens};
 
 use crate::error::{EngineError, Result};
 
+/// Held while a token is read, renewed and stored.
+static RENEWING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// An access token expiring sooner than this is refreshed before use.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 
@@ -127,6 +130,11 @@ fn app_scopes(cfg: &OAuthConfig) -> Vec<String> {
 /// more than [`REFRESH_MARGIN`], else a refreshed one (or a new app-only
 /// token), stored before it is returned.
 pub fn access_token(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Result<Password> {
+    // One renewal at a time in this process: a watcher and a sync starting
+    // together must not both spend the refresh token (a rotating server
+    // would revoke one of them), and after a refused refresh the second
+    // finds the tokens gone instead of asking the token endpoint again.
+    let _renewing = RENEWING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let owner = owner(mailbox, profile);
     let what = who(mailbox, profile);
     let stored = oauth_tokens::get(store.conn(), owner)?;
