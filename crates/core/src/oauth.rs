@@ -18,6 +18,8 @@ text_enum!(
     }
 );
 
+// The enum comes from `text_enum!`, which derives no Default.
+#[allow(clippy::derivable_impls)]
 impl Default for AuthMethod {
     fn default() -> Self {
         AuthMethod::Password

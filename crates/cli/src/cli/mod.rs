@@ -279,7 +279,7 @@ pub struct ProfileArgs {
     #[arg(long)]
     pub allow_insecure: bool,
     #[command(flatten)]
-    pub oauth: OAuthArgs,
+    pub oauth: Box<OAuthArgs>,
 }
 
 /// OAuth2 options of a profile (see docs/oauth.md).

@@ -13,7 +13,7 @@ use crate::output::{self, opt};
 use crate::{CliError, secrets};
 
 fn input(a: ProfileArgs, disallow_insecure: bool) -> Result<ProfileInput, CliError> {
-    let o = a.oauth;
+    let o = *a.oauth;
     let client_secret = secrets::read_password(o.client_secret_stdin, o.client_secret_env.as_deref())
         .map_err(|e| match e {
             CliError::Invalid(m) => CliError::Invalid(
