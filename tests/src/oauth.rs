@@ -50,6 +50,9 @@ pub struct OAuth2Passdb {
     pub mode: Introspection,
     /// The scope a token must have (`scope` in the passdb), e.g. `mail`.
     pub scope: String,
+    /// The bearer mechanisms Dovecot (and so Postfix) offers: default
+    /// `xoauth2 oauthbearer`; a test sets one to force a client onto it.
+    pub mechanisms: String,
 }
 
 impl OAuth2Passdb {
@@ -229,6 +232,7 @@ impl OAuthServer {
             keys_dir: self.keys_dir.clone(),
             mode,
             scope: "mail".into(),
+            mechanisms: "xoauth2 oauthbearer".into(),
         }
     }
 

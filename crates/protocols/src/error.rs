@@ -154,7 +154,12 @@ pub enum ProtocolError {
         /// Port.
         port: u16,
     },
-    /// The server rejected the user name or password.
+    /// The server rejected the user name and password, or the OAuth2 access
+    /// token. Code `{PROTO}_AUTH_FAILED` for a password; `OAUTH_TOKEN_REFUSED`
+    /// (same for every protocol) when `oauth` is set: the server refused the
+    /// bearer token (SASL XOAUTH2/OAUTHBEARER, or HTTP 401 to a bearer
+    /// token), so the caller may refresh the token once and try again, and
+    /// otherwise needs a new sign-in. Permanent either way.
     #[error("{proto} server {host}:{port} rejected the login of {user}: {detail}")]
     AuthFailed {
         /// Protocol.
@@ -163,10 +168,12 @@ pub enum ProtocolError {
         host: String,
         /// Port.
         port: u16,
-        /// The user name (never the password).
+        /// The user name (never the password or token).
         user: String,
-        /// What the server said.
+        /// What the server said (for a token: its decoded error challenge too).
         detail: String,
+        /// True when the refused credential was an OAuth2 access token.
+        oauth: bool,
     },
     /// No login method both sides support is available.
     #[error("{proto} server {host}:{port} offers no usable login method: {detail}")]
@@ -357,6 +364,7 @@ impl ProtocolError {
             E::TlsCertInvalid { .. } => "TLS_CERT_INVALID",
             E::StarttlsUnavailable { .. } => "STARTTLS_UNAVAILABLE",
             E::PlaintextRefused { .. } => "PLAINTEXT_REFUSED",
+            E::AuthFailed { oauth: true, .. } => "OAUTH_TOKEN_REFUSED",
             E::AuthFailed { proto: Proto::Imap, .. } => "IMAP_AUTH_FAILED",
             E::AuthFailed { proto: Proto::Pop3, .. } => "POP3_AUTH_FAILED",
             E::AuthFailed { proto: Proto::Smtp, .. } => "SMTP_AUTH_FAILED",
@@ -420,6 +428,12 @@ impl ProtocolError {
         }
     }
 
+    /// True when the server refused an OAuth2 access token (code
+    /// `OAUTH_TOKEN_REFUSED`): refresh the token once, then ask for a sign-in.
+    pub fn is_token_refused(&self) -> bool {
+        matches!(self, ProtocolError::AuthFailed { oauth: true, .. })
+    }
+
     /// True when the failure is worth retrying later without admin action.
     pub fn is_transient(&self) -> bool {
         self.class() == ErrorClass::Transient
@@ -445,6 +459,13 @@ mod tests {
         let refused = ProtocolError::ConnectionRefused { proto: Proto::Imap, host: "h".into(), port: 1 };
         assert_eq!(refused.code(), "CONNECTION_REFUSED");
         assert_eq!(peer(Proto::Imap).timeout("FETCH", 30).code(), "TIMEOUT");
+        for proto in [Proto::Imap, Proto::Pop3, Proto::Smtp, Proto::Dav] {
+            let e = peer(proto).token_refused("anna", "status 401");
+            assert_eq!(e.code(), "OAUTH_TOKEN_REFUSED");
+            assert_eq!(e.class(), ErrorClass::Permanent);
+            assert!(e.is_token_refused());
+        }
+        assert!(!peer(Proto::Imap).auth_failed("anna", "no").is_token_refused());
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod limits;
 pub mod mime;
 mod peer;
 pub mod pop3;
+pub mod sasl;
 pub mod settings;
 pub mod smtp;
 pub mod tls;

@@ -77,6 +77,19 @@ impl Peer {
             port: self.port,
             user: user.to_string(),
             detail: detail.to_string(),
+            oauth: false,
+        }
+    }
+
+    /// The server refused the OAuth2 access token of `user` (`OAUTH_TOKEN_REFUSED`).
+    pub fn token_refused(&self, user: &str, detail: impl fmt::Display) -> ProtocolError {
+        ProtocolError::AuthFailed {
+            proto: self.proto,
+            host: self.host.clone(),
+            port: self.port,
+            user: user.to_string(),
+            detail: detail.to_string(),
+            oauth: true,
         }
     }
 

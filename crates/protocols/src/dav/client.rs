@@ -1,5 +1,6 @@
 //! The CalDAV/CardDAV client: one reqwest client per mailbox sync, every
-//! request with basic auth and the profile's timeout.
+//! request with basic auth (or an OAuth2 bearer token, [`DavAuth`]) and the
+//! profile's timeout.
 
 use std::time::Duration;
 
@@ -7,6 +8,8 @@ use reqwest::{Method, StatusCode, Url};
 
 use super::xml::{self, Multistatus, PropResponse};
 use crate::error::{Proto, ProtocolError, Result};
+
+pub use super::auth::DavAuth;
 
 /// A collection found by discovery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,8 +88,7 @@ pub enum WriteError {
 pub struct DavClient {
     http: reqwest::Client,
     base: Url,
-    user: String,
-    password: String,
+    auth: DavAuth,
     host: String,
     port: u16,
     timeout: Duration,
@@ -106,11 +108,35 @@ const PROPFIND_STATE: &str = r#"<?xml version="1.0" encoding="utf-8"?><d:propfin
 const PROPFIND_ETAGS: &str = r#"<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><d:resourcetype/></d:prop></d:propfind>"#;
 
 impl DavClient {
-    /// A client for `url` (the profile's DAV URL) with these credentials.
+    /// A client for `url` (the profile's DAV URL) logging in with HTTP Basic.
     pub fn new(
         url: &str,
         user: &str,
         password: &str,
+        timeout: Duration,
+        extra_roots_pem: &[u8],
+    ) -> Result<DavClient> {
+        let auth = DavAuth::Basic { user: user.into(), password: password.into() };
+        DavClient::with_auth(url, auth, timeout, extra_roots_pem)
+    }
+
+    /// A client for `url` sending `Authorization: Bearer <token>` (an OAuth2
+    /// access token) on every request; `user` names the account in errors.
+    pub fn new_bearer(
+        url: &str,
+        user: &str,
+        token: &str,
+        timeout: Duration,
+        extra_roots_pem: &[u8],
+    ) -> Result<DavClient> {
+        let auth = DavAuth::Bearer { user: user.into(), token: token.into() };
+        DavClient::with_auth(url, auth, timeout, extra_roots_pem)
+    }
+
+    /// A client for `url` with these credentials.
+    pub fn with_auth(
+        url: &str,
+        auth: DavAuth,
         timeout: Duration,
         extra_roots_pem: &[u8],
     ) -> Result<DavClient> {
@@ -144,8 +170,7 @@ impl DavClient {
         Ok(DavClient {
             http,
             base,
-            user: user.into(),
-            password: password.into(),
+            auth,
             host,
             port,
             timeout,
@@ -231,13 +256,7 @@ impl DavClient {
     fn status_error(&self, operation: &str, status: StatusCode, target: &str) -> ProtocolError {
         let (host, port) = (self.host.clone(), self.port);
         match status.as_u16() {
-            401 => ProtocolError::AuthFailed {
-                proto: Proto::Dav,
-                host,
-                port,
-                user: self.user.clone(),
-                detail: format!("{operation}: HTTP {status}"),
-            },
+            401 => self.auth.refused(host, port, format!("{operation}: HTTP {status}")),
             404 => {
                 ProtocolError::MailboxNotFound { proto: Proto::Dav, host, port, folder: target.to_string() }
             }
@@ -279,7 +298,7 @@ impl DavClient {
         }
         self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let m = Method::from_bytes(method.as_bytes()).expect("valid method");
-        let mut req = self.http.request(m, url).basic_auth(&self.user, Some(&self.password));
+        let mut req = self.auth.apply(self.http.request(m, url));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }

@@ -5,6 +5,7 @@
 //! and holds the plaintext rule; [`probe`] is the reachability and login
 //! check of Test & Enable and Test Connection.
 
+mod auth;
 pub mod client;
 pub mod endpoint;
 pub mod ical;
@@ -14,5 +15,5 @@ pub mod vcard;
 pub mod vtimezone;
 pub mod xml;
 
-pub use client::{Changes, DavClient, DavCollection, Discovery, SyncOutcome, WriteError};
+pub use client::{Changes, DavAuth, DavClient, DavCollection, Discovery, SyncOutcome, WriteError};
 pub use endpoint::{DavEndpoint, check_plaintext, is_plaintext};

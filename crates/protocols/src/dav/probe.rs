@@ -5,10 +5,11 @@
 
 use std::time::Duration;
 
+use super::client::DavAuth;
 use super::endpoint::DavEndpoint;
 use crate::error::{Proto, ProtocolError, Result};
 
-/// Checks that the DAV server answers and accepts the credentials.
+/// Checks that the DAV server answers and accepts the user name and password (HTTP Basic).
 pub async fn probe(
     url: &str,
     user: &str,
@@ -16,6 +17,13 @@ pub async fn probe(
     timeout: Duration,
     extra_roots_pem: &[u8],
 ) -> Result<()> {
+    let auth = DavAuth::Basic { user: user.into(), password: password.into() };
+    probe_with(url, &auth, timeout, extra_roots_pem).await
+}
+
+/// Checks that the DAV server answers and accepts `auth` (Basic, or an OAuth2
+/// bearer token: a refusal is then `OAUTH_TOKEN_REFUSED`).
+pub async fn probe_with(url: &str, auth: &DavAuth, timeout: Duration, extra_roots_pem: &[u8]) -> Result<()> {
     let DavEndpoint { host, port, .. } = DavEndpoint::parse(url);
     let mut builder = reqwest::Client::builder().timeout(timeout).connect_timeout(timeout);
     if !extra_roots_pem.is_empty() {
@@ -31,9 +39,9 @@ pub async fn probe(
         .build()
         .map_err(|e| ProtocolError::InvalidSettings { proto: Proto::Dav, reason: e.to_string() })?;
     let body = r#"<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/></d:prop></d:propfind>"#;
-    let resp = client
-        .request(reqwest::Method::from_bytes(b"PROPFIND").expect("valid method"), url)
-        .basic_auth(user, Some(password))
+    let request = client.request(reqwest::Method::from_bytes(b"PROPFIND").expect("valid method"), url);
+    let resp = auth
+        .apply(request)
         .header("Depth", "0")
         .header("Content-Type", "application/xml; charset=utf-8")
         .body(body)
@@ -59,13 +67,7 @@ pub async fn probe(
         })?;
     match resp.status().as_u16() {
         200 | 207 => Ok(()),
-        401 | 403 => Err(ProtocolError::AuthFailed {
-            proto: Proto::Dav,
-            host,
-            port,
-            user: user.to_string(),
-            detail: format!("HTTP {}", resp.status()),
-        }),
+        401 | 403 => Err(auth.refused(host, port, format!("HTTP {}", resp.status()))),
         404 => Err(ProtocolError::MailboxNotFound { proto: Proto::Dav, host, port, folder: url.to_string() }),
         s if s >= 500 => {
             Err(ProtocolError::ServerBusy { proto: Proto::Dav, host, port, detail: format!("HTTP {s}") })

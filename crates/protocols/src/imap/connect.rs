@@ -1,7 +1,9 @@
 //! Opening an authenticated IMAP session: TCP, implicit TLS or STARTTLS, the
 //! greeting and CAPABILITY exchange (done on our own line reader, since
-//! async-imap has no pre-login CAPABILITY/STARTTLS), then AUTHENTICATE PLAIN
-//! LOGIN or AUTHENTICATE LOGIN through async-imap.
+//! async-imap has no pre-login CAPABILITY/STARTTLS), then the login through
+//! async-imap: AUTHENTICATE OAUTHBEARER or XOAUTH2 with an OAuth2 token,
+//! AUTHENTICATE PLAIN (with an authorization identity for a service account),
+//! LOGIN, or AUTHENTICATE LOGIN.
 
 use std::sync::Arc;
 
@@ -12,6 +14,7 @@ use super::wire::{self, Greeting, Tagged};
 use crate::error::{ProtocolError, Result};
 use crate::limits::{Clock, Expired, Guarded, LimitExceeded, Limits};
 use crate::peer::Peer;
+use crate::sasl;
 use crate::settings::ImapSettings;
 use crate::transport::{self, LineStream, Stream};
 use crmsync_core::model::Security;
@@ -78,6 +81,31 @@ impl Authenticator for PlainAuth {
 
     fn process(&mut self, _challenge: &[u8]) -> Vec<u8> {
         self.0.clone()
+    }
+}
+
+/// SASL XOAUTH2 / OAUTHBEARER for async-imap: the initial response to the
+/// first (empty) continuation, the error answer to any later one, whose
+/// decoded text is kept for the error message. No `Debug`: it holds the token.
+struct BearerAuth {
+    mechanism: sasl::Bearer,
+    initial: Vec<u8>,
+    rounds: u8,
+    /// The server's decoded error challenge, if it sent one.
+    challenge: Option<String>,
+}
+
+impl Authenticator for &mut BearerAuth {
+    type Response = Vec<u8>;
+
+    fn process(&mut self, challenge: &[u8]) -> Vec<u8> {
+        self.rounds = self.rounds.saturating_add(1);
+        if self.rounds == 1 {
+            std::mem::take(&mut self.initial)
+        } else {
+            self.challenge.get_or_insert_with(|| sasl::describe_error_challenge(challenge));
+            self.mechanism.error_answer().to_vec()
+        }
     }
 }
 
@@ -260,8 +288,27 @@ pub(crate) async fn open(
 
     let user = settings.username.as_str();
     let password = settings.password.expose();
-    let login = if caps.has("AUTH=PLAIN") {
-        let auth = PlainAuth(wire::plain_response(user, password));
+    // How a refusal (NO) reads, per login method.
+    let mut bearer_auth = None;
+    let login = if let Some(token) = &settings.bearer {
+        let Some(mechanism) = sasl::Bearer::choose(|m| caps.has(&format!("AUTH={m}"))) else {
+            return Err(peer.mechanism_unavailable(
+                "the server offers neither AUTH=OAUTHBEARER nor AUTH=XOAUTH2, needed to log in with an OAuth2 token",
+            ));
+        };
+        let initial = mechanism.initial_response(user, token.expose(), &peer.host, peer.port);
+        let auth = bearer_auth.insert(BearerAuth { mechanism, initial, rounds: 0, challenge: None });
+        clock.run(client.authenticate(mechanism.name(), auth)).await
+    } else if let Some(authzid) = &settings.authzid {
+        if !caps.has("AUTH=PLAIN") {
+            return Err(peer.mechanism_unavailable(format!(
+                "the server does not offer AUTH=PLAIN, needed to log in as {user} on behalf of {authzid}"
+            )));
+        }
+        let auth = PlainAuth(sasl::plain(Some(authzid), user, password));
+        clock.run(client.authenticate("PLAIN", auth)).await
+    } else if caps.has("AUTH=PLAIN") {
+        let auth = PlainAuth(sasl::plain(None, user, password));
         clock.run(client.authenticate("PLAIN", auth)).await
     } else if !caps.has("LOGINDISABLED") {
         clock.run(client.login(user, password)).await
@@ -281,7 +328,15 @@ pub(crate) async fn open(
             return Err(match e {
                 async_imap::error::Error::No(text) => {
                     let text = wire::server_text(&text);
-                    if wire::says_unavailable(&text) { peer.busy(text) } else { peer.auth_failed(user, text) }
+                    if wire::says_unavailable(&text) {
+                        peer.busy(text)
+                    } else if let Some(auth) = &bearer_auth {
+                        peer.token_refused(user, sasl::refusal(&text, auth.challenge.as_deref()))
+                    } else if let Some(authzid) = &settings.authzid {
+                        peer.auth_failed(user, sasl::on_behalf_refusal(user, authzid, &text))
+                    } else {
+                        peer.auth_failed(user, text)
+                    }
                 }
                 other => map_imap_error(peer, "login", other).0,
             });

@@ -1,10 +1,13 @@
 //! Opening a POP3 session: TCP, implicit TLS or STLS (RFC 2595), the greeting
-//! and CAPA, then the login: SASL PLAIN, SASL LOGIN or USER/PASS.
+//! and CAPA, then the login: SASL OAUTHBEARER or XOAUTH2 with an OAuth2
+//! token, SASL PLAIN (with an authorization identity for a service account),
+//! SASL LOGIN or USER/PASS.
 
 use super::exec::{Op, err_reply, exchange, expect_ok, fetch_capa};
 use super::wire::{self, Pop3Capabilities, Reply, RespCode};
 use crate::error::{Proto, ProtocolError, Result};
 use crate::peer::Peer;
+use crate::sasl;
 use crate::settings::Pop3Settings;
 use crate::transport::{self, LineStream, Stream};
 use crmsync_core::model::Security;
@@ -92,6 +95,84 @@ impl Login<'_> {
             },
             Some(RespCode::SysTemp) | Some(RespCode::LoginDelay) => self.peer.busy(text),
             _ => self.peer.auth_failed(self.user, text),
+        }
+    }
+
+    /// `AUTH mechanism`, with the initial response on the command line when
+    /// the line stays within RFC 5034's 255 octets, else after the first `+`.
+    /// Returns the reply to the (initial) response.
+    async fn auth(&mut self, mechanism: &str, initial: String) -> Result<Reply> {
+        let (command, pending) = if initial.len() + mechanism.len() + 8 <= 255 {
+            (format!("AUTH {mechanism} {initial}\r\n"), None)
+        } else {
+            (format!("AUTH {mechanism}\r\n"), Some(initial))
+        };
+        let label = format!("AUTH {mechanism}");
+        let mut reply = self.exchange(Some(command.as_bytes()), &label).await?;
+        if let (Reply::Continue(_), Some(pending)) = (&reply, pending) {
+            let line = format!("{pending}\r\n");
+            reply = self.exchange(Some(line.as_bytes()), &label).await?;
+        }
+        Ok(reply)
+    }
+
+    /// Logs in with an OAuth2 access token: SASL OAUTHBEARER when CAPA lists
+    /// it, else XOAUTH2. A refused token is `OAUTH_TOKEN_REFUSED` with the
+    /// server's decoded error challenge.
+    pub(super) async fn run_bearer(mut self, token: &str) -> Result<()> {
+        let Some(mechanism) = sasl::Bearer::choose(|m| self.caps.has_sasl(m)) else {
+            return Err(self.peer.mechanism_unavailable(
+                "the server offers neither SASL OAUTHBEARER nor XOAUTH2, needed to log in with an OAuth2 token",
+            ));
+        };
+        let initial = mechanism.initial_response(self.user, token, &self.peer.host, self.peer.port);
+        let mut reply = self.auth(mechanism.name(), sasl::encode(&initial)).await?;
+        let mut challenge = None;
+        if let Reply::Continue(b64) = &reply {
+            // The error challenge: answer it so the server ends with -ERR.
+            challenge = Some(sasl::describe_base64_challenge(b64));
+            let line = format!("{}\r\n", mechanism.error_answer_line());
+            reply = self.exchange(Some(line.as_bytes()), "AUTH").await?;
+        }
+        match reply {
+            Reply::Ok(_) => Ok(()),
+            Reply::Err {
+                code: Some(c @ (RespCode::InUse | RespCode::SysTemp | RespCode::LoginDelay)),
+                text,
+            } => Err(self.error(Some(c), text)),
+            Reply::Err { text, .. } => {
+                Err(self.peer.token_refused(self.user, sasl::refusal(&text, challenge.as_deref())))
+            }
+            Reply::Continue(_) => {
+                let _ = self.exchange(Some(b"*\r\n"), "AUTH").await;
+                Err(self.peer.protocol(format!("AUTH {}: unexpected second challenge", mechanism.name())))
+            }
+        }
+    }
+
+    /// Logs in as `self.user` on behalf of `authzid` with SASL PLAIN (RFC
+    /// 4616's authorization identity); there is no other way to do it.
+    pub(super) async fn run_on_behalf(mut self, authzid: &str, password: &str) -> Result<()> {
+        if !self.caps.has_sasl("PLAIN") {
+            return Err(self.peer.mechanism_unavailable(format!(
+                "the server does not offer SASL PLAIN, needed to log in as {} on behalf of {authzid}",
+                self.user
+            )));
+        }
+        let initial = sasl::encode(&sasl::plain(Some(authzid), self.user, password));
+        match self.auth("PLAIN", initial).await? {
+            Reply::Ok(_) => Ok(()),
+            Reply::Err {
+                code: Some(c @ (RespCode::InUse | RespCode::SysTemp | RespCode::LoginDelay)),
+                text,
+            } => Err(self.error(Some(c), text)),
+            Reply::Err { text, .. } => {
+                Err(self.peer.auth_failed(self.user, sasl::on_behalf_refusal(self.user, authzid, &text)))
+            }
+            Reply::Continue(_) => {
+                let _ = self.exchange(Some(b"*\r\n"), "AUTH PLAIN").await;
+                Err(self.peer.protocol("AUTH PLAIN: unexpected challenge"))
+            }
         }
     }
 

@@ -53,7 +53,9 @@ pub struct Pop3Client {
 
 impl Pop3Client {
     /// Connects (implicit TLS, STLS or plain per `settings.security`), reads the
-    /// greeting, asks for CAPA and logs in: SASL PLAIN when CAPA lists it, else
+    /// greeting, asks for CAPA and logs in: with `settings.bearer`, SASL
+    /// OAUTHBEARER or XOAUTH2; with `settings.authzid`, SASL PLAIN on behalf of
+    /// that user; else SASL PLAIN when CAPA lists it, else
     /// SASL LOGIN when listed, else USER/PASS. A plaintext connection without `allow_insecure` fails with
     /// `PLAINTEXT_REFUSED` before any connection is made.
     pub async fn connect(settings: &Pop3Settings) -> Result<Pop3Client> {
@@ -94,7 +96,11 @@ impl Pop3Client {
         let (mut lines, caps) = connect::secure(settings, &peer, op).await?;
         let login =
             connect::Login { lines: &mut lines, peer: &peer, op, user: &settings.username, caps: &caps };
-        login.run(settings.password.expose()).await?;
+        match (&settings.bearer, &settings.authzid) {
+            (Some(token), _) => login.run_bearer(token.expose()).await?,
+            (None, Some(authzid)) => login.run_on_behalf(authzid, settings.password.expose()).await?,
+            (None, None) => login.run(settings.password.expose()).await?,
+        }
         let client = Pop3Client {
             lines,
             peer,

@@ -1,5 +1,6 @@
 //! The SMTP client: implicit TLS, STARTTLS, or plaintext only when the profile
-//! allows it; AUTH PLAIN/LOGIN or none; one connection reused for several
+//! allows it; AUTH OAUTHBEARER/XOAUTH2 with an OAuth2 token, AUTH PLAIN (with
+//! an authorization identity for a service account) or LOGIN, or none; one connection reused for several
 //! messages; replies mapped to classed [`ProtocolError`]s (4xx transient, 5xx
 //! per item).
 //!
@@ -26,6 +27,7 @@ use tracing::debug;
 
 use crate::error::{Proto, ProtocolError, Result};
 use crate::peer::Peer;
+use crate::sasl;
 use crate::settings::{Password, ServerSettings};
 use crate::transport::{self, LineStream, Stream};
 use wire::{Extensions, Reply, ReplyReader};
@@ -46,12 +48,41 @@ struct Session {
     last_used: Instant,
 }
 
+/// How the client logs in (`Debug` never shows the secret: [`Password`]).
+#[derive(Debug, Clone)]
+enum Credentials {
+    /// PLAIN or LOGIN, optionally on behalf of `authzid` (PLAIN only).
+    Password { user: String, password: Password, authzid: Option<String> },
+    /// OAUTHBEARER or XOAUTH2 with an OAuth2 access token.
+    Bearer { user: String, token: Password },
+}
+
+impl Credentials {
+    fn from_settings(settings: &ServerSettings) -> Credentials {
+        let user = settings.username.clone();
+        match &settings.bearer {
+            Some(token) => Credentials::Bearer { user, token: token.clone() },
+            None => Credentials::Password {
+                user,
+                password: settings.password.clone(),
+                authzid: settings.authzid.clone(),
+            },
+        }
+    }
+
+    fn user(&self) -> &str {
+        match self {
+            Credentials::Password { user, .. } | Credentials::Bearer { user, .. } => user,
+        }
+    }
+}
+
 /// An SMTP client holding at most one connection, reused by every send.
 pub struct SmtpClient {
     peer: Peer,
     security: Security,
     tls: Option<std::sync::Arc<rustls::ClientConfig>>,
-    credentials: Option<(String, Password)>,
+    credentials: Option<Credentials>,
     timeout: Duration,
     timeout_secs: u64,
     final_reply_timeout: Duration,
@@ -83,7 +114,7 @@ impl SmtpClient {
             peer,
             security: settings.security,
             tls,
-            credentials: authenticate.then(|| (settings.username.clone(), settings.password.clone())),
+            credentials: authenticate.then(|| Credentials::from_settings(settings)),
             timeout: settings.timeout,
             timeout_secs: settings.timeout.as_secs(),
             final_reply_timeout: FINAL_REPLY_TIMEOUT,
@@ -270,8 +301,14 @@ impl SmtpClient {
             if self.security == Security::Starttls {
                 session = self.starttls(session, &name, deadline).await?;
             }
-            if let Some((user, password)) = &self.credentials {
-                self.authenticate(&mut session, user, password).await?;
+            match &self.credentials {
+                Some(Credentials::Password { user, password, authzid }) => {
+                    self.authenticate(&mut session, user, password, authzid.as_deref()).await?;
+                }
+                Some(Credentials::Bearer { user, token }) => {
+                    self.authenticate_bearer(&mut session, user, token).await?;
+                }
+                None => {}
             }
             debug!(peer = %self.peer, security = %self.security, "SMTP connected");
             Ok(session)
@@ -323,12 +360,69 @@ impl SmtpClient {
         Ok(session)
     }
 
-    /// AUTH PLAIN, else AUTH LOGIN.
-    async fn authenticate(&self, session: &mut Session, user: &str, password: &Password) -> Result<()> {
+    /// AUTH OAUTHBEARER, else AUTH XOAUTH2, with the token; the initial
+    /// response in two steps when it is too long for one line. A refused
+    /// token is `OAUTH_TOKEN_REFUSED` with the decoded error challenge.
+    async fn authenticate_bearer(&self, session: &mut Session, user: &str, token: &Password) -> Result<()> {
         let offered = &session.ext.auth;
-        let reply = if offered.iter().any(|m| m == "PLAIN") {
-            let line = format!("AUTH PLAIN {}\r\n", wire::auth_plain(user, password.expose()));
-            self.command(session, &line, "AUTH").await?
+        let Some(mechanism) = sasl::Bearer::choose(|m| offered.iter().any(|o| o == m)) else {
+            return Err(self.peer.mechanism_unavailable(format!(
+                "the server offers AUTH {}; an OAuth2 token needs OAUTHBEARER or XOAUTH2",
+                if offered.is_empty() { "nothing".to_string() } else { offered.join(" ") }
+            )));
+        };
+        let raw = mechanism.initial_response(user, token.expose(), &self.peer.host, self.peer.port);
+        let initial = sasl::encode(&raw);
+        let (line, inline) = wire::auth_command(mechanism.name(), &initial);
+        let mut reply = self.command(session, &line, "AUTH").await?;
+        if !inline && reply.code == 334 {
+            reply = self.command(session, &format!("{initial}\r\n"), "AUTH").await?;
+        }
+        let mut challenge = None;
+        if reply.code == 334 {
+            // The error challenge: answer it so the server ends with 535.
+            challenge = Some(sasl::describe_base64_challenge(&reply.text()));
+            let answer = format!("{}\r\n", mechanism.error_answer_line());
+            reply = self.command(session, &answer, "AUTH").await?;
+        }
+        match reply.code {
+            235 => Ok(()),
+            504 => Err(self.peer.mechanism_unavailable(reply)),
+            c if (400..500).contains(&c) => Err(ProtocolError::SmtpDeferred {
+                host: self.peer.host.clone(),
+                port: self.peer.port,
+                code: c,
+                reply: format!("authentication: {}", reply.text()),
+            }),
+            _ => Err(self.peer.token_refused(user, sasl::refusal(&reply.to_string(), challenge.as_deref()))),
+        }
+    }
+
+    /// AUTH PLAIN, else AUTH LOGIN; on behalf of `authzid` only with PLAIN.
+    async fn authenticate(
+        &self,
+        session: &mut Session,
+        user: &str,
+        password: &Password,
+        authzid: Option<&str>,
+    ) -> Result<()> {
+        let offered = &session.ext.auth;
+        let has_plain = offered.iter().any(|m| m == "PLAIN");
+        if let Some(authzid) = authzid
+            && !has_plain
+        {
+            return Err(self.peer.mechanism_unavailable(format!(
+                "the server does not offer AUTH PLAIN, needed to log in as {user} on behalf of {authzid}"
+            )));
+        }
+        let reply = if has_plain {
+            let initial = sasl::encode(&sasl::plain(authzid, user, password.expose()));
+            let (line, inline) = wire::auth_command("PLAIN", &initial);
+            let mut r = self.command(session, &line, "AUTH").await?;
+            if !inline && r.code == 334 {
+                r = self.command(session, &format!("{initial}\r\n"), "AUTH").await?;
+            }
+            r
         } else if offered.iter().any(|m| m == "LOGIN") {
             let mut r = self.command(session, "AUTH LOGIN\r\n", "AUTH").await?;
             for answer in [user, password.expose()] {
@@ -357,7 +451,12 @@ impl SmtpClient {
                 code: c,
                 reply: format!("authentication: {}", reply.text()),
             }),
-            _ => Err(self.peer.auth_failed(user, reply)),
+            _ => Err(match authzid {
+                Some(authzid) => {
+                    self.peer.auth_failed(user, sasl::on_behalf_refusal(user, authzid, &reply.to_string()))
+                }
+                None => self.peer.auth_failed(user, reply),
+            }),
         }
     }
 
@@ -415,7 +514,7 @@ impl SmtpClient {
         let text = format!("{reply} (at {verb})");
         if reply.code == 530 {
             // "Authentication required": a profile problem, not this message's.
-            return self.peer.auth_failed(self.credentials.as_ref().map_or("", |c| c.0.as_str()), text);
+            return self.peer.auth_failed(self.credentials.as_ref().map_or("", |c| c.user()), text);
         }
         if reply.is_transient() {
             ProtocolError::SmtpDeferred { host, port, code, reply: text }

@@ -184,6 +184,21 @@ pub fn auth_plain(user: &str, password: &str) -> String {
     B64.encode(format!("\0{user}\0{password}"))
 }
 
+/// The longest `AUTH` command line (CRLF included) that carries its initial
+/// response: Postfix cuts command lines at 2048 bytes (`line_length_limit`)
+/// and then refuses the response as invalid base64. A longer one (a
+/// real-size OAuth2 token) is sent in two steps, after the server's `334`
+/// (RFC 4954 4).
+pub const MAX_AUTH_LINE: usize = 2048;
+
+/// The `AUTH` command for `mechanism` with the base64 `initial` response:
+/// `(line, true)` with the response on the line when it fits in
+/// [`MAX_AUTH_LINE`], else `(line without it, false)`: send it after `334`.
+pub fn auth_command(mechanism: &str, initial: &str) -> (String, bool) {
+    let line = format!("AUTH {mechanism} {initial}\r\n");
+    if line.len() <= MAX_AUTH_LINE { (line, true) } else { (format!("AUTH {mechanism}\r\n"), false) }
+}
+
 /// One base64 line for `AUTH LOGIN`.
 pub fn base64_line(s: &str) -> String {
     B64.encode(s)
@@ -227,6 +242,14 @@ pub fn data_payload(message: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_initial_responses_go_in_two_steps() {
+        let short = "a".repeat(MAX_AUTH_LINE - "AUTH XOAUTH2 \r\n".len());
+        assert_eq!(auth_command("XOAUTH2", &short), (format!("AUTH XOAUTH2 {short}\r\n"), true));
+        let long = format!("{short}a");
+        assert_eq!(auth_command("XOAUTH2", &long), ("AUTH XOAUTH2\r\n".to_string(), false));
+    }
 
     fn read(lines: &[&str]) -> Result<Reply, String> {
         let mut r = ReplyReader::new();
