@@ -369,3 +369,47 @@ fn app_only_client_credentials_log_in_as_each_mailbox_address() {
         "one app-only token for the profile"
     );
 }
+
+#[test]
+fn a_service_account_with_a_password_logs_in_on_behalf_of_each_mailbox() {
+    let dovecot = Dovecot::start().unwrap();
+    dovecot.add_master_user("svc", "svc-pw").unwrap();
+    let mut env = Env::new();
+    env.envs.push(("SSL_CERT_FILE".into(), dovecot.ca_path().display().to_string()));
+    let port = dovecot.imaps_port().to_string();
+    let out = env.run_stdin(
+        &[
+            "profile",
+            "add",
+            "Svc",
+            "--kind",
+            "imap-smtp",
+            "--incoming-host",
+            "127.0.0.1",
+            "--incoming-port",
+            &port,
+            "--credentials",
+            "profile",
+            "--username",
+            "svc",
+            "--password-stdin",
+        ],
+        "svc-pw\n",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for local in ["alice", "bob"] {
+        let email = dovecot.address(local);
+        dovecot.add_user(local, "own-pw").unwrap();
+        env.ok(&["user", "add", &email, "--name", local]);
+        env.ok(&["mailbox", "add", &email, "--profile", "Svc", "--outgoing", "none", "--track", "all"]);
+        let report = env.json(&["mailbox", "test-enable", &email]);
+        assert_eq!(report["overall"], "success", "{report:#}");
+        let id = format!("{local}-1@ext.test");
+        rt.block_on(dovecot.deliver(local, &msg(Some(&id), "ben@contoso.test", &email, local, "", "x")))
+            .unwrap();
+    }
+    env.json(&["sync"]);
+    // Each mailbox read its own INBOX: both messages, each once.
+    assert_eq!(env.count("SELECT count(*) FROM activities"), 2);
+}

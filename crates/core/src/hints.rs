@@ -47,6 +47,7 @@ pub fn action(code: &str) -> Option<Action> {
         ("ACT_MASS_DELETE_HELD", Action::ConfirmMassDelete),
         ("FORWARD_SENDER_UNKNOWN", Action::AddForwardMailbox),
         ("OAUTH_SIGN_IN_REQUIRED", Action::SignIn),
+        ("OAUTH_TOKEN_REFUSED", Action::SignIn),
     ];
     ACTIONS.iter().find(|(k, _)| matches(code, k)).map(|(_, a)| *a)
 }
@@ -137,6 +138,10 @@ pub fn hint(code: &str) -> String {
         (
             "OAUTH_SIGN_IN_REQUIRED",
             "The mailbox signs in with Microsoft or Google (OAuth2) and has no valid sign-in: it never signed in, or the provider withdrew it (consent revoked, password changed, sign-in expired). crmsync stopped this mailbox and does not retry by itself. Sign the mailbox in again, then run Test & Enable.",
+        ),
+        (
+            "OAUTH_TOKEN_REFUSED",
+            "The server refused the mailbox's OAuth2 access token even after crmsync renewed it: the sign-in lacks a permission the server needs (scope), belongs to another account, or IMAP/POP/SMTP access is turned off for this mailbox at the provider. Check the app registration's permissions and the mailbox's settings at the provider, sign the mailbox in again with its own account, then run Test & Enable.",
         ),
         (
             "OAUTH_FAILED",

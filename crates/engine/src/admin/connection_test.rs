@@ -267,8 +267,11 @@ pub fn prepare(store: &Store, name: &str, credentials: Option<(String, Secret)>)
     }
     if let Some(url) = &d.dav_url {
         let t = dav_target(url, login.is_some());
-        let creds = login.as_ref().map(|l| (l.user.clone(), l.password.clone()));
-        let user = creds.as_ref().map(|(u, _)| u.clone());
+        let creds = login.as_ref().map(|l| crmsync_protocols::dav::DavAuth::Basic {
+            user: l.user.clone(),
+            password: l.password.clone(),
+        });
+        let user = creds.as_ref().map(|a| a.user().to_string());
         let items = factory::store_with(&profile, creds, MAX_PROBE_RESPONSE_MB);
         checks.push(Box::pin(async move {
             let started = Instant::now();

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crmsync_protocols::ProtocolError;
-use crmsync_protocols::dav::{self, Changes, DavClient, SyncOutcome, WriteError};
-use crmsync_protocols::settings::Password;
+use crmsync_protocols::dav::{self, Changes, DavAuth, DavClient, SyncOutcome, WriteError};
 use futures::future::BoxFuture;
 
 use super::capability::{FoundCollection, Fut, ItemStore, Listing, StoreAnswer};
@@ -16,26 +15,27 @@ use crate::error::Result;
 /// A CalDAV/CardDAV server (one URL) as an item store.
 pub struct DavItemStore {
     url: String,
-    login: Option<(String, Password)>,
+    login: Option<DavAuth>,
     timeout: Duration,
     client: DavClient,
 }
 
 impl DavItemStore {
-    /// A store at `url`, logging in as `login` when given. A plaintext
+    /// A store at `url`, logging in as `login` when given (HTTP Basic, or an
+    /// OAuth2 bearer token). A plaintext
     /// `http://` URL is refused unless the profile allows it
     /// ([`dav::check_plaintext`], the one place of that rule). Responses are
     /// bounded by `max_response_mb`.
     pub fn new(
         url: &str,
         allow_insecure: bool,
-        login: Option<(String, Password)>,
+        login: Option<DavAuth>,
         timeout: Duration,
         max_response_mb: u64,
     ) -> Result<DavItemStore> {
         dav::check_plaintext(url, allow_insecure)?;
-        let (user, password) = login.as_ref().map_or(("", ""), |(u, p)| (u.as_str(), p.expose()));
-        let client = DavClient::new(url, user, password, timeout, &[])?.with_max_response_mb(max_response_mb);
+        let auth = login.clone().unwrap_or(DavAuth::Basic { user: String::new(), password: "".into() });
+        let client = DavClient::with_auth(url, auth, timeout, &[])?.with_max_response_mb(max_response_mb);
         Ok(DavItemStore { url: url.to_string(), login, timeout, client })
     }
 }
@@ -52,8 +52,9 @@ impl ItemStore for DavItemStore {
     /// Asks the server for the current user principal.
     fn probe(&self) -> Fut<'_, StoreAnswer> {
         Box::pin(async move {
-            let (user, password) = self.login.as_ref().map_or(("", ""), |(u, p)| (u.as_str(), p.expose()));
-            match dav::probe::probe(&self.url, user, password, self.timeout, &[]).await {
+            let none = DavAuth::Basic { user: String::new(), password: "".into() };
+            let auth = self.login.as_ref().unwrap_or(&none);
+            match dav::probe::probe_with(&self.url, auth, self.timeout, &[]).await {
                 Ok(()) if self.login.is_some() => Ok(StoreAnswer::LoggedIn),
                 Ok(()) => Ok(StoreAnswer::Answered),
                 Err(ProtocolError::AuthFailed { .. }) if self.login.is_none() => {

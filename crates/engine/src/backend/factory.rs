@@ -11,7 +11,8 @@ use crmsync_core::Store;
 use crmsync_core::model::{Mailbox, OutgoingAuth, Profile, ProfileKind};
 use crmsync_core::settings::{BoolSetting, IntSetting, Settings};
 use crmsync_protocols::Proto;
-use crmsync_protocols::settings::{Password, ServerSettings};
+use crmsync_protocols::dav::DavAuth;
+use crmsync_protocols::settings::ServerSettings;
 
 use super::capability::{ItemStore, MailSender, MailSource, SentItems};
 use super::dav::DavItemStore;
@@ -150,18 +151,18 @@ pub fn files_sent_copies(profile: &Profile, settings: &Settings) -> bool {
 /// with its credentials.
 pub fn item_store(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Result<Box<dyn ItemStore>> {
     refuse(profile)?;
-    let login = connect::credentials(store, mailbox, profile)?;
+    let l = connect::login(store, mailbox, profile)?;
+    let login = match l.bearer {
+        Some(token) => DavAuth::Bearer { user: l.username, token },
+        None => DavAuth::Basic { user: l.username, password: l.password },
+    };
     let max_mb =
         crmsync_core::store::settings::load(store.conn())?.int(IntSetting::ActMaxResponseMb).max(1) as u64;
     store_with(profile, Some(login), max_mb)
 }
 
 /// The item store of `profile`, logging in as `login` when given (Test Connection).
-pub fn store_with(
-    profile: &Profile,
-    login: Option<(String, Password)>,
-    max_mb: u64,
-) -> Result<Box<dyn ItemStore>> {
+pub fn store_with(profile: &Profile, login: Option<DavAuth>, max_mb: u64) -> Result<Box<dyn ItemStore>> {
     refuse(profile)?;
     let url = profile.data.dav_url.as_deref().ok_or_else(|| missing(profile, "CalDAV/CardDAV URL"))?;
     let timeout = Duration::from_secs(u64::from(profile.data.timeout));

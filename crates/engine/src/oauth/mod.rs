@@ -189,7 +189,8 @@ pub fn expire_access(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Res
 /// Whether `e` is a server refusing a bearer token of an OAuth2 profile (the
 /// one case where a refresh and one more try can help).
 pub fn bearer_refused(profile: &Profile, e: &EngineError) -> bool {
-    uses_oauth(profile) && e.code().ends_with("AUTH_FAILED")
+    let code = e.code();
+    uses_oauth(profile) && (code == "OAUTH_TOKEN_REFUSED" || code.ends_with("AUTH_FAILED"))
 }
 
 /// A mailbox's OAuth2 sign-in as `mailbox show` tells it (never a token).
