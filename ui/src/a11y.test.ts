@@ -37,6 +37,7 @@ const T = "2026-01-05T09:30:00Z";
 const profile: Profile = {
   id: 1,
   has_password: false,
+  has_client_secret: false,
   created_on: T,
   modified_on: T,
   name: "Office",
@@ -53,6 +54,8 @@ const profile: Profile = {
   timeout: 60,
   process_from: null,
   allow_insecure: false,
+  auth: "password",
+  oauth: null,
 };
 const mailbox: Mailbox = {
   id: 1,

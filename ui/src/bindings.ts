@@ -277,6 +277,12 @@ size: number,
 saved: boolean, };
 
 /**
+ * How a profile's mailboxes sign in to the servers.
+ */
+
+export type AuthMethod = "password" | "oauth2";
+
+/**
  * One field an update changes.
  */
 
@@ -966,6 +972,51 @@ item: string,
 reason: string, };
 
 /**
+ * The OAuth2 settings of a profile (the client secret is stored apart,
+ * encrypted, and never part of this).
+ */
+
+export type OAuthConfig = { 
+/**
+ * Who issues the tokens.
+ */
+provider: OAuthProvider, 
+/**
+ * The application (client) id the office registered.
+ */
+client_id: string, 
+/**
+ * Microsoft tenant (directory id or domain; default `organizations`).
+ */
+tenant: string | null, 
+/**
+ * Issuer URL (custom providers; informational).
+ */
+issuer: string | null, 
+/**
+ * Authorization endpoint (authorization code flow).
+ */
+authorize_url: string, 
+/**
+ * Token endpoint.
+ */
+token_url: string, 
+/**
+ * Device authorization endpoint (RFC 8628), when the provider has one.
+ */
+device_url: string | null, 
+/**
+ * Scopes asked for a mailbox's sign-in.
+ */
+scopes: Array<string>, };
+
+/**
+ * Who issues the OAuth2 tokens of a profile.
+ */
+
+export type OAuthProvider = "microsoft" | "google" | "custom";
+
+/**
  * How SMTP authenticates.
  */
 
@@ -1149,7 +1200,15 @@ process_from: string | null,
 /**
  * Whether plaintext connections are allowed.
  */
-allow_insecure: boolean, };
+allow_insecure: boolean, 
+/**
+ * How the mailboxes sign in: password (the default) or oauth2.
+ */
+auth: AuthMethod, 
+/**
+ * The OAuth2 client and endpoints (auth = oauth2).
+ */
+oauth: OAuthConfig | null, };
 
 /**
  * A CRM user or queue: the owner of a mailbox.
@@ -1182,6 +1241,10 @@ id: number,
  * Whether a profile password is stored (never the password itself).
  */
 has_password: boolean, 
+/**
+ * Whether an OAuth2 client secret is stored (never the secret itself).
+ */
+has_client_secret: boolean, 
 /**
  * When the profile was created.
  */
@@ -1245,7 +1308,15 @@ process_from: string | null,
 /**
  * Whether plaintext connections are allowed.
  */
-allow_insecure: boolean, };
+allow_insecure: boolean, 
+/**
+ * How the mailboxes sign in: password (the default) or oauth2.
+ */
+auth: AuthMethod, 
+/**
+ * The OAuth2 client and endpoints (auth = oauth2).
+ */
+oauth: OAuthConfig | null, };
 
 /**
  * Profile fields as the admin typed them; `None` means "not given" (default on
@@ -1327,7 +1398,52 @@ process_from: string | null,
 /**
  * Allow plaintext connections.
  */
-allow_insecure: boolean | null, };
+allow_insecure: boolean | null, 
+/**
+ * password or oauth2 (default: oauth2 when a provider or preset is given).
+ */
+auth?: string, 
+/**
+ * microsoft or google: fills hosts, ports, security, endpoints and scopes
+ * (and the DAV URL for Google) where they are not given.
+ */
+preset?: string, 
+/**
+ * OAuth2 provider: microsoft, google or custom.
+ */
+oauth_provider?: string, 
+/**
+ * OAuth2 application (client) id.
+ */
+oauth_client_id?: string, 
+/**
+ * OAuth2 client secret (CLI: from stdin, never argv), stored encrypted.
+ */
+oauth_client_secret?: Secret, 
+/**
+ * Microsoft tenant (directory id or domain).
+ */
+oauth_tenant?: string, 
+/**
+ * Issuer URL (custom provider).
+ */
+oauth_issuer?: string, 
+/**
+ * Authorization endpoint (custom provider).
+ */
+oauth_authorize_url?: string, 
+/**
+ * Token endpoint (custom provider).
+ */
+oauth_token_url?: string, 
+/**
+ * Device authorization endpoint (custom provider).
+ */
+oauth_device_url?: string, 
+/**
+ * Scopes, space or comma separated (default: the provider's).
+ */
+oauth_scopes?: string, };
 
 /**
  * Which servers an email server profile talks to.

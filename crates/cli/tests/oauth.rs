@@ -345,6 +345,29 @@ fn a_revoked_refresh_token_is_sign_in_required_with_an_alert_and_never_retried_i
 }
 
 #[test]
+fn a_token_without_the_mail_scope_is_refused_after_one_refresh_with_a_sign_in_alert() {
+    let w = World::new(Introspection::Post, None);
+    let alice = w.mailbox("alice");
+    // Signed in, but for another scope: Dovecot's passdb wants `mail`.
+    let t = w.rt.block_on(w.oauth.issue(&alice, "calendar", 3600)).unwrap();
+    w.store_tokens(&alice, &t.access, &t.refresh, 3600);
+    w.enable_incoming(&alice);
+    let before = w.stats().refresh_requests;
+    let out = w.env.run(&["--json", "sync"]);
+    assert!(!out.status.success(), "the sync fails");
+    assert_eq!(w.stats().refresh_requests - before, 1, "one refresh, then the refusal stands");
+    let shown = w.env.json(&["mailbox", "show", &alice]);
+    assert_eq!(shown["telemetry"]["last_error"]["code"], "OAUTH_TOKEN_REFUSED", "{shown:#}");
+    let alerts = w.env.json(&["alert", "list"]);
+    let alert = alerts.as_array().unwrap().iter().find(|a| a["code"] == "OAUTH_TOKEN_REFUSED").cloned();
+    let alert = alert.unwrap_or_else(|| panic!("an alert: {alerts:#}"));
+    assert_eq!(alert["action"], "sign_in", "{alert:#}");
+    // A second sync does not loop either: one more refresh, one more refusal.
+    let _ = w.env.run(&["--json", "sync"]);
+    assert_eq!(w.stats().refresh_requests - before, 2);
+}
+
+#[test]
 fn app_only_client_credentials_log_in_as_each_mailbox_address() {
     let secret = "app-only-secret-4711";
     let w = World::new(Introspection::Post, Some(secret));
