@@ -435,4 +435,14 @@ fn a_service_account_with_a_password_logs_in_on_behalf_of_each_mailbox() {
     env.json(&["sync"]);
     // Each mailbox read its own INBOX: both messages, each once.
     assert_eq!(env.count("SELECT count(*) FROM activities"), 2);
+
+    // An ordinary account may not log in for others: Test & Enable says so.
+    dovecot.add_user("plain", "plain-pw").unwrap();
+    let out =
+        env.run_stdin(&["profile", "update", "Svc", "--username", "plain", "--password-stdin"], "plain-pw\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = env.run(&["--json", "mailbox", "test-enable", &dovecot.address("alice")]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("may not log in on behalf of alice@example.test"), "{text}");
 }
