@@ -17,7 +17,7 @@ use common::Env;
 use common::office::msg;
 use crmsync_core::store::oauth_tokens::{self, TokenOwner};
 use crmsync_engine::oauth::{self, Tokens};
-use crmsync_tests::{Dovecot, DovecotOptions, Introspection, OAuthServer};
+use crmsync_tests::{Dovecot, DovecotOptions, Introspection, OAuthServer, Postfix};
 use serde_json::Value;
 
 const CLIENT: &str = "crmsync-test";
@@ -26,6 +26,8 @@ const CLIENT: &str = "crmsync-test";
 /// whose profile "Office" signs in with OAuth2 (custom provider at the mock).
 struct World {
     oauth: OAuthServer,
+    /// Postfix submission with Dovecot SASL, when the profile sends mail.
+    postfix: Option<Postfix>,
     dovecot: Dovecot,
     env: Env,
     rt: tokio::runtime::Runtime,
@@ -35,6 +37,15 @@ impl World {
     /// With `secret`, the profile is app-only (`--credentials profile`) with
     /// that client secret (read from an environment variable, never argv).
     fn new(mode: Introspection, secret: Option<&str>) -> World {
+        World::build(mode, secret, false)
+    }
+
+    /// [`World::new`] whose profile also sends through Postfix (STARTTLS submission).
+    fn with_smtp(mode: Introspection) -> World {
+        World::build(mode, None, true)
+    }
+
+    fn build(mode: Introspection, secret: Option<&str>, smtp: bool) -> World {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let oauth = OAuthServer::start().unwrap();
         let dovecot =
@@ -78,12 +89,24 @@ impl World {
             "--scopes",
             "mail",
         ];
+        let postfix = smtp.then(|| Postfix::start(&dovecot).unwrap());
+        let submission = postfix.as_ref().map(|p| p.submission_port().to_string()).unwrap_or_default();
+        if postfix.is_some() {
+            args.extend_from_slice(&[
+                "--outgoing-host",
+                "127.0.0.1",
+                "--outgoing-port",
+                &submission,
+                "--outgoing-security",
+                "starttls",
+            ]);
+        }
         if let Some(s) = secret {
             env.envs.push(("CLIENT_SECRET".into(), s.into()));
             args.extend_from_slice(&["--credentials", "profile", "--client-secret-env", "CLIENT_SECRET"]);
         }
         env.ok(&args);
-        World { oauth, dovecot, env, rt }
+        World { oauth, postfix, dovecot, env, rt }
     }
 
     /// A user with a Dovecot account and a mailbox on "Office" (not signed in yet).
@@ -235,6 +258,65 @@ fn the_device_flow_signs_a_mailbox_in_and_its_mail_is_tracked_without_a_token_in
         a.extend_from_slice(args);
         assert_no_token(&tokens, &format!("{args:?}"), &w.env.ok(&a));
     }
+}
+
+#[test]
+fn mail_is_sent_through_postfix_with_a_real_size_token_and_a_refused_one_is_renewed_for_the_next_attempt() {
+    let w = World::with_smtp(Introspection::Post);
+    assert!(w.postfix.is_some());
+    let alice = w.dovecot.address("alice");
+    w.dovecot.add_user("alice", "unused-password").unwrap();
+    w.dovecot.add_user("bob", "bob-pw").unwrap();
+    w.env.ok(&["user", "add", &alice, "--name", "Alice"]);
+    w.env.ok(&["mailbox", "add", &alice, "--profile", "Office", "--incoming", "none"]);
+    // Microsoft's tokens are 1.5-3 KB: past Postfix's 2048-byte command line.
+    let t = w.rt.block_on(w.oauth.issue_padded(&alice, "mail", 3600, 2500)).unwrap();
+    w.store_tokens(&alice, &t.access, &t.refresh, 3600);
+    let report = w.env.json(&["mailbox", "test-enable", &alice]);
+    assert_eq!(report["overall"], "success", "IMAP and SMTP log in with the token: {report:#}");
+
+    let bob = w.dovecot.address("bob");
+    let sent =
+        w.env.json(&["email", "send", "--from", &alice, "--to", &bob, "--subject", "Quote", "--body", "b"]);
+    let mid = sent["message_id"].as_str().unwrap().to_string();
+    let out = w.env.run(&["--json", "sync"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let got =
+        w.rt.block_on(w.dovecot.wait_for_message(
+            "bob",
+            "bob-pw",
+            "INBOX",
+            mid.as_bytes(),
+            Duration::from_secs(20),
+        ))
+        .unwrap();
+    assert!(!got.raw.is_empty());
+
+    // The server refuses the stored token (revoked at the issuer): the send
+    // fails, and the next attempt renews the token instead of offering it again.
+    w.rt.block_on(w.oauth.revoke_access(&w.stored(&alice)[0])).unwrap();
+    let sent =
+        w.env.json(&["email", "send", "--from", &alice, "--to", &bob, "--subject", "Again", "--body", "b"]);
+    let mid2 = sent["message_id"].as_str().unwrap().to_string();
+    let before = w.stats().refresh_requests;
+    w.env.ok(&["settings", "set", "outgoing.retry_interval_secs", "1"]);
+    let first = w.env.run(&["--json", "sync"]);
+    std::thread::sleep(Duration::from_millis(2500));
+    let second = w.env.run(&["--json", "sync"]);
+    assert!(
+        w.stats().refresh_requests > before,
+        "the refused token was renewed: {}\n{}",
+        String::from_utf8_lossy(&first.stdout),
+        String::from_utf8_lossy(&second.stdout)
+    );
+    w.rt.block_on(w.dovecot.wait_for_message(
+        "bob",
+        "bob-pw",
+        "INBOX",
+        mid2.as_bytes(),
+        Duration::from_secs(20),
+    ))
+    .unwrap();
 }
 
 #[test]

@@ -166,6 +166,10 @@ async fn send_mailbox(
 /// A mailbox-level failure: telemetry and a mailbox alert (Warning when it will
 /// pass by itself, Error when the admin must act). The queued mail waits.
 fn mailbox_failure(store: &mut Store, ctx: &Ctx, e: &EngineError) -> Result<()> {
+    if crate::oauth::bearer_refused(&ctx.profile, e) {
+        // The next attempt renews the access token instead of offering the refused one again.
+        crate::oauth::expire_access(store, &ctx.mailbox, &ctx.profile)?;
+    }
     let transient = e.class() == ErrorClass::Transient;
     let severity = if transient { Severity::Warning } else { Severity::Error };
     let record = if transient {
