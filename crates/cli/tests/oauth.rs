@@ -377,6 +377,14 @@ fn an_access_token_the_server_refuses_is_refreshed_once_and_the_sync_goes_on() {
     w.env.json(&["sync"]);
     assert_eq!(w.stats().refresh_requests - before, 1, "refreshed before expiry");
     assert!(!w.stored(&alice).contains(&soon.access));
+
+    // Test & Enable renews a refused token once, too.
+    let expired = w.rt.block_on(w.oauth.issue(&alice, "mail", -60)).unwrap();
+    w.store_tokens(&alice, &expired.access, &expired.refresh, 3600);
+    let before = w.stats().refresh_requests;
+    let report = w.env.json(&["mailbox", "test-enable", &alice]);
+    assert_eq!(report["overall"], "success", "{report:#}");
+    assert_eq!(w.stats().refresh_requests - before, 1);
 }
 
 #[test]

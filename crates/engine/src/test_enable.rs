@@ -130,6 +130,18 @@ async fn test_act(store: &mut Store, mb: &Mailbox, profile: &Profile) -> Result<
     Ok(format!("{} login as {user} OK; {}", items.describe(), words.join(", ")))
 }
 
+/// When a server refused the OAuth2 access token of `r`, marks it for
+/// renewal and says to test once more (the next connection renews it).
+fn renewed(store: &Store, mb: &Mailbox, profile: &Profile, r: &Result<String>) -> Result<bool> {
+    match r {
+        Err(e) if crate::oauth::bearer_refused(profile, e) => {
+            crate::oauth::expire_access(store, mb, profile)?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Runs Test & Enable for one mailbox and records the results.
 pub async fn test_and_enable(store: &mut Store, email: &str) -> Result<TestReport> {
     let mb = mailboxes::find(store.conn(), email)?
@@ -162,19 +174,31 @@ pub async fn test_and_enable_mailbox(store: &mut Store, mb: Mailbox) -> Result<T
     } else if unapproved {
         approval_failure("incoming")
     } else {
-        outcome("incoming", test_incoming(store, &mb, &profile).await)
+        let mut r = test_incoming(store, &mb, &profile).await;
+        if renewed(store, &mb, &profile, &r)? {
+            r = test_incoming(store, &mb, &profile).await;
+        }
+        outcome("incoming", r)
     };
     let outgoing = if mb.data.outgoing_method != ChannelMethod::ServerSide {
         not_configured("outgoing")
     } else if unapproved {
         approval_failure("outgoing")
     } else {
-        outcome("outgoing", test_outgoing(store, &mb, &profile).await)
+        let mut r = test_outgoing(store, &mb, &profile).await;
+        if renewed(store, &mb, &profile, &r)? {
+            r = test_outgoing(store, &mb, &profile).await;
+        }
+        outcome("outgoing", r)
     };
     let act = if mb.data.act_method != ChannelMethod::ServerSide {
         not_configured("act")
     } else {
-        outcome("act", test_act(store, &mb, &profile).await)
+        let mut r = test_act(store, &mb, &profile).await;
+        if renewed(store, &mb, &profile, &r)? {
+            r = test_act(store, &mb, &profile).await;
+        }
+        outcome("act", r)
     };
     results.extend([incoming, outgoing, act]);
 

@@ -445,6 +445,11 @@ pub async fn sync_act(store: &mut Store, mb: Mailbox) -> Result<ActSync> {
             Ok(ActSync { mailbox: mb.data.email, outcome: RunOutcome::Ok(counts), collections, requests })
         }
         Err(e) => {
+            let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
+            if crate::oauth::bearer_refused(&profile, &e) {
+                // The next sync renews the access token instead of offering the refused one again.
+                crate::oauth::expire_access(store, &mb, &profile)?;
+            }
             let transient = e.class() == ErrorClass::Transient;
             let code = e.code();
             let message = format!("ACT: {e}");

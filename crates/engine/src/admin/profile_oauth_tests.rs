@@ -173,3 +173,52 @@ fn a_mailbox_never_signed_in_is_told_to_sign_in_without_a_network_call() {
     assert_eq!(err.class(), crmsync_core::ErrorClass::Permanent);
     assert!(err.to_string().contains("mailbox bob@example.test"), "{err}");
 }
+
+#[tokio::test]
+async fn the_dav_item_store_of_an_oauth2_mailbox_sends_its_access_token_as_a_bearer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (_d, mut store) = store();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://127.0.0.1:{}/dav/", listener.local_addr().unwrap().port());
+    let input = ProfileInput {
+        kind: Some("imap-smtp".into()),
+        incoming_host: Some("mail.example.test".into()),
+        dav_url: Some(url),
+        allow_insecure: Some(true),
+        auth: Some("oauth2".into()),
+        oauth_provider: Some("custom".into()),
+        oauth_client_id: Some("crmsync".into()),
+        oauth_token_url: Some("http://127.0.0.1:9/token".into()),
+        oauth_authorize_url: Some("http://127.0.0.1:9/authorize".into()),
+        oauth_scopes: Some("dav".into()),
+        ..Default::default()
+    };
+    let p = profiles::add(&mut store, "Dav", &input).unwrap();
+    principals::add(&mut store, Kind::User, "carol@example.test", "Carol").unwrap();
+    let mb = mailboxes::add(
+        &mut store,
+        "carol@example.test",
+        &MailboxInput { profile: Some("Dav".into()), ..Default::default() },
+    )
+    .unwrap();
+    let tokens = crate::oauth::Tokens {
+        access: Secret::new("dav-access-token-xyz"),
+        refresh: Some(Secret::new("r")),
+        expires_on: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
+        scope: None,
+    };
+    crate::oauth::store_tokens(&store, "carol@example.test", &tokens).unwrap();
+    let items = crate::backend::factory::item_store(&store, &mb, &p).unwrap();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 8192];
+        let n = s.read(&mut buf).await.unwrap();
+        let head = String::from_utf8_lossy(&buf[..n]).to_string();
+        let _ =
+            s.write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+        head
+    });
+    let _ = items.probe().await;
+    let head = server.await.unwrap().to_ascii_lowercase();
+    assert!(head.contains("authorization: bearer dav-access-token-xyz"), "{head}");
+}
