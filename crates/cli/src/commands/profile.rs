@@ -68,7 +68,7 @@ fn endpoint(e: &Option<Endpoint>) -> String {
 
 fn print(p: &Profile) {
     let d = &p.data;
-    output::fields(&[
+    let mut pairs = vec![
         ("name", d.name.clone()),
         ("kind", d.kind.to_string()),
         ("incoming", endpoint(&d.incoming)),
@@ -85,9 +85,9 @@ fn print(p: &Profile) {
         ("timeout", format!("{} s", d.timeout)),
         ("process from", opt(&d.process_from)),
         ("allow insecure", d.allow_insecure.to_string()),
-    ]);
+    ];
     if let Some(o) = d.oauth.as_ref().filter(|_| d.auth == AuthMethod::Oauth2) {
-        output::fields(&[
+        pairs.extend([
             ("oauth provider", o.provider.to_string()),
             ("client id", o.client_id.clone()),
             ("client secret", if p.has_client_secret { "(stored, encrypted)".into() } else { "-".into() }),
@@ -98,6 +98,7 @@ fn print(p: &Profile) {
             ("scopes", o.scopes.join(" ")),
         ]);
     }
+    output::fields(&pairs);
 }
 
 /// The typed credentials of `profile test`: both a user name and a password, or neither.
