@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use crmsync_core::oauth::OAuthConfig;
+use crmsync_core::oauth::{OAuthConfig, OAuthProvider};
 use crmsync_core::secrets::Secret;
 use oauth2::basic::{BasicClient, BasicTokenResponse};
 use oauth2::{
@@ -53,6 +53,7 @@ pub struct Flow {
     client: Client,
     http: reqwest::Client,
     scopes: Vec<String>,
+    provider: OAuthProvider,
 }
 
 fn config_error(field: &str, what: &str, e: impl std::fmt::Display) -> EngineError {
@@ -87,7 +88,7 @@ impl Flow {
             .connect_timeout(timeout)
             .build()
             .map_err(|e| EngineError::OAuth { message: format!("HTTP client: {e}"), transient: false })?;
-        Ok(Flow { client, http, scopes: cfg.scopes.clone() })
+        Ok(Flow { client, http, scopes: cfg.scopes.clone(), provider: cfg.provider })
     }
 
     fn scopes(&self) -> impl Iterator<Item = Scope> + '_ {
@@ -131,8 +132,9 @@ impl Flow {
     /// Authorization code grant with PKCE and a loopback redirect: listens on
     /// 127.0.0.1 (a free port), gives the authorization URL to `open` (the
     /// desktop opens the browser, the CLI prints it), serves the one redirect
-    /// (state checked), and exchanges the code. `wait` bounds the user's time.
-    pub async fn auth_code<F, Fut>(&self, open: F, wait: Duration) -> Result<Tokens>
+    /// (state checked), and exchanges the code. `wait` bounds the user's time;
+    /// `login_hint` (the mailbox's address) pre-fills the provider's sign-in page.
+    pub async fn auth_code<F, Fut>(&self, login_hint: Option<&str>, open: F, wait: Duration) -> Result<Tokens>
     where
         F: FnOnce(String) -> Fut,
         Fut: Future<Output = ()>,
@@ -143,12 +145,19 @@ impl Flow {
         let client = self.client.clone().set_redirect_uri(
             RedirectUrl::new(redirect.clone()).map_err(|e| config_error("redirect-uri", &redirect, e))?,
         );
-        let (url, state) = client
+        let mut request = client
             .authorize_url(CsrfToken::new_random)
             .map_err(|e| EngineError::invalid("oauth-authorize-url", e.to_string()))?
             .add_scopes(self.scopes())
-            .set_pkce_challenge(challenge)
-            .url();
+            .set_pkce_challenge(challenge);
+        if let Some(hint) = login_hint {
+            request = request.add_extra_param("login_hint", hint);
+        }
+        if self.provider == OAuthProvider::Google {
+            // Google issues a refresh token only when asked for offline access.
+            request = request.add_extra_param("access_type", "offline").add_extra_param("prompt", "consent");
+        }
+        let (url, state) = request.url();
         open(url.to_string()).await;
         let code = loopback::receive_code(listener, state.secret(), wait).await?;
         let token = client
@@ -235,6 +244,52 @@ where
         },
         RequestTokenError::Other(m) => {
             EngineError::OAuth { message: format!("{what}: {m}"), transient: true }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crmsync_core::oauth::{OAuthInput, build_config};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_google_authorize_url_asks_for_offline_access_with_pkce_and_a_login_hint() {
+        let cfg = build_config(
+            &OAuthInput {
+                provider: Some("google"),
+                client_id: Some("x.apps.googleusercontent.com"),
+                ..Default::default()
+            },
+            None,
+            false,
+        )
+        .unwrap();
+        let flow = Flow::new(&cfg, None, Duration::from_secs(5)).unwrap();
+        let seen = std::sync::Mutex::new(String::new());
+        let r = flow
+            .auth_code(
+                Some("alice@example.test"),
+                |url| {
+                    *seen.lock().unwrap() = url;
+                    async {}
+                },
+                Duration::from_millis(200),
+            )
+            .await;
+        assert_eq!(r.unwrap_err().code(), "OAUTH_SIGN_IN_REQUIRED", "no browser came back");
+        let url = seen.lock().unwrap().clone();
+        assert!(url.starts_with("https://accounts.google.com/o/oauth2/v2/auth?"), "{url}");
+        for part in [
+            "access_type=offline",
+            "prompt=consent",
+            "code_challenge_method=S256",
+            "login_hint=alice%40example.test",
+            "redirect_uri=http%3A%2F%2F127.0.0.1%3A",
+            "scope=https%3A%2F%2Fmail.google.com%2F",
+        ] {
+            assert!(url.contains(part), "{part} missing: {url}");
         }
     }
 }

@@ -280,7 +280,10 @@ where
     let flow = flow(store, &profile)?;
     let t = match profile.data.credentials {
         CredentialSource::Profile => flow.client_credentials(&app_scopes(config(&profile)?)).await,
-        CredentialSource::Mailbox => flow.auth_code(open, wait).await,
+        CredentialSource::Mailbox => {
+            let hint = mb.data.username.clone().unwrap_or_else(|| mb.data.email.clone());
+            flow.auth_code(Some(&hint), open, wait).await
+        }
     };
     finish(store, &mb, &profile, t)
 }
