@@ -137,6 +137,14 @@ impl OAuthServer {
                 ),
             });
         }
+        let node = Command::new("node").arg("--version").output();
+        if !node.as_ref().is_ok_and(|o| o.status.success()) {
+            return Err(HarnessError::Unsupported {
+                server: SERVER,
+                detail: "node is not on PATH: install node >= 20 to run the OAuth2 authorization server"
+                    .into(),
+            });
+        }
         let dir = server_dir("crmsync-oauth2-")?;
         let keys_dir = dir.path().join("keys");
         make_dir(&keys_dir, 0o755)?;

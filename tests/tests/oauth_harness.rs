@@ -201,3 +201,52 @@ async fn postfix_submission_accepts_a_token_through_dovecot_sasl() {
     let reply = smtp.command(&format!("AUTH XOAUTH2 {}", xoauth2("alice@example.test", &token.access))).await;
     assert_eq!(reply.unwrap().code, 235);
 }
+
+#[tokio::test]
+async fn the_test_plays_the_browser_up_to_the_clients_loopback_page() {
+    let oauth = OAuthServer::start().unwrap();
+    // The client's loopback redirect URI (RFC 8252): answers with what it got.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let loopback = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = sock.read(&mut buf).await.unwrap();
+        let request = String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or("").to_string();
+        let body = "signed in, you can close this window";
+        let answer =
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        sock.write_all(answer.as_bytes()).await.unwrap();
+        request
+    });
+    let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(b"verifier"));
+    let url = format!(
+        "{}?response_type=code&client_id=crmsync&redirect_uri={}&state=xyz&code_challenge={challenge}\
+         &code_challenge_method=S256&login_hint=alice%40example.test",
+        oauth.authorize_url(),
+        urlencode(&format!("http://127.0.0.1:{port}/"))
+    );
+    let (status, body) = oauth.browse(&url).await.unwrap();
+    assert_eq!((status, body.as_str()), (200, "signed in, you can close this window"));
+    let request = loopback.await.unwrap();
+    assert!(request.starts_with("GET /?code=") && request.contains("state=xyz"), "{request}");
+
+    // Without PKCE the authorize page refuses, back at the client.
+    let no_pkce = format!(
+        "{}?response_type=code&client_id=crmsync&redirect_uri={}&state=s",
+        oauth.authorize_url(),
+        urlencode("http://127.0.0.1:9/")
+    );
+    let to = oauth.authorize_redirect(&no_pkce).await.unwrap();
+    assert!(to.contains("error=invalid_request") && to.contains("state=s"), "{to}");
+
+    // A denied device sign-in.
+    let (_, d) = form(&oauth.device_url(), &[("client_id", "crmsync")]).await;
+    oauth.deny_device(d["user_code"].as_str().unwrap()).await.unwrap();
+    let poll = [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("device_code", d["device_code"].as_str().unwrap()),
+    ];
+    assert_eq!(form(&oauth.token_url(), &poll).await.1["error"].as_str(), Some("access_denied"));
+}
