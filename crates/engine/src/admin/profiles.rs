@@ -122,12 +122,10 @@ fn with_preset(input: &ProfileInput, base: Option<&Profile>) -> Result<ProfileIn
         (None, Some(b)) => b.data.kind,
         (None, None) => ProfileKind::ImapSmtp,
     };
-    let incoming = match kind {
-        ProfileKind::ImapSmtp => p.imap,
-        ProfileKind::Pop3Smtp => {
-            p.pop3.ok_or_else(|| CoreError::invalid("kind", "this provider has no POP3"))?
-        }
-        ProfileKind::Exchange => {
+    let incoming = match factory::facts(kind).incoming_proto {
+        Some(Proto::Pop3) => p.pop3.ok_or_else(|| CoreError::invalid("kind", "this provider has no POP3"))?,
+        Some(_) => p.imap,
+        None => {
             return Err(CoreError::invalid("kind", "a preset is for imap-smtp or pop3-smtp profiles").into());
         }
     };
