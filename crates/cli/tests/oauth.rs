@@ -536,3 +536,68 @@ fn a_service_account_with_a_password_logs_in_on_behalf_of_each_mailbox() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("may not log in on behalf of alice@example.test"), "{text}");
 }
+
+#[test]
+fn profile_test_logs_a_signed_in_mailbox_in_with_its_renewed_token_and_says_why_it_did_not_otherwise() {
+    let w = World::with_smtp(Introspection::Post);
+    let alice = w.mailbox("alice");
+    let rows = |report: &Value| report["servers"].as_array().unwrap().clone();
+
+    // No mailbox given: the connection is checked, and each row says why the login was not.
+    let report = w.env.json(&["profile", "test", "Office"]);
+    assert_eq!(report["ok"], true, "{report:#}");
+    for row in rows(&report) {
+        assert_eq!(row["login"], false, "{row:#}");
+        assert!(row["message"].as_str().unwrap().contains("no mailbox is signed in"), "{row:#}");
+    }
+    // A mailbox not signed in yet: the same, naming the command that signs it in.
+    let report = w.env.json(&["profile", "test", "Office", "--mailbox", &alice]);
+    for row in rows(&report) {
+        assert_eq!(row["login"], false, "{row:#}");
+        let text = row["message"].as_str().unwrap();
+        assert!(text.contains(&format!("crmsync mailbox sign-in {alice}")), "{row:#}");
+    }
+
+    // Signed in, the access token about to expire: renewed once, then IMAP and
+    // SMTP log in with it (Dovecot asks the issuer whether it is active).
+    let t = w.rt.block_on(w.oauth.issue(&alice, "mail", 3600)).unwrap();
+    w.store_tokens(&alice, &t.access, &t.refresh, 60);
+    let before = w.stats().refresh_requests;
+    let out = w
+        .env
+        .cmd(&["--json", "profile", "test", "Office", "--mailbox", &alice])
+        .env("CRMSYNC_LOG", "trace")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(w.stats().refresh_requests - before, 1, "renewed before the test: {report:#}");
+    assert_eq!(report["login_as"], alice.as_str(), "{report:#}");
+    let servers = rows(&report);
+    assert_eq!(servers.len(), 2, "{report:#}");
+    for row in &servers {
+        assert_eq!((row["ok"].as_bool(), row["login"].as_bool()), (Some(true), Some(true)), "{row:#}");
+        assert!(row["message"].as_str().unwrap().contains(&format!("login as {alice}")), "{row:#}");
+    }
+    let mut tokens = w.stored(&alice);
+    assert!(!tokens.contains(&t.access), "the renewed token is stored");
+    tokens.push(t.access.clone());
+    assert_no_token(&tokens, "profile test --json output or its trace log", &format!("{stdout}{stderr}"));
+
+    // The sign-in withdrawn at the issuer: each server that would log in
+    // fails with OAUTH_SIGN_IN_REQUIRED and says how to sign in again.
+    w.rt.block_on(w.oauth.revoke(&t.refresh)).unwrap();
+    w.store_tokens(&alice, &t.access, &t.refresh, -60);
+    let out = w.env.run(&["--json", "profile", "test", "Office", "--mailbox", &alice]);
+    assert!(!out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for row in rows(&report) {
+        assert_eq!(row["code"], "OAUTH_SIGN_IN_REQUIRED", "{row:#}");
+        assert_eq!(row["action"], "sign_in", "{row:#}");
+    }
+    // A mailbox of another profile is refused, naming the option.
+    let out = w.env.run(&["profile", "test", "Office", "--mailbox", "nobody@example.test"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mailbox"));
+}

@@ -356,14 +356,18 @@ pub enum ProfileCmd {
         /// Profile name.
         name: String,
     },
-    /// Test the connection to each server of a profile (nothing is stored or
-    /// sent); with --username and a password, also log in.
+    /// Test the connection to each server of a profile (nothing is sent);
+    /// with --username and a password, or --mailbox, also log in.
     Test {
         /// Profile name.
         name: String,
         /// Log in as this user (the password comes from --password-stdin or --password-env).
         #[arg(long, value_name = "U")]
         username: Option<String>,
+        /// Log in as this mailbox of the profile with its stored sign-in: its
+        /// password, or its OAuth2 token (renewed first when about to expire).
+        #[arg(long, value_name = "EMAIL", conflicts_with = "username")]
+        mailbox: Option<String>,
         #[command(flatten)]
         password: PasswordArgs,
     },

@@ -195,9 +195,14 @@ pub fn run(ctx: &Ctx, store: &mut Store, cmd: ProfileCmd) -> Result<(), CliError
             output::table(&["NAME", "KIND", "INCOMING", "OUTGOING"], &rows);
             Ok(())
         }
-        ProfileCmd::Test { name, username, password } => {
+        ProfileCmd::Test { name, username, mailbox, password } => {
             let credentials = test_credentials(username, &password)?;
-            let report = super::runtime()?.block_on(profiles::test_connection(store, &name, credentials))?;
+            let report = super::runtime()?.block_on(profiles::test_connection_as(
+                store,
+                &name,
+                credentials,
+                mailbox.as_deref(),
+            ))?;
             if ctx.json {
                 output::json(&report)?;
             } else {

@@ -10,15 +10,16 @@ use std::time::{Duration, Instant};
 
 use crmsync_core::model::{CredentialSource, Endpoint, OutgoingAuth, Profile, Security};
 use crmsync_core::secrets::Secret;
-use crmsync_core::store::profiles as stored_profiles;
+use crmsync_core::store::{mailboxes as stored_mailboxes, profiles as stored_profiles};
 use crmsync_core::{Store, hints};
-use crmsync_protocols::dav::DavEndpoint;
+use crmsync_protocols::dav::{DavAuth, DavEndpoint};
 use crmsync_protocols::settings::{Password, ServerSettings};
 use serde::Serialize;
 
 use super::profiles::show;
 use crate::backend::{ItemStore, MailSender, MailSource, StoreAnswer, factory};
 use crate::error::{EngineError, Result};
+use crate::{connect, oauth};
 
 /// A probe reads one small answer; this bounds it.
 const MAX_PROBE_RESPONSE_MB: u64 = 1;
@@ -78,16 +79,52 @@ pub struct ConnectionTest {
     pub servers: Vec<ServerCheck>,
 }
 
-/// The user name and password to log in with, if any.
+/// The user name and password (or OAuth2 access token) to log in with.
 struct Login {
     user: String,
     password: Password,
+    bearer: Option<Password>,
+    authzid: Option<String>,
 }
 
+impl Login {
+    fn password(user: String, password: Password) -> Login {
+        Login { user, password, bearer: None, authzid: None }
+    }
+}
+
+/// How a test logs in.
+enum Plan {
+    /// With these credentials.
+    Login(Login),
+    /// Not at all: only the connection is checked; the words say why, in the
+    /// rows of the servers that would have logged in.
+    ConnectOnly(String),
+    /// The login could not be prepared (the OAuth2 token could not be had):
+    /// each server that would log in reports this code and message.
+    Refused { code: String, message: String },
+}
+
+/// What the rows say when no login was tried.
+const NOT_TESTED: &str = "login not tested";
+
 /// Which credentials a test uses: the ones the admin typed for this test, else
-/// the profile's own stored credentials (credentials = profile), else none.
-fn login_for(store: &Store, profile: &Profile, typed: Option<(String, Secret)>) -> Result<Option<Login>> {
+/// `mailbox`'s stored sign-in, else the profile's own stored credentials
+/// (credentials = profile; for app-only OAuth2, the profile's token as its
+/// first mailbox), else none.
+fn plan(
+    store: &Store,
+    profile: &Profile,
+    typed: Option<(String, Secret)>,
+    mailbox: Option<&str>,
+) -> Result<Plan> {
     if let Some((user, secret)) = typed {
+        if mailbox.is_some() {
+            return Err(EngineError::invalid(
+                "mailbox",
+                "give either a mailbox or a user name with a password, not both",
+            ));
+        }
         let user = user.trim().to_string();
         if user.is_empty() {
             return Err(EngineError::invalid("username", "must not be empty when a password is given"));
@@ -95,18 +132,65 @@ fn login_for(store: &Store, profile: &Profile, typed: Option<(String, Secret)>) 
         if secret.expose().is_empty() {
             return Err(EngineError::invalid("password", "must not be empty when a user name is given"));
         }
-        return Ok(Some(Login { user, password: Password::new(secret.expose()) }));
+        return Ok(Plan::Login(Login::password(user, Password::new(secret.expose()))));
+    }
+    if let Some(email) = mailbox {
+        return mailbox_plan(store, profile, email);
+    }
+    if oauth::uses_oauth(profile) {
+        if profile.data.credentials == CredentialSource::Profile {
+            return match stored_mailboxes::emails_using_profile(store.conn(), profile.id)?.first() {
+                Some(email) => mailbox_plan(store, profile, email),
+                None => Ok(Plan::ConnectOnly(format!(
+                    "{NOT_TESTED}: no mailbox uses this profile yet (its app-only token logs in as a mailbox's address)"
+                ))),
+            };
+        }
+        return Ok(Plan::ConnectOnly(format!(
+            "{NOT_TESTED}: no mailbox is signed in for this test (give the address of a signed-in mailbox, --mailbox EMAIL)"
+        )));
     }
     if profile.data.credentials != CredentialSource::Profile || !profile.has_password {
-        return Ok(None);
+        return Ok(Plan::ConnectOnly(NOT_TESTED.into()));
     }
     let (Some(user), Some(enc)) =
         (profile.data.username.clone(), stored_profiles::password_enc(store.conn(), profile.id)?)
     else {
-        return Ok(None);
+        return Ok(Plan::ConnectOnly(NOT_TESTED.into()));
     };
     let secret = store.cipher()?.open(&enc)?;
-    Ok(Some(Login { user, password: Password::new(secret.expose()) }))
+    Ok(Plan::Login(Login::password(user, Password::new(secret.expose()))))
+}
+
+/// The login of mailbox `email` of `profile`, as its syncs log in: its
+/// password, or a fresh OAuth2 access token (renewed and stored first when it
+/// is about to expire).
+fn mailbox_plan(store: &Store, profile: &Profile, email: &str) -> Result<Plan> {
+    let mb = stored_mailboxes::find(store.conn(), email)?
+        .ok_or_else(|| EngineError::invalid("mailbox", format!("no mailbox {email}")))?;
+    if mb.data.profile_id != profile.id {
+        return Err(EngineError::invalid(
+            "mailbox",
+            format!("mailbox {email} does not use profile '{}'", profile.data.name),
+        ));
+    }
+    if let Some(status) = oauth::status(store, &mb)?
+        && !status.signed_in
+        && !status.app_only
+    {
+        return Ok(Plan::ConnectOnly(format!(
+            "{NOT_TESTED}: mailbox {email} is not signed in (crmsync mailbox sign-in {email})"
+        )));
+    }
+    Ok(match connect::login(store, &mb, profile) {
+        Ok(l) => Plan::Login(Login {
+            user: l.username,
+            password: l.password,
+            bearer: l.bearer,
+            authzid: l.authzid,
+        }),
+        Err(e) => Plan::Refused { code: e.code(), message: e.to_string() },
+    })
 }
 
 fn settings(profile: &Profile, ep: &Endpoint, login: Option<&Login>) -> ServerSettings {
@@ -117,8 +201,8 @@ fn settings(profile: &Profile, ep: &Endpoint, login: Option<&Login>) -> ServerSe
         allow_insecure: profile.data.allow_insecure,
         username: login.map(|l| l.user.clone()).unwrap_or_default(),
         password: login.map_or_else(|| Password::new(""), |l| l.password.clone()),
-        bearer: None,
-        authzid: None,
+        bearer: login.and_then(|l| l.bearer.clone()),
+        authzid: login.and_then(|l| l.authzid.clone()),
         timeout: Duration::from_secs(u64::from(profile.data.timeout)),
         extra_roots: Vec::new(),
         max_message_bytes: crmsync_protocols::settings::DEFAULT_MAX_MESSAGE_BYTES,
@@ -142,12 +226,16 @@ impl Target {
     }
 
     fn finish(self, started: Instant, outcome: std::result::Result<String, EngineError>) -> ServerCheck {
+        self.report(started, outcome.map_err(|e| (e.code(), e.to_string())))
+    }
+
+    /// The row for an outcome given as words, or as an error's code and message.
+    fn report(self, started: Instant, outcome: std::result::Result<String, (String, String)>) -> ServerCheck {
         let elapsed_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
         let (ok, code, message, hint, action) = match outcome {
             Ok(message) => (true, None, message, None, None),
-            Err(e) => {
-                let code = e.code();
-                (false, Some(code.clone()), e.to_string(), Some(hints::hint(&code)), hints::action(&code))
+            Err((code, message)) => {
+                (false, Some(code.clone()), message, Some(hints::hint(&code)), hints::action(&code))
             }
         };
         ServerCheck {
@@ -179,30 +267,37 @@ async fn check_incoming(
     source: Result<Box<dyn MailSource>>,
     s: ServerSettings,
     login: bool,
+    not_tested: String,
 ) -> Result<String> {
     let source = source?;
     let found = source.probe(login).await?;
-    Ok(format!("{} answered {}; {}", source.describe(), how(s.security), found.login_words(&s.username)))
+    let words = if login { found.login_words(&s.username) } else { not_tested };
+    Ok(format!("{} answered {}; {words}", source.describe(), how(s.security)))
 }
 
 async fn check_outgoing(
     sender: Result<Box<dyn MailSender>>,
     s: ServerSettings,
     login: bool,
+    not_tested: String,
 ) -> Result<String> {
     let sender = sender?;
     sender.probe().await?;
-    let who = if login { format!("login as {} OK", s.username) } else { "login not tested".into() };
+    let who = if login { format!("login as {} OK", s.username) } else { not_tested };
     Ok(format!("{} answered EHLO {}; {who} (nothing sent)", sender.describe(), how(s.security)))
 }
 
-async fn check_store(items: Result<Box<dyn ItemStore>>, user: Option<String>) -> Result<String> {
+async fn check_store(
+    items: Result<Box<dyn ItemStore>>,
+    user: Option<String>,
+    not_tested: String,
+) -> Result<String> {
     let items = items?;
     let what = items.describe();
     Ok(match items.probe().await? {
         StoreAnswer::LoggedIn => format!("{what} login as {} OK", user.unwrap_or_default()),
-        StoreAnswer::Answered => format!("{what} answered; login not tested"),
-        StoreAnswer::AsksForLogin => format!("{what} answered and asks for a login; login not tested"),
+        StoreAnswer::Answered => format!("{what} answered; {not_tested}"),
+        StoreAnswer::AsksForLogin => format!("{what} answered and asks for a login; {not_tested}"),
     })
 }
 
@@ -234,10 +329,31 @@ impl std::fmt::Debug for PreparedTest {
 
 /// Reads profile `name` and the credentials to use; see [`test_connection`].
 pub fn prepare(store: &Store, name: &str, credentials: Option<(String, Secret)>) -> Result<PreparedTest> {
+    prepare_as(store, name, credentials, None)
+}
+
+/// [`prepare`], logging in as mailbox `mailbox` of the profile with its stored
+/// sign-in (password or OAuth2 token) when given; see [`test_connection_as`].
+pub fn prepare_as(
+    store: &Store,
+    name: &str,
+    credentials: Option<(String, Secret)>,
+    mailbox: Option<&str>,
+) -> Result<PreparedTest> {
     let profile = show(store, name)?;
-    let login = login_for(store, &profile, credentials)?;
+    let plan = plan(store, &profile, credentials, mailbox)?;
+    let (login, not_tested, refused) = match plan {
+        Plan::Login(l) => (Some(l), NOT_TESTED.to_string(), None),
+        Plan::ConnectOnly(why) => (None, why, None),
+        Plan::Refused { code, message } => (None, NOT_TESTED.to_string(), Some((code, message))),
+    };
     let d = &profile.data;
     let mut checks: Vec<futures::future::BoxFuture<'static, ServerCheck>> = Vec::new();
+    // A login that could not be prepared fails each server that would log in, unasked.
+    let refuse = |t: Target, checks: &mut Vec<futures::future::BoxFuture<'static, ServerCheck>>| {
+        let (code, message) = refused.clone().unwrap_or_default();
+        checks.push(Box::pin(async move { t.report(Instant::now(), Err((code, message))) }));
+    };
 
     if let Some(why) = factory::facts(d.kind).unsupported {
         let url = d.ews_url.clone().unwrap_or_default();
@@ -247,36 +363,51 @@ pub fn prepare(store: &Store, name: &str, credentials: Option<(String, Secret)>)
         checks.push(Box::pin(async move { t.finish(Instant::now(), Err(e)) }));
     }
     if let (Some(ep), Some(proto)) = (&d.incoming, factory::facts(d.kind).incoming_proto) {
-        let t = Target::endpoint(proto_name(proto), "incoming", ep, login.is_some());
-        let (s, logs_in) = (settings(&profile, ep, login.as_ref()), login.is_some());
-        let source = factory::source_with(&profile, s.clone());
-        checks.push(Box::pin(async move {
-            let started = Instant::now();
-            t.finish(started, check_incoming(source, s, logs_in).await)
-        }));
+        let t = Target::endpoint(proto_name(proto), "incoming", ep, login.is_some() || refused.is_some());
+        if refused.is_some() {
+            refuse(t, &mut checks);
+        } else {
+            let (s, logs_in) = (settings(&profile, ep, login.as_ref()), login.is_some());
+            let source = factory::source_with(&profile, s.clone());
+            let not_tested = not_tested.clone();
+            checks.push(Box::pin(async move {
+                let started = Instant::now();
+                t.finish(started, check_incoming(source, s, logs_in, not_tested).await)
+            }));
+        }
     }
     if let Some(ep) = &d.outgoing {
-        let logs_in = login.is_some() && d.outgoing_auth == OutgoingAuth::Password;
-        let t = Target::endpoint("SMTP", "outgoing", ep, logs_in);
-        let s = settings(&profile, ep, login.as_ref());
-        let sender = factory::sender_with(&profile, &s, logs_in);
-        checks.push(Box::pin(async move {
-            let started = Instant::now();
-            t.finish(started, check_outgoing(sender, s, logs_in).await)
-        }));
+        let sends_auth = d.outgoing_auth == OutgoingAuth::Password;
+        let logs_in = login.is_some() && sends_auth;
+        let t = Target::endpoint("SMTP", "outgoing", ep, logs_in || (refused.is_some() && sends_auth));
+        if refused.is_some() && sends_auth {
+            refuse(t, &mut checks);
+        } else {
+            let s = settings(&profile, ep, login.as_ref());
+            let sender = factory::sender_with(&profile, &s, logs_in);
+            let not_tested = not_tested.clone();
+            checks.push(Box::pin(async move {
+                let started = Instant::now();
+                t.finish(started, check_outgoing(sender, s, logs_in, not_tested).await)
+            }));
+        }
     }
     if let Some(url) = &d.dav_url {
-        let t = dav_target(url, login.is_some());
-        let creds = login.as_ref().map(|l| crmsync_protocols::dav::DavAuth::Basic {
-            user: l.user.clone(),
-            password: l.password.clone(),
-        });
-        let user = creds.as_ref().map(|a| a.user().to_string());
-        let items = factory::store_with(&profile, creds, MAX_PROBE_RESPONSE_MB);
-        checks.push(Box::pin(async move {
-            let started = Instant::now();
-            t.finish(started, check_store(items, user).await)
-        }));
+        let t = dav_target(url, login.is_some() || refused.is_some());
+        if refused.is_some() {
+            refuse(t, &mut checks);
+        } else {
+            let creds = login.as_ref().map(|l| match &l.bearer {
+                Some(token) => DavAuth::Bearer { user: l.user.clone(), token: token.clone() },
+                None => DavAuth::Basic { user: l.user.clone(), password: l.password.clone() },
+            });
+            let user = creds.as_ref().map(|a| a.user().to_string());
+            let items = factory::store_with(&profile, creds, MAX_PROBE_RESPONSE_MB);
+            checks.push(Box::pin(async move {
+                let started = Instant::now();
+                t.finish(started, check_store(items, user, not_tested).await)
+            }));
+        }
     }
     Ok(PreparedTest { profile: d.name.clone(), login_as: login.map(|l| l.user), checks })
 }
@@ -305,6 +436,21 @@ pub async fn test_connection(
     credentials: Option<(String, Secret)>,
 ) -> Result<ConnectionTest> {
     Ok(prepare(store, name, credentials)?.run().await)
+}
+
+/// [`test_connection`] logging in as mailbox `mailbox` of the profile (when
+/// given) the way its syncs do: with its password, or for an OAuth2 profile
+/// with its access token (renewed and stored first when it is about to
+/// expire). A mailbox that is not signed in gets the connection checked and
+/// rows saying the login was not tested and why; a token that cannot be had
+/// (the renewal was refused) fails each server that would have logged in.
+pub async fn test_connection_as(
+    store: &Store,
+    name: &str,
+    credentials: Option<(String, Secret)>,
+    mailbox: Option<&str>,
+) -> Result<ConnectionTest> {
+    Ok(prepare_as(store, name, credentials, mailbox)?.run().await)
 }
 
 #[cfg(test)]

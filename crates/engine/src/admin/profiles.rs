@@ -12,7 +12,7 @@ use crmsync_core::{CoreError, Store};
 use crmsync_protocols::Proto;
 use rusqlite::Connection;
 
-pub use super::connection_test::{ConnectionTest, ServerCheck, test_connection};
+pub use super::connection_test::{ConnectionTest, ServerCheck, test_connection, test_connection_as};
 use super::{opt_text, parse_num};
 use crate::backend::factory;
 use crate::error::Result;
