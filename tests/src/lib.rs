@@ -58,7 +58,7 @@ pub use imap_client::{FetchedMessage, ImapClient, ListEntry, MailboxInfo};
 pub use oauth::{Introspection, IssuedTokens, OAuth2Passdb, OAuthServer, OAuthStats};
 pub use pop3_client::Pop3Client;
 pub use postfix::{Postfix, PostfixOptions};
-pub use radicale::{DavResponse, Radicale};
+pub use radicale::{DavResponse, Radicale, RadicaleOAuth, RadicaleOptions};
 pub use scripted_http::ScriptedHttp;
 pub use scripted_imap::{FetchFault, Hostile, ScriptedImap, ScriptedMessage};
 pub use scripted_pop3::{Pop3Fault, ScriptedPop3};

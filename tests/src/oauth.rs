@@ -244,6 +244,16 @@ impl OAuthServer {
         }
     }
 
+    /// The settings of a Radicale accepting this server's tokens as bearer
+    /// tokens, requiring `scope` when given.
+    pub fn radicale(&self, scope: Option<&str>) -> crate::RadicaleOAuth {
+        crate::RadicaleOAuth {
+            issuer: self.issuer(),
+            keys_dir: self.keys_dir.clone(),
+            scope: scope.map(str::to_string),
+        }
+    }
+
     /// PID of the node process (also its process group id).
     pub fn pid(&self) -> u32 {
         self.process.pid()

@@ -1,10 +1,11 @@
-//! A private Radicale (CalDAV/CardDAV) instance with htpasswd users.
+//! A private Radicale (CalDAV/CardDAV) instance with htpasswd users, and on
+//! request OAuth2 bearer tokens ([`RadicaleOptions::oauth`]).
 //!
 //! Debian's `/usr/bin/radicale` is run by `/usr/bin/python3` explicitly, since
 //! another python earlier on PATH lacks the Debian `radicale` module.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -39,6 +40,34 @@ impl DavResponse {
     }
 }
 
+/// How Radicale checks an OAuth2 bearer token: with the auth plugin
+/// `tests/radicale/oauth_auth.py`, which verifies the RS256 JWT against the
+/// issuer's public key (as Dovecot's local validation does), its `iss`, its
+/// expiry and optionally a scope, and takes the user from the local part of
+/// its `email` claim. Basic logins keep working (htpasswd).
+#[derive(Debug, Clone)]
+pub struct RadicaleOAuth {
+    /// The `iss` every token must carry.
+    pub issuer: String,
+    /// The issuer's public keys as PEM at `default/RS256/<kid>` below it
+    /// ([`crate::OAuthServer::keys_dir`]).
+    pub keys_dir: PathBuf,
+    /// A scope the token must have, if any.
+    pub scope: Option<String>,
+}
+
+/// Options of [`Radicale::start_with`]; the default is [`Radicale::start`].
+#[derive(Debug, Clone, Default)]
+pub struct RadicaleOptions {
+    /// Also accept OAuth2 bearer tokens (`Authorization: Bearer`).
+    pub oauth: Option<RadicaleOAuth>,
+}
+
+/// Where the harness's Radicale plugins live (on Radicale's PYTHONPATH).
+fn plugin_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("radicale")
+}
+
 /// A running Radicale, stopped on drop.
 #[derive(Debug)]
 pub struct Radicale {
@@ -54,6 +83,12 @@ impl Radicale {
     /// Starts Radicale with htpasswd (plain) authentication and owner-only
     /// rights, storing collections in its temp dir; waits until it answers HTTP.
     pub fn start() -> Result<Radicale> {
+        Radicale::start_with(RadicaleOptions::default())
+    }
+
+    /// [`Radicale::start`] with `options` (bearer tokens).
+    pub fn start_with(options: RadicaleOptions) -> Result<Radicale> {
+        let auth_type = if options.oauth.is_some() { "oauth_auth" } else { "htpasswd" };
         let dir = server_dir("crmsync-radicale-")?;
         let users_path = dir.path().join("users");
         write_file(&users_path, b"", 0o644)?;
@@ -71,7 +106,7 @@ impl Radicale {
             let port = free_port()?;
             let config = format!(
                 "[server]\nhosts = 127.0.0.1:{port}\n\n\
-                 [auth]\ntype = htpasswd\nhtpasswd_filename = {users}\nhtpasswd_encryption = plain\ndelay = 0\n\n\
+                 [auth]\ntype = {auth_type}\nhtpasswd_filename = {users}\nhtpasswd_encryption = plain\ndelay = 0\n\n\
                  [storage]\nfilesystem_folder = {collections}\n\n\
                  [rights]\ntype = owner_only\n\n\
                  [web]\ntype = none\n\n\
@@ -83,6 +118,14 @@ impl Radicale {
             write_file(&log, b"", 0o644)?;
             let mut command = Command::new(PYTHON);
             command.arg(RADICALE).arg("--config").arg(&config_path);
+            if let Some(o) = &options.oauth {
+                command
+                    .env("PYTHONPATH", plugin_dir())
+                    .env("PYTHONDONTWRITEBYTECODE", "1")
+                    .env("CRMSYNC_OAUTH_ISSUER", &o.issuer)
+                    .env("CRMSYNC_OAUTH_KEYS_DIR", &o.keys_dir)
+                    .env("CRMSYNC_OAUTH_SCOPE", o.scope.as_deref().unwrap_or(""));
+            }
             let mut process = ServerProcess::spawn(SERVER, command, &log, true)?;
             let ready = process.wait_ready(READY_TIMEOUT, || {
                 let status = probe_line(port, Some(b"GET / HTTP/1.0\r\n\r\n"), Duration::from_secs(2))?;
@@ -184,6 +227,22 @@ impl Radicale {
         body: Option<String>,
     ) -> Result<DavResponse> {
         send(&self.http, SERVER, method, &self.url(path), Some((user, password)), headers, body).await
+    }
+
+    /// Sends any request with `Authorization: Bearer TOKEN` (a Radicale
+    /// started with [`RadicaleOptions::oauth`]); `path` starts with `/`.
+    pub async fn request_bearer(
+        &self,
+        method: &str,
+        token: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Result<DavResponse> {
+        let bearer = format!("Bearer {token}");
+        let mut all = vec![("Authorization", bearer.as_str())];
+        all.extend_from_slice(headers);
+        send(&self.http, SERVER, method, &self.url(path), None, &all, body).await
     }
 
     /// PUT a calendar object or vCard (`content_type` e.g. `text/calendar` or

@@ -1,5 +1,6 @@
-//! Proves the OAuth2 harness: the authorization server's grants, and Dovecot
-//! (both introspection modes) and Postfix accepting its tokens over SASL.
+//! Proves the OAuth2 harness: the authorization server's grants, Dovecot
+//! (both introspection modes) and Postfix accepting its tokens over SASL, and
+//! Radicale accepting them as bearer tokens (its auth plugin).
 //! The crmsync clients' own XOAUTH2/OAUTHBEARER code is tested in
 //! crates/protocols/tests/oauth_dovecot.rs.
 
@@ -8,7 +9,10 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
 use crmsync_tests::wire::Conn;
-use crmsync_tests::{Dovecot, DovecotOptions, ImapClient, Introspection, OAuthServer, Postfix, SmtpClient};
+use crmsync_tests::{
+    Dovecot, DovecotOptions, ImapClient, Introspection, OAuthServer, Postfix, Radicale, RadicaleOptions,
+    SmtpClient,
+};
 use serde_json::Value;
 use sha2::Digest as _;
 
@@ -249,4 +253,32 @@ async fn the_test_plays_the_browser_up_to_the_clients_loopback_page() {
         ("device_code", d["device_code"].as_str().unwrap()),
     ];
     assert_eq!(form(&oauth.token_url(), &poll).await.1["error"].as_str(), Some("access_denied"));
+}
+
+#[tokio::test]
+async fn radicale_accepts_a_valid_bearer_token_for_its_own_user_only() {
+    let oauth = OAuthServer::start().unwrap();
+    let rad =
+        Radicale::start_with(RadicaleOptions { oauth: Some(oauth.radicale(Some("calendar"))) }).unwrap();
+    rad.add_user("alice", "alice-pw").unwrap();
+    rad.add_user("bob", "bob-pw").unwrap();
+    assert!(
+        rad.mkcalendar("bob", "bob-pw", "/bob/cal/", "Bob").await.unwrap().is_success(),
+        "Basic still works"
+    );
+    let propfind = |token: String, path: &'static str| {
+        let rad = &rad;
+        async move { rad.request_bearer("PROPFIND", &token, path, &[("Depth", "0")], None).await.unwrap().status }
+    };
+    let alice = oauth.issue("alice@example.test", "mail calendar", 3600).await.unwrap();
+    assert_eq!(propfind(alice.access.clone(), "/alice/").await, 207, "a valid token");
+    assert_eq!(propfind(alice.access.clone(), "/bob/cal/").await, 403, "another user's collection");
+    let expired = oauth.issue("alice@example.test", "mail calendar", -60).await.unwrap();
+    assert_eq!(propfind(expired.access, "/alice/").await, 401, "an expired token");
+    let no_scope = oauth.issue("alice@example.test", "mail", 3600).await.unwrap();
+    assert_eq!(propfind(no_scope.access, "/alice/").await, 401, "a token without the calendar scope");
+    let mut forged = alice.access.clone();
+    forged.pop();
+    assert_eq!(propfind(forged, "/alice/").await, 401, "a bad signature");
+    assert!(!rad.log_tail(200).contains(&alice.access), "the token is not logged");
 }

@@ -401,6 +401,25 @@ async fn run(store: &mut Store, mb: &Mailbox) -> Result<(Vec<ActCollectionStats>
     Ok((stats, client.requests()))
 }
 
+/// One ACT run; when the server refuses an OAuth2 access token (expired or
+/// revoked before its time), the token is renewed and the run tried once
+/// more, so the sync goes on. A refused request changed nothing, and a run
+/// picks up from the stored state, so the second try redoes nothing twice.
+async fn run_renewing(store: &mut Store, mb: &Mailbox) -> Result<(Vec<ActCollectionStats>, usize)> {
+    match run(store, mb).await {
+        Err(e) => {
+            let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
+            if !crate::oauth::bearer_refused(&profile, &e) {
+                return Err(e);
+            }
+            tracing::info!(mailbox = %mb.data.email, code = %e.code(), "access token refused; refreshing it once");
+            crate::oauth::expire_access(store, mb, &profile)?;
+            run(store, mb).await
+        }
+        ok => ok,
+    }
+}
+
 /// Runs one ACT cycle for mailbox `mb` (looked up by the caller, once) and
 /// records telemetry and alerts.
 pub async fn sync_act(store: &mut Store, mb: Mailbox) -> Result<ActSync> {
@@ -419,7 +438,7 @@ pub async fn sync_act(store: &mut Store, mb: Mailbox) -> Result<ActSync> {
     let id = mb.id;
     store.write(|tx| mailbox_state::sync_started(tx, id))?;
     let started = Instant::now();
-    match run(store, &mb).await {
+    match run_renewing(store, &mb).await {
         Ok((collections, requests)) => {
             let processed: usize = collections
                 .iter()
@@ -447,7 +466,8 @@ pub async fn sync_act(store: &mut Store, mb: Mailbox) -> Result<ActSync> {
         Err(e) => {
             let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
             if crate::oauth::bearer_refused(&profile, &e) {
-                // The next sync renews the access token instead of offering the refused one again.
+                // Refused again after a renewal: the next sync renews it
+                // instead of offering the refused one again.
                 crate::oauth::expire_access(store, &mb, &profile)?;
             }
             let transient = e.class() == ErrorClass::Transient;
