@@ -327,8 +327,29 @@ fn a_denied_device_sign_in_stores_nothing_and_says_sign_in_required() {
     w.rt.block_on(w.oauth.deny_device(prompt["user_code"].as_str().unwrap())).unwrap();
     let (ok, rest, err) = finish(child, out);
     assert!(!ok, "{rest}");
-    assert!(err.contains("access_denied"), "{err}");
+    assert!(err.contains("access_denied") && err.contains("declined"), "{err}");
+    assert!(err.contains(&format!("crmsync mailbox sign-in {alice}")), "says what to do: {err}");
     assert_eq!(w.env.count("SELECT count(*) FROM oauth_tokens"), 0);
+}
+
+#[test]
+fn a_device_code_that_expires_unapproved_stores_nothing_and_says_to_sign_in_again() {
+    let w = World::new(Introspection::Local, None);
+    let alice = w.mailbox("alice");
+    let (child, out, prompt) = start_sign_in(&w.env, &[&alice]);
+    // The user never enters the code; it expires while crmsync polls.
+    w.rt.block_on(w.oauth.expire_device(prompt["user_code"].as_str().unwrap())).unwrap();
+    let (ok, rest, err) = finish(child, out);
+    assert!(!ok, "{rest}");
+    let line = err.trim();
+    assert_eq!(line.lines().count(), 1, "one clear line: {err}");
+    assert!(line.contains(&alice), "names the mailbox: {line}");
+    assert!(line.contains("expired"), "says the code expired: {line}");
+    assert!(line.contains(&format!("crmsync mailbox sign-in {alice}")), "says what to do: {line}");
+    assert_eq!(w.env.count("SELECT count(*) FROM oauth_tokens"), 0, "nothing stored");
+    let shown = w.env.json(&["mailbox", "show", &alice]);
+    assert_eq!(shown["sign_in"]["signed_in"], false, "{shown:#}");
+    assert!(w.stats().device_polls >= 1, "it polled until the code expired");
 }
 
 #[test]

@@ -55,6 +55,15 @@ fn health(m: &Mailbox) -> String {
     [ch("incoming", &m.incoming), ch("outgoing", &m.outgoing), ch("act", &m.act)].join(", ")
 }
 
+/// A sign-in that ended without tokens (declined, the code expired, the
+/// grant refused), with the command that tries again.
+fn again(e: crmsync_engine::EngineError, email: &str) -> CliError {
+    if e.code() != "OAUTH_SIGN_IN_REQUIRED" {
+        return e.into();
+    }
+    CliError::Runtime(format!("{e}; to try again, run `crmsync mailbox sign-in {email}`"))
+}
+
 fn sign_in_words(s: &SignInStatus) -> String {
     if s.app_only {
         return match s.access_valid_until {
@@ -301,7 +310,8 @@ pub fn run(ctx: &Ctx, store: &mut Store, cmd: MailboxCmd) -> Result<(), CliError
                     }
                     let _ = std::io::Write::flush(&mut std::io::stdout());
                 };
-                rt.block_on(oauth::sign_in_auth_code(store, &email, open, Duration::from_secs(wait.max(1))))?
+                rt.block_on(oauth::sign_in_auth_code(store, &email, open, Duration::from_secs(wait.max(1))))
+                    .map_err(|e| again(e, &email))?
             } else {
                 let prompt = |p: &DevicePrompt| {
                     if json_out {
@@ -315,7 +325,7 @@ pub fn run(ctx: &Ctx, store: &mut Store, cmd: MailboxCmd) -> Result<(), CliError
                     }
                     let _ = std::io::Write::flush(&mut std::io::stdout());
                 };
-                rt.block_on(oauth::sign_in_device(store, &email, prompt))?
+                rt.block_on(oauth::sign_in_device(store, &email, prompt)).map_err(|e| again(e, &email))?
             };
             if json_out {
                 output::json(&json!({ "mailbox": email, "sign_in": status }))

@@ -226,10 +226,17 @@ where
                 "invalid_grant" | "access_denied" | "expired_token" | "unauthorized_client" | "invalid_scope"
             );
             if refused {
-                EngineError::SignInRequired {
-                    what: String::new(),
-                    why: format!("{what} refused ({code}){detail}"),
-                }
+                let why = match code.as_str() {
+                    // The device flow's two ways of ending without tokens (RFC 8628 §3.5).
+                    "expired_token" => format!(
+                        "{what}: the code expired before the sign-in was completed ({code}); nothing was stored"
+                    ),
+                    "access_denied" => {
+                        format!("{what}: the sign-in was declined ({code}){detail}; nothing was stored")
+                    }
+                    _ => format!("{what} refused ({code}){detail}"),
+                };
+                EngineError::SignInRequired { what: String::new(), why }
             } else {
                 EngineError::OAuth { message: format!("{what} failed ({code}){detail}"), transient: false }
             }
