@@ -1,10 +1,13 @@
 //! OAuth2 sign-in as an admin uses it, against a private authorization server
 //! (oauth2-mock-server) and a real Dovecot whose `oauth2` passdb validates its
 //! tokens: the device flow (the test approves the code as the user would),
-//! the loopback flow (the test plays the browser), an expired access token
-//! refreshed once during a sync, a revoked refresh token (OAUTH_SIGN_IN_REQUIRED,
-//! an alert, the token endpoint asked once across scheduler passes), app-only
-//! client credentials, and the tokens never in `--json` output or trace logs.
+//! a device code that expires or is declined (nothing stored, the command to
+//! try again), the loopback flow (the test plays the browser), an expired
+//! access token refreshed once during a sync, a revoked refresh token
+//! (OAUTH_SIGN_IN_REQUIRED, an alert, the token endpoint asked once across
+//! scheduler passes), app-only client credentials, Test Connection logging a
+//! signed-in mailbox in (`profile test --mailbox`), and the tokens never in
+//! `--json` output or trace logs.
 
 mod common;
 
