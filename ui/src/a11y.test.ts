@@ -175,7 +175,7 @@ const answers: Record<string, unknown> = {
   status,
   profiles_list: [profile],
   mailboxes_list: [row],
-  mailbox_show: { mailbox, health: "error", alerts: [alert] } satisfies MailboxDetail,
+  mailbox_show: { mailbox, health: "error", alerts: [alert], sign_in: null } satisfies MailboxDetail,
   alerts_list: [alert],
   activities_list: [activity],
   activity_show: activity,
