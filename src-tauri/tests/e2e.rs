@@ -177,6 +177,10 @@ fn desktop_end_to_end_in_webkit() {
     let trap = HitCounter::start();
     rt.block_on(dovecot.deliver("alice", &remote_content_email(&user, &trap.base()))).unwrap();
 
+    // Access tokens that always need renewing (under the 5-minute margin), so
+    // each connection asks for a new one: a revoked sign-in shows at once.
+    rt.block_on(oauth.configure(serde_json::json!({ "access_ttl": 120 }))).unwrap();
+
     let tmp = tempfile::tempdir().unwrap();
     let out = root().join("target/e2e");
     let _ = std::fs::remove_dir_all(&out);
@@ -244,6 +248,11 @@ fn desktop_end_to_end_in_webkit() {
             };
             std::fs::write(out.join("control/browsed"), answer).unwrap();
         }
+        // The admin of the provider revokes Carol's sign-in.
+        if out.join("control/revoke-sign-in").exists() && !out.join("control/sign-in-revoked").exists() {
+            rt.block_on(oauth.revoke_user(&carol)).unwrap();
+            std::fs::write(out.join("control/sign-in-revoked"), "").unwrap();
+        }
         if let Some(status) = session.try_wait().unwrap() {
             break status;
         }
@@ -286,6 +295,11 @@ fn desktop_end_to_end_in_webkit() {
     );
     let stats = rt.block_on(oauth.stats()).unwrap();
     assert_eq!(stats.authorizations, 1, "one sign-in at the authorization server: {stats:?}");
+    // The revoked sign-in's notification says what to do, its action is Sign in.
+    let at = notifications.find(&format!("{carol} needs a new sign-in")).expect("a sign-in notification");
+    let rest = &notifications[at..];
+    assert!(rest.contains("Press Sign in"), "{rest}");
+    assert!(rest.contains("\"Sign in\""), "the notification's action: {rest}");
     for page in [
         "dashboard-first-run",
         "profiles",

@@ -341,7 +341,8 @@ try {
   if (offered.length !== 1) throw new Error("the Test & Enable result offers no Sign in");
 
   step("OAuth2: Sign in (the test plays the browser)");
-  await driver.findElement(By.id("sign-in-button")).click();
+  // Clicked in the page in one step: a live refresh may re-render the page between a find and a click.
+  await waitFor("Sign in clicked", async () => driver.executeScript("const b = document.getElementById('sign-in-button'); if (b && !b.disabled) { b.click(); return true; } return false;"));
   await waitFor("the browser was played", async () => existsSync(join(OUT, "control", "browsed")), 30000);
   const browsed = readFileSync(join(OUT, "control", "browsed"), "utf8");
   if (!browsed.startsWith("200")) throw new Error(`the sign-in came back as: ${browsed}`);
@@ -354,6 +355,20 @@ try {
   await waitFor("Test & Enable passed (OAuth2)", async () => (await text()).includes("Test & Enable passed"), 30000);
   await driver.executeScript("window.scrollTo(0, 0)");
   await shot("mailbox-signed-in");
+  step("OAuth2: the provider revokes the sign-in; the notification asks for a new one");
+  writeFileSync(join(OUT, "control", "revoke-sign-in"), "");
+  await waitFor("sign-in revoked", async () => existsSync(join(OUT, "control", "sign-in-revoked")), 10000);
+  await waitFor(
+    "sign-in notification on D-Bus",
+    async () => readFileSync(join(OUT, "notifications.log"), "utf8").includes(`${carol} needs a new sign-in`),
+    120000,
+  );
+  step("OAuth2: the notification's route focuses the Sign in button");
+  await driver.executeScript("location.hash = arguments[0]", `#/mailboxes/${encodeURIComponent(carol)}?sign-in`);
+  await waitFor("not signed in any more", async () => (await state()).startsWith("Not signed in"), 30000);
+  await waitFor("Sign in focused", async () => (await driver.executeScript("return document.activeElement?.id")) === "sign-in-button");
+  const afterRevoke = await text();
+  if (!afterRevoke.includes("OAUTH_SIGN_IN_REQUIRED") || !afterRevoke.includes("press Sign in")) throw new Error(`the page after the revocation:\n${afterRevoke}`);
   step("done");
 } catch (e) {
   try {
