@@ -52,21 +52,76 @@ fn open_browser(url: &str) {
 /// Signs `email` in: reads its profile's OAuth2 client on the store thread,
 /// runs the browser sign-in here, then stores the tokens on the store thread.
 pub async fn sign_in(backend: &Backend, email: String) -> Result<SignInStatus, IpcError> {
+    sign_in_with(backend, email, |url| open_browser(&url), WAIT).await
+}
+
+/// [`sign_in`] with the browser `open` and the time `wait` given.
+async fn sign_in_with(
+    backend: &Backend,
+    email: String,
+    open: impl FnOnce(String),
+    wait: Duration,
+) -> Result<SignInStatus, IpcError> {
     let prepared = backend.call(move |s, _| oauth::prepare_sign_in(s, &email)).await?;
-    let signed = prepared
-        .run(
-            |url| async move {
-                open_browser(&url);
-            },
-            WAIT,
-        )
-        .await;
+    let signed = prepared.run(|url| async move { open(url) }, wait).await;
     backend.call(move |s, _| oauth::store_sign_in(s, signed)).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crmsync_core::store::principals::Kind;
+    use crmsync_engine::admin::mailboxes::MailboxInput;
+    use crmsync_engine::admin::profiles::ProfileInput;
+    use crmsync_engine::admin::{mailboxes, principals, profiles};
+    use crmsync_tests::OAuthServer;
+
+    /// While the admin is in the browser the store thread keeps answering
+    /// the window; the tokens are stored once the browser comes back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_window_stays_responsive_while_the_browser_signs_in() {
+        let oauth = OAuthServer::start().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Backend::open(&dir.path().join("crm.db")).unwrap();
+        let form: ProfileInput = serde_json::from_value(serde_json::json!({
+            "kind": "imap-smtp", "incoming_host": "127.0.0.1", "preset": "microsoft",
+            "auth": "oauth2", "oauth_provider": "custom", "oauth_client_id": "crmsync-test",
+            "oauth_authorize_url": oauth.authorize_url(), "oauth_token_url": oauth.token_url(),
+            "oauth_scopes": "mail",
+        }))
+        .unwrap();
+        backend
+            .call(move |s, _| {
+                profiles::add(s, "M365", &form)?;
+                principals::add(s, Kind::User, "carol@example.test", "Carol")?;
+                let mb = MailboxInput { profile: Some("M365".into()), ..Default::default() };
+                mailboxes::add(s, "carol@example.test", &mb)
+            })
+            .await
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let signing = {
+            let backend = backend.clone();
+            tokio::spawn(async move {
+                let open = move |url: String| tx.send(url).unwrap();
+                sign_in_with(&backend, "carol@example.test".into(), open, Duration::from_secs(30)).await
+            })
+        };
+        let url = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(10)).unwrap())
+            .await
+            .unwrap();
+        // The sign-in waits for the browser; the window's calls are answered meanwhile.
+        let listed =
+            tokio::time::timeout(Duration::from_secs(2), backend.call(|s, _| Ok(mailboxes::list(s)?.len())))
+                .await
+                .expect("the store thread answers during the sign-in");
+        assert_eq!(listed.unwrap(), 1);
+        assert!(!signing.is_finished());
+        let (status, page) = oauth.browse(&url).await.unwrap();
+        assert_eq!(status, 200, "{page}");
+        let state = signing.await.unwrap().unwrap();
+        assert!(state.signed_in && state.can_refresh && state.access_valid_until.is_some(), "{state:?}");
+    }
 
     #[test]
     fn the_url_is_one_argument_of_the_chosen_opener() {
