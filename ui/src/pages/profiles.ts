@@ -264,14 +264,30 @@ export async function profilesPage(edit?: string): Promise<HTMLElement> {
       if (box) box.hidden = !fieldApplies(s.name, choice);
     }
   };
+  // With a preset, an empty server field is the preset's: say so in it.
+  const showPreset = () => {
+    const preset = control("preset")?.value ?? "";
+    for (const name of ["incoming_host", "incoming_port", "outgoing_host", "outgoing_port"]) {
+      const c = control(name);
+      if (c instanceof HTMLInputElement) c.placeholder = preset ? "From the preset" : "";
+    }
+  };
+  control("preset")?.addEventListener("change", showPreset);
   control("auth")?.addEventListener("change", () => {
     // Microsoft 365 and Google come with their servers: pick the preset too.
     const choice = control("auth")!.value;
     const preset = control("preset");
     if (preset && (choice === "microsoft" || choice === "google") && !editing) preset.value = choice;
     showFields();
+    showPreset();
   });
   showFields();
+  showPreset();
+  // The stored client secret is never sent back; say whether there is one.
+  if (editing?.has_client_secret) {
+    const help = form.querySelector("#profile-oauth_client_secret-help");
+    if (help) help.textContent = "A client secret is stored (never shown). Type a new one to replace it";
+  }
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const values: Values = {};
