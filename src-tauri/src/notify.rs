@@ -333,8 +333,14 @@ fn fold(changes: Vec<Change>) -> Option<Notification> {
     }
 
     let mut lines = Vec::new();
+    // A refused sign-in is the mailbox's account, not a server that is down.
+    let only_sign_in = failing.len() == 1
+        && disabled.is_empty()
+        && single_detail.as_ref().is_some_and(|(c, _)| c.as_deref() == Some(SIGN_IN_REQUIRED));
     for (p, (f, t)) in &profiles_down {
-        lines.push(format!("Profile {p}: {f} of {t} mailboxes failing — the server may be down."));
+        if !(only_sign_in && *f == 1) {
+            lines.push(format!("Profile {p}: {f} of {t} mailboxes failing — the server may be down."));
+        }
     }
     if !failing.is_empty() {
         lines.push(format!("Failing: {}", list(&failing)));
@@ -484,6 +490,15 @@ mod tests {
         assert_eq!(r.poll(100), None, "nothing more");
         r.see(101, "m1@P", "P", Health::Error);
         assert_eq!(r.poll(110).expect("another failure").action, "Open");
+
+        // The only mailbox of its profile: no "the server may be down".
+        let mut r = Run::new();
+        r.see(0, "solo@Q", "Q", Health::Ok);
+        let t = r.at(10);
+        r.n.observe("solo@Q", "Q", Health::Error, Some(SIGN_IN_REQUIRED), Some("refused"), t);
+        let n = r.poll(13).expect("due");
+        assert_eq!(n.summary, "solo@Q needs a new sign-in");
+        assert!(!n.body.contains("server may be down"), "{}", n.body);
     }
 
     #[test]

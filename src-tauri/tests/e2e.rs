@@ -299,6 +299,8 @@ fn desktop_end_to_end_in_webkit() {
     let at = notifications.find(&format!("{carol} needs a new sign-in")).expect("a sign-in notification");
     let rest = &notifications[at..];
     assert!(rest.contains("Press Sign in"), "{rest}");
+    let body = &rest[..rest.find("array").unwrap_or(rest.len())];
+    assert!(!body.contains("the server may be down"), "a refused sign-in is no server outage: {body}");
     assert!(rest.contains("\"Sign in\""), "the notification's action: {rest}");
     for page in [
         "dashboard-first-run",
