@@ -25,6 +25,7 @@ use crmsync_engine::admin::profiles::ProfileInput;
 use crmsync_engine::admin::{activities, imports, mailboxes, principals, profiles, settings};
 use crmsync_engine::handle::{QueueDepths, status_from_store};
 use crmsync_engine::migrate::{self, MigrationOptions, MigrationPlan, RouterFiles};
+use crmsync_engine::oauth::{self, SignInStatus};
 use crmsync_engine::test_enable::{self, TestReport};
 #[cfg(test)]
 use ts_rs::TS;
@@ -236,7 +237,8 @@ commands! { app;
                 let mailbox = mailboxes::show(s, &email)?;
                 let filter = activities::AlertInput { mailbox: Some(email), all: true, ..Default::default() };
                 let alerts = activities::alerts(s, &filter)?;
-                Ok(MailboxDetail { health: health_of(&mailbox), mailbox, alerts })
+                let sign_in = oauth::status(s, &mailbox)?;
+                Ok(MailboxDetail { health: health_of(&mailbox), mailbox, alerts, sign_in })
             })
             .await
     }
@@ -266,6 +268,21 @@ commands! { app;
             Some(h) => h.test_enable(&email).await.map_err(IpcError::from),
             None => app.backend.call(move |s, rt| rt.block_on(test_enable::test_and_enable(s, &email))).await,
         };
+        app.engine.refresh();
+        r
+    }
+
+    /// "Sign in with Microsoft / Google": the browser sign-in of an OAuth2
+    /// mailbox; the store thread is free while the admin is in the browser.
+    fn mailbox_sign_in(email: String) -> SignInStatus {
+        let r = crate::sign_in::sign_in(&app.backend, email).await;
+        app.engine.refresh();
+        r
+    }
+
+    /// Forgets the mailbox's OAuth2 tokens; true when it was signed in.
+    fn mailbox_sign_out(email: String) -> bool {
+        let r = app.backend.call(move |s, _| oauth::sign_out(s, &email)).await;
         app.engine.refresh();
         r
     }

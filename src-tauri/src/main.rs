@@ -19,6 +19,7 @@ mod ipc;
 mod notify;
 mod profile_test;
 mod shell;
+mod sign_in;
 mod status;
 #[cfg(test)]
 mod testdata;
@@ -326,7 +327,7 @@ fn show_notification(app: &AppHandle, n: notify::Notification) {
         .summary(&n.summary)
         .body(&n.body)
         .icon("crmsync-desktop")
-        .action("default", "Open")
+        .action("default", n.action)
         .urgency(match n.urgency {
             Urgency::Critical => notify_rust::Urgency::Critical,
             Urgency::Normal => notify_rust::Urgency::Normal,

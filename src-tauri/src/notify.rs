@@ -62,6 +62,19 @@ pub struct Notification {
     pub urgency: Urgency,
     /// UI route to open on click: the mailbox when exactly one is concerned.
     pub open: String,
+    /// The words of the notification's action ("Open", or "Sign in").
+    pub action: &'static str,
+}
+
+/// The code of a mailbox whose OAuth2 sign-in was refused or withdrawn.
+pub const SIGN_IN_REQUIRED: &str = "OAUTH_SIGN_IN_REQUIRED";
+
+/// The mailbox page's route with its "Sign in" button focused. A
+/// notification's action can only hand a route back to the window (the
+/// sign-in itself needs the admin in the browser), so the action "Sign in"
+/// opens the mailbox page with the button focused: Enter starts the sign-in.
+pub fn sign_in_route(mailbox: &str) -> String {
+    format!("#/mailboxes/{mailbox}?sign-in")
 }
 
 /// One pending change.
@@ -320,8 +333,14 @@ fn fold(changes: Vec<Change>) -> Option<Notification> {
     }
 
     let mut lines = Vec::new();
+    // A refused sign-in is the mailbox's account, not a server that is down.
+    let only_sign_in = failing.len() == 1
+        && disabled.is_empty()
+        && single_detail.as_ref().is_some_and(|(c, _)| c.as_deref() == Some(SIGN_IN_REQUIRED));
     for (p, (f, t)) in &profiles_down {
-        lines.push(format!("Profile {p}: {f} of {t} mailboxes failing — the server may be down."));
+        if !(only_sign_in && *f == 1) {
+            lines.push(format!("Profile {p}: {f} of {t} mailboxes failing — the server may be down."));
+        }
     }
     if !failing.is_empty() {
         lines.push(format!("Failing: {}", list(&failing)));
@@ -353,11 +372,25 @@ fn fold(changes: Vec<Change>) -> Option<Notification> {
             Some(m) => (m.clone(), "is failing"),
             None => (disabled[0].clone(), "was disabled"),
         };
+        let sign_in = single_detail.as_ref().is_some_and(|(c, _)| c.as_deref() == Some(SIGN_IN_REQUIRED));
         if let Some((code, message)) = &single_detail {
             let detail = [code.as_deref(), message.as_deref()].into_iter().flatten().collect::<Vec<_>>();
             if !detail.is_empty() {
                 lines.insert(0, detail.join(": "));
             }
+        }
+        if sign_in {
+            lines.insert(
+                0,
+                "Its sign-in was refused or withdrawn. Press Sign in, sign the mailbox in again in the browser, then Test & Enable; crmsync does not retry until then.".to_owned(),
+            );
+            return Some(Notification {
+                summary: format!("{m} needs a new sign-in"),
+                body: lines.join("\n"),
+                urgency: Urgency::Critical,
+                open: sign_in_route(&m),
+                action: "Sign in",
+            });
         }
         (format!("{m} {what}"), Urgency::Critical, format!("#/mailboxes/{m}"))
     } else if problems > 1 {
@@ -374,7 +407,7 @@ fn fold(changes: Vec<Change>) -> Option<Notification> {
             "#/mailboxes".to_owned(),
         )
     };
-    Some(Notification { summary, body: lines.join("\n"), urgency, open })
+    Some(Notification { summary, body: lines.join("\n"), urgency, open, action: "Open" })
 }
 
 #[cfg(test)]
@@ -431,6 +464,41 @@ mod tests {
         assert_eq!(n.open, "#/mailboxes/m0@P");
         assert_eq!(n.urgency, Urgency::Critical);
         assert_eq!(r.poll(100), None, "nothing more");
+    }
+
+    /// A refused sign-in says what to do, and its action opens the mailbox
+    /// page with the Sign in button focused.
+    #[test]
+    fn a_refused_sign_in_asks_for_a_new_sign_in_and_its_action_opens_the_button() {
+        let mut r = Run::new();
+        r.start(4, "P", Health::Ok);
+        let t = r.at(10);
+        r.n.observe(
+            "m0@P",
+            "P",
+            Health::Error,
+            Some(SIGN_IN_REQUIRED),
+            Some("token refresh refused (invalid_grant)"),
+            t,
+        );
+        let n = r.poll(13).expect("due after 3 s quiet");
+        assert_eq!(n.summary, "m0@P needs a new sign-in");
+        assert!(n.body.starts_with("Its sign-in was refused or withdrawn. Press Sign in"), "{}", n.body);
+        assert!(n.body.contains("OAUTH_SIGN_IN_REQUIRED: token refresh refused"), "{}", n.body);
+        assert_eq!(n.action, "Sign in");
+        assert_eq!(n.open, "#/mailboxes/m0@P?sign-in");
+        assert_eq!(r.poll(100), None, "nothing more");
+        r.see(101, "m1@P", "P", Health::Error);
+        assert_eq!(r.poll(110).expect("another failure").action, "Open");
+
+        // The only mailbox of its profile: no "the server may be down".
+        let mut r = Run::new();
+        r.see(0, "solo@Q", "Q", Health::Ok);
+        let t = r.at(10);
+        r.n.observe("solo@Q", "Q", Health::Error, Some(SIGN_IN_REQUIRED), Some("refused"), t);
+        let n = r.poll(13).expect("due");
+        assert_eq!(n.summary, "solo@Q needs a new sign-in");
+        assert!(!n.body.contains("server may be down"), "{}", n.body);
     }
 
     #[test]

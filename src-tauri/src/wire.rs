@@ -14,6 +14,7 @@ use crmsync_core::store::alerts::Alert;
 use crmsync_core::{CoreError, hints};
 use crmsync_engine::EngineError;
 use crmsync_engine::handle::{EngineEvent, QueueDepths};
+use crmsync_engine::oauth::SignInStatus;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -107,6 +108,8 @@ pub struct MailboxDetail {
     pub mailbox: Mailbox,
     pub health: Health,
     pub alerts: Vec<Alert>,
+    /// The OAuth2 sign-in state (never a token); null for a password profile.
+    pub sign_in: Option<SignInStatus>,
 }
 
 /// Everything the Dashboard shows: the tray's words and state next to the

@@ -3,14 +3,23 @@
 //! WebKitWebDriver by a Selenium client (ui/e2e/desktop.mjs), against the
 //! harness's Dovecot. See ui/e2e/session.sh for the session set-up.
 //!
-//! Needs: xvfb dbus dunst webkit2gtk-driver, `tauri-driver` on PATH, node and
-//! `npm --prefix ui/e2e ci`. Screenshots land in target/e2e/screenshots.
+//! Needs: xvfb dbus dunst webkit2gtk-driver, `tauri-driver` on PATH, node,
+//! `npm --prefix ui/e2e ci` and `npm --prefix tests/oauth2 ci`. Screenshots
+//! land in target/e2e/screenshots.
+//!
+//! The OAuth2 part: a profile with the Microsoft 365 preset whose endpoints
+//! point at the local authorization server (oauth2-mock-server) and whose
+//! IMAP server is this Dovecot with its `oauth2` passdb; a mailbox signed in
+//! with the window's Sign in button, no password typed anywhere. The app's
+//! "browser" (`CRMSYNC_BROWSER`, ui/e2e/browser.sh) hands the sign-in URL to
+//! this test, which plays the browser: it opens the URL at the authorization
+//! server and follows the redirect to the app's loopback listener.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crmsync_tests::Dovecot;
+use crmsync_tests::{Dovecot, DovecotOptions, Introspection, OAuthServer};
 
 const PASSWORD: &str = "first-Passw0rd";
 
@@ -150,15 +159,27 @@ fn desktop_end_to_end_in_webkit() {
     let e2e_dir = root().join("ui/e2e");
     assert!(e2e_dir.join("node_modules/selenium-webdriver").is_dir(), "run `npm --prefix ui/e2e ci` first");
 
-    let dovecot = Dovecot::start().expect("start Dovecot");
+    let oauth = OAuthServer::start().expect("start the OAuth2 authorization server");
+    let dovecot = Dovecot::start_with(DovecotOptions {
+        oauth2: Some(oauth.passdb(Introspection::Local)),
+        ..Default::default()
+    })
+    .expect("start Dovecot");
     dovecot.add_user("alice", PASSWORD).unwrap();
     let user = dovecot.address("alice");
+    // Carol signs in with OAuth2 only: her Dovecot password is never typed.
+    dovecot.add_user("carol", "never-typed-Passw0rd").unwrap();
+    let carol = dovecot.address("carol");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(dovecot.deliver("alice", &scripted_email(&user))).unwrap();
     // The mail frame must load nothing remote: this email points everything
     // at a loopback listener that counts its hits (it must count none).
     let trap = HitCounter::start();
     rt.block_on(dovecot.deliver("alice", &remote_content_email(&user, &trap.base()))).unwrap();
+
+    // Access tokens that always need renewing (under the 5-minute margin), so
+    // each connection asks for a new one: a revoked sign-in shows at once.
+    rt.block_on(oauth.configure(serde_json::json!({ "access_ttl": 120 }))).unwrap();
 
     let tmp = tempfile::tempdir().unwrap();
     let out = root().join("target/e2e");
@@ -191,6 +212,11 @@ fn desktop_end_to_end_in_webkit() {
         .env("E2E_IMAP_PORT", dovecot.imap_port().to_string())
         .env("E2E_USER", &user)
         .env("E2E_PASSWORD", PASSWORD)
+        .env("E2E_OAUTH_USER", &carol)
+        .env("E2E_OAUTH_ISSUER", oauth.issuer())
+        .env("E2E_OAUTH_AUTHORIZE_URL", oauth.authorize_url())
+        .env("E2E_OAUTH_TOKEN_URL", oauth.token_url())
+        .env("CRMSYNC_BROWSER", e2e_dir.join("browser.sh"))
         .spawn()
         .expect("start the desktop session");
 
@@ -207,6 +233,25 @@ fn desktop_end_to_end_in_webkit() {
         if out.join("control/change-password").exists() && !out.join("control/password-changed").exists() {
             dovecot.set_password("alice", "second-Passw0rd").unwrap();
             std::fs::write(out.join("control/password-changed"), "").unwrap();
+        }
+        // The app "opened the browser" for the sign-in: play it.
+        if out.join("control/authorize-url").exists() && !out.join("control/browsed").exists() {
+            let url = std::fs::read_to_string(out.join("control/authorize-url")).unwrap();
+            let url = url.trim();
+            let answer = if url.starts_with(&oauth.authorize_url()) {
+                match rt.block_on(oauth.browse(url)) {
+                    Ok((status, page)) => format!("{status}\n{page}"),
+                    Err(e) => format!("error\n{e}"),
+                }
+            } else {
+                format!("error\nthe app opened {url}, not the authorization server")
+            };
+            std::fs::write(out.join("control/browsed"), answer).unwrap();
+        }
+        // The admin of the provider revokes Carol's sign-in.
+        if out.join("control/revoke-sign-in").exists() && !out.join("control/sign-in-revoked").exists() {
+            rt.block_on(oauth.revoke_user(&carol)).unwrap();
+            std::fs::write(out.join("control/sign-in-revoked"), "").unwrap();
         }
         if let Some(status) = session.try_wait().unwrap() {
             break status;
@@ -243,6 +288,20 @@ fn desktop_end_to_end_in_webkit() {
         "no Notify call on D-Bus:\n{notifications}"
     );
     assert!(log("tray-state").starts_with("error"), "tray state: {}", log("tray-state"));
+    let browsed = log("control/browsed");
+    assert!(
+        browsed.starts_with("200\n") && browsed.contains("You can close this window"),
+        "the sign-in page the browser got back from the app: {browsed}"
+    );
+    let stats = rt.block_on(oauth.stats()).unwrap();
+    assert_eq!(stats.authorizations, 1, "one sign-in at the authorization server: {stats:?}");
+    // The revoked sign-in's notification says what to do, its action is Sign in.
+    let at = notifications.find(&format!("{carol} needs a new sign-in")).expect("a sign-in notification");
+    let rest = &notifications[at..];
+    assert!(rest.contains("Press Sign in"), "{rest}");
+    let body = &rest[..rest.find("array").unwrap_or(rest.len())];
+    assert!(!body.contains("the server may be down"), "a refused sign-in is no server outage: {body}");
+    assert!(rest.contains("\"Sign in\""), "the notification's action: {rest}");
     for page in [
         "dashboard-first-run",
         "profiles",
@@ -253,6 +312,8 @@ fn desktop_end_to_end_in_webkit() {
         "alerts",
         "settings",
         "profile-test-connection",
+        "profile-oauth-microsoft",
+        "mailbox-signed-in",
     ] {
         assert!(out.join(format!("screenshots/{page}.png")).is_file(), "no screenshot of {page}");
     }

@@ -310,7 +310,14 @@ async function control(res, route, body) {
       if (r) r.revoked = true;
       const a = access.get(body.access_token);
       if (a) a.revoked = true;
-      return send(res, 200, { revoked: Boolean(r || a) });
+      // Every token of a user (an admin revoking their sign-in sessions).
+      let n = 0;
+      if (body.email) {
+        for (const m of [refresh, access]) {
+          for (const t of m.values()) if (t.email === body.email && !t.revoked) { t.revoked = true; n++; }
+        }
+      }
+      return send(res, 200, { revoked: Boolean(r || a || n) });
     }
     case '/test/approve': {
       const d = findDevice(body.user_code);

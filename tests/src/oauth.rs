@@ -329,6 +329,12 @@ impl OAuthServer {
         self.post("/test/revoke", serde_json::json!({ "access_token": access_token })).await.map(drop)
     }
 
+    /// Revokes every refresh and access token of `email` (as an admin
+    /// revoking the user's sign-in sessions), without knowing them.
+    pub async fn revoke_user(&self, email: &str) -> Result<()> {
+        self.post("/test/revoke", serde_json::json!({ "email": email })).await.map(drop)
+    }
+
     /// The user enters `user_code` at the verification page and signs in as
     /// `email`: the next device poll gets the tokens.
     pub async fn approve_device(&self, user_code: &str, email: &str) -> Result<()> {

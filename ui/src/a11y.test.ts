@@ -175,7 +175,7 @@ const answers: Record<string, unknown> = {
   status,
   profiles_list: [profile],
   mailboxes_list: [row],
-  mailbox_show: { mailbox, health: "error", alerts: [alert] } satisfies MailboxDetail,
+  mailbox_show: { mailbox, health: "error", alerts: [alert], sign_in: null } satisfies MailboxDetail,
   alerts_list: [alert],
   activities_list: [activity],
   activity_show: activity,
@@ -300,6 +300,15 @@ const PAGES: [string, () => Promise<HTMLElement> | HTMLElement, string | null][]
   ["Test Connection result", () => connectionTestReport(connectionTest), null],
   ["mailboxes", () => mailboxesPage(), "Add mailbox"],
   ["mailbox", () => mailboxPage("anna@example.com"), "✔ Test & Enable"],
+  ["mailbox signed in with Microsoft", async () => {
+    const plain = answers.mailbox_show as MailboxDetail;
+    answers.mailbox_show = { ...plain, sign_in: { provider: "microsoft", app_only: false, signed_in: true, access_valid_until: T, can_refresh: true } };
+    try {
+      return await mailboxPage("anna@example.com");
+    } finally {
+      answers.mailbox_show = plain;
+    }
+  }, "Sign in with Microsoft"],
   ["Test & Enable result", () => testReport(report), null],
   ["alerts", () => alertsPage(), "Acknowledge all alerts"],
   ["activities with an email", () => activitiesPage(3), "Body of “Quote”"],

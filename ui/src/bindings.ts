@@ -803,7 +803,11 @@ track_folders: Array<TrackFolder>, };
  * call for the page, which the CLI makes as `mailbox show` and `alert list`).
  */
 
-export type MailboxDetail = { mailbox: Mailbox, health: Health, alerts: Array<Alert>, };
+export type MailboxDetail = { mailbox: Mailbox, health: Health, alerts: Array<Alert>, 
+/**
+ * The OAuth2 sign-in state (never a token); null for a password profile.
+ */
+sign_in: SignInStatus | null, };
 
 /**
  * Mailbox fields as the admin typed them; `None` = default on add, unchanged on update.
@@ -1617,6 +1621,32 @@ export type Severity = "error" | "warning" | "info";
 export type ShellEvent = { "type": "engine_unavailable", message: string, } | { "type": "engine_started" } | { "type": "navigate", route: string, };
 
 /**
+ * A mailbox's OAuth2 sign-in as `mailbox show` tells it (never a token).
+ */
+
+export type SignInStatus = { 
+/**
+ * The provider word (microsoft, google, custom).
+ */
+provider: string, 
+/**
+ * The profile's app-only token serves this mailbox (no sign-in of its own).
+ */
+app_only: boolean, 
+/**
+ * Tokens are stored.
+ */
+signed_in: boolean, 
+/**
+ * Until when the stored access token is valid.
+ */
+access_valid_until: string | null, 
+/**
+ * A refresh token is stored (the access token renews itself).
+ */
+can_refresh: boolean, };
+
+/**
  * Everything the Dashboard shows: the tray's words and state next to the
  * engine's own types. The engine's `StatusSnapshot` (`crmsync status --json`)
  * is leaner: no mailbox settings, alerts or tray words, and it is that
@@ -1795,6 +1825,8 @@ export interface Commands {
   mailbox_update: { args: { email: string; form: MailboxInput }; ret: Mailbox };
   mailbox_remove: { args: { email: string }; ret: null };
   mailbox_test_enable: { args: { email: string }; ret: TestReport };
+  mailbox_sign_in: { args: { email: string }; ret: SignInStatus };
+  mailbox_sign_out: { args: { email: string }; ret: boolean };
   mailbox_approve: { args: { email: string; approve: boolean }; ret: null };
   mailbox_set_enabled: { args: { email: string; enabled: boolean }; ret: Mailbox };
   users_list: { args: Record<string, never>; ret: Array<Principal> };

@@ -14,7 +14,7 @@ export function actionWords(action: Action | null | undefined): string {
     case "add_forward_mailbox":
       return "On the Mailboxes page, add a mailbox for that user whose incoming email comes through the forward mailbox.";
     case "sign_in":
-      return "On the mailbox's page, sign in again with Microsoft or Google, then press Test & Enable.";
+      return "On the mailbox's page, press Sign in (Sign in with Microsoft or Google), sign in with the mailbox's account in the browser that opens, then press Test & Enable.";
     default:
       return "";
   }

@@ -91,7 +91,9 @@ async function show(focus: boolean): Promise<void> {
     // Keep the focused control when a live refresh re-renders the same page.
     replace(main, content);
     document.title = `${content.querySelector("h1")?.textContent ?? ""} — crmsync`;
-    if (focus) (content.querySelector("h1") as HTMLElement | null)?.focus();
+    // A sign-in notification's route focuses the Sign in button.
+    const target = route.page === "mailbox" && route.signIn ? "#sign-in-button" : "h1";
+    if (focus || target !== "h1") (content.querySelector<HTMLElement>(target) ?? content.querySelector<HTMLElement>("h1"))?.focus();
   } catch (e) {
     if (mine !== generation) return;
     replace(main, h("section", { class: "page" }, h("h1", { tabindex: "-1" }, "Something went wrong"), h("p", { role: "alert" }, `✖ ${describeError(e)}`)));

@@ -3,7 +3,7 @@ export type Route =
   | { page: "dashboard" }
   | { page: "profiles"; edit?: string }
   | { page: "mailboxes" }
-  | { page: "mailbox"; email: string }
+  | { page: "mailbox"; email: string; signIn?: boolean }
   | { page: "alerts" }
   | { page: "activities"; id?: number; mailbox?: string }
   | { page: "directory"; tab: DirectoryTab }
@@ -22,6 +22,8 @@ export function parseRoute(hash: string): Route {
     case "profiles":
       return arg ? { page: "profiles", edit: arg } : { page: "profiles" };
     case "mailboxes":
+      // `?sign-in` (a sign-in notification's action) focuses the Sign in button.
+      if (arg && params.has("sign-in")) return { page: "mailbox", email: arg, signIn: true };
       return arg ? { page: "mailbox", email: arg } : { page: "mailboxes" };
     case "alerts":
       return { page: "alerts" };
@@ -51,7 +53,7 @@ export function routeHash(r: Route): string {
     case "mailboxes":
       return "#/mailboxes";
     case "mailbox":
-      return `#/mailboxes/${encodeURIComponent(r.email)}`;
+      return `#/mailboxes/${encodeURIComponent(r.email)}${r.signIn ? "?sign-in" : ""}`;
     case "activities":
       if (r.id) return `#/activities/${r.id}`;
       return r.mailbox ? `#/activities?mailbox=${encodeURIComponent(r.mailbox)}` : "#/activities";

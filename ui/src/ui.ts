@@ -57,6 +57,8 @@ export interface FieldSpec {
   label: string;
   type?: "text" | "password" | "number" | "email" | "checkbox" | "select" | "datetime" | undefined;
   options?: string[] | undefined;
+  /** The words shown for some options (the value is sent). */
+  optionLabels?: Record<string, string> | undefined;
   value?: string | undefined;
   help?: string | undefined;
   required?: boolean | undefined;
@@ -70,7 +72,7 @@ export function field(spec: FieldSpec, idPrefix: string): HTMLElement {
     control = h(
       "select",
       { id, name: spec.name },
-      (spec.options ?? []).map((o) => h("option", { value: o, selected: o === spec.value }, o === "" ? "(default)" : o)),
+      (spec.options ?? []).map((o) => h("option", { value: o, selected: o === spec.value }, spec.optionLabels?.[o] ?? (o === "" ? "(default)" : o))),
     );
   } else if (spec.type === "checkbox") {
     control = h("input", { id, name: spec.name, type: "checkbox", checked: spec.value === "true" });

@@ -1,6 +1,6 @@
 import { call } from "../api";
 import { whatToDo } from "../hints";
-import type { Mailbox, MailboxInput, TestReport } from "../bindings";
+import type { Mailbox, MailboxInput, SignInStatus, TestReport } from "../bindings";
 import { fieldValue, h } from "../dom";
 import { changedFields, type Values } from "../forms";
 import { empty, field, healthBadge, link, messageArea, page, severityBadge, showError, showMessage, table, when, type FieldSpec } from "../ui";
@@ -77,6 +77,15 @@ async function mailboxForm(m: Mailbox | null, msg: HTMLElement): Promise<HTMLFor
     specs.map((s) => field(s, "mailbox")),
     h("div", { class: "toolbar" }, h("button", { type: "submit" }, m ? "Save mailbox" : "Add mailbox")),
   );
+  // A mailbox of an OAuth2 profile signs in on its page; it has no password.
+  const profileSelect = form.elements.namedItem("profile") as HTMLSelectElement | null;
+  const passwordBox = (form.elements.namedItem("password") as HTMLInputElement | null)?.closest(".field") as HTMLElement | null;
+  const showPassword = () => {
+    const p = profiles.find((x) => x.name === profileSelect?.value);
+    if (passwordBox) passwordBox.hidden = p?.auth === "oauth2";
+  };
+  profileSelect?.addEventListener("change", showPassword);
+  showPassword();
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
@@ -119,7 +128,26 @@ export async function mailboxesPage(): Promise<HTMLElement> {
   );
 }
 
-export function testReport(r: TestReport): HTMLElement {
+/** The sign-in button's words for a provider. */
+export function signInLabel(provider: string): string {
+  return provider === "microsoft" ? "Sign in with Microsoft" : provider === "google" ? "Sign in with Google" : "Sign in";
+}
+
+/** The sign-in state in words: never a token, only whether and until when. */
+export function signInState(s: SignInStatus): string {
+  if (s.app_only) return "App-only access: the profile's application signs in for every mailbox; this mailbox needs no sign-in of its own.";
+  if (!s.signed_in) return "Not signed in. Press the button to sign this mailbox in with its account in your browser.";
+  const until = s.access_valid_until ? `; the current access token is valid until ${when(s.access_valid_until)}` : "";
+  const renews = s.can_refresh ? ", and renews itself" : "";
+  return `Signed in${until}${renews}.`;
+}
+
+/** Whether a Test & Enable result asks for a new sign-in. */
+export function needsSignIn(r: TestReport): boolean {
+  return r.channels.some((c) => c.action === "sign_in" || c.code === "OAUTH_SIGN_IN_REQUIRED");
+}
+
+export function testReport(r: TestReport, signIn?: () => HTMLElement): HTMLElement {
   return h(
     "div",
     { class: "panel", id: "test-report", role: "region", "aria-label": "Test & Enable result" },
@@ -129,20 +157,56 @@ export function testReport(r: TestReport): HTMLElement {
       r.channels.map((c) => [c.channel, c.status, c.enabled ? "yes" : "no", (c.code ? `${c.code}: ` : "") + c.message, whatToDo(c.hint, c.action)]),
       "Channels",
     ),
+    signIn && needsSignIn(r) ? h("div", { class: "toolbar" }, signIn()) : null,
   );
 }
 
 /** The last Test & Enable result, shown again when the page re-renders with the new status. */
 let lastReport: TestReport | null = null;
 
+/** The "Sign in with …" button: runs the browser sign-in (the engine's
+ * loopback flow), then re-renders the page with the new state. */
+function signInButton(email: string, provider: string, msg: HTMLElement, id?: string): HTMLElement {
+  const label = signInLabel(provider);
+  return h(
+    "button",
+    {
+      type: "button",
+      id: id ?? null,
+      onclick: async (ev: Event) => {
+        const b = ev.currentTarget as HTMLButtonElement;
+        b.disabled = true;
+        b.setAttribute("aria-busy", "true");
+        b.textContent = "Waiting for the browser…";
+        showMessage(msg, "Finish the sign-in in the browser window that opened; crmsync waits up to 5 minutes.");
+        try {
+          await call("mailbox_sign_in", { email });
+          showMessage(msg, "Signed in. Press Test & Enable to start syncing.", "ok");
+          lastReport = null;
+          window.dispatchEvent(new HashChangeEvent("hashchange"));
+        } catch (e) {
+          showError(msg, e);
+        } finally {
+          b.disabled = false;
+          b.removeAttribute("aria-busy");
+          b.textContent = label;
+        }
+      },
+    },
+    label,
+  );
+}
+
 export async function mailboxPage(email: string): Promise<HTMLElement> {
   const d = await call("mailbox_show", { email });
   const m = d.mailbox;
   const msg = messageArea();
   const reportArea = h("div", {});
+  const signIn = d.sign_in;
+  const signInHere = signIn && !signIn.app_only ? () => signInButton(email, signIn.provider, msg) : undefined;
   if (lastReport?.mailbox === m.email) {
     const r = lastReport;
-    reportArea.replaceChildren(testReport(r));
+    reportArea.replaceChildren(testReport(r, signInHere));
     showMessage(msg, r.overall === "success" ? "Test & Enable passed; the mailbox is enabled." : "Test & Enable failed; see below.", r.overall === "success" ? "ok" : "bad");
   } else {
     // Live refreshes of the same mailbox keep the result; another mailbox drops it.
@@ -194,7 +258,7 @@ export async function mailboxPage(email: string): Promise<HTMLElement> {
       ["Consecutive transient failures", String(t.transient_failures)],
       ["Average duration", t.average_duration_ms === null ? "—" : `${t.average_duration_ms} ms`],
       ["Last error", t.last_error ? `${t.last_error.code}: ${t.last_error.message} (${when(t.last_error.at)})` : "none"],
-      ["Password", m.has_password ? "stored" : m.credentials_required ? "required" : "none"],
+      signIn ? ["Sign-in", signIn.signed_in ? "signed in" : signIn.app_only ? "app-only" : "required"] : ["Password", m.has_password ? "stored" : m.credentials_required ? "required" : "none"],
     ] as const).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]),
   );
   const alerts = d.alerts.length
@@ -222,6 +286,22 @@ export async function mailboxPage(email: string): Promise<HTMLElement> {
       msg,
     ),
     reportArea,
+    signIn
+      ? h(
+          "div",
+          { class: "panel", id: "sign-in-panel", role: "region", "aria-label": "Sign-in" },
+          h("h2", {}, "Sign-in"),
+          h("p", { id: "sign-in-state" }, signInState(signIn)),
+          signIn.app_only
+            ? null
+            : h(
+                "div",
+                { class: "toolbar" },
+                signInButton(email, signIn.provider, msg, "sign-in-button"),
+                signIn.signed_in ? action("Sign out", () => call("mailbox_sign_out", { email }), "Signed out; the tokens are removed.") : null,
+              ),
+        )
+      : null,
     h("div", { class: "panel" }, h("h2", {}, "Status"), telemetry),
     h("div", { class: "panel" }, h("h2", {}, "Alerts"), alerts),
     h("div", { class: "panel" }, h("h2", {}, "Settings"), await mailboxForm(m, msg)),

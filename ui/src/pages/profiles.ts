@@ -7,10 +7,54 @@ import { badge, empty, field, link, messageArea, page, showError, showMessage, t
 
 const SEC = ["", "tls", "starttls", "none"];
 
+/** How the mailboxes sign in, in the admin's words; the value is the provider (or "password"). */
+export const SIGN_IN_CHOICES: Record<string, string> = {
+  password: "Password",
+  microsoft: "Sign in with Microsoft 365",
+  google: "Sign in with Google",
+  custom: "Other OAuth2 provider",
+};
+
+/** The provider presets that fill the server settings (the engine's `preset`). */
+export const PRESET_CHOICES: Record<string, string> = {
+  "": "Enter them below",
+  microsoft: "Microsoft 365 (outlook.office365.com, smtp.office365.com)",
+  google: "Google (imap.gmail.com, smtp.gmail.com)",
+};
+
+/** Fields shown only for some sign-in choices. */
+const ONLY_FOR: Record<string, string[]> = {
+  oauth_client_id: ["microsoft", "google", "custom"],
+  oauth_client_secret: ["microsoft", "google", "custom"],
+  oauth_tenant: ["microsoft"],
+  oauth_issuer: ["custom"],
+  oauth_authorize_url: ["custom"],
+  oauth_token_url: ["custom"],
+  oauth_device_url: ["custom"],
+  oauth_scopes: ["custom"],
+  username: ["password"],
+  password: ["password"],
+};
+
+/** Whether field `name` applies to the sign-in choice `auth`. */
+export function fieldApplies(name: string, auth: string): boolean {
+  return ONLY_FOR[name]?.includes(auth) ?? true;
+}
+
 export const PROFILE_FIELDS: FieldSpec[] = [
   // Exchange (EWS) cannot sync in this version: it is not offered for new
   // profiles; a migrated Exchange profile keeps its kind (see profileFields).
   { name: "kind", label: "Server kind", type: "select", options: ["imap-smtp", "pop3-smtp"] },
+  { name: "auth", label: "How mailboxes sign in", type: "select", options: Object.keys(SIGN_IN_CHOICES), optionLabels: SIGN_IN_CHOICES },
+  { name: "preset", label: "Server settings", type: "select", options: Object.keys(PRESET_CHOICES), optionLabels: PRESET_CHOICES, help: "A provider fills the hosts, ports and security you leave empty below" },
+  { name: "oauth_client_id", label: "Application (client) ID", help: "From the app registration of your office (see the OAuth2 guide)" },
+  { name: "oauth_client_secret", label: "Client secret", type: "password", help: "Only for app-only access or a Google desktop client. Stored encrypted; never shown again" },
+  { name: "oauth_tenant", label: "Directory (tenant) ID or domain", help: "Empty: any organization's accounts" },
+  { name: "oauth_issuer", label: "Issuer URL" },
+  { name: "oauth_authorize_url", label: "Authorization endpoint URL", help: "Empty: the issuer URL + /authorize" },
+  { name: "oauth_token_url", label: "Token endpoint URL" },
+  { name: "oauth_device_url", label: "Device authorization endpoint URL (optional)" },
+  { name: "oauth_scopes", label: "Scopes", help: "Space separated, e.g. the IMAP and SMTP scopes and offline_access" },
   { name: "incoming_host", label: "Incoming server (IMAP/POP3) host" },
   { name: "incoming_port", label: "Incoming port", type: "number", help: "Empty: the default port of the security mode" },
   { name: "incoming_security", label: "Incoming security", type: "select", options: SEC },
@@ -61,6 +105,16 @@ export function profileValues(p: Profile): Values {
     credentials: p.credentials,
     username: p.username ?? "",
     password: "",
+    auth: p.auth === "oauth2" ? (p.oauth?.provider ?? "custom") : "password",
+    preset: "",
+    oauth_client_id: p.oauth?.client_id ?? "",
+    oauth_client_secret: "",
+    oauth_tenant: p.oauth?.tenant ?? "",
+    oauth_issuer: p.oauth?.provider === "custom" ? (p.oauth.issuer ?? "") : "",
+    oauth_authorize_url: p.oauth?.provider === "custom" ? p.oauth.authorize_url : "",
+    oauth_token_url: p.oauth?.provider === "custom" ? p.oauth.token_url : "",
+    oauth_device_url: p.oauth?.provider === "custom" ? (p.oauth.device_url ?? "") : "",
+    oauth_scopes: p.oauth?.provider === "custom" ? p.oauth.scopes.join(" ") : "",
     max_connections: String(p.max_connections),
     min_poll_interval: String(p.min_poll_interval),
     timeout: String(p.timeout),
@@ -73,7 +127,31 @@ export function profileValues(p: Profile): Values {
 export function toProfileForm(values: Values, original: Values | null): ProfileInput {
   const v = changedFields(values, original);
   const insecure = v("allow_insecure");
+  const choice = values.auth || "password";
+  const oauth = choice !== "password";
+  // A field that does not apply to the choice is not sent.
+  const only = (name: string) => (fieldApplies(name, choice) ? v(name) : null);
+  // A new choice is sent whole (method, provider and its fields), so the
+  // engine never keeps half of another provider's settings.
+  const switched = original !== null && values.auth !== original.auth;
+  const oauthField = (name: string) => (switched ? (fieldApplies(name, choice) ? values[name] || null : null) : only(name));
+  // The OAuth2 fields are optional in the engine's input: only those given are sent.
+  const given: Record<string, string | null> = {
+    auth: original === null ? (oauth ? "oauth2" : null) : switched ? (oauth ? "oauth2" : "password") : null,
+    preset: values.preset || null,
+    oauth_provider: oauth && (original === null || switched) ? choice : null,
+    oauth_client_id: oauthField("oauth_client_id"),
+    oauth_client_secret: oauth && values.oauth_client_secret ? values.oauth_client_secret : null,
+    oauth_tenant: oauthField("oauth_tenant"),
+    oauth_issuer: oauthField("oauth_issuer"),
+    oauth_authorize_url: oauthField("oauth_authorize_url"),
+    oauth_token_url: oauthField("oauth_token_url"),
+    oauth_device_url: oauthField("oauth_device_url"),
+    oauth_scopes: oauthField("oauth_scopes"),
+  };
+  const optional = Object.fromEntries(Object.entries(given).filter(([, x]) => x !== null)) as Partial<ProfileInput>;
   return {
+    ...optional,
     kind: v("kind"),
     incoming_host: v("incoming_host"),
     incoming_port: v("incoming_port"),
@@ -85,8 +163,8 @@ export function toProfileForm(values: Values, original: Values | null): ProfileI
     dav_url: v("dav_url"),
     outgoing_auth: v("outgoing_auth"),
     credentials: v("credentials"),
-    username: v("username"),
-    password: values.password ? values.password : null,
+    username: only("username"),
+    password: !oauth && values.password ? values.password : null,
     max_connections: v("max_connections"),
     min_poll_interval: v("min_poll_interval"),
     timeout: v("timeout"),
@@ -177,6 +255,39 @@ export async function profilesPage(edit?: string): Promise<HTMLElement> {
     h("div", { class: "toolbar" }, h("button", { type: "submit" }, editing ? "Save profile" : "Add profile"), editing ? link("#/profiles", "Cancel") : null),
   );
   if (editing) (form.elements.namedItem("name") as HTMLInputElement).readOnly = true;
+  const control = (name: string) => form.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement | null;
+  // Only the fields of the chosen sign-in are shown.
+  const showFields = () => {
+    const choice = control("auth")?.value ?? "password";
+    for (const s of PROFILE_FIELDS) {
+      const box = control(s.name)?.closest(".field") as HTMLElement | null;
+      if (box) box.hidden = !fieldApplies(s.name, choice);
+    }
+  };
+  // With a preset, an empty server field is the preset's: say so in it.
+  const showPreset = () => {
+    const preset = control("preset")?.value ?? "";
+    for (const name of ["incoming_host", "incoming_port", "outgoing_host", "outgoing_port"]) {
+      const c = control(name);
+      if (c instanceof HTMLInputElement) c.placeholder = preset ? "From the preset" : "";
+    }
+  };
+  control("preset")?.addEventListener("change", showPreset);
+  control("auth")?.addEventListener("change", () => {
+    // Microsoft 365 and Google come with their servers: pick the preset too.
+    const choice = control("auth")!.value;
+    const preset = control("preset");
+    if (preset && (choice === "microsoft" || choice === "google") && !editing) preset.value = choice;
+    showFields();
+    showPreset();
+  });
+  showFields();
+  showPreset();
+  // The stored client secret is never sent back; say whether there is one.
+  if (editing?.has_client_secret) {
+    const help = form.querySelector("#profile-oauth_client_secret-help");
+    if (help) help.textContent = "A client secret is stored (never shown). Type a new one to replace it";
+  }
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const values: Values = {};
@@ -201,6 +312,7 @@ export async function profilesPage(edit?: string): Promise<HTMLElement> {
     kindLabel(p.kind),
     p.incoming ? `${p.incoming.host}:${p.incoming.port} (${p.incoming.security})` : p.ews_url ?? "—",
     p.outgoing ? `${p.outgoing.host}:${p.outgoing.port} (${p.outgoing.security})` : "—",
+    p.auth === "oauth2" ? SIGN_IN_CHOICES[p.oauth?.provider ?? "custom"] ?? "OAuth2" : "Password",
     p.credentials,
     h(
       "button",
@@ -222,7 +334,7 @@ export async function profilesPage(edit?: string): Promise<HTMLElement> {
   ]);
   return page(
     "Email server profiles",
-    h("div", { class: "panel" }, list.length ? table(["Name", "Kind", "Incoming", "Outgoing", "Credentials", ""], rows, "Profiles") : empty("No profiles yet.")),
+    h("div", { class: "panel" }, list.length ? table(["Name", "Kind", "Incoming", "Outgoing", "Sign-in", "Credentials", ""], rows, "Profiles") : empty("No profiles yet.")),
     editing ? connectionTestPanel(editing.name) : null,
     h("div", { class: "panel" }, h("h2", {}, editing ? `Edit ${editing.name}` : "New profile"), msg, form),
   );

@@ -276,16 +276,81 @@ where
     F: FnOnce(String) -> Fut,
     Fut: Future<Output = ()>,
 {
+    let prepared = prepare_sign_in(store, email)?;
+    let signed = prepared.run(open, wait).await;
+    store_sign_in(store, signed)
+}
+
+/// A browser sign-in read from the store, to run away from it: the desktop's
+/// store thread must not wait for the user's browser. [`prepare_sign_in`]
+/// reads, [`PreparedSignIn::run`] talks to the browser and the token endpoint
+/// (no store), [`store_sign_in`] stores the tokens.
+pub struct PreparedSignIn {
+    email: String,
+    what: String,
+    flow: Flow,
+    /// The `login_hint`, or None for an app-only profile (client credentials).
+    hint: Option<String>,
+    app_scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for PreparedSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedSignIn")
+            .field("email", &self.email)
+            .field("app_only", &self.hint.is_none())
+            .finish()
+    }
+}
+
+/// The outcome of [`PreparedSignIn::run`], for [`store_sign_in`].
+#[derive(Debug)]
+pub struct SignedIn {
+    email: String,
+    what: String,
+    tokens: Result<Tokens>,
+}
+
+/// Reads what the browser sign-in of `email` needs (its profile's OAuth2
+/// client and decrypted secret); fails when the profile uses passwords.
+pub fn prepare_sign_in(store: &Store, email: &str) -> Result<PreparedSignIn> {
     let (mb, profile) = lookup(store, email)?;
     let flow = flow(store, &profile)?;
-    let t = match profile.data.credentials {
-        CredentialSource::Profile => flow.client_credentials(&app_scopes(config(&profile)?)).await,
-        CredentialSource::Mailbox => {
-            let hint = mb.data.username.clone().unwrap_or_else(|| mb.data.email.clone());
-            flow.auth_code(Some(&hint), open, wait).await
-        }
+    let hint = match profile.data.credentials {
+        CredentialSource::Profile => None,
+        CredentialSource::Mailbox => Some(mb.data.username.clone().unwrap_or_else(|| mb.data.email.clone())),
     };
-    finish(store, &mb, &profile, t)
+    Ok(PreparedSignIn {
+        email: mb.data.email.clone(),
+        what: who(&mb, &profile),
+        flow,
+        hint,
+        app_scopes: app_scopes(config(&profile)?),
+    })
+}
+
+impl PreparedSignIn {
+    /// The authorization code flow (an app-only profile gets its token with
+    /// client credentials instead, no browser): `open` gets the URL.
+    pub async fn run<F, Fut>(self, open: F, wait: Duration) -> SignedIn
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let tokens = match &self.hint {
+            None => self.flow.client_credentials(&self.app_scopes).await,
+            Some(hint) => self.flow.auth_code(Some(hint), open, wait).await,
+        };
+        SignedIn { email: self.email, what: self.what, tokens }
+    }
+}
+
+/// Stores the tokens of a finished sign-in (encrypted) and returns the new
+/// sign-in state; a failed sign-in stores nothing and is its error.
+pub fn store_sign_in(store: &Store, signed: SignedIn) -> Result<SignInStatus> {
+    let t = signed.tokens.map_err(|e| named(e, &signed.what))?;
+    let (mb, profile) = lookup(store, &signed.email)?;
+    finish(store, &mb, &profile, Ok(t))
 }
 
 /// Forgets `email`'s tokens (its own; an app-only profile's token serves
