@@ -38,7 +38,10 @@ as_root=()
 desktop_pkgs=(build-essential pkg-config curl ca-certificates
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev
   libayatana-appindicator3-1)
-server_pkgs=(dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix radicale xandikos python3 openssl)
+# python3-jwt and python3-cryptography: the bearer-token auth plugin the OAuth2
+# tests give Radicale (tests/radicale/oauth_auth.py); radicale does not pull them in.
+server_pkgs=(dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix radicale xandikos python3 openssl
+  python3-jwt python3-cryptography)
 
 # Desktop E2E (src-tauri/tests/e2e.rs): a headless X server, a session bus, a
 # notification server and WebKit's WebDriver. tauri-driver comes from cargo (.ci/run).
