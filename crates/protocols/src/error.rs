@@ -20,6 +20,8 @@ pub enum Proto {
     Smtp,
     /// CalDAV/CardDAV.
     Dav,
+    /// Exchange Web Services (and its autodiscover).
+    Ews,
 }
 
 impl fmt::Display for Proto {
@@ -29,6 +31,7 @@ impl fmt::Display for Proto {
             Proto::Pop3 => "POP3",
             Proto::Smtp => "SMTP",
             Proto::Dav => "DAV",
+            Proto::Ews => "EWS",
         })
     }
 }
@@ -323,6 +326,42 @@ pub enum ProtocolError {
         /// What the server said.
         detail: String,
     },
+    /// The server is throttling this client (EWS `ErrorServerBusy`): retry
+    /// after `backoff_ms` when it said how long, else after the usual backoff.
+    #[error("{proto} server {host}:{port} is busy: {detail}{}", backoff_text(*.backoff_ms))]
+    Throttled {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// What the server said.
+        detail: String,
+        /// BackOffMilliseconds, when the server sent it.
+        backoff_ms: Option<u64>,
+    },
+    /// The server no longer accepts the stored sync state of a folder (EWS
+    /// `ErrorInvalidSyncStateData`): sync the folder again from the start,
+    /// matching what is already known so nothing is duplicated.
+    #[error(
+        "{proto} server {host}:{port} no longer accepts the sync state of folder {folder}; a full resync is needed"
+    )]
+    SyncStateInvalid {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The folder (distinguished name or id).
+        folder: String,
+    },
+    /// An EWS response message or SOAP fault with an error `ResponseCode`
+    /// not covered by a variant above. Code and class follow the response
+    /// code (see [`ews_code`](crate::ews::errors::ews_code)).
+    #[error("{0}")]
+    EwsFailed(Box<EwsFailure>),
     /// The SMTP server refused permanently (5xx); the reply is kept.
     #[error("SMTP server {host}:{port} refused: {reply}")]
     SmtpRejected {
@@ -369,10 +408,12 @@ impl ProtocolError {
             E::AuthFailed { proto: Proto::Pop3, .. } => "POP3_AUTH_FAILED",
             E::AuthFailed { proto: Proto::Smtp, .. } => "SMTP_AUTH_FAILED",
             E::AuthFailed { proto: Proto::Dav, .. } => "DAV_AUTH_FAILED",
+            E::AuthFailed { proto: Proto::Ews, .. } => "EWS_AUTH_FAILED",
             E::AuthMechanismUnavailable { proto: Proto::Imap, .. } => "IMAP_AUTH_MECHANISM_UNAVAILABLE",
             E::AuthMechanismUnavailable { proto: Proto::Pop3, .. } => "POP3_AUTH_MECHANISM_UNAVAILABLE",
             E::AuthMechanismUnavailable { proto: Proto::Smtp, .. } => "SMTP_AUTH_MECHANISM_UNAVAILABLE",
             E::AuthMechanismUnavailable { proto: Proto::Dav, .. } => "DAV_AUTH_MECHANISM_UNAVAILABLE",
+            E::AuthMechanismUnavailable { proto: Proto::Ews, .. } => "EWS_AUTH_MECHANISM_UNAVAILABLE",
             E::MailboxNotFound { .. } => "MAILBOX_NOT_FOUND",
             E::ServerBusy { .. } => "SERVER_BUSY",
             E::MailboxInUse { .. } => "POP3_MAILBOX_IN_USE",
@@ -380,6 +421,10 @@ impl ProtocolError {
             E::CommandFailed { proto: Proto::Pop3, .. } => "POP3_COMMAND_FAILED",
             E::CommandFailed { proto: Proto::Smtp, .. } => "SMTP_COMMAND_FAILED",
             E::CommandFailed { proto: Proto::Dav, .. } => "DAV_COMMAND_FAILED",
+            E::CommandFailed { proto: Proto::Ews, .. } => "EWS_COMMAND_FAILED",
+            E::Throttled { .. } => "SERVER_BUSY",
+            E::SyncStateInvalid { .. } => "SYNC_STATE_INVALID",
+            E::EwsFailed(f) => crate::ews::errors::ews_code(&f.response_code),
             E::SmtpRejected { .. } => "SMTP_REJECTED",
             E::SmtpDeferred { .. } => "SMTP_DEFERRED",
             E::MessageUnavailable { .. } => "MESSAGE_UNAVAILABLE",
@@ -411,7 +456,10 @@ impl ProtocolError {
             | E::CommandFailed { .. }
             | E::Protocol { .. }
             | E::ConnectionLost { .. }
-            | E::SmtpDeferred { .. } => ErrorClass::Transient,
+            | E::SmtpDeferred { .. }
+            | E::Throttled { .. }
+            | E::SyncStateInvalid { .. } => ErrorClass::Transient,
+            E::EwsFailed(f) => crate::ews::errors::ews_class(&f.response_code),
             E::InvalidSettings { .. }
             | E::TlsFailed { .. }
             | E::TlsCertInvalid { .. }
@@ -434,10 +482,74 @@ impl ProtocolError {
         matches!(self, ProtocolError::AuthFailed { oauth: true, .. })
     }
 
+    /// How long the server asked to wait before the next request (EWS
+    /// `BackOffMilliseconds` of `ErrorServerBusy`), when it said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            ProtocolError::Throttled { backoff_ms: Some(ms), .. } => {
+                Some(std::time::Duration::from_millis(*ms))
+            }
+            _ => None,
+        }
+    }
+
+    /// True when the folder's stored sync state must be dropped and the
+    /// folder synced again from the start (`SYNC_STATE_INVALID`).
+    pub fn is_sync_state_invalid(&self) -> bool {
+        matches!(self, ProtocolError::SyncStateInvalid { .. })
+    }
+
     /// True when the failure is worth retrying later without admin action.
     pub fn is_transient(&self) -> bool {
         self.class() == ErrorClass::Transient
     }
+}
+
+/// What an EWS server refused, and what the admin can do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EwsFailure {
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// The operation (`GetItem`, ...).
+    pub operation: String,
+    /// The item it was about, when one.
+    pub item: Option<String>,
+    /// The EWS ResponseCode (`ErrorAccessDenied`, ...).
+    pub response_code: String,
+    /// MessageText or fault detail.
+    pub detail: String,
+    /// What to do about it ("" when nothing useful can be said).
+    pub hint: String,
+}
+
+impl fmt::Display for EwsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "EWS server {}:{} refused {}{}: {}: {}{}",
+            self.host,
+            self.port,
+            self.operation,
+            item_text(&self.item),
+            self.response_code,
+            self.detail,
+            hint_text(&self.hint)
+        )
+    }
+}
+
+fn backoff_text(ms: Option<u64>) -> String {
+    ms.map(|ms| format!(" (asked to wait {ms} ms)")).unwrap_or_default()
+}
+
+fn item_text(item: &Option<String>) -> String {
+    item.as_ref().map(|i| format!(" of item {i}")).unwrap_or_default()
+}
+
+fn hint_text(hint: &str) -> String {
+    if hint.is_empty() { String::new() } else { format!("; {hint}") }
 }
 
 /// Result alias for the protocols crate.

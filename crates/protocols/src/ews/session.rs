@@ -1,0 +1,627 @@
+//! The EWS HTTP session: one reqwest client (rustls, verified certificates,
+//! the profile's extra CA certificates) per mailbox sync, Basic or NTLM
+//! login, the profile's timeout, a bound on every answer, and the mapping of
+//! HTTP statuses and EWS response codes into [`ProtocolError`]s
+//! ([`super::errors`]). Requests are written by [`super::request`] and
+//! answers read by [`super::response`]; nothing here knows XML.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::{StatusCode, Url};
+
+use super::errors::{self, Context};
+use super::ntlm::NtlmHandshake;
+use super::parse_item::ItemError;
+use super::request::{self, Header, Request};
+use super::response::{self, Answer, FoundItems, ResponseMessage, SyncPage, WireError};
+use super::types::{Folder, Item};
+use crate::dav::endpoint::{DavEndpoint, is_plaintext};
+use crate::error::{Proto, ProtocolError, Result};
+use crate::settings::{DEFAULT_MAX_MESSAGE_BYTES, Password};
+
+/// The largest answer read by default, in MB (the engine applies its own setting).
+pub const DEFAULT_MAX_RESPONSE_MB: u64 = 64;
+
+/// How EWS requests log in. `Debug` never shows the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EwsAuth {
+    /// HTTP Basic (only over TLS unless the profile allows insecure connections).
+    Basic {
+        /// User name (`user@domain` or `DOMAIN\user`).
+        user: String,
+        /// Password.
+        password: Password,
+    },
+    /// NTLM (Exchange on premises' default), a handshake on each request's connection.
+    Ntlm {
+        /// User name (`DOMAIN\user` or `user@domain`).
+        user: String,
+        /// Password.
+        password: Password,
+    },
+}
+
+impl EwsAuth {
+    /// The account name, for errors.
+    pub fn user(&self) -> &str {
+        match self {
+            EwsAuth::Basic { user, .. } | EwsAuth::Ntlm { user, .. } => user,
+        }
+    }
+}
+
+/// How to reach one mailbox over EWS.
+#[derive(Debug, Clone)]
+pub struct EwsSettings {
+    /// The EWS URL (`https://mail.contoso.com/EWS/Exchange.asmx`).
+    pub url: String,
+    /// Login.
+    pub auth: EwsAuth,
+    /// RequestServerVersion and ExchangeImpersonation.
+    pub header: Header,
+    /// Allow a plaintext `http://` URL (and the login over it).
+    pub allow_insecure: bool,
+    /// Timeout of connecting and of every request.
+    pub timeout: Duration,
+    /// Extra trusted CA certificates, PEM.
+    pub extra_roots: Vec<u8>,
+    /// Largest answer read, bytes.
+    pub max_response_bytes: u64,
+    /// Largest decoded MimeContent, bytes (`incoming.max_message_size_mb`).
+    pub max_mime_bytes: u64,
+}
+
+impl EwsSettings {
+    /// Settings with Exchange2010_SP2, a 30 s timeout, a 64 MB answer bound and a 25 MB message bound.
+    pub fn new(url: impl Into<String>, auth: EwsAuth) -> EwsSettings {
+        EwsSettings {
+            url: url.into(),
+            auth,
+            header: Header::default(),
+            allow_insecure: false,
+            timeout: Duration::from_secs(30),
+            extra_roots: Vec::new(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_MB << 20,
+            max_mime_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
+/// The HTTP part shared by the EWS client and autodiscover.
+#[derive(Debug, Clone)]
+pub(crate) struct EwsHttp {
+    pub http: reqwest::Client,
+    pub auth: EwsAuth,
+    pub allow_insecure: bool,
+    pub timeout: Duration,
+    pub max_response_bytes: u64,
+    /// NTLM authenticates a connection: one handshake at a time.
+    ntlm_lock: Arc<tokio::sync::Mutex<()>>,
+    requests: Arc<AtomicUsize>,
+}
+
+/// What came back from one POST.
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub body: String,
+    pub location: Option<String>,
+    pub retry_after: Option<u64>,
+}
+
+fn endpoint(url: &str) -> (String, u16) {
+    let e = DavEndpoint::parse(url);
+    (e.host, e.port)
+}
+
+impl EwsHttp {
+    pub fn new(
+        auth: EwsAuth,
+        allow_insecure: bool,
+        timeout: Duration,
+        extra_roots: &[u8],
+        max_response_bytes: u64,
+    ) -> Result<EwsHttp> {
+        let invalid = |reason: String| ProtocolError::InvalidSettings { proto: Proto::Ews, reason };
+        let mut builder = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .pool_max_idle_per_host(1)
+            .http1_only()
+            .redirect(reqwest::redirect::Policy::none());
+        for c in crate::tls::parse_pem_certificates(extra_roots).map_err(|e| invalid(e.to_string()))? {
+            builder = builder.add_root_certificate(
+                reqwest::Certificate::from_der(&c).map_err(|e| invalid(e.to_string()))?,
+            );
+        }
+        let http = builder.build().map_err(|e| invalid(e.to_string()))?;
+        Ok(EwsHttp {
+            http,
+            auth,
+            allow_insecure,
+            timeout,
+            max_response_bytes,
+            ntlm_lock: Default::default(),
+            requests: Default::default(),
+        })
+    }
+
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn lost(&self, url: &str, e: reqwest::Error, operation: &str) -> ProtocolError {
+        let (host, port) = endpoint(url);
+        let dbg = format!("{e:?}");
+        if e.is_timeout() {
+            ProtocolError::Timeout {
+                proto: Proto::Ews,
+                host,
+                port,
+                operation: operation.into(),
+                secs: self.timeout.as_secs(),
+            }
+        } else if e.is_connect() && dbg.contains("ConnectionRefused") {
+            ProtocolError::ConnectionRefused { proto: Proto::Ews, host, port }
+        } else if dbg.to_lowercase().contains("certificate") {
+            ProtocolError::TlsCertInvalid { proto: Proto::Ews, host, port, detail: e.to_string() }
+        } else if e.is_connect() && (dbg.contains("dns error") || dbg.contains("failed to lookup")) {
+            ProtocolError::DnsFailed { proto: Proto::Ews, host, temporary: false, detail: e.to_string() }
+        } else if e.is_connect() {
+            ProtocolError::ConnectFailed { proto: Proto::Ews, host, port, detail: e.to_string() }
+        } else {
+            ProtocolError::ConnectionLost { proto: Proto::Ews, host, port, detail: e.to_string() }
+        }
+    }
+
+    /// Reads a body up to the bound; more is an error and the rest is not read.
+    async fn read_body(&self, url: &str, mut resp: reqwest::Response, operation: &str) -> Result<String> {
+        let limit = self.max_response_bytes;
+        let too_large = || {
+            let (host, port) = endpoint(url);
+            ProtocolError::ResponseTooLarge {
+                proto: Proto::Ews,
+                host,
+                port,
+                what: operation.to_string(),
+                limit_mb: limit.div_ceil(1 << 20).max(1),
+            }
+        };
+        if resp.content_length().is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.lost(url, e, operation))? {
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(String::from_utf8(body).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    }
+
+    async fn reply(&self, url: &str, resp: reqwest::Response, operation: &str) -> Result<Reply> {
+        let status = resp.status();
+        let header = |name: reqwest::header::HeaderName| {
+            resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        };
+        let location = header(reqwest::header::LOCATION);
+        let retry_after = header(reqwest::header::RETRY_AFTER).and_then(|v| v.trim().parse::<u64>().ok());
+        let body = self.read_body(url, resp, operation).await?;
+        Ok(Reply { status, body, location, retry_after })
+    }
+
+    /// Refuses a plaintext URL unless the profile allows it.
+    pub fn check_url(&self, url: &str) -> Result<()> {
+        if is_plaintext(url) && !self.allow_insecure {
+            let (host, port) = endpoint(url);
+            return Err(ProtocolError::PlaintextRefused { proto: Proto::Ews, host, port });
+        }
+        Ok(())
+    }
+
+    /// POSTs `body` (text/xml) with the login; NTLM does its handshake first.
+    pub async fn post(&self, url: &str, body: String, operation: &str) -> Result<Reply> {
+        self.check_url(url)?;
+        let req =
+            |body: String| self.http.post(url).header(CONTENT_TYPE, "text/xml; charset=utf-8").body(body);
+        match &self.auth {
+            EwsAuth::Basic { user, password } => {
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                let resp = req(body)
+                    .basic_auth(user, Some(password.expose()))
+                    .send()
+                    .await
+                    .map_err(|e| self.lost(url, e, operation))?;
+                self.reply(url, resp, operation).await
+            }
+            EwsAuth::Ntlm { user, password } => {
+                let _one = self.ntlm_lock.lock().await;
+                let (host, port) = endpoint(url);
+                let refused = |detail: String| ProtocolError::AuthFailed {
+                    proto: Proto::Ews,
+                    host: host.clone(),
+                    port,
+                    user: user.clone(),
+                    detail,
+                    oauth: false,
+                };
+                let (mut hs, negotiate) = NtlmHandshake::start(user, password, &host).map_err(&refused)?;
+                let b64 = base64::engine::general_purpose::STANDARD;
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                let first = req(String::new())
+                    .header(AUTHORIZATION, format!("NTLM {}", b64.encode(&negotiate)))
+                    .send()
+                    .await
+                    .map_err(|e| self.lost(url, e, operation))?;
+                if first.status() != StatusCode::UNAUTHORIZED {
+                    // Already authenticated, or an error before authentication: the body says.
+                    return self.reply(url, first, operation).await;
+                }
+                let offered: Vec<String> = first
+                    .headers()
+                    .get_all(WWW_AUTHENTICATE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok().map(str::to_string))
+                    .collect();
+                let challenge = offered.iter().find_map(|v| {
+                    let (scheme, token) = v.split_once(' ')?;
+                    (scheme.eq_ignore_ascii_case("NTLM") || scheme.eq_ignore_ascii_case("Negotiate"))
+                        .then(|| b64.decode(token.trim()).ok())
+                        .flatten()
+                });
+                // Drain the 401 body so the connection can carry the next message.
+                let _ = self.read_body(url, first, operation).await;
+                let Some(challenge) = challenge else {
+                    let schemes: Vec<&str> =
+                        offered.iter().map(|v| v.split(' ').next().unwrap_or("")).collect();
+                    return Err(
+                        if offered
+                            .iter()
+                            .any(|v| v.eq_ignore_ascii_case("NTLM") || v.eq_ignore_ascii_case("Negotiate"))
+                        {
+                            refused(format!(
+                                "{operation}: HTTP 401 to the NTLM negotiation; {}",
+                                errors::AUTH_HINT
+                            ))
+                        } else {
+                            ProtocolError::AuthMechanismUnavailable {
+                                proto: Proto::Ews,
+                                host,
+                                port,
+                                detail: format!("the server offers {} but not NTLM", schemes.join(", ")),
+                            }
+                        },
+                    );
+                };
+                let authenticate = hs.respond(&challenge).map_err(&refused)?;
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                let resp = req(body)
+                    .header(AUTHORIZATION, format!("NTLM {}", b64.encode(&authenticate)))
+                    .send()
+                    .await
+                    .map_err(|e| self.lost(url, e, operation))?;
+                self.reply(url, resp, operation).await
+            }
+        }
+    }
+
+    /// GETs `url` without credentials and without following redirects (the
+    /// autodiscover redirect probe on plain HTTP).
+    pub async fn probe_redirect(&self, url: &str) -> Result<Option<String>> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let resp = self.http.get(url).send().await.map_err(|e| self.lost(url, e, "autodiscover redirect"))?;
+        let r = self.reply(url, resp, "autodiscover redirect").await?;
+        Ok(r.status.is_redirection().then_some(r.location).flatten())
+    }
+
+    /// The error for a non-200 status without a usable SOAP answer.
+    pub fn status_error(&self, url: &str, r: &Reply, operation: &str) -> ProtocolError {
+        let (host, port) = endpoint(url);
+        let status = r.status;
+        match status.as_u16() {
+            401 => ProtocolError::AuthFailed {
+                proto: Proto::Ews,
+                host,
+                port,
+                user: self.auth.user().to_string(),
+                detail: format!("{operation}: HTTP {status}; {}", errors::AUTH_HINT),
+                oauth: false,
+            },
+            403 => ProtocolError::EwsFailed(Box::new(crate::error::EwsFailure {
+                host,
+                port,
+                operation: operation.into(),
+                item: None,
+                response_code: "ErrorAccessDenied".into(),
+                detail: format!("HTTP {status}"),
+                hint: errors::hint("ErrorAccessDenied").into(),
+            })),
+            404 => ProtocolError::InvalidSettings {
+                proto: Proto::Ews,
+                reason: format!(
+                    "there is no EWS service at {url} (HTTP 404); check the EWS URL or leave it empty to use autodiscover"
+                ),
+            },
+            300..=399 => ProtocolError::InvalidSettings {
+                proto: Proto::Ews,
+                reason: format!(
+                    "{url} redirects to {} (HTTP {status}); set the EWS URL to the final address",
+                    r.location.as_deref().unwrap_or("?")
+                ),
+            },
+            503 if r.retry_after.is_some() => ProtocolError::Throttled {
+                proto: Proto::Ews,
+                host,
+                port,
+                detail: format!("{operation}: HTTP {status}"),
+                backoff_ms: r.retry_after.map(|s| s.saturating_mul(1000)),
+            },
+            s if s >= 500 => ProtocolError::ServerBusy {
+                proto: Proto::Ews,
+                host,
+                port,
+                detail: format!("{operation}: HTTP {status}"),
+            },
+            _ => ProtocolError::Protocol {
+                proto: Proto::Ews,
+                host,
+                port,
+                detail: format!("{operation}: HTTP {status}"),
+            },
+        }
+    }
+}
+
+/// An EWS client for one mailbox.
+#[derive(Debug, Clone)]
+pub struct EwsClient {
+    http: EwsHttp,
+    url: String,
+    host: String,
+    port: u16,
+    header: Header,
+    max_mime_bytes: u64,
+}
+
+/// One item's outcome in a batch: the item, or why this one failed.
+pub type ItemResult<T> = std::result::Result<T, ProtocolError>;
+
+impl EwsClient {
+    /// A client for `settings.url`; a plaintext URL is refused unless the profile allows it.
+    pub fn new(settings: &EwsSettings) -> Result<EwsClient> {
+        Url::parse(&settings.url).map_err(|e| ProtocolError::InvalidSettings {
+            proto: Proto::Ews,
+            reason: format!("EWS URL '{}': {e}", settings.url),
+        })?;
+        let http = EwsHttp::new(
+            settings.auth.clone(),
+            settings.allow_insecure,
+            settings.timeout,
+            &settings.extra_roots,
+            settings.max_response_bytes,
+        )?;
+        http.check_url(&settings.url)?;
+        let (host, port) = endpoint(&settings.url);
+        Ok(EwsClient {
+            http,
+            url: settings.url.clone(),
+            host,
+            port,
+            header: settings.header.clone(),
+            max_mime_bytes: settings.max_mime_bytes,
+        })
+    }
+
+    /// The same client acting for another mailbox (`ExchangeImpersonation`), sharing the connection.
+    pub fn impersonating(&self, smtp: Option<&str>) -> EwsClient {
+        let mut c = self.clone();
+        c.header.impersonate = smtp.map(str::to_string);
+        c
+    }
+
+    /// HTTP requests sent so far by this client and its clones.
+    pub fn requests(&self) -> usize {
+        self.http.requests()
+    }
+
+    /// The EWS URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn cx<'a>(&'a self, operation: &'a str, folder: Option<&'a str>) -> Context<'a> {
+        Context { host: &self.host, port: self.port, operation, folder }
+    }
+
+    fn malformed(&self, operation: &str, detail: String) -> ProtocolError {
+        ProtocolError::Protocol {
+            proto: Proto::Ews,
+            host: self.host.clone(),
+            port: self.port,
+            detail: format!("{operation}: {detail}"),
+        }
+    }
+
+    /// Sends `req` and returns the parsed answer; HTTP errors and SOAP faults are errors.
+    /// `folder` names the folder for sync state errors.
+    pub async fn call(&self, req: &dyn Request, folder: Option<&str>) -> Result<Answer> {
+        let op = req.operation();
+        let span = tracing::debug_span!("ews", operation = op, folder = folder.unwrap_or(""));
+        let _g = span.enter();
+        let body = request::envelope(&self.header, req);
+        let reply = self.http.post(&self.url, body, op).await?;
+        let parsed = if reply.status.is_success() || reply.status.as_u16() == 500 {
+            Some(response::parse(&reply.body))
+        } else {
+            None
+        };
+        match parsed {
+            Some(Ok(answer)) => Ok(answer),
+            Some(Err(WireError::Fault(f))) => Err(errors::fault_error(&self.cx(op, folder), &f)),
+            Some(Err(WireError::Malformed(d))) if reply.status.is_success() => Err(self.malformed(op, d)),
+            _ => Err(self.http.status_error(&self.url, &reply, op)),
+        }
+    }
+
+    fn single<'a>(&self, answer: &'a Answer, op: &str, folder: Option<&str>) -> Result<&'a ResponseMessage> {
+        let m = answer.messages.first().ok_or_else(|| self.malformed(op, "no response message".into()))?;
+        match &m.error {
+            Some(e) if !e.warning => Err(errors::response_error(&self.cx(op, folder), e, None)),
+            _ => Ok(m),
+        }
+    }
+
+    fn item_error(&self, op: &str, e: ItemError, id: Option<&str>) -> ProtocolError {
+        match e {
+            ItemError::TooLarge { size, limit } => ProtocolError::MessageTooLarge {
+                proto: Proto::Ews,
+                host: self.host.clone(),
+                port: self.port,
+                id: id.unwrap_or("?").to_string(),
+                size,
+                limit_mb: limit.div_ceil(1 << 20).max(1),
+            },
+            ItemError::BadMime(d) => ProtocolError::MessageUnavailable {
+                proto: Proto::Ews,
+                host: self.host.clone(),
+                port: self.port,
+                id: id.unwrap_or("?").to_string(),
+                detail: format!("{op}: {d}"),
+            },
+        }
+    }
+
+    /// Per-message results of a batch operation, in request order; `ids`
+    /// names the item of each message in errors.
+    fn per_item(&self, answer: &Answer, op: &str, ids: &[String]) -> Vec<ItemResult<Vec<Item>>> {
+        answer
+            .messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let id = ids.get(i).map(String::as_str);
+                match &m.error {
+                    Some(e) if !e.warning => Err(errors::response_error(&self.cx(op, None), e, id)),
+                    _ => response::items(m, self.max_mime_bytes)
+                        .into_iter()
+                        .map(|r| r.map_err(|e| self.item_error(op, e, id)))
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// GetFolder: one result per folder asked for.
+    pub async fn get_folders(&self, req: &request::GetFolder) -> Result<Vec<ItemResult<Folder>>> {
+        let answer = self.call(req, None).await?;
+        Ok(answer
+            .messages
+            .iter()
+            .map(|m| match &m.error {
+                Some(e) if !e.warning => Err(errors::response_error(&self.cx("GetFolder", None), e, None)),
+                _ => response::folders(m)
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| self.malformed("GetFolder", "no folder".into())),
+            })
+            .collect())
+    }
+
+    /// FindFolder: the folders under the parent.
+    pub async fn find_folders(&self, req: &request::FindFolder) -> Result<Vec<Folder>> {
+        let answer = self.call(req, None).await?;
+        Ok(response::folders(self.single(&answer, "FindFolder", None)?))
+    }
+
+    /// CreateFolder: the new folder (with its id).
+    pub async fn create_folder(&self, req: &request::CreateFolder) -> Result<Folder> {
+        let answer = self.call(req, None).await?;
+        let m = self.single(&answer, "CreateFolder", Some(&req.display_name))?;
+        response::folders(m)
+            .into_iter()
+            .next()
+            .ok_or_else(|| self.malformed("CreateFolder", "no folder".into()))
+    }
+
+    /// SyncFolderItems: one page of changes. `SYNC_STATE_INVALID` means: drop
+    /// the stored state and sync from the start; `SERVER_BUSY` carries the backoff.
+    pub async fn sync_folder_items(&self, req: &request::SyncFolderItems) -> Result<SyncPage> {
+        let folder = folder_name(&req.folder);
+        let answer = self.call(req, Some(&folder)).await?;
+        let m = self.single(&answer, "SyncFolderItems", Some(&folder))?;
+        response::sync_page(m, self.max_mime_bytes)
+            .map_err(|e| self.malformed("SyncFolderItems", e.to_string()))
+    }
+
+    /// GetItem: one result per id, in order (`EWS_ITEM_NOT_FOUND` for a vanished one).
+    pub async fn get_items(&self, req: &request::GetItem) -> Result<Vec<ItemResult<Item>>> {
+        let answer = self.call(req, None).await?;
+        let ids: Vec<String> = req.ids.iter().map(|i| i.id.clone()).collect();
+        Ok(first_items(self.per_item(&answer, "GetItem", &ids), || {
+            self.malformed("GetItem", "no item".into())
+        }))
+    }
+
+    /// FindItem: one page.
+    pub async fn find_items(&self, req: &request::FindItem) -> Result<FoundItems> {
+        let answer = self.call(req, None).await?;
+        Ok(response::found_items(self.single(&answer, "FindItem", None)?, self.max_mime_bytes))
+    }
+
+    /// CreateItem: one result per item, with the new ItemId and ChangeKey
+    /// (a sent message without a saved copy answers with no item: `Ok(None)`).
+    pub async fn create_items(&self, req: &request::CreateItem) -> Result<Vec<ItemResult<Option<Item>>>> {
+        let answer = self.call(req, None).await?;
+        Ok(self
+            .per_item(&answer, "CreateItem", &[])
+            .into_iter()
+            .map(|r| r.map(|v| v.into_iter().next()))
+            .collect())
+    }
+
+    /// UpdateItem: one result per change, with the new ChangeKey.
+    pub async fn update_items(&self, req: &request::UpdateItem) -> Result<Vec<ItemResult<Item>>> {
+        let answer = self.call(req, None).await?;
+        let ids: Vec<String> = req.changes.iter().map(|c| c.id.id.clone()).collect();
+        Ok(first_items(self.per_item(&answer, "UpdateItem", &ids), || {
+            self.malformed("UpdateItem", "no item".into())
+        }))
+    }
+
+    /// DeleteItem: one result per id.
+    pub async fn delete_items(&self, req: &request::DeleteItem) -> Result<Vec<ItemResult<()>>> {
+        let answer = self.call(req, None).await?;
+        let ids: Vec<String> = req.ids.iter().map(|i| i.id.clone()).collect();
+        Ok(self.per_item(&answer, "DeleteItem", &ids).into_iter().map(|r| r.map(|_| ())).collect())
+    }
+
+    /// MoveItem: one result per id, with the moved item's new id when the server gives it.
+    pub async fn move_items(&self, req: &request::MoveItem) -> Result<Vec<ItemResult<Option<Item>>>> {
+        let answer = self.call(req, None).await?;
+        let ids: Vec<String> = req.ids.iter().map(|i| i.id.clone()).collect();
+        Ok(self
+            .per_item(&answer, "MoveItem", &ids)
+            .into_iter()
+            .map(|r| r.map(|v| v.into_iter().next()))
+            .collect())
+    }
+}
+
+fn first_items(
+    all: Vec<ItemResult<Vec<Item>>>,
+    missing: impl Fn() -> ProtocolError,
+) -> Vec<ItemResult<Item>> {
+    all.into_iter().map(|r| r.and_then(|v| v.into_iter().next().ok_or_else(&missing))).collect()
+}
+
+/// A folder reference as errors name it.
+pub(crate) fn folder_name(f: &super::types::FolderRef) -> String {
+    match f {
+        super::types::FolderRef::Distinguished(d, _) => d.as_str().to_string(),
+        super::types::FolderRef::Id(id) => id.id.clone(),
+    }
+}
