@@ -1,0 +1,352 @@
+//! The EWS session against a scripted HTTP server on loopback: what the
+//! login sends, and how HTTP statuses, oversize and slow answers, per-item
+//! errors and NTLM come back to the engine as error codes and classes.
+//! (HTTPS with the harness CA and schema validation of every request are
+//! covered by the EWS replay server tests.)
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use crmsync_core::ErrorClass;
+use crmsync_protocols::ews::autodiscover::How;
+use crmsync_protocols::ews::*;
+use crmsync_tests::scripted_http::{Answer, ScriptedHttp};
+
+fn fixture(rel: &str) -> String {
+    let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|d| d.join("shared/fixtures/ews"))
+        .find(|d| d.is_dir())
+        .expect("the shared EWS fixtures (shared/fixtures/ews beside the checkout)");
+    std::fs::read_to_string(dir.join(rel)).unwrap()
+}
+
+fn xml(status: u16, body: String) -> Answer {
+    Answer::Full {
+        status,
+        headers: vec![("Content-Type".into(), "text/xml; charset=utf-8".into())],
+        body: body.into_bytes(),
+    }
+}
+
+fn basic() -> EwsAuth {
+    EwsAuth::Basic { user: "CONTOSO\\anna".into(), password: "s3cret".into() }
+}
+
+fn settings(base: &str, auth: EwsAuth) -> EwsSettings {
+    let mut s = EwsSettings::new(format!("{base}/EWS/Exchange.asmx"), auth);
+    s.allow_insecure = true;
+    s.timeout = Duration::from_secs(5);
+    s
+}
+
+fn inbox() -> GetFolder {
+    GetFolder { shape: BaseShape::Default, folders: vec![DistinguishedFolder::Inbox.into()] }
+}
+
+#[tokio::test]
+async fn a_plaintext_url_is_refused_before_anything_is_sent_unless_the_profile_allows_it() {
+    let server = ScriptedHttp::start(|_| xml(200, fixture("docs/getfolder.response.xml"))).await.unwrap();
+    let mut s = settings(&server.base_url(), basic());
+    s.allow_insecure = false;
+    let e = EwsClient::new(&s).unwrap_err();
+    assert_eq!(e.code(), "PLAINTEXT_REFUSED");
+    assert!(server.requests().is_empty());
+
+    s.allow_insecure = true;
+    let client = EwsClient::new(&s).unwrap();
+    let folders = client.get_folders(&inbox()).await.unwrap();
+    assert_eq!(folders[0].as_ref().unwrap().display_name.as_deref(), Some("Inbox"));
+    let req = &server.requests()[0];
+    assert_eq!((req.method.as_str(), req.path.as_str()), ("POST", "/EWS/Exchange.asmx"));
+    let auth = req.header("authorization").unwrap();
+    let decoded =
+        base64::engine::general_purpose::STANDARD.decode(auth.strip_prefix("Basic ").unwrap()).unwrap();
+    assert_eq!(decoded, b"CONTOSO\\anna:s3cret");
+    assert!(req.header("content-type").unwrap().starts_with("text/xml"));
+    assert!(req.body.contains("<m:GetFolder>") && req.body.contains(r#"Version="Exchange2010_SP2""#));
+}
+
+#[tokio::test]
+async fn http_401_is_a_permanent_login_error_with_a_hint_and_403_is_access_denied() {
+    let server = ScriptedHttp::start(|r| {
+        if r.body.contains("calendar") { Answer::status(403) } else { Answer::status(401) }
+    })
+    .await
+    .unwrap();
+    let client = EwsClient::new(&settings(&server.base_url(), basic())).unwrap();
+    let e = client.get_folders(&inbox()).await.unwrap_err();
+    assert_eq!((e.code(), e.class()), ("EWS_AUTH_FAILED", ErrorClass::Permanent));
+    assert!(e.to_string().contains("CONTOSO\\anna") && e.to_string().contains("DOMAIN\\user"), "{e}");
+    assert!(!e.to_string().contains("s3cret"));
+    let cal = GetFolder { shape: BaseShape::IdOnly, folders: vec![DistinguishedFolder::Calendar.into()] };
+    let e = client.get_folders(&cal).await.unwrap_err();
+    assert_eq!((e.code(), e.class()), ("EWS_ACCESS_DENIED", ErrorClass::Permanent));
+}
+
+#[tokio::test]
+async fn server_errors_are_transient_and_a_soap_fault_in_a_500_names_the_element() {
+    let server = ScriptedHttp::start(|r| {
+        if r.body.contains("inbox") {
+            Answer::status(502)
+        } else if r.body.contains("calendar") {
+            Answer::Full { status: 503, headers: vec![("Retry-After".into(), "7".into())], body: vec![] }
+        } else {
+            xml(500, fixture("docs/updateitem-contact-error-schemavalidation-soapfault.response.xml"))
+        }
+    })
+    .await
+    .unwrap();
+    let client = EwsClient::new(&settings(&server.base_url(), basic())).unwrap();
+    let e = client.get_folders(&inbox()).await.unwrap_err();
+    assert_eq!((e.code(), e.class()), ("SERVER_BUSY", ErrorClass::Transient));
+    let cal = GetFolder { shape: BaseShape::IdOnly, folders: vec![DistinguishedFolder::Calendar.into()] };
+    let e = client.get_folders(&cal).await.unwrap_err();
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+    let tasks = GetFolder { shape: BaseShape::IdOnly, folders: vec![DistinguishedFolder::Tasks.into()] };
+    let e = client.get_folders(&tasks).await.unwrap_err();
+    assert_eq!(e.code(), "EWS_SCHEMA_ERROR");
+    assert!(e.to_string().contains("'Key' attribute") && e.to_string().contains("line 17"), "{e}");
+}
+
+#[tokio::test]
+async fn an_answer_over_the_bound_is_refused_without_reading_it_all() {
+    for announce_length in [true, false] {
+        let server = ScriptedHttp::start(move |_| Answer::Repeated {
+            status: 200,
+            announce_length,
+            prefix: b"<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>".to_vec(),
+            chunk: vec![b' '; 64 << 10],
+            times: 1024,
+        })
+        .await
+        .unwrap();
+        let mut s = settings(&server.base_url(), basic());
+        s.max_response_bytes = 1 << 20;
+        let client = EwsClient::new(&s).unwrap();
+        let e = client.get_folders(&inbox()).await.unwrap_err();
+        assert_eq!((e.code(), e.class()), ("RESPONSE_TOO_LARGE", ErrorClass::Permanent), "{e}");
+        assert!(server.body_bytes_written() < 16 << 20, "stopped reading early");
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out_as_transient() {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hold = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            open.push(s);
+        }
+    });
+    let mut s = settings(&format!("http://127.0.0.1:{port}"), basic());
+    s.timeout = Duration::from_secs(1);
+    let client = EwsClient::new(&s).unwrap();
+    let e = client.get_folders(&inbox()).await.unwrap_err();
+    assert_eq!((e.code(), e.class()), ("TIMEOUT", ErrorClass::Transient), "{e}");
+    hold.abort();
+}
+
+#[tokio::test]
+async fn batch_answers_give_one_result_per_item_and_sync_errors_ask_for_a_resync() {
+    let server = ScriptedHttp::start(|r| {
+        if r.body.contains("SyncFolderItems") {
+            xml(200, fixture("docs/syncfolderitems-error-invalidsyncstatedata.response.xml"))
+        } else {
+            xml(200, fixture("gromox/054-getitem-batch-over-limit-serverbusy.response.xml"))
+        }
+    })
+    .await
+    .unwrap();
+    let client = EwsClient::new(&settings(&server.base_url(), basic())).unwrap();
+    let got = client
+        .get_items(&GetItem { shape: ItemShape::default(), ids: ["a", "b", "c"].map(ItemId::new).to_vec() })
+        .await
+        .unwrap();
+    assert!(matches!(got[0], Ok(Item::CalendarItem(_))));
+    assert!(matches!(got[1], Ok(Item::Contact(_))));
+    let e = got[2].as_ref().unwrap_err();
+    assert_eq!((e.code(), e.class()), ("SERVER_BUSY", ErrorClass::Transient));
+    let e = client
+        .sync_folder_items(&SyncFolderItems {
+            shape: ItemShape::default(),
+            folder: DistinguishedFolder::Inbox.into(),
+            sync_state: Some("stale".into()),
+            max_changes: 100,
+            normal_items_scope: false,
+        })
+        .await
+        .unwrap_err();
+    assert!(e.is_sync_state_invalid(), "{e}");
+    assert!(e.to_string().contains("inbox"));
+}
+
+/// The server side of NTLM (sspi's acceptor) for user CONTOSO\anna.
+struct NtlmServer {
+    ntlm: sspi::Ntlm,
+    creds: Option<sspi::AuthIdentityBuffers>,
+}
+
+impl NtlmServer {
+    fn new(password: &str) -> NtlmServer {
+        use sspi::{CredentialUse, Sspi};
+        let identity = sspi::AuthIdentity {
+            username: sspi::Username::parse("CONTOSO\\anna").unwrap(),
+            password: password.to_string().into(),
+        };
+        let mut ntlm = sspi::Ntlm::new();
+        let creds = ntlm
+            .acquire_credentials_handle()
+            .with_credential_use(CredentialUse::Inbound)
+            .with_auth_data(&identity)
+            .execute(&mut ntlm)
+            .unwrap()
+            .credentials_handle;
+        NtlmServer { ntlm, creds }
+    }
+
+    /// Accepts one client token; the server's token (CHALLENGE) or None when authenticated.
+    fn accept(&mut self, token: Vec<u8>) -> Result<Option<Vec<u8>>, String> {
+        use sspi::{
+            BufferType, DataRepresentation, SecurityBuffer, SecurityStatus, ServerRequestFlags, Sspi,
+            SspiImpl,
+        };
+        let mut input = vec![SecurityBuffer::new(token, BufferType::Token)];
+        let mut output = vec![SecurityBuffer::new(Vec::new(), BufferType::Token)];
+        let builder = self
+            .ntlm
+            .accept_security_context()
+            .with_credentials_handle(&mut self.creds)
+            .with_context_requirements(ServerRequestFlags::ALLOCATE_MEMORY)
+            .with_target_data_representation(DataRepresentation::Native)
+            .with_input(&mut input)
+            .with_output(&mut output);
+        let result = self
+            .ntlm
+            .accept_security_context_impl(builder)
+            .and_then(|mut g| g.resolve_to_result())
+            .map_err(|e| e.to_string())?;
+        if [SecurityStatus::CompleteAndContinue, SecurityStatus::CompleteNeeded].contains(&result.status) {
+            self.ntlm.complete_auth_token(&mut output).map_err(|e| e.to_string())?;
+        }
+        Ok((result.status == SecurityStatus::ContinueNeeded).then(|| output.remove(0).buffer))
+    }
+}
+
+async fn ntlm_server(password: &'static str) -> ScriptedHttp {
+    let state: Arc<Mutex<Option<NtlmServer>>> = Arc::default();
+    ScriptedHttp::start(move |r| {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let deny = || Answer::Full {
+            status: 401,
+            headers: vec![
+                ("WWW-Authenticate".into(), "Negotiate".into()),
+                ("WWW-Authenticate".into(), "NTLM".into()),
+            ],
+            body: vec![],
+        };
+        let Some(token) =
+            r.header("authorization").and_then(|a| a.strip_prefix("NTLM ")).and_then(|t| b64.decode(t).ok())
+        else {
+            return deny();
+        };
+        let mut st = state.lock().unwrap();
+        if token.get(8) == Some(&1) {
+            *st = Some(NtlmServer::new(password));
+        }
+        let Some(server) = st.as_mut() else { return deny() };
+        match server.accept(token) {
+            Ok(Some(challenge)) => Answer::Full {
+                status: 401,
+                headers: vec![("WWW-Authenticate".into(), format!("NTLM {}", b64.encode(challenge)))],
+                body: vec![],
+            },
+            Ok(None) => xml(200, fixture("docs/getfolder.response.xml")),
+            Err(_) => deny(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn ntlm_logs_in_with_the_right_password_and_reports_a_wrong_one() {
+    let server = ntlm_server("s3cret").await;
+    let ntlm = EwsAuth::Ntlm { user: "CONTOSO\\anna".into(), password: "s3cret".into() };
+    let client = EwsClient::new(&settings(&server.base_url(), ntlm)).unwrap();
+    let folders = client.get_folders(&inbox()).await.unwrap();
+    assert_eq!(folders[0].as_ref().unwrap().display_name.as_deref(), Some("Inbox"));
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2, "NEGOTIATE, then AUTHENTICATE with the request");
+    assert!(reqs[0].body.is_empty() && reqs[1].body.contains("GetFolder"));
+
+    let server = ntlm_server("another").await;
+    let ntlm = EwsAuth::Ntlm { user: "CONTOSO\\anna".into(), password: "s3cret".into() };
+    let client = EwsClient::new(&settings(&server.base_url(), ntlm)).unwrap();
+    let e = client.get_folders(&inbox()).await.unwrap_err();
+    assert_eq!((e.code(), e.class()), ("EWS_AUTH_FAILED", ErrorClass::Permanent), "{e}");
+}
+
+#[tokio::test]
+async fn a_server_without_ntlm_says_which_logins_it_offers() {
+    let server = ScriptedHttp::start(|_| Answer::Full {
+        status: 401,
+        headers: vec![("WWW-Authenticate".into(), "Basic realm=\"mail\"".into())],
+        body: vec![],
+    })
+    .await
+    .unwrap();
+    let ntlm = EwsAuth::Ntlm { user: "anna@contoso.com".into(), password: "pw".into() };
+    let client = EwsClient::new(&settings(&server.base_url(), ntlm)).unwrap();
+    let e = client.get_folders(&inbox()).await.unwrap_err();
+    assert_eq!(e.code(), "EWS_AUTH_MECHANISM_UNAVAILABLE");
+    assert!(e.to_string().contains("Basic"), "{e}");
+}
+
+#[tokio::test]
+async fn autodiscover_follows_a_redirect_address_and_says_how_the_url_was_found() {
+    let server = ScriptedHttp::start(|r| {
+        if r.body.contains("elvin@mail.contoso.com") {
+            xml(200, fixture("docs/autodiscover-pox.response.xml"))
+        } else {
+            xml(200, fixture("docs/autodiscover-pox-redirectaddr.response.xml"))
+        }
+    })
+    .await
+    .unwrap();
+    let s = AutodiscoverSettings {
+        email: "anna@contoso.com".into(),
+        auth: basic(),
+        base_url: Some(server.base_url()),
+        allow_insecure: true,
+        timeout: Duration::from_secs(5),
+        extra_roots: vec![],
+    };
+    let found = discover_ews_url(&s).await.unwrap();
+    assert_eq!(found.ews_url, "https://mail.contoso.com/ews/exchange.asmx");
+    assert_eq!(found.how, How::Override);
+    assert_eq!(found.redirects, vec!["elvin@mail.contoso.com".to_string()]);
+    assert_eq!(found.email, "elvin@mail.contoso.com");
+    assert!(found.describe().contains("/autodiscover/autodiscover.xml"));
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[0].path, "/autodiscover/autodiscover.xml");
+
+    // A server that redirects for ever is given up on.
+    let looping =
+        ScriptedHttp::start(|_| xml(200, fixture("docs/autodiscover-pox-redirectaddr.response.xml")))
+            .await
+            .unwrap();
+    let e = discover_ews_url(&AutodiscoverSettings { base_url: Some(looping.base_url()), ..s.clone() })
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("redirected more than"), "{e}");
+    assert!(looping.requests().len() <= autodiscover::MAX_HOPS + 1);
+
+    // Plain HTTP needs the insecure opt-in even for an override.
+    let e = discover_ews_url(&AutodiscoverSettings { allow_insecure: false, ..s }).await.unwrap_err();
+    assert!(e.to_string().contains("unencrypted"), "{e}");
+}
