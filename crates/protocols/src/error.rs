@@ -571,7 +571,7 @@ mod tests {
         let refused = ProtocolError::ConnectionRefused { proto: Proto::Imap, host: "h".into(), port: 1 };
         assert_eq!(refused.code(), "CONNECTION_REFUSED");
         assert_eq!(peer(Proto::Imap).timeout("FETCH", 30).code(), "TIMEOUT");
-        for proto in [Proto::Imap, Proto::Pop3, Proto::Smtp, Proto::Dav] {
+        for proto in [Proto::Imap, Proto::Pop3, Proto::Smtp, Proto::Dav, Proto::Ews] {
             let e = peer(proto).token_refused("anna", "status 401");
             assert_eq!(e.code(), "OAUTH_TOKEN_REFUSED");
             assert_eq!(e.class(), ErrorClass::Permanent);

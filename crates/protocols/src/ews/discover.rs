@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use super::autodiscover::{self, Discovered, How, PoxAnswer, Step};
-use super::session::{EwsAuth, EwsHttp};
+use super::http::EwsHttp;
+use super::session::EwsAuth;
 use crate::error::{Proto, ProtocolError, Result};
 
 /// What autodiscover needs.

@@ -9,6 +9,7 @@
 pub mod autodiscover;
 pub mod discover;
 pub mod errors;
+mod http;
 mod ntlm;
 pub mod parse_item;
 pub mod request;
