@@ -350,3 +350,79 @@ async fn autodiscover_follows_a_redirect_address_and_says_how_the_url_was_found(
     let e = discover_ews_url(&AutodiscoverSettings { allow_insecure: false, ..s }).await.unwrap_err();
     assert!(e.to_string().contains("unencrypted"), "{e}");
 }
+
+/// A one-answer-per-request HTTPS server with the harness CA's certificate.
+async fn https_server(ca: &crmsync_tests::tls::TestCa, body: String) -> (u16, tokio::task::JoinHandle<()>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(ca.cert_path()).unwrap().map(Result::unwrap).collect();
+    let key = PrivateKeyDer::from_pem_file(ca.key_path()).unwrap();
+    let config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, body) = (acceptor.clone(), body.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    let Ok(n) = tls.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len: usize = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = tls.write_all(head.as_bytes()).await;
+                let _ = tls.write_all(body.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (port, task)
+}
+
+#[tokio::test]
+async fn https_is_verified_with_the_profiles_extra_ca_and_an_unknown_issuer_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = crmsync_tests::tls::TestCa::generate(dir.path()).unwrap();
+    let (port, task) = https_server(&ca, fixture("docs/getfolder.response.xml")).await;
+    let mut s = EwsSettings::new(format!("https://localhost:{port}/EWS/Exchange.asmx"), basic());
+    s.timeout = Duration::from_secs(5);
+
+    let e = EwsClient::new(&s).unwrap().get_folders(&inbox()).await.unwrap_err();
+    assert_eq!((e.code(), e.class()), ("TLS_CERT_INVALID", ErrorClass::Permanent), "{e}");
+
+    s.extra_roots = ca.ca_pem().as_bytes().to_vec();
+    let folders = EwsClient::new(&s).unwrap().get_folders(&inbox()).await.unwrap();
+    assert_eq!(folders[0].as_ref().unwrap().display_name.as_deref(), Some("Inbox"));
+    task.abort();
+}
