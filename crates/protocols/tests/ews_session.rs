@@ -351,8 +351,15 @@ async fn autodiscover_follows_a_redirect_address_and_says_how_the_url_was_found(
     assert!(e.to_string().contains("unencrypted"), "{e}");
 }
 
-/// A one-answer-per-request HTTPS server with the harness CA's certificate.
-async fn https_server(ca: &crmsync_tests::tls::TestCa, body: String) -> (u16, tokio::task::JoinHandle<()>) {
+/// What the HTTPS test server answers: status, headers, body.
+type Reply = (u16, Vec<(String, String)>, String);
+
+/// An HTTPS server with the harness CA's certificate; `handler` gets each
+/// request's Authorization header and body. Connections are kept alive.
+async fn https_server(
+    ca: &crmsync_tests::tls::TestCa,
+    handler: impl Fn(Option<&str>, &str) -> Reply + Send + Sync + 'static,
+) -> (u16, tokio::task::JoinHandle<()>) {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -369,41 +376,52 @@ async fn https_server(ca: &crmsync_tests::tls::TestCa, body: String) -> (u16, to
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let handler = Arc::new(handler);
     let task = tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
-            let (acceptor, body) = (acceptor.clone(), body.clone());
+            let (acceptor, handler) = (acceptor.clone(), handler.clone());
             tokio::spawn(async move {
                 let Ok(mut tls) = acceptor.accept(tcp).await else { return };
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 8192];
                 loop {
-                    let Ok(n) = tls.read(&mut chunk).await else { return };
-                    if n == 0 {
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    let complete = text.find("\r\n\r\n").and_then(|end| {
+                        let head = &text[..end];
+                        let header = |name: &str| {
+                            head.lines().find_map(|l| {
+                                let (n, v) = l.split_once(':')?;
+                                n.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+                            })
+                        };
+                        let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+                        (buf.len() >= end + 4 + len).then(|| {
+                            (end + 4 + len, header("authorization"), text[end + 4..end + 4 + len].to_string())
+                        })
+                    });
+                    let Some((used, auth, body)) = complete else {
+                        match tls.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    buf.drain(..used);
+                    let (status, headers, body) = handler(auth.as_deref(), &body);
+                    let mut head = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n",
+                        body.len()
+                    );
+                    for (n, v) in headers {
+                        head.push_str(&format!("{n}: {v}\r\n"));
+                    }
+                    head.push_str("\r\n");
+                    if tls.write_all(head.as_bytes()).await.is_err()
+                        || tls.write_all(body.as_bytes()).await.is_err()
+                    {
                         return;
                     }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let len: usize = text[..end]
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if buf.len() >= end + 4 + len {
-                            break;
-                        }
-                    }
                 }
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = tls.write_all(head.as_bytes()).await;
-                let _ = tls.write_all(body.as_bytes()).await;
-                let _ = tls.shutdown().await;
             });
         }
     });
@@ -414,7 +432,8 @@ async fn https_server(ca: &crmsync_tests::tls::TestCa, body: String) -> (u16, to
 async fn https_is_verified_with_the_profiles_extra_ca_and_an_unknown_issuer_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let ca = crmsync_tests::tls::TestCa::generate(dir.path()).unwrap();
-    let (port, task) = https_server(&ca, fixture("docs/getfolder.response.xml")).await;
+    let answer = fixture("docs/getfolder.response.xml");
+    let (port, task) = https_server(&ca, move |_, _| (200, vec![], answer.clone())).await;
     let mut s = EwsSettings::new(format!("https://localhost:{port}/EWS/Exchange.asmx"), basic());
     s.timeout = Duration::from_secs(5);
 
@@ -424,5 +443,72 @@ async fn https_is_verified_with_the_profiles_extra_ca_and_an_unknown_issuer_is_r
     s.extra_roots = ca.ca_pem().as_bytes().to_vec();
     let folders = EwsClient::new(&s).unwrap().get_folders(&inbox()).await.unwrap();
     assert_eq!(folders[0].as_ref().unwrap().display_name.as_deref(), Some("Inbox"));
+    task.abort();
+}
+
+/// An HTTPS server doing NTLM for CONTOSO\anna that expects `binding` as the channel binding.
+async fn ntlm_https_server(
+    ca: &crmsync_tests::tls::TestCa,
+    binding: Vec<u8>,
+) -> (u16, tokio::task::JoinHandle<()>) {
+    let state: Arc<Mutex<Option<NtlmServer>>> = Arc::default();
+    let answer = fixture("docs/getfolder.response.xml");
+    https_server(ca, move |auth, _body| {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let deny = || (401, vec![("WWW-Authenticate".to_string(), "NTLM".to_string())], String::new());
+        let Some(token) = auth.and_then(|a| a.strip_prefix("NTLM ")).and_then(|t| b64.decode(t).ok()) else {
+            return deny();
+        };
+        let mut st = state.lock().unwrap();
+        if token.get(8) == Some(&1) {
+            let mut server = NtlmServer::new("s3cret");
+            server.ntlm.set_channel_bindings(&binding);
+            *st = Some(server);
+        }
+        let Some(server) = st.as_mut() else { return deny() };
+        match server.accept(token) {
+            Ok(Some(challenge)) => (
+                401,
+                vec![("WWW-Authenticate".to_string(), format!("NTLM {}", b64.encode(challenge)))],
+                String::new(),
+            ),
+            Ok(None) => (200, vec![], answer.clone()),
+            Err(_) => deny(),
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn ntlm_over_https_carries_the_channel_binding_extended_protection_requires() {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    use sha2::Digest as _;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = crmsync_tests::tls::TestCa::generate(dir.path()).unwrap();
+    // The binding of the server's certificate (ECDSA with SHA-256: SHA-256 of the DER).
+    let cert = CertificateDer::pem_file_iter(ca.cert_path()).unwrap().next().unwrap().unwrap();
+    let mut binding = b"tls-server-end-point:".to_vec();
+    binding.extend_from_slice(&sha2::Sha256::digest(cert.as_ref()));
+    let settings = |port: u16| {
+        let ntlm = EwsAuth::Ntlm { user: "CONTOSO\\anna".into(), password: "s3cret".into() };
+        let mut s = EwsSettings::new(format!("https://localhost:{port}/EWS/Exchange.asmx"), ntlm);
+        s.extra_roots = ca.ca_pem().as_bytes().to_vec();
+        s.timeout = Duration::from_secs(5);
+        s
+    };
+
+    let (port, task) = ntlm_https_server(&ca, binding.clone()).await;
+    let folders = EwsClient::new(&settings(port)).unwrap().get_folders(&inbox()).await.unwrap();
+    assert_eq!(folders[0].as_ref().unwrap().display_name.as_deref(), Some("Inbox"));
+    task.abort();
+
+    // A server that sees another certificate (a TLS-intercepting proxy) refuses the login:
+    // the client did bind it to the certificate it saw.
+    let mut other = binding.clone();
+    *other.last_mut().unwrap() ^= 1;
+    let (port, task) = ntlm_https_server(&ca, other).await;
+    let e = EwsClient::new(&settings(port)).unwrap().get_folders(&inbox()).await.unwrap_err();
+    assert_eq!(e.code(), "EWS_AUTH_FAILED", "{e}");
     task.abort();
 }

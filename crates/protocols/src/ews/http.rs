@@ -58,6 +58,7 @@ impl EwsHttp {
             .connect_timeout(timeout)
             .pool_max_idle_per_host(1)
             .http1_only()
+            .tls_info(true)
             .redirect(reqwest::redirect::Policy::none());
         for c in crate::tls::parse_pem_certificates(extra_roots).map_err(|e| invalid(e.to_string()))? {
             builder = builder.add_root_certificate(
@@ -200,6 +201,12 @@ impl EwsHttp {
                         .then(|| b64.decode(token.trim()).ok())
                         .flatten()
                 });
+                // The certificate of this connection, for NTLM's channel binding.
+                let server_cert = first
+                    .extensions()
+                    .get::<reqwest::tls::TlsInfo>()
+                    .and_then(|i| i.peer_certificate())
+                    .map(<[u8]>::to_vec);
                 // Drain the 401 body so the connection can carry the next message.
                 let _ = self.read_body(url, first, operation).await;
                 let Some(challenge) = challenge else {
@@ -224,7 +231,7 @@ impl EwsHttp {
                         },
                     );
                 };
-                let authenticate = hs.respond(&challenge).map_err(&refused)?;
+                let authenticate = hs.respond(&challenge, server_cert.as_deref()).map_err(&refused)?;
                 self.requests.fetch_add(1, Ordering::Relaxed);
                 let resp = req(body)
                     .header(AUTHORIZATION, format!("NTLM {}", b64.encode(&authenticate)))
