@@ -1,6 +1,6 @@
 //! Autodiscover (POX, `[MS-OXDSCLI]`): finds a mailbox's EWS URL when the
 //! profile has none. The request body, the answer parser and the order of
-//! places to ask are pure; [`discover`](super::session::EwsHttp::autodiscover)
+//! places to ask are pure; [`autodiscover`](super::discover::autodiscover)
 //! does the I/O. The result says which URL was found and how, for Test Connection.
 //!
 //! Order without Active Directory (no SCP lookup here):

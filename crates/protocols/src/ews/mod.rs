@@ -1,7 +1,7 @@
 //! Exchange Web Services (EWS) client for Exchange 2010 SP2 to Subscription
 //! Edition: SOAP 1.1 requests written by [`request`] (in schema order, see
-//! [`write`]), answers read by [`response`] into the typed model of
-//! [`types`], both pure; the HTTP [`session`] (Basic or [`ntlm`], the
+//! [`write`](mod@write)), answers read by [`response`] into the typed model of
+//! [`types`], both pure; the HTTP [`session`] (Basic or NTLM, the
 //! profile's TLS rules, timeouts, bounded answers) and the mapping of
 //! response codes to errors in [`errors`]. [`autodiscover`] finds the EWS
 //! URL when the profile has none ([`discover`] does its I/O).

@@ -1,5 +1,5 @@
 //! The EWS client for one mailbox: settings, and one typed method per
-//! operation over the HTTP exchange of [`super::http`]. Requests are written
+//! operation over the HTTP exchange of `http.rs`. Requests are written
 //! by [`super::request`], answers read by [`super::response`], and failed
 //! response messages mapped by [`super::errors`]; nothing here knows XML.
 //! Batch operations answer one result per item, so one vanished item does
