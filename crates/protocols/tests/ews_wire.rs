@@ -802,6 +802,30 @@ fn requests() -> Vec<(&'static str, String, Option<&'static str>)> {
             None,
         ),
     ];
+    v.push((
+        "createitem-contact-hostile-text",
+        envelope(
+            &h10,
+            &CreateItem {
+                disposition: None,
+                send_invitations: None,
+                folder: Some(DistinguishedFolder::Contacts.into()),
+                items: vec![Item::Contact(Contact {
+                    common: ItemCommon {
+                        subject: Some("A\u{1}B </t:Subject> & \u{ffff}".into()),
+                        ..Default::default()
+                    },
+                    display_name: Some("Zoë \u{b}\u{0}O'Brien \"Q\"".into()),
+                    email_addresses: vec![Entry {
+                        key: "EmailAddress1".into(),
+                        value: "a\u{7}@b.test".into(),
+                    }],
+                    ..Default::default()
+                })],
+            },
+        ),
+        None,
+    ));
     let imp =
         Header { version: ServerVersion::Exchange2013Sp1, impersonate: Some("anna@contoso.com".into()) };
     v.push((

@@ -34,7 +34,7 @@ impl Out {
     fn start<'a>(name: &'a str, attrs: &[(&'a str, &'a str)]) -> BytesStart<'a> {
         let mut s = BytesStart::new(name);
         for (k, v) in attrs {
-            s.push_attribute((*k, *v));
+            s.push_attribute((*k, xml_chars(v).as_ref()));
         }
         s
     }
@@ -60,7 +60,7 @@ impl Out {
     /// `<name attrs...>text</name>` with the text escaped.
     pub fn leaf_attrs(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) -> &mut Out {
         self.open(name, attrs);
-        let _ = self.w.write_event(Event::Text(BytesText::new(text)));
+        let _ = self.w.write_event(Event::Text(BytesText::new(&xml_chars(text))));
         self.close(name)
     }
 
@@ -85,6 +85,18 @@ impl Out {
     /// The document as a string.
     pub fn finish(self) -> String {
         String::from_utf8(self.w.into_inner()).unwrap_or_default()
+    }
+}
+
+/// `text` without the characters XML 1.0 cannot carry (control characters
+/// other than tab, CR and LF; U+FFFE, U+FFFF): a CRM field holding one would
+/// otherwise make the server refuse the whole request as invalid XML.
+pub(crate) fn xml_chars(text: &str) -> std::borrow::Cow<'_, str> {
+    let ok = |c: char| matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{fffe}' && c != '\u{ffff}');
+    if text.chars().all(ok) {
+        text.into()
+    } else {
+        text.chars().filter(|c| ok(*c)).collect::<String>().into()
     }
 }
 
@@ -333,4 +345,20 @@ pub(crate) fn item_id(out: &mut Out, name: &str, id: &super::types::ItemId) {
         Some(ck) => out.empty(name, &[("Id", &id.id), ("ChangeKey", ck)]),
         None => out.empty(name, &[("Id", &id.id)]),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn characters_xml_cannot_carry_are_left_out_and_markup_is_escaped() {
+        let mut out = Out::new();
+        out.leaf_attrs("t:Subject", &[("Key", "a\u{1}b")], "Q3 <report> & \u{0}\u{b}notes\u{ffff}\tok");
+        let doc = out.finish();
+        assert!(
+            doc.ends_with(r#"<t:Subject Key="ab">Q3 &lt;report&gt; &amp; notes	ok</t:Subject>"#),
+            "{doc}"
+        );
+    }
 }
