@@ -21,8 +21,6 @@ use super::xml::{self, Element};
 const NS_REQ: &str = "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006";
 /// The response schema asked for.
 pub const NS_RESP_A: &str = "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a";
-/// The outer response namespace.
-const NS_RESP: &str = "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006";
 
 /// Redirects (address or URL) followed before giving up.
 pub const MAX_HOPS: usize = 10;
@@ -75,7 +73,6 @@ pub fn parse_answer(doc: &str) -> Result<PoxAnswer, String> {
             message: text(err, "Message").unwrap_or_default(),
         });
     }
-    let _ = NS_RESP;
     let account = resp.children.iter().find(|c| c.name == "Account").ok_or("no <Account> in the answer")?;
     match text(account, "Action").as_deref() {
         Some("redirectAddr") => {

@@ -129,10 +129,9 @@ pub async fn autodiscover(settings: &AutodiscoverSettings) -> Result<Discovered>
                         redirects,
                     });
                 }
-                Ok(PoxAnswer::RedirectAddr(addr)) | Ok(PoxAnswer::RedirectUrl(addr))
+                Ok(PoxAnswer::RedirectAddr(_) | PoxAnswer::RedirectUrl(_))
                     if redirects.len() >= autodiscover::MAX_HOPS =>
                 {
-                    let _ = addr;
                     return Err(ProtocolError::InvalidSettings {
                         proto: Proto::Ews,
                         reason: format!(
