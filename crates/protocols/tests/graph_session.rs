@@ -356,3 +356,120 @@ fn plain_http_is_refused_except_on_loopback() {
     mk("https://graph.microsoft.com/v1.0").unwrap();
     assert_eq!(mk("not a url").unwrap_err().code(), "INVALID_SETTINGS");
 }
+
+/// A one-answer-per-connection HTTPS server with the harness CA's
+/// certificate; returns its base URL and the request heads it read.
+async fn tls_server(ca: &crmsync_tests::tls::TestCa) -> (String, Arc<Mutex<Vec<String>>>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let certs =
+        CertificateDer::pem_file_iter(ca.cert_path()).unwrap().collect::<Result<Vec<_>, _>>().unwrap();
+    let key = PrivateKeyDer::from_pem_file(ca.key_path()).unwrap();
+    let config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let heads: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = heads.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, seen) = (acceptor.clone(), seen.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                seen.lock().unwrap().push(String::from_utf8_lossy(&buf).into_owned());
+                let body = br#"{"id":"u1","mail":"anna@contoso.example"}"#;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = tls.write_all(head.as_bytes()).await;
+                let _ = tls.write_all(body).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (format!("https://localhost:{port}/v1.0"), heads)
+}
+
+#[tokio::test]
+async fn the_service_is_reached_over_tls_verified_with_the_profiles_ca_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = crmsync_tests::tls::TestCa::generate(dir.path()).unwrap();
+    let (base_url, heads) = tls_server(&ca).await;
+    let untrusted =
+        GraphConfig { base_url: base_url.clone(), timeout: Duration::from_secs(5), ..GraphConfig::default() };
+    let c = GraphClient::new(untrusted, Mailbox::Me, Arc::new(SharedToken::new("secret-token"))).unwrap();
+    let e = c.send(&c.mailbox().user()).await.unwrap_err();
+    assert_eq!(e.code(), "TLS_CERT_INVALID", "{e}");
+    assert!(heads.lock().unwrap().is_empty(), "nothing (no token) was sent to an unverified server");
+    let trusted = GraphConfig {
+        base_url,
+        timeout: Duration::from_secs(5),
+        extra_roots: ca.ca_pem().as_bytes().to_vec(),
+        ..GraphConfig::default()
+    };
+    let c = GraphClient::new(trusted, Mailbox::Me, Arc::new(SharedToken::new("secret-token"))).unwrap();
+    let u: crmsync_protocols::graph::User = c.json(&c.mailbox().user()).await.unwrap();
+    assert_eq!(u.mail.as_deref(), Some("anna@contoso.example"));
+    let head = heads.lock().unwrap()[0].to_ascii_lowercase();
+    assert!(head.starts_with("get /v1.0/me http/1.1"), "{head}");
+    assert!(head.contains("authorization: bearer secret-token"), "{head}");
+}
+
+#[tokio::test]
+async fn a_message_over_the_size_limit_is_skipped_alone_and_the_others_arrive() {
+    use base64::Engine as _;
+    let big = "x".repeat(3000);
+    let server = ScriptedHttp::start(move |r: &Request| {
+        if r.path == "/v1.0/$batch" {
+            let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+            json_answer(200, json!({"responses": [
+                {"id": "0", "status": 200, "headers": {"Content-Type": "text/plain"}, "body": b64("Subject: small\r\n\r\n")},
+                {"id": "1", "status": 200, "headers": {"Content-Type": "text/plain"}, "body": b64(&big)},
+            ]}))
+        } else {
+            Answer::Full { status: 200, headers: vec![], body: big.clone().into_bytes() }
+        }
+    })
+    .await
+    .unwrap();
+    let cfg = GraphConfig { max_message_bytes: 1000, ..config(&server) };
+    let c = GraphClient::new(cfg, Mailbox::Me, Arc::new(SharedToken::new("t"))).unwrap();
+    let got = c.messages_mime(&["small", "huge"]).await.unwrap();
+    assert_eq!(got[0].as_ref().unwrap(), b"Subject: small\r\n\r\n");
+    let e = got[1].as_ref().unwrap_err();
+    assert_eq!((e.code(), e.class()), ("MESSAGE_TOO_LARGE", crmsync_core::ErrorClass::Item));
+    assert!(e.to_string().contains("huge"), "{e}");
+    let e = c.messages_mime(&["huge"]).await.unwrap().pop().unwrap().unwrap_err();
+    assert_eq!(e.code(), "MESSAGE_TOO_LARGE");
+}
+
+#[tokio::test]
+async fn a_refused_token_in_a_batch_fails_the_whole_download() {
+    let server = ScriptedHttp::start(|_| {
+        json_answer(200, json!({"responses": [
+            {"id": "0", "status": 401, "body": {"error": {"code": "InvalidAuthenticationToken", "message": "expired"}}},
+            {"id": "1", "status": 401, "body": {"error": {"code": "InvalidAuthenticationToken", "message": "expired"}}},
+        ]}))
+    })
+    .await
+    .unwrap();
+    let c = client(&server, Mailbox::Me);
+    let e = c.messages_mime(&["a", "b"]).await.unwrap_err();
+    assert_eq!(e.code(), "OAUTH_TOKEN_REFUSED");
+}

@@ -12,6 +12,7 @@ use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 
 use super::config::{GRAPH_ROOT, GraphConfig, TokenSource};
+use super::mail_requests::DOWNLOAD_MESSAGE;
 use super::request::{Body, GraphRequest, Mailbox, Target};
 use super::status::{self, Context};
 use super::throttle::Scope;
@@ -208,23 +209,43 @@ impl GraphClient {
         }
     }
 
-    /// Reads a body up to the limit; the rest of a larger one is never read.
-    async fn read_body(&self, mut resp: reqwest::Response, operation: &str) -> Result<Vec<u8>> {
-        let limit = self.config.max_response_bytes;
-        let too_large = || ProtocolError::ResponseTooLarge {
+    /// The error for a message whose MIME is over the size limit.
+    fn message_too_large(&self, id: &str, size: u64) -> ProtocolError {
+        ProtocolError::MessageTooLarge {
             proto: Proto::Graph,
             host: self.host.clone(),
             port: self.port,
-            what: operation.to_string(),
-            limit_mb: limit.div_ceil(1 << 20),
+            id: id.to_string(),
+            size,
+            limit_mb: self.config.max_message_bytes.div_ceil(1 << 20),
+        }
+    }
+
+    /// Reads a body up to the limit (the message size limit for a MIME
+    /// download); the rest of a larger one is never read.
+    async fn read_body(&self, mut resp: reqwest::Response, req: &GraphRequest) -> Result<Vec<u8>> {
+        let download = req.operation == DOWNLOAD_MESSAGE;
+        let limit = if download { self.config.max_message_bytes } else { self.config.max_response_bytes };
+        let too_large = |size: u64| {
+            if download {
+                self.message_too_large(req.item.as_deref().unwrap_or_default(), size)
+            } else {
+                ProtocolError::ResponseTooLarge {
+                    proto: Proto::Graph,
+                    host: self.host.clone(),
+                    port: self.port,
+                    what: req.operation.to_string(),
+                    limit_mb: limit.div_ceil(1 << 20),
+                }
+            }
         };
-        if resp.content_length().is_some_and(|n| n > limit) {
-            return Err(too_large());
+        if let Some(n) = resp.content_length().filter(|n| *n > limit) {
+            return Err(too_large(n));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| self.lost(e, operation))? {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.lost(e, req.operation))? {
             if body.len() as u64 + chunk.len() as u64 > limit {
-                return Err(too_large());
+                return Err(too_large(body.len() as u64 + chunk.len() as u64));
             }
             body.extend_from_slice(&chunk);
         }
@@ -235,6 +256,11 @@ impl GraphClient {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let token = self.token.access_token();
         let mut rb = self.http.request(req.method.clone(), url).bearer_auth(token.expose());
+        if req.operation == DOWNLOAD_MESSAGE {
+            // A large message may take longer than one JSON answer.
+            let extra = Duration::from_secs(self.config.max_message_bytes / crate::limits::MIN_RATE);
+            rb = rb.timeout(self.config.timeout + extra);
+        }
         for (n, v) in &req.headers {
             rb = rb.header(n.as_str(), v.as_str());
         }
@@ -254,7 +280,7 @@ impl GraphClient {
             return Ok(Attempt::Throttled(scope, wait));
         }
         let (etag, content_type) = (header("etag"), header("content-type"));
-        let body = self.read_body(resp, req.operation).await?;
+        let body = self.read_body(resp, req).await?;
         if (200..300).contains(&status) {
             Ok(Attempt::Done(GraphResponse { status, etag, content_type, body }))
         } else {
@@ -350,20 +376,8 @@ impl GraphClient {
                             longest = Some((scope, wait));
                         }
                         again.push((i, scope, wait));
-                    } else if (200..300).contains(&a.status) {
-                        let (etag, content_type) = (
-                            a.header("etag").map(str::to_string),
-                            a.header("content-type").map(str::to_string),
-                        );
-                        out[offset + i] = Some(Ok(GraphResponse {
-                            status: a.status,
-                            etag,
-                            content_type,
-                            body: a.body_bytes(),
-                        }));
                     } else {
-                        out[offset + i] =
-                            Some(Err(status::error_for(&self.context(&sub[k]), a.status, &a.body_bytes())));
+                        out[offset + i] = Some(self.batch_item(&sub[k], &a));
                     }
                 }
                 if let Some((scope, wait)) = longest {
@@ -387,6 +401,24 @@ impl GraphClient {
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(self.protocol("no batch answer".into()))))
             .collect())
+    }
+
+    /// The result of one (not throttled) answer inside a batch.
+    fn batch_item(&self, req: &GraphRequest, a: &super::batch::BatchItemResponse) -> Result<GraphResponse> {
+        let body = a.body_bytes();
+        if !(200..300).contains(&a.status) {
+            return Err(status::error_for(&self.context(req), a.status, &body));
+        }
+        if req.operation == DOWNLOAD_MESSAGE && body.len() as u64 > self.config.max_message_bytes {
+            return Err(self.message_too_large(req.item.as_deref().unwrap_or_default(), body.len() as u64));
+        }
+        let header = |name: &str| a.header(name).map(str::to_string);
+        Ok(GraphResponse {
+            status: a.status,
+            etag: header("etag"),
+            content_type: header("content-type"),
+            body,
+        })
     }
 
     fn batch_request(&self, sub: &[GraphRequest]) -> GraphRequest {

@@ -65,8 +65,13 @@ pub struct GraphConfig {
     pub timeout: Duration,
     /// Extra trusted CA certificates, PEM, on top of the system roots.
     pub extra_roots: Vec<u8>,
-    /// Largest answer read, in bytes; a larger one is `RESPONSE_TOO_LARGE`.
+    /// Largest answer read, in bytes, other than a message's MIME; a
+    /// larger one is `RESPONSE_TOO_LARGE`.
     pub max_response_bytes: u64,
+    /// Largest message MIME downloaded (`incoming.max_message_size_mb`); a
+    /// larger one is `MESSAGE_TOO_LARGE` for that message only. Its download
+    /// gets the size at 64 KiB/s on top of `timeout`.
+    pub max_message_bytes: u64,
     /// Longest `Retry-After` the client waits itself; a longer one is
     /// returned as `THROTTLED` (and later requests still wait for it).
     pub max_throttle_wait: Duration,
@@ -84,7 +89,8 @@ impl Default for GraphConfig {
             base_url: GRAPH_ROOT.to_string(),
             timeout: Duration::from_secs(60),
             extra_roots: Vec::new(),
-            max_response_bytes: 64 << 20,
+            max_response_bytes: crate::limits::COMMAND_BUDGET,
+            max_message_bytes: crate::settings::DEFAULT_MAX_MESSAGE_BYTES,
             max_throttle_wait: Duration::from_secs(120),
             max_attempts: 4,
             default_retry_after: Duration::from_secs(5),

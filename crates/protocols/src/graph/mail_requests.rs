@@ -17,6 +17,9 @@ pub const MAIL_SEND: &str = "Mail.Send";
 /// Permission to read the mailbox owner's profile.
 pub const USER_READ: &str = "User.Read";
 
+/// The operation name of a MIME download (bounded by the message size limit).
+pub const DOWNLOAD_MESSAGE: &str = "download message";
+
 /// Well-known folder names Graph accepts in place of a folder id.
 pub const WELL_KNOWN_FOLDERS: &[&str] =
     &["inbox", "drafts", "sentitems", "deleteditems", "junkemail", "archive", "outbox"];
@@ -62,7 +65,7 @@ impl Mailbox {
     /// `GET /messages/{id}/$value`: the message as MIME (RFC 5322 bytes).
     pub fn message_mime(&self, id: &str) -> GraphRequest {
         let path = format!("{}/messages/{}/$value", self.prefix(), segment(id));
-        GraphRequest::new(Method::GET, path, "download message", MAIL_READ).item(id)
+        GraphRequest::new(Method::GET, path, DOWNLOAD_MESSAGE, MAIL_READ).item(id)
     }
 
     /// `POST /messages/{id}/move` to a folder id or well-known name; the

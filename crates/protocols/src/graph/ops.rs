@@ -5,7 +5,9 @@
 use super::client::GraphClient;
 use super::mail::Message;
 use super::types::Page;
-use crate::error::Result;
+use crmsync_core::ErrorClass;
+
+use crate::error::{ProtocolError, Result};
 
 impl GraphClient {
     /// Sends `req` and expects no content back (DELETE, PATCH without
@@ -15,14 +17,32 @@ impl GraphClient {
     }
 
     /// The MIME of each message (`$value`), in `$batch` round trips of 20;
-    /// one result per id, in order (a vanished message is `ITEM_NOT_FOUND`
-    /// for that id only).
+    /// one result per id, in order (a vanished message is `ITEM_NOT_FOUND`,
+    /// one over the size limit `MESSAGE_TOO_LARGE`, for that id only; any
+    /// other failure fails the whole call). When
+    /// a batch answer is over the answer limit (many large messages), its
+    /// messages are fetched one by one instead.
     pub async fn messages_mime(&self, ids: &[&str]) -> Result<Vec<Result<Vec<u8>>>> {
-        let reqs: Vec<_> = ids.iter().map(|id| self.mailbox().message_mime(id)).collect();
-        if reqs.len() == 1 {
-            return Ok(vec![self.send(&reqs[0]).await.map(|r| r.body)]);
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(super::batch::MAX_BATCH) {
+            let reqs: Vec<_> = chunk.iter().map(|id| self.mailbox().message_mime(id)).collect();
+            let batched = if reqs.len() > 1 { Some(self.batch(&reqs).await) } else { None };
+            match batched {
+                Some(Ok(answers)) => out.extend(answers.into_iter().map(|r| r.map(|r| r.body))),
+                Some(Err(ProtocolError::ResponseTooLarge { .. })) | None => {
+                    for r in &reqs {
+                        out.push(self.send(r).await.map(|r| r.body));
+                    }
+                }
+                Some(Err(e)) => return Err(e),
+            }
         }
-        Ok(self.batch(&reqs).await?.into_iter().map(|r| r.map(|r| r.body)).collect())
+        // Only item failures stay per message; a refused token, a missing
+        // permission or throttling concerns the whole mailbox.
+        if let Some(pos) = out.iter().position(|r| r.as_ref().is_err_and(|e| e.class() != ErrorClass::Item)) {
+            out.swap_remove(pos)?;
+        }
+        Ok(out)
     }
 
     /// Sends a MIME message as is with sendMail (a copy goes to Sent Items).
