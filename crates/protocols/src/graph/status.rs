@@ -104,7 +104,8 @@ pub(crate) fn error_for(cx: &Context<'_>, status: u16, body: &[u8]) -> ProtocolE
     };
     let item = cx.item.unwrap_or("").to_string();
     if is_resync_code(&detail.code) || status == 410 {
-        return ProtocolError::ResyncRequired { proto: Proto::Graph, host, port, what: item, detail: said };
+        let what = if item.is_empty() { cx.operation.to_string() } else { item };
+        return ProtocolError::ResyncRequired { proto: Proto::Graph, host, port, what, detail: said };
     }
     match status {
         401 => ProtocolError::AuthFailed {
@@ -234,6 +235,7 @@ mod tests {
             br#"{"error":{"code":"resyncRequired","message":"x"}}"#,
         );
         assert!(e.is_resync_required());
+        assert!(e.to_string().contains("sync state of calendar delta"), "{e}");
         let e = error_for(&cx("download message", "Mail.Read", Some("m1")), 404, b"");
         assert_eq!((e.code(), e.class()), ("ITEM_NOT_FOUND", ErrorClass::Item));
         let e = error_for(&cx("messages delta", "Mail.Read", Some("Projects")), 404, b"");
