@@ -4,8 +4,10 @@
 //! validated with the fixtures' OpenAPI subset and compared with the
 //! documented request where there is one. No network.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+#[path = "graph/support.rs"]
+mod support;
+
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crmsync_protocols::graph::enums::{
@@ -20,15 +22,7 @@ use crmsync_protocols::graph::{
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-
-/// `shared/fixtures/graph` beside the checkout (which may be a nested worktree).
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|d| d.join("shared/fixtures/graph"))
-        .find(|d| d.is_dir())
-        .expect("the shared Graph fixtures (shared/fixtures/graph beside the checkout)")
-}
+use support::{check_requests, fixtures};
 
 /// A `.http` fixture: status (0 for a request), headers and body.
 struct Http {
@@ -509,19 +503,7 @@ fn every_request_the_builders_make_is_valid_and_matches_the_documented_one() {
             })
         })
         .collect();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/graph/check_requests.py");
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .arg(fixtures())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs the fixtures' request validator");
-    serde_json::to_writer(child.stdin.take().unwrap(), &input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "the validator failed");
-    let results: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(results.len(), cases.len());
+    let results = check_requests(&input);
     let mut failures = Vec::new();
     for (c, r) in cases.iter().zip(&results) {
         if r["status"] != "VALID" || !r["diffs"].as_array().unwrap().is_empty() {
