@@ -473,3 +473,28 @@ async fn a_refused_token_in_a_batch_fails_the_whole_download() {
     let e = c.messages_mime(&["a", "b"]).await.unwrap_err();
     assert_eq!(e.code(), "OAUTH_TOKEN_REFUSED");
 }
+
+#[tokio::test]
+async fn delegated_clients_of_different_people_do_not_share_a_throttling_hold() {
+    let server = ScriptedHttp::start(|r: &Request| {
+        if r.header("authorization") == Some("Bearer anna") {
+            throttled(429, "600")
+        } else {
+            json_answer(200, json!({"id": "u"}))
+        }
+    })
+    .await
+    .unwrap();
+    let shared = Throttle::new();
+    let mk = |who: &str| {
+        let cfg = GraphConfig { throttle: shared.clone(), ..config(&server) };
+        GraphClient::new(cfg, Mailbox::Me, Arc::new(SharedToken::new(who)))
+            .unwrap()
+            .for_account(&format!("{who}@c.example"))
+    };
+    let (anna, bob) = (mk("anna"), mk("bob"));
+    let e = anna.send(&anna.mailbox().user()).await.unwrap_err();
+    assert_eq!(e.code(), "THROTTLED");
+    assert!(e.to_string().contains("anna@c.example"), "{e}");
+    bob.send(&bob.mailbox().user()).await.unwrap();
+}

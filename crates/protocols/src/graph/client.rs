@@ -46,6 +46,7 @@ pub struct GraphClient {
     host: String,
     port: u16,
     mailbox: Mailbox,
+    account: String,
     token: Arc<dyn TokenSource>,
     config: GraphConfig,
     requests: Arc<AtomicUsize>,
@@ -99,11 +100,20 @@ impl GraphClient {
             root: config.base_url.trim_end_matches('/').to_string(),
             host,
             port,
+            account: mailbox.name().to_string(),
             mailbox,
             token,
             config,
             requests: Arc::default(),
         })
+    }
+
+    /// The same client naming the mailbox `address` in errors and keeping
+    /// its throttling apart from other mailboxes; needed with [`Mailbox::Me`],
+    /// whose paths do not say whose mailbox it is.
+    pub fn for_account(mut self, address: &str) -> GraphClient {
+        self.account = address.to_string();
+        self
     }
 
     /// The mailbox this client addresses; its request builders.
@@ -144,7 +154,7 @@ impl GraphClient {
         Context {
             host: &self.host,
             port: self.port,
-            user: self.mailbox.name(),
+            user: &self.account,
             operation: req.operation,
             permission: req.permission,
             item: req.item.as_deref(),
@@ -161,7 +171,7 @@ impl GraphClient {
             host: self.host.clone(),
             port: self.port,
             scope: match scope {
-                Scope::Mailbox => format!("mailbox {}", self.mailbox.name()),
+                Scope::Mailbox => format!("mailbox {}", self.account),
                 Scope::Tenant => "the tenant".into(),
             },
             retry_after_secs: wait.as_secs_f64().ceil() as u64,
@@ -171,12 +181,12 @@ impl GraphClient {
     /// Waits until neither the mailbox nor the tenant is held back; a hold
     /// longer than `max_throttle_wait` is returned as `THROTTLED` instead.
     async fn wait_for_throttle(&self) -> Result<()> {
-        while let Some((at, scope)) = self.config.throttle.ready_at(self.mailbox.name()) {
+        while let Some((at, scope)) = self.config.throttle.ready_at(&self.account) {
             let wait = at.saturating_duration_since(tokio::time::Instant::now());
             if wait > self.config.max_throttle_wait {
                 return Err(self.throttled(scope, wait));
             }
-            tracing::debug!(mailbox = %self.mailbox.name(), wait_ms = wait.as_millis() as u64, "throttled; waiting");
+            tracing::debug!(mailbox = %self.account, wait_ms = wait.as_millis() as u64, "throttled; waiting");
             tokio::time::sleep_until(at).await;
         }
         Ok(())
@@ -299,12 +309,12 @@ impl GraphClient {
             match self.attempt(req, &url).await? {
                 Attempt::Done(r) => return Ok(r),
                 Attempt::Failed(status, body) => {
-                    tracing::debug!(mailbox = %self.mailbox.name(), operation = req.operation, status, "Graph request failed");
+                    tracing::debug!(mailbox = %self.account, operation = req.operation, status, "Graph request failed");
                     return Err(status::error_for(&self.context(req), status, &body));
                 }
                 Attempt::Throttled(scope, wait) => {
-                    self.config.throttle.hold(scope, self.mailbox.name(), wait);
-                    tracing::info!(mailbox = %self.mailbox.name(), operation = req.operation, wait_ms = wait.as_millis() as u64, "Graph throttled the request");
+                    self.config.throttle.hold(scope, &self.account, wait);
+                    tracing::info!(mailbox = %self.account, operation = req.operation, wait_ms = wait.as_millis() as u64, "Graph throttled the request");
                     // A POST answered 503 may have been carried out: never resent here.
                     let unsafe_retry =
                         req.method == Method::POST && scope == Scope::Tenant && req.operation != "batch";
@@ -381,7 +391,7 @@ impl GraphClient {
                     }
                 }
                 if let Some((scope, wait)) = longest {
-                    self.config.throttle.hold(scope, self.mailbox.name(), wait);
+                    self.config.throttle.hold(scope, &self.account, wait);
                 }
                 pending.clear();
                 for (i, scope, wait) in again {
