@@ -20,6 +20,8 @@ pub enum Proto {
     Smtp,
     /// CalDAV/CardDAV.
     Dav,
+    /// Microsoft Graph (REST over HTTPS).
+    Graph,
 }
 
 impl fmt::Display for Proto {
@@ -29,6 +31,7 @@ impl fmt::Display for Proto {
             Proto::Pop3 => "POP3",
             Proto::Smtp => "SMTP",
             Proto::Dav => "DAV",
+            Proto::Graph => "Graph",
         })
     }
 }
@@ -323,6 +326,93 @@ pub enum ProtocolError {
         /// What the server said.
         detail: String,
     },
+    /// The server refused an operation because the app lacks a permission
+    /// (Graph 403 `ErrorAccessDenied`); nothing passes until an admin grants
+    /// it (and consents) in the tenant.
+    #[error(
+        "{proto} server {host}:{port} denied {operation} for {user}: the {permission} permission \
+         is missing ({detail}); grant it to the app in the tenant and test again"
+    )]
+    PermissionDenied {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The mailbox the request was for.
+        user: String,
+        /// What was being done (`messages delta`, `sendMail`, ...).
+        operation: String,
+        /// The permission the operation needs (`Mail.Read`, `Calendars.ReadWrite`, ...).
+        permission: String,
+        /// What the server said.
+        detail: String,
+    },
+    /// One item does not exist (any more) on the server (HTTP 404).
+    #[error("{proto} server {host}:{port} has no item {item} (for {operation})")]
+    ItemNotFound {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The item id.
+        item: String,
+        /// What was being done.
+        operation: String,
+    },
+    /// The item changed on the server since its version (ETag) was read
+    /// (HTTP 412): the conflict policy decides, nothing was written.
+    #[error(
+        "{proto} server {host}:{port}: item {item} changed on the server since it was read; {operation} not done"
+    )]
+    Conflict {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The item id.
+        item: String,
+        /// What was being done.
+        operation: String,
+    },
+    /// The server no longer knows the saved sync state (Graph 410
+    /// `syncStateNotFound`/`resyncRequired`): drop it and sync everything
+    /// again, matching items by id so nothing is duplicated.
+    #[error(
+        "{proto} server {host}:{port} no longer knows the sync state of {what} ({detail}); a full resync is needed"
+    )]
+    ResyncRequired {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The folder or collection.
+        what: String,
+        /// The server's code and message.
+        detail: String,
+    },
+    /// The server throttles (HTTP 429/503) for longer than the client waits
+    /// by itself; nothing was sent after the throttling answer.
+    #[error("{proto} server {host}:{port} is throttling {scope}; retry after {retry_after_secs} s")]
+    Throttled {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The mailbox, or `the tenant`.
+        scope: String,
+        /// Seconds until the server accepts requests again.
+        retry_after_secs: u64,
+    },
     /// The SMTP server refused permanently (5xx); the reply is kept.
     #[error("SMTP server {host}:{port} refused: {reply}")]
     SmtpRejected {
@@ -369,10 +459,12 @@ impl ProtocolError {
             E::AuthFailed { proto: Proto::Pop3, .. } => "POP3_AUTH_FAILED",
             E::AuthFailed { proto: Proto::Smtp, .. } => "SMTP_AUTH_FAILED",
             E::AuthFailed { proto: Proto::Dav, .. } => "DAV_AUTH_FAILED",
+            E::AuthFailed { proto: Proto::Graph, .. } => "GRAPH_AUTH_FAILED",
             E::AuthMechanismUnavailable { proto: Proto::Imap, .. } => "IMAP_AUTH_MECHANISM_UNAVAILABLE",
             E::AuthMechanismUnavailable { proto: Proto::Pop3, .. } => "POP3_AUTH_MECHANISM_UNAVAILABLE",
             E::AuthMechanismUnavailable { proto: Proto::Smtp, .. } => "SMTP_AUTH_MECHANISM_UNAVAILABLE",
             E::AuthMechanismUnavailable { proto: Proto::Dav, .. } => "DAV_AUTH_MECHANISM_UNAVAILABLE",
+            E::AuthMechanismUnavailable { proto: Proto::Graph, .. } => "GRAPH_AUTH_MECHANISM_UNAVAILABLE",
             E::MailboxNotFound { .. } => "MAILBOX_NOT_FOUND",
             E::ServerBusy { .. } => "SERVER_BUSY",
             E::MailboxInUse { .. } => "POP3_MAILBOX_IN_USE",
@@ -380,14 +472,21 @@ impl ProtocolError {
             E::CommandFailed { proto: Proto::Pop3, .. } => "POP3_COMMAND_FAILED",
             E::CommandFailed { proto: Proto::Smtp, .. } => "SMTP_COMMAND_FAILED",
             E::CommandFailed { proto: Proto::Dav, .. } => "DAV_COMMAND_FAILED",
+            E::CommandFailed { proto: Proto::Graph, .. } => "GRAPH_COMMAND_FAILED",
             E::SmtpRejected { .. } => "SMTP_REJECTED",
             E::SmtpDeferred { .. } => "SMTP_DEFERRED",
             E::MessageUnavailable { .. } => "MESSAGE_UNAVAILABLE",
             E::MessageTooLarge { .. } => "MESSAGE_TOO_LARGE",
+            E::ItemRejected { proto: Proto::Graph, .. } => "GRAPH_ITEM_REJECTED",
             E::ItemRejected { .. } => "DAV_ITEM_REJECTED",
             E::Protocol { .. } => "PROTOCOL_ERROR",
             E::ConnectionLost { .. } => "CONNECTION_LOST",
             E::ResponseTooLarge { .. } => "RESPONSE_TOO_LARGE",
+            E::PermissionDenied { .. } => "PERMISSION_DENIED",
+            E::ItemNotFound { .. } => "ITEM_NOT_FOUND",
+            E::Conflict { .. } => "ITEM_CONFLICT",
+            E::ResyncRequired { .. } => "RESYNC_REQUIRED",
+            E::Throttled { .. } => "THROTTLED",
         }
     }
 
@@ -411,7 +510,9 @@ impl ProtocolError {
             | E::CommandFailed { .. }
             | E::Protocol { .. }
             | E::ConnectionLost { .. }
-            | E::SmtpDeferred { .. } => ErrorClass::Transient,
+            | E::SmtpDeferred { .. }
+            | E::ResyncRequired { .. }
+            | E::Throttled { .. } => ErrorClass::Transient,
             E::InvalidSettings { .. }
             | E::TlsFailed { .. }
             | E::TlsCertInvalid { .. }
@@ -420,11 +521,14 @@ impl ProtocolError {
             | E::AuthFailed { .. }
             | E::AuthMechanismUnavailable { .. }
             | E::MailboxNotFound { .. }
+            | E::PermissionDenied { .. }
             | E::ResponseTooLarge { .. } => ErrorClass::Permanent,
             E::MessageUnavailable { .. }
             | E::MessageTooLarge { .. }
             | E::SmtpRejected { .. }
-            | E::ItemRejected { .. } => ErrorClass::Item,
+            | E::ItemRejected { .. }
+            | E::ItemNotFound { .. }
+            | E::Conflict { .. } => ErrorClass::Item,
         }
     }
 
@@ -432,6 +536,28 @@ impl ProtocolError {
     /// `OAUTH_TOKEN_REFUSED`): refresh the token once, then ask for a sign-in.
     pub fn is_token_refused(&self) -> bool {
         matches!(self, ProtocolError::AuthFailed { oauth: true, .. })
+    }
+
+    /// True when the server no longer knows the saved sync state (code
+    /// `RESYNC_REQUIRED`): drop the state and sync the collection again.
+    pub fn is_resync_required(&self) -> bool {
+        matches!(self, ProtocolError::ResyncRequired { .. })
+    }
+
+    /// True when a conditional write failed because the item changed on the
+    /// server (code `ITEM_CONFLICT`).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, ProtocolError::Conflict { .. })
+    }
+
+    /// How long the server asked to wait, for a `THROTTLED` failure.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            ProtocolError::Throttled { retry_after_secs, .. } => {
+                Some(std::time::Duration::from_secs(*retry_after_secs))
+            }
+            _ => None,
+        }
     }
 
     /// True when the failure is worth retrying later without admin action.
@@ -459,7 +585,7 @@ mod tests {
         let refused = ProtocolError::ConnectionRefused { proto: Proto::Imap, host: "h".into(), port: 1 };
         assert_eq!(refused.code(), "CONNECTION_REFUSED");
         assert_eq!(peer(Proto::Imap).timeout("FETCH", 30).code(), "TIMEOUT");
-        for proto in [Proto::Imap, Proto::Pop3, Proto::Smtp, Proto::Dav] {
+        for proto in [Proto::Imap, Proto::Pop3, Proto::Smtp, Proto::Dav, Proto::Graph] {
             let e = peer(proto).token_refused("anna", "status 401");
             assert_eq!(e.code(), "OAUTH_TOKEN_REFUSED");
             assert_eq!(e.class(), ErrorClass::Permanent);
