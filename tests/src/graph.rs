@@ -51,7 +51,6 @@ impl std::fmt::Display for InvalidRequest {
 }
 
 /// A running Graph emulator, stopped on drop.
-#[derive(Debug)]
 pub struct GraphServer {
     process: ServerProcess,
     port: u16,
@@ -61,6 +60,35 @@ pub struct GraphServer {
     invalid_log: PathBuf,
     checked: AtomicUsize,
     dir: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for GraphServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphServer")
+            .field("pid", &self.process.pid())
+            .field("port", &self.port)
+            .field("admin_token", &"***")
+            .field("dir", &self.dir.path())
+            .finish()
+    }
+}
+
+/// Fails with [`HarnessError::Unsupported`] naming the packages when
+/// Debian's python3 lacks PyJWT or cryptography.
+fn check_python() -> Result<()> {
+    let ok = Command::new(PYTHON)
+        .args(["-c", "import jwt, cryptography"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Ok(());
+    }
+    Err(HarnessError::Unsupported {
+        server: SERVER,
+        detail: format!(
+            "{PYTHON} with python3-jwt and python3-cryptography is needed: run scripts/install-deps.sh"
+        ),
+    })
 }
 
 /// 32 hex characters from the kernel's random source.
@@ -109,6 +137,7 @@ impl GraphServer {
 
     fn spawn(oauth: Option<&OAuthServer>, replay: Option<PathBuf>) -> Result<GraphServer> {
         let fixtures = fixtures_dir()?;
+        check_python()?;
         let dir = server_dir("crmsync-graph-")?;
         let ca = TestCa::generate(dir.path())?;
         let log = dir.path().join("graph.log");

@@ -448,6 +448,28 @@ async fn lost_send_mail_response_still_leaves_the_copy_in_sent_items() {
     assert_eq!(again.status(), 202);
 }
 
+#[tokio::test]
+async fn json_send_mail_delivers_to_local_users_and_honours_save_to_sent_items() {
+    let e = env().await;
+    let token = delegated(&e.oauth, ALICE, &["Mail.Send", "Mail.Read"]).await;
+    let send = |subject: &str, save: bool| {
+        json!({"message": {"subject": subject, "body": {"contentType": "text", "content": "Hi Bob"},
+                           "toRecipients": [{"emailAddress": {"name": "Bob", "address": BOB}}]},
+               "saveToSentItems": save})
+    };
+    let a = e.call(&token, Method::POST, "/me/sendMail", &[], Some(&send("Kept", true))).await;
+    assert_eq!(a.status, 202, "{}", a.body);
+    let b = e.call(&token, Method::POST, "/me/sendMail", &[], Some(&send("Not kept", false))).await;
+    assert_eq!(b.status, 202, "{}", b.body);
+    let sent: Vec<String> = e.graph.sent_items(ALICE).await.unwrap().into_iter().map(|m| m.subject).collect();
+    assert_eq!(sent, ["Kept"]);
+    let inbox = e.graph.messages(BOB, Some("inbox")).await.unwrap();
+    assert_eq!(inbox.iter().map(|m| m.subject.as_str()).collect::<Vec<_>>(), ["Kept", "Not kept"]);
+    assert!(inbox.iter().all(|m| !m.is_read && m.from.contains(ALICE)));
+    let raw = String::from_utf8(inbox[0].raw.clone()).unwrap();
+    assert!(raw.contains("Hi Bob"), "{raw}");
+}
+
 fn base64_encode(data: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(data)
@@ -626,7 +648,8 @@ async fn forced_resync_gets_410_and_a_fresh_round_works() {
     assert_eq!(gone.status, 410);
     assert_eq!(error_code(&gone), "resyncRequired");
     assert!(gone.headers.contains_key("location"));
-    assert_eq!(e.get(&token, &link).await.status, 410, "the old token stays invalid");
+    let old = e.get(&token, &link).await;
+    assert_eq!((old.status, error_code(&old)), (410, "syncStateNotFound"), "the old token stays invalid");
     let again = e.get(&token, "/me/contacts/delta").await;
     assert_eq!(again.body["value"][0]["displayName"], "Pavel Bansky");
     e.graph.fail_next(Some(ALICE), 503, 1).await.unwrap();
