@@ -213,10 +213,12 @@ def patch_message(ctx):
 
 
 def _move(ctx, rec, folder):
-    """Moves `rec` to `folder`: like Exchange, the message gets a new id."""
+    """Moves `rec` to `folder`: like Exchange, the message gets a new id
+    unless the request has `Prefer: IdType="ImmutableId"`."""
     user = ctx.user
     del user['_messages'][rec['id']]
-    rec = dict(rec, id=new_id(), _folder=folder['id'])
+    immutable = ctx.prefer.get('idtype', '').lower() == 'immutableid'
+    rec = dict(rec, id=rec['id'] if immutable else new_id(), _folder=folder['id'])
     ctx.store.bump(rec)
     user['_messages'][rec['id']] = rec
     return rec

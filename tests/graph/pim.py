@@ -3,13 +3,16 @@
 Events are stored as masters (single events and series masters); instances
 of a series are computed from its recurrence (daily, weekly, absoluteMonthly;
 ranges endDate, numbered, noEnd) with exceptions and cancelled occurrences
-kept on the master. Times are taken as UTC whatever `timeZone` says.
+kept on the master. Times are stored in UTC (a `timeZone` given is applied)
+and answered in UTC or in the zone of `Prefer: outlook.timezone`; series are
+expanded in UTC, so a local-time series does not follow DST changes.
 """
 
 import datetime
 import re
 
 from common import GraphError, Response, check_match, clean, delta, etag, listing, not_found, project
+import zones
 from store import new_id
 
 CAL, CAL_W = 'calendars', 'calendars-write'
@@ -41,13 +44,31 @@ def _dt(d):
     return {'dateTime': d.strftime(FMT), 'timeZone': 'UTC'}
 
 
+def _utc(value):
+    """A dateTimeTimeZone as naive UTC (its `timeZone` applied)."""
+    return zones.to_utc(parse_dt(value['dateTime']), value.get('timeZone') or 'UTC')
+
+
+def in_zone(body, name):
+    """Rewrites start/end of the events in an answer into zone `name`
+    (`Prefer: outlook.timezone`)."""
+    items = body.get('value') if isinstance(body.get('value'), list) else [body]
+    for item in items:
+        for key in ('start', 'end'):
+            v = item.get(key)
+            if isinstance(v, dict) and v.get('timeZone') == 'UTC':
+                local = zones.from_utc(parse_dt(v['dateTime']), name)
+                item[key] = {'dateTime': local.strftime(FMT), 'timeZone': name}
+    return body
+
+
 # ------------------------------------------------------------------ events
 
 def _times(changes):
     """`changes` with start/end normalised to UTC in Graph's format."""
     for name in ('start', 'end'):
         if isinstance(changes.get(name), dict) and 'dateTime' in changes[name]:
-            changes[name] = _dt(parse_dt(changes[name]['dateTime']))
+            changes[name] = _dt(_utc(changes[name]))
     return changes
 
 
@@ -89,7 +110,7 @@ def new_event(store, user, body, exceptions=(), cancelled=()):
     for name in ('start', 'end'):
         if not isinstance(ev.get(name), dict) or 'dateTime' not in ev[name]:
             raise GraphError(400, 'ErrorInvalidRequest', 'the event needs %s.dateTime' % name)
-        ev[name] = _dt(parse_dt(ev[name]['dateTime']))
+        ev[name] = _dt(_utc(ev[name]))
     ev['_exceptions'] = {}
     ev['_cancelled'] = set()
     for ex in exceptions:
@@ -411,6 +432,19 @@ def delete_task(ctx):
     return Response(204)
 
 
+def _zoned(handler):
+    """`handler` answering in the zone of `Prefer: outlook.timezone`."""
+    def run(ctx):
+        resp = handler(ctx)
+        name = ctx.prefer.get('outlook.timezone')
+        if name and isinstance(resp.body, dict):
+            zones.zone(name)
+            resp.body = in_zone(resp.body, name)
+            resp.headers['Preference-Applied'] = 'outlook.timezone="%s"' % name
+        return resp
+    return run
+
+
 ROUTES = {
     ('GET', '/me/events'): (CAL, list_events),
     ('GET', '/me/calendar/events'): (CAL, list_events),
@@ -442,3 +476,4 @@ ROUTES = {
     ('PATCH', '/me/todo/lists/{todoTaskList-id}/tasks/{todoTask-id}'): (TASK_W, patch_task),
     ('DELETE', '/me/todo/lists/{todoTaskList-id}/tasks/{todoTask-id}'): (TASK_W, delete_task),
 }
+ROUTES.update({k: (area, _zoned(fn)) for k, (area, fn) in ROUTES.items() if area in (CAL, CAL_W)})

@@ -374,6 +374,13 @@ async fn message_delta_pages_then_returns_only_the_changes_with_removed() {
     let removed = value.iter().find(|m| m["id"] == ids[1].as_str()).expect("the moved one");
     assert_eq!(removed["@removed"]["reason"], "deleted");
     assert_eq!(e.graph.messages(ALICE, Some("archive")).await.unwrap()[0].subject, "Note 2");
+    // With immutable ids a move keeps the id.
+    let immutable = [("Prefer", "IdType=\"ImmutableId\"")];
+    let drafts = json!({"destinationId": "drafts"});
+    let kept = e
+        .call(&token, Method::POST, &format!("/me/messages/{}/move", ids[2]), &immutable, Some(&drafts))
+        .await;
+    assert_eq!(kept.body["id"], ids[2].as_str());
 }
 
 #[tokio::test]
@@ -574,6 +581,27 @@ async fn stale_if_match_gets_412_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn event_times_follow_their_zone_and_prefer_outlook_timezone() {
+    let e = env().await;
+    let token = delegated(&e.oauth, ALICE, &["Calendars.ReadWrite"]).await;
+    let ev = json!({"subject": "Call Seattle", "start": {"dateTime": "2026-12-10T09:00:00", "timeZone": "Pacific Standard Time"},
+        "end": {"dateTime": "2026-12-10T09:30:00", "timeZone": "Pacific Standard Time"}});
+    let created = e.call(&token, Method::POST, "/me/events", &[], Some(&ev)).await;
+    assert_eq!(created.body["start"], json!({"dateTime": "2026-12-10T17:00:00.0000000", "timeZone": "UTC"}));
+    assert_eq!(created.body["originalStartTimeZone"], "Pacific Standard Time");
+    let id = created.body["id"].as_str().unwrap();
+    let berlin = [("Prefer", "outlook.timezone=\"W. Europe Standard Time\"")];
+    let got = e.call(&token, Method::GET, &format!("/me/events/{id}"), &berlin, None).await;
+    assert_eq!(
+        got.body["start"],
+        json!({"dateTime": "2026-12-10T18:00:00.0000000", "timeZone": "W. Europe Standard Time"})
+    );
+    assert_eq!(got.headers["preference-applied"], "outlook.timezone=\"W. Europe Standard Time\"");
+    let unknown = [("Prefer", "outlook.timezone=\"Atlantis Time\"")];
+    assert_eq!(e.call(&token, Method::GET, &format!("/me/events/{id}"), &unknown, None).await.status, 400);
+}
+
+#[tokio::test]
 async fn recurring_series_has_occurrences_and_exception_in_calendar_view_delta() {
     let e = env().await;
     let series = json!({"subject": "Standup", "start": {"dateTime": "2026-12-07T09:00:00", "timeZone": "UTC"},
@@ -630,6 +658,13 @@ async fn batch_answers_each_item_through_the_same_checks() {
         a.body["responses"].as_array().unwrap().iter().map(|r| r["status"].as_u64().unwrap()).collect();
     assert_eq!(statuses, [200, 200, 403, 424]);
     assert_eq!(a.body["responses"][0]["body"]["displayName"], "Inbox");
+    // A throttled item carries its own 429 and Retry-After.
+    e.graph.throttle(Some(ALICE), 1, 2).await.unwrap();
+    let c = e.call(&token, Method::POST, "/$batch", &[], Some(&batch)).await;
+    let first = &c.body["responses"][0];
+    assert_eq!(first["status"], 429, "{}", c.body);
+    assert_eq!(first["headers"]["Retry-After"], "2");
+    assert_eq!(c.body["responses"][1]["status"], 200);
     let too_many: Vec<Value> =
         (0..21).map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/me/mailFolders"})).collect();
     let b = e.call(&token, Method::POST, "/$batch", &[], Some(&json!({"requests": too_many}))).await;
