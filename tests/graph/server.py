@@ -79,13 +79,7 @@ class Graph:
         hmap = {n.lower(): v for n, v in headers}
         result = V.validate(method, url, headers, body, self.subset)
         if not result.ok():
-            entry = {'method': method, 'path': target, 'time': record['time'], 'errors': result.errors,
-                     'status': result.status}
-            with self.store.lock:
-                self.invalid.append(entry)
-                if self.invalid_log:
-                    with open(self.invalid_log, 'a', encoding='utf-8') as f:
-                        f.write(json.dumps(entry) + '\n')
+            self.record_invalid(method, target, result.errors, result.status)
             resp = error_response(GraphError(400, 'BadRequest', 'Invalid request: ' + '; '.join(result.errors)))
         elif self.replay is not None:
             resp = self.replay.answer(method, url)
@@ -101,6 +95,15 @@ class Graph:
         with self.store.lock:
             self.requests.append(record)
         return resp, record
+
+    def record_invalid(self, method, path, errors, status):
+        """Keeps a refused request for the test (and in the record file)."""
+        entry = {'method': method, 'path': path, 'time': time.time(), 'errors': errors, 'status': status}
+        with self.store.lock:
+            self.invalid.append(entry)
+            if self.invalid_log:
+                with open(self.invalid_log, 'a', encoding='utf-8') as f:
+                    f.write(json.dumps(entry) + '\n')
 
     def _dispatch(self, method, split, hmap, body, operation, record):
         template = operation.split(' ', 1)[1]
@@ -195,6 +198,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         sys.stderr.write('%s %s\n' % (self.log_date_time_string(), fmt % args))
 
     def _body(self):
+        if 'chunked' in self.headers.get('Transfer-Encoding', '').lower():
+            data = b''
+            while True:
+                size = int(self.rfile.readline().split(b';')[0].strip() or b'0', 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b'\r\n', b'\n', b''):
+                        pass
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
         n = int(self.headers.get('Content-Length') or 0)
         return self.rfile.read(n) if n else b''
 
@@ -216,6 +229,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status, value = admin.handle(self.graph, path[len('/_admin/'):], body)
             return self._send(status, {'Content-Type': 'application/json'}, json.dumps(value).encode())
         if not path.startswith('/v1.0/') and path != '/v1.0':
+            self.graph.record_invalid(self.command, path, ['not a Microsoft Graph v1.0 path (want /v1.0/...)'],
+                                      'UNKNOWN-PATH')
             return self._send(404, {'Content-Type': 'text/plain'}, b'not a Graph path (want /v1.0/...)')
         resp, record = self.graph.handle(self.command, path, list(self.headers.items()), body)
         if resp.headers.pop('X-Crmsync-Drop', None):

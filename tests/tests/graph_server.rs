@@ -311,13 +311,18 @@ async fn invalid_request_is_refused_recorded_and_fails_the_check() {
     let b = e.call(&token, Method::POST, "/me/contacts", &[], Some(&bad)).await;
     assert_eq!(b.status, 400, "{}", b.body);
     assert!(e.graph.contacts(ALICE).await.unwrap().is_empty(), "a refused request changes nothing");
+    // Not v1.0 at all.
+    let beta =
+        e.http.get(e.graph.url("/me").replace("/v1.0/", "/beta/")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(beta.status(), 404);
     let invalid = e.graph.invalid_requests();
-    assert_eq!(invalid.len(), 2, "{invalid:?}");
+    assert_eq!(invalid.len(), 3, "{invalid:?}");
     let check =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.graph.assert_no_invalid_requests()));
     let message = check.expect_err("the check fails").downcast::<String>().unwrap();
     assert!(message.contains("required query parameter startDateTime missing"), "{message}");
     assert!(message.contains("$.givenName: expected a string"), "{message}");
+    assert!(message.contains("GET /beta/me: not a Microsoft Graph v1.0 path"), "{message}");
     // Checked once: a valid request later leaves nothing to report on drop.
     assert_eq!(e.get(&token, "/me").await.status, 200);
     e.graph.assert_no_invalid_requests();
