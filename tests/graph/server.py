@@ -49,7 +49,14 @@ def list_users(ctx):
     return listing(ctx, users, 'users', default_page=100)
 
 
-ROUTES = {('GET', '/me'): ('me', get_me), ('GET', '/users'): ('users', list_users)}
+def count_users(ctx):
+    if ctx.headers.get('consistencylevel', '').lower() != 'eventual':
+        raise GraphError(400, 'Request_BadRequest', 'Count is only supported with the ConsistencyLevel: eventual header.')
+    return Response(200, str(len(ctx.store.users)).encode(), {'Content-Type': 'text/plain'})
+
+
+ROUTES = {('GET', '/me'): ('me', get_me), ('GET', '/users'): ('users', list_users),
+          ('GET', '/users/$count'): ('users', count_users)}
 ROUTES.update(mail.ROUTES)
 ROUTES.update(pim.ROUTES)
 
@@ -117,7 +124,7 @@ class Graph:
         tsegs = [s for s in template.split('/') if s]
         params = {t[1:-1]: s for t, s in zip(tsegs, segs) if t.startswith('{')}
         with self.store.lock:
-            if tsegs[0] == 'users' and len(tsegs) > 1:
+            if template.startswith('/users/{user-id}'):
                 user = self.store.user(params.pop('user-id'))
                 key = '/me' + template[len('/users/{user-id}'):]
                 if not user:

@@ -496,6 +496,15 @@ async fn app_only_token_reaches_any_mailbox_and_delegated_only_its_own() {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["value"][0]["subject"], "For Bob");
     assert_eq!(e.get(&app, "/me").await.status, 400, "/me needs a user");
+    let no_users = e.get(&app, "/users").await;
+    assert_eq!(no_users.status, 403, "listing users needs User.Read.All: {}", no_users.body);
+
+    let directory = app_only(&e.oauth, &["User.Read.All"]).await;
+    let count =
+        e.call(&directory, Method::GET, "/users/$count", &[("ConsistencyLevel", "eventual")], None).await;
+    assert_eq!(count.body, json!(2), "the count as text/plain");
+    let profile = e.get(&directory, &format!("/users/{BOB}")).await;
+    assert_eq!(profile.body["displayName"], "Bob Brown");
 
     let alice = delegated(&e.oauth, ALICE, ALL).await;
     let own = e.get(&alice, &format!("/users/{ALICE}/mailFolders/inbox/messages")).await;
