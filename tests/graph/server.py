@@ -95,8 +95,10 @@ class Graph:
                 resp = self._dispatch(method, split, hmap, body, result.operation, record)
             except GraphError as e:
                 resp = error_response(e)
-            except Exception:  # a bug of the emulator: say so, keep serving
+            except Exception as e:  # a bug of the emulator: say so, keep serving, fail the test's check
                 traceback.print_exc()
+                self.record_invalid(method, target, ['emulator error %s: %s (see its log)' % (type(e).__name__, e)],
+                                    'EMULATOR-ERROR')
                 resp = error_response(GraphError(500, 'InternalServerError', 'emulator error (see its log)'))
         record['status'] = resp.status
         with self.store.lock:

@@ -8,7 +8,8 @@
 //! [`OAuthServer`] that are meant for Graph (signature, issuer, expiry,
 //! audience; delegated permissions in `scp`, application ones in `roles`), and
 //! validates every request against the fixtures' OpenAPI subset with their
-//! `schema/validate.py` first: an invalid request gets `400` and is recorded.
+//! `schema/validate.py` first: an invalid request gets `400` and is recorded
+//! (so is a request the emulator itself failed on, answered `500`).
 //! [`GraphServer::assert_no_invalid_requests`] fails on them, and so does
 //! dropping the server when recorded ones were never checked.
 //!
