@@ -7,6 +7,7 @@ import json
 
 from lxml import etree
 
+import calendar_items as calendar
 import store
 from store import t
 from xsd import M, S, T
@@ -163,6 +164,37 @@ def validate(h, a):
     return {"error": h.schema.validate(doc.getroottree())}
 
 
+def _occurrence(h, a):
+    master = _item(h, a["id"])
+    if not calendar.is_master(master):
+        raise AdminError(f"{a['id']} is not a recurring master")
+    orig, err = calendar.by_index(master, int(a["index"]))
+    if err:
+        raise AdminError(f"occurrence {a['index']}: {err}")
+    return master, orig
+
+
+def modify_occurrence(h, a):
+    """Makes occurrence `index` an exception (as Outlook would): `subject`,
+    `start`, `end` (ISO date-times), `location`."""
+    master, orig = _occurrence(h, a)
+    exc = calendar.state_of(master).exceptions.setdefault(orig, {})
+    for key, name in (("subject", "Subject"), ("start", "Start"), ("end", "End"), ("location", "Location")):
+        if key in a:
+            exc[name] = t(name, a[key])
+    master.touch()
+    return master.summary()
+
+
+def delete_occurrence(h, a):
+    """Deletes occurrence `index` of a recurring master."""
+    master, orig = _occurrence(h, a)
+    calendar.state_of(master).deleted.add(orig)
+    master.exceptions.pop(orig, None)
+    master.touch()
+    return master.summary()
+
+
 def log(h, a):
     return h.log
 
@@ -202,6 +234,6 @@ def autodiscover(h, a):
 COMMANDS = {
     "add_user": add_user, "set_password": set_password, "impersonation": impersonation,
     "seed_mime": seed_mime, "seed_item": seed_item, "create_folder": create_folder,
-    "items": items, "folders": folders, "update_item": update_item, "delete_item": delete_item,
+    "items": items, "modify_occurrence": modify_occurrence, "delete_occurrence": delete_occurrence, "folders": folders, "update_item": update_item, "delete_item": delete_item,
     "log": log, "invalid": invalid, "validate": validate, "fault": fault, "autodiscover": autodiscover,
 }

@@ -12,6 +12,7 @@ import os
 
 from lxml import etree
 
+import calendar_items as calendar
 import store
 from shape import Shape, field_name, local, m, response_message, write_folder, write_item
 from store import Item, t
@@ -90,17 +91,45 @@ class Ops:
             return box.folders.get(ref_el.get("Id"))
         return None
 
-    def item_of(self, box, id_el):
-        """(item, error code) for an ItemId element."""
-        ident = id_el.get("Id") or id_el.get("RecurringMasterId") or ""
+    def lookup(self, box, ident):
+        """(item, error code) for an ItemId's Id."""
         try:
-            base64.b64decode(ident, validate=True)
+            raw = base64.b64decode(ident or "", validate=True)
         except (binascii.Error, ValueError):
             return None, "ErrorInvalidIdMalformed"
+        if not raw.startswith(store.ID_PREFIX):
+            return None, "ErrorInvalidIdMalformed"
+        occ = calendar.OCCURRENCES.get(ident)
+        if occ is not None:
+            master, orig = occ
+            if self.state.items.get(master.id) is not master or master.folder.mailbox is not box:
+                return None, "ErrorItemNotFound"
+            if orig in calendar.state_of(master).deleted:
+                return None, "ErrorCalendarOccurrenceIsDeletedFromRecurrence"
+            return calendar.view(master, orig), None
         item = self.state.items.get(ident)
         if item is None or item.folder.mailbox is not box:
             return None, "ErrorItemNotFound"
         return item, None
+
+    def item_of(self, box, id_el):
+        """(item or occurrence view, error code) for an ItemId,
+        OccurrenceItemId or RecurringMasterItemId element."""
+        kind = local(id_el)
+        if kind == "OccurrenceItemId":
+            master, err = self.lookup(box, id_el.get("RecurringMasterId"))
+            if err:
+                return None, err
+            if not calendar.is_master(master):
+                return None, "ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange"
+            orig, err = calendar.by_index(master, int(id_el.get("InstanceIndex")))
+            return (None, err) if err else (calendar.view(master, orig), None)
+        if kind == "RecurringMasterItemId":
+            item, err = self.lookup(box, id_el.get("OccurrenceId"))
+            if err:
+                return None, err
+            return (item.occurrence[0] if item.occurrence else item), None
+        return self.lookup(box, id_el.get("Id"))
 
     def respond(self, op, messages):
         resp = m(f"{op}Response")
@@ -263,8 +292,7 @@ class Ops:
             if restriction is not None and len(restriction):
                 found = [i for i in found if matches(restriction[0], i)]
             if view is not None:
-                lo, hi = view.get("StartDate"), view.get("EndDate")
-                found = [i for i in found if (i.text("Start") or "") < hi and (i.text("End") or "") > lo]
+                found = calendar_view(found, view)
             total = len(found)
             last = True
             if paged is not None:
@@ -306,7 +334,10 @@ class Ops:
             fields["Organizer"] = org
         if kind == "Contact" and "FileAs" not in fields and "DisplayName" in fields:
             fields["FileAs"] = t("FileAs", fields["DisplayName"].text)
-        return self.state.add_item(kind, folder, fields, mime)
+        item = self.state.add_item(kind, folder, fields, mime)
+        if calendar.is_master(item):
+            calendar.adopt_seeded(item)
+        return item
 
     def CreateItem(self, box, req):
         disposition = req.get("MessageDisposition")
@@ -370,7 +401,8 @@ class Ops:
                 out[-1].append(m("Items"))
                 continue
             key = id_el.get("ChangeKey")
-            if key and key != item.change_key and resolution != "AlwaysOverwrite":
+            owner = item.occurrence[0] if item.occurrence else item
+            if key and key != owner.change_key and resolution != "AlwaysOverwrite":
                 msg = response_message("UpdateItem", "ErrorIrresolvableConflict", _TEXT["ErrorIrresolvableConflict"])
                 msg.append(m("Items"))
                 out.append(msg)
@@ -398,11 +430,15 @@ class Ops:
                         cur.text = (cur.text or "") + (value.text or "")
                 else:
                     item.fields[name] = copy.deepcopy(value)
-            item.touch(content=not read_only)
+            if item.occurrence:
+                master, orig = item.occurrence
+                skip = {"CalendarItemType", "OriginalStart"}
+                master.exceptions[orig] = {k: v for k, v in item.fields.items() if k not in skip}
+            owner.touch(content=not read_only)
             msg = response_message("UpdateItem")
             items = m("Items")
             el = t(item.kind)
-            el.append(t("ItemId", Id=item.id, ChangeKey=item.change_key))
+            el.append(t("ItemId", Id=item.id, ChangeKey=owner.change_key))
             items.append(el)
             msg.append(items)
             conflicts = m("ConflictResults")
@@ -419,7 +455,12 @@ class Ops:
             if err:
                 out.append(response_message("DeleteItem", err, _TEXT[err]))
                 continue
-            if how == "MoveToDeletedItems" and item.folder is not box.by_name["deleteditems"]:
+            if item.occurrence:
+                master, orig = item.occurrence
+                master.deleted.add(orig)
+                master.exceptions.pop(orig, None)
+                master.touch()
+            elif how == "MoveToDeletedItems" and item.folder is not box.by_name["deleteditems"]:
                 self.state.move_item(item, box.by_name["deleteditems"])
             else:
                 self.state.remove_item(item)
@@ -452,7 +493,27 @@ _TEXT = {
     "ErrorInvalidIdMalformed": "Id is malformed.",
     "ErrorIrresolvableConflict": "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.",
     "ErrorToFolderNotFound": "The destination folder could not be found.",
+    "ErrorCalendarOccurrenceIsDeletedFromRecurrence": "Occurrence with this index was previously deleted from the recurrence.",
+    "ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange": "Occurrence index is out of recurrence range.",
 }
+
+
+def calendar_view(items, view):
+    """The CalendarView of `items`: singles overlapping the range and the
+    occurrences of recurring masters in it, by start time."""
+    lo = calendar.iso(calendar.parse_dt(view.get("StartDate")))
+    hi = calendar.iso(calendar.parse_dt(view.get("EndDate")))
+    out = []
+    for item in items:
+        if item.kind != "CalendarItem" or not item.text("Start") or not item.text("End"):
+            continue
+        if calendar.is_master(item):
+            out.extend(calendar.expand_in(item, lo, hi))
+        elif calendar.iso(calendar.parse_dt(item.text("Start"))) < hi and calendar.iso(calendar.parse_dt(item.text("End"))) > lo:
+            out.append(item)
+    out.sort(key=lambda i: calendar.iso(calendar.parse_dt(i.text("Start"))))
+    limit = view.get("MaxEntriesReturned")
+    return out[:int(limit)] if limit else out
 
 
 def merge_indexed(fields, name, value):

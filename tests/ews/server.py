@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lxml import etree  # noqa: E402
 
 import admin  # noqa: E402
+import calendar_items as calendar  # noqa: E402
 import ntlm  # noqa: E402
 from ops import EwsFault, Ops, State  # noqa: E402
 from shape import local  # noqa: E402
@@ -274,7 +275,11 @@ class Handler(BaseHTTPRequestHandler):
         if handler is None or op.startswith("_"):
             h.note_invalid("request", {"operation": op, "error": f"{op} is not emulated by the test server", "request": ""})
             raise EwsFault("ErrorInvalidOperationType", f"{op} is not supported by this server.")
-        return handler(box, op_el)
+        try:
+            return handler(box, op_el)
+        except calendar.NotEmulated as e:
+            h.note_invalid("request", {"operation": op, "error": str(e), "request": ""})
+            raise EwsFault("ErrorInvalidRequest", str(e)) from e
 
     def answer(self, child, status):
         h = self.harness

@@ -5,6 +5,8 @@ import copy
 
 from lxml import etree
 
+import calendar_items as calendar
+
 from store import ITEM_CLASS, TYPE_NAME, t
 from xsd import M, T
 
@@ -76,6 +78,8 @@ def item_fields(item):
     f.setdefault("HasAttachments", t("HasAttachments", "false"))
     if item.kind == "Message":
         f.setdefault("IsRead", t("IsRead", "false"))
+    if calendar.is_master(item):
+        f.update(calendar.master_fields(item))
     if item.kind == "CalendarItem":
         kind = "RecurringMaster" if "Recurrence" in item.fields else "Single"
         f.setdefault("CalendarItemType", t("CalendarItemType", kind))

@@ -42,9 +42,12 @@ ITEM_CLASS = {"Message": "IPM.Note", "CalendarItem": "IPM.Appointment", "Contact
 TYPE_NAME = {"Message": "MessageType", "CalendarItem": "CalendarItemType", "Contact": "ContactItemType", "Task": "TaskType"}
 
 
+ID_PREFIX = b"\x00\x00\x0c\x24"
+
+
 def new_id(tag):
     """An opaque base64 id like Exchange's (prefix `AAMkA`), unique per run."""
-    raw = b"\x00\x00\x0c\x24" + tag.encode()[:4].ljust(4, b"_") + os.urandom(12) + next(_counter).to_bytes(8, "big")
+    raw = ID_PREFIX + tag.encode()[:4].ljust(4, b"_") + os.urandom(12) + next(_counter).to_bytes(8, "big")
     return base64.b64encode(raw).decode()
 
 
@@ -86,6 +89,8 @@ class Folder:
 
 
 class Item:
+    occurrence = None
+
     def __init__(self, kind, folder, fields, mime=None):
         self.id = new_id("item")
         self.kind = kind

@@ -368,6 +368,22 @@ impl EwsServer {
         Ok(EwsItem::from_json(&v))
     }
 
+    /// Makes occurrence `index` (1-based over the series) of a recurring master
+    /// an exception, as Outlook would: `changes` may hold `subject`, `start`,
+    /// `end` (UTC `2026-12-08T10:00:00Z`) and `location`.
+    pub async fn modify_occurrence(&self, master_id: &str, index: u32, changes: Value) -> Result<EwsItem> {
+        let mut body = changes;
+        body["id"] = json!(master_id);
+        body["index"] = json!(index);
+        Ok(EwsItem::from_json(&self.admin("modify_occurrence", body).await?))
+    }
+
+    /// Deletes occurrence `index` of a recurring master, as Outlook would.
+    pub async fn delete_occurrence(&self, master_id: &str, index: u32) -> Result<EwsItem> {
+        let v = self.admin("delete_occurrence", json!({ "id": master_id, "index": index })).await?;
+        Ok(EwsItem::from_json(&v))
+    }
+
     /// Creates a folder `name` under `parent` with `folder_class` (`IPF.Note`, ...); returns its FolderId.
     pub async fn create_folder(
         &self,
