@@ -154,9 +154,11 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- authentication ----------------------------------------------------------------
 
-    def authenticate(self):
+    def authenticate(self, quiet=False):
         """The authenticated SMTP address, or None after answering 401 (or an
-        NTLM challenge)."""
+        NTLM challenge). With `quiet`, a failed login is not answered (the
+        caller answers), but an NTLM challenge is (and `self.challenged` set)."""
+        self.challenged = False
         h = self.harness
         auth = self.headers.get("Authorization") or ""
         scheme, _, value = auth.partition(" ")
@@ -176,6 +178,7 @@ class Handler(BaseHTTPRequestHandler):
             reply, user = self.ntlm_state.step(value.strip(), passwords)
             if reply is not None:
                 self.send(401, b"", "text/plain", [("WWW-Authenticate", f"{scheme} {reply}")])
+                self.challenged = True
                 return None
             if user is not None:
                 return user
@@ -184,7 +187,8 @@ class Handler(BaseHTTPRequestHandler):
             with h.lock:
                 if self.ntlm_state.user in h.passwords:
                     return self.ntlm_state.user
-        self.unauthorized()
+        if not quiet:
+            self.unauthorized()
         return None
 
     def unauthorized(self):
@@ -295,6 +299,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def autodiscover(self, body):
         h = self.harness
+        if h.replay is not None:
+            h.replay.handle(self, h, body, autodiscover=True)
+            return
         user = self.authenticate()
         if user is None:
             with h.lock:
@@ -369,7 +376,8 @@ def main():
     schema = Schema(args.schema_dir)
     replay = None
     if args.replay:
-        sys.exit("--replay is not implemented yet")
+        import replay as replay_mod
+        replay = replay_mod.Replay(args.replay)
     harness = Harness(schema, replay)
     harness.base_url = f"https://localhost:{args.port}"
     harness.invalid_log = args.invalid_log

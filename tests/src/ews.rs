@@ -44,6 +44,12 @@ pub fn fixtures_dir() -> Option<PathBuf> {
         .find(|d| d.join("schema/ews-validate.xsd").is_file())
 }
 
+/// The recorded gromox conversation of the fixture corpus (`gromox/` of
+/// [`fixtures_dir`]), for [`EwsServer::start_replay`].
+pub fn gromox_dir() -> Option<PathBuf> {
+    fixtures_dir().map(|d| d.join("gromox"))
+}
+
 /// An item as the admin interface reads it back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EwsItem {
@@ -183,6 +189,21 @@ impl EwsServer {
     /// with [`HarnessError::Unsupported`] naming what to install when python3-lxml
     /// or the shared fixtures are missing.
     pub fn start() -> Result<EwsServer> {
+        EwsServer::start_inner(None)
+    }
+
+    /// Starts the server in replay mode: it answers from the recorded
+    /// numbered conversation in `dir` (`NNN-name.request.xml` /
+    /// `.response.xml`, `.http-status`; e.g. [`gromox_dir`]) instead of
+    /// emulating. A request is matched by operation and key fields (ids,
+    /// SyncState, folder, shape, created items' subjects, ...); one with no
+    /// recording counts as invalid. Logins are still checked (users from
+    /// [`EwsServer::add_user`]); a failed one gets the recorded 401.
+    pub fn start_replay(dir: &Path) -> Result<EwsServer> {
+        EwsServer::start_inner(Some(dir))
+    }
+
+    fn start_inner(replay: Option<&Path>) -> Result<EwsServer> {
         let fixtures = fixtures_dir().ok_or_else(|| HarnessError::Unsupported {
             server: SERVER,
             detail: "the EWS fixtures (shared/fixtures/ews beside the checkout) are missing".into(),
@@ -231,6 +252,9 @@ impl EwsServer {
                 .arg(&id)
                 .env("EWS_ADMIN_TOKEN", &token)
                 .env("PYTHONDONTWRITEBYTECODE", "1");
+            if let Some(dir) = replay {
+                command.arg("--replay").arg(dir);
+            }
             let mut process = ServerProcess::spawn(SERVER, command, &log, true)?;
             let banner = format!("crmsync-ews {id} listening on 127.0.0.1:{port}");
             let ready = process.wait_ready(READY_TIMEOUT, || {

@@ -573,3 +573,50 @@ async fn an_occurrence_changed_in_outlook_syncs_as_an_update_of_its_master() {
     assert_eq!(texts(&next.body, "t:DeletedOccurrence").len(), 2);
     ews.assert_no_invalid_requests();
 }
+
+#[tokio::test]
+async fn replay_serves_the_recorded_gromox_chain_in_order() {
+    let dir = crmsync_tests::ews::gromox_dir().unwrap();
+    let ews = EwsServer::start_replay(&dir).unwrap();
+    ews.add_user(ALICE, PW).await.unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".request.xml").map(str::to_string))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 54);
+    for name in &names {
+        let request = std::fs::read_to_string(dir.join(format!("{name}.request.xml"))).unwrap();
+        let url = if name.contains("autodiscover") { ews.autodiscover_url() } else { ews.ews_url() };
+        let password = if name.contains("bad-password") { "wrong" } else { PW };
+        let reply = post(&ews, &url, ALICE, password, &request).await.unwrap();
+        if name.starts_with("048-") {
+            assert_eq!(reply.status, 401);
+            assert_eq!(reply.www_authenticate, [r#"Basic realm="msrpc realm", charset="utf-8""#]);
+            continue;
+        }
+        let recorded = std::fs::read_to_string(dir.join(format!("{name}.response.xml"))).unwrap();
+        assert_eq!(reply.status, 200, "{name}");
+        assert!(reply.body == recorded, "{name}: not the recorded answer");
+    }
+    // The chain is followed: the SyncState from 015 got 016, a repeat gets it again.
+    let page2 =
+        std::fs::read_to_string(dir.join("016-syncfolderitems-inbox-initial-page2.request.xml")).unwrap();
+    let again = soap(&ews, ALICE, PW, &page2).await;
+    assert!(again.body.contains("<m:IncludesLastItemInRange>true</m:IncludesLastItemInRange>"));
+    let log = ews.request_log().await.unwrap();
+    assert_eq!(log.iter().filter(|r| r.status == 200).count(), 54);
+
+    // Unrecorded: counted as invalid, like the one recorded request that breaks the schema (047).
+    let missing = soap(&ews, ALICE, PW, &sync_inbox(Some("bm90IHJlY29yZGVk"), 5)).await;
+    assert_eq!(missing.status, 500);
+    let invalid = ews.invalid_traffic().await.unwrap();
+    let errors: Vec<_> =
+        invalid.requests.iter().map(|(op, e)| (op.clone().unwrap_or_default(), e.clone())).collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].0 == "GetEvents" && errors[0].1.contains("Watermark"), "{errors:?}");
+    assert!(errors[1].1.contains("no recorded answer for SyncFolderItems"), "{errors:?}");
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ews.assert_no_invalid_requests()));
+    assert!(panic.is_err());
+}
