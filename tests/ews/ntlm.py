@@ -72,8 +72,8 @@ def verify(authenticate, server_challenge, passwords):
         return None
     if len(nt) <= 24:
         return None
-    address = user.lower() if "@" in user else next(
-        (a for a in passwords if a.split("@")[0] == user.lower()), None)
+    lowered = user.lower()
+    address = lowered if "@" in lowered else next((a for a in passwords if a.split("@")[0] == lowered), None)
     if address is None or address not in passwords:
         return None
     nt_hash = MD4.new(_utf16(passwords[address])).digest()

@@ -259,6 +259,45 @@ class Ops:
         msg.append(xml)
         return self.respond(op, [msg])
 
+    def SyncFolderHierarchy(self, box, req):
+        op = "SyncFolderHierarchy"
+        base = (req.findtext("m:FolderShape/t:BaseShape", "Default", NS) or "Default").strip()
+        ref = req.find("m:SyncFolderId", NS)
+        top = self.folder_of(box, ref[0]) if ref is not None else box.by_name["msgfolderroot"]
+        if top is None:
+            return self.respond(op, [response_message(op, "ErrorFolderNotFound", "The specified folder could not be found in the store.")])
+        token = (req.findtext("m:SyncState", "", NS) or "").strip()
+        snapshot = {}
+        if token:
+            known = self.state.sync_states.get(token)
+            if token in self.state.bad_sync_states or known is None or known[0] != ("hierarchy", top.id):
+                msg = response_message(op, "ErrorInvalidSyncStateData", "Synchronization state data is corrupt or otherwise invalid.")
+                msg.append(m("SyncState"))
+                msg.append(m("IncludesLastFolderInRange", "true"))
+                return self.respond(op, [msg])
+            snapshot = dict(known[1])
+        current = {f.id: f for f in box.children(top, True)}
+        changes = m("Changes")
+        for ident in [i for i in snapshot if i not in current]:
+            el = t("Delete")
+            el.append(t("FolderId", Id=ident))
+            changes.append(el)
+        for f in current.values():
+            now = (f.display_name, f.parent.id if f.parent else None)
+            was = snapshot.get(f.id)
+            if was != now:
+                el = t("Create" if was is None else "Update")
+                el.append(write_folder(self.schema, box, f, base))
+                changes.append(el)
+        new_token = base64.b64encode(b"H4sIAAAAAAAEAHierarchy" + os.urandom(18)).decode()
+        self.state.sync_states[new_token] = (("hierarchy", top.id), {
+            i: (f.display_name, f.parent.id if f.parent else None) for i, f in current.items()})
+        msg = response_message(op)
+        msg.append(m("SyncState", new_token))
+        msg.append(m("IncludesLastFolderInRange", "true"))
+        msg.append(changes)
+        return self.respond(op, [msg])
+
     # --- items -------------------------------------------------------------------
 
     def GetItem(self, box, req):

@@ -22,6 +22,7 @@ import ssl
 import sys
 import threading
 import time
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -168,8 +169,9 @@ class Handler(BaseHTTPRequestHandler):
             except (ValueError, UnicodeDecodeError):
                 user, pw = "", None
             with h.lock:
-                if h.passwords.get(user.lower()) == pw and pw is not None:
-                    return user.lower()
+                address = login_address(user, h.passwords)
+                if address is not None and pw is not None and h.passwords.get(address) == pw:
+                    return address
         elif scheme.lower() in ("ntlm", "negotiate"):
             if getattr(self, "ntlm_state", None) is None:
                 self.ntlm_state = ntlm.Connection()
@@ -284,6 +286,12 @@ class Handler(BaseHTTPRequestHandler):
         except calendar.NotEmulated as e:
             h.note_invalid("request", {"operation": op, "error": str(e), "request": ""})
             raise EwsFault("ErrorInvalidRequest", str(e)) from e
+        except EwsFault:
+            raise
+        except Exception as e:  # an emulator bug must fail the test, not hang it
+            detail = "".join(traceback.format_exception(e))[-1500:]
+            h.note_invalid("request", {"operation": op, "error": f"emulator error: {detail}", "request": ""})
+            raise EwsFault("ErrorInternalServerError", "An internal server error occurred.") from e
 
     def answer(self, child, status):
         h = self.harness
@@ -351,6 +359,15 @@ class Handler(BaseHTTPRequestHandler):
                     a(p, "EwsUrl", ews)
                     a(p, "OOFUrl", ews)
         self.send(200, etree.tostring(root, xml_declaration=True, encoding="utf-8"))
+
+
+def login_address(user, passwords):
+    """The mailbox a login name means: the SMTP address, its local part, or
+    `DOMAIN\\user` (as IIS accepts them)."""
+    name = user.split("\\")[-1].lower()
+    if "@" in name:
+        return name
+    return next((a for a in passwords if a.split("@")[0] == name), None)
 
 
 def _sub(parent, ns, name, text=None):

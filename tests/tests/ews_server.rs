@@ -620,3 +620,38 @@ async fn replay_serves_the_recorded_gromox_chain_in_order() {
     let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ews.assert_no_invalid_requests()));
     assert!(panic.is_err());
 }
+
+#[tokio::test]
+async fn folder_hierarchy_sync_reports_a_new_folder_once() {
+    let ews = server_with_alice().await;
+    let sync = |state: Option<&str>| {
+        let state = state.map(|s| format!("<m:SyncState>{s}</m:SyncState>")).unwrap_or_default();
+        envelope(
+            None,
+            &format!(
+                "<m:SyncFolderHierarchy><m:FolderShape><t:BaseShape>AllProperties</t:BaseShape></m:FolderShape>\
+                 {state}</m:SyncFolderHierarchy>"
+            ),
+        )
+    };
+    // The local part is a valid login name too, as on IIS.
+    let first = soap(&ews, "alice", PW, &sync(None)).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let names = texts(&first.body, "t:DisplayName");
+    for wanted in ["Inbox", "Sent Items", "Calendar", "Contacts", "Tasks"] {
+        assert!(names.iter().any(|n| n == wanted), "{wanted} in {names:?}");
+    }
+    let state = texts(&first.body, "m:SyncState").pop();
+    let create = envelope(
+        None,
+        "<m:CreateFolder><m:ParentFolderId><t:DistinguishedFolderId Id=\"inbox\"/></m:ParentFolderId>\
+         <m:Folders><t:Folder><t:DisplayName>Undeliverable</t:DisplayName></t:Folder></m:Folders></m:CreateFolder>",
+    );
+    assert!(soap(&ews, ALICE, PW, &create).await.body.contains("NoError"));
+    let again = soap(&ews, ALICE, PW, &create).await;
+    assert!(again.body.contains("ErrorFolderExists"), "{}", again.body);
+    let next = soap(&ews, ALICE, PW, &sync(state.as_deref())).await;
+    assert_eq!(texts(&next.body, "t:DisplayName"), ["Undeliverable"], "{}", next.body);
+    assert_eq!(next.body.matches("<t:Create>").count(), 1);
+    ews.assert_no_invalid_requests();
+}
