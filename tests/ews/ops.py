@@ -64,6 +64,7 @@ class State:
         self.remove_item(item)
         moved = Item(item.kind, folder, item.fields, item.mime)
         moved.created = item.created
+        moved.extended = item.extended
         folder.items[moved.id] = moved
         self.items[moved.id] = moved
         return moved
@@ -354,7 +355,7 @@ class Ops:
     def new_item(self, box, spec, folder):
         """Creates an item from a `t:Message`/`t:CalendarItem`/... element."""
         kind = local(spec)
-        fields, mime = {}, None
+        fields, mime, extended = {}, None, {}
         for child in spec:
             name = local(child)
             if name == "MimeContent":
@@ -365,6 +366,8 @@ class Ops:
                 if tag is not None and tag.get("PropertyTag", "").lower() in ("0x0e07", "3591"):
                     read = int(child.findtext("t:Value", "0", NS)) & 1
                     fields["IsRead"] = t("IsRead", "true" if read else "false")
+                elif tag is not None:
+                    extended[store.extended_key(tag)] = copy.deepcopy(child)
             elif name not in ("ItemId", "ParentFolderId"):
                 fields[name] = copy.deepcopy(child)
         if kind == "CalendarItem" and "Organizer" not in fields:
@@ -374,6 +377,7 @@ class Ops:
         if kind == "Contact" and "FileAs" not in fields and "DisplayName" in fields:
             fields["FileAs"] = t("FileAs", fields["DisplayName"].text)
         item = self.state.add_item(kind, folder, fields, mime)
+        item.extended = extended
         if calendar.is_master(item):
             calendar.adopt_seeded(item)
         return item
@@ -449,6 +453,15 @@ class Ops:
             read_only = True
             for upd in change.find("t:Updates", NS):
                 path = upd[0]
+                if local(path) == "ExtendedFieldURI":
+                    read_only = False
+                    ext_key = store.extended_key(path)
+                    value = upd[1].find("t:ExtendedProperty", NS) if len(upd) > 1 else None
+                    if local(upd) == "DeleteItemField":
+                        owner.extended.pop(ext_key, None)
+                    elif value is not None:
+                        owner.extended[ext_key] = copy.deepcopy(value)
+                    continue
                 name = field_name(path.get("FieldURI") or "")
                 if name != "IsRead":
                     read_only = False
@@ -590,7 +603,11 @@ def matches(cond, item):
     if kind == "Not":
         return not matches(cond[0], item)
     path = cond[0]
-    value = item.text(field_name(path.get("FieldURI") or ""))
+    if local(path) == "ExtendedFieldURI":
+        prop = item.extended.get(store.extended_key(path))
+        value = None if prop is None else "".join(prop.itertext()).strip()
+    else:
+        value = item.text(field_name(path.get("FieldURI") or ""))
     if kind == "Contains":
         want = cond.find("t:Constant", NS).get("Value")
         return value is not None and want.lower() in value.lower()

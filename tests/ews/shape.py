@@ -7,7 +7,7 @@ from lxml import etree
 
 import calendar_items as calendar
 
-from store import ITEM_CLASS, TYPE_NAME, t
+from store import ITEM_CLASS, TYPE_NAME, extended_key, t
 from xsd import M, T
 
 INDEXED = {"EmailAddress": "EmailAddresses", "PhoneNumber": "PhoneNumbers",
@@ -49,6 +49,7 @@ class Shape:
         self.base = "Default"
         self.mime = False
         self.extra = set()
+        self.extended = set()
         if el is None:
             return
         for child in el:
@@ -62,6 +63,8 @@ class Shape:
                     uri = prop.get("FieldURI")
                     if uri:
                         self.extra.add(field_name(uri))
+                    elif local(prop) == "ExtendedFieldURI":
+                        self.extended.add(extended_key(prop))
 
 
 def item_fields(item):
@@ -104,7 +107,11 @@ def write_item(schema, item, shape):
         wanted.discard("MimeContent")
     el = t(item.kind)
     for name in schema.order(TYPE_NAME[item.kind]):
-        if name in wanted and name in everything:
+        if name == "ExtendedProperty":
+            for key, prop in item.extended.items():
+                if key in shape.extended:
+                    el.append(copy.deepcopy(prop))
+        elif name in wanted and name in everything:
             el.append(copy.deepcopy(everything[name]))
     return el
 

@@ -88,6 +88,21 @@ class Folder:
         self.items = {}
 
 
+def extended_key(uri):
+    """A canonical key for an ExtendedFieldURI element (tags and ids as hex,
+    property-set GUIDs lower-case; PropertyType left out)."""
+    out = []
+    for k, v in sorted(uri.attrib.items()):
+        if k == "PropertyType":
+            continue
+        if k in ("PropertyTag", "PropertyId"):
+            v = hex(int(v, 0) if v.lower().startswith("0x") else int(v))
+        elif k == "PropertySetId":
+            v = v.lower()
+        out.append(f"{k}={v}")
+    return ";".join(out)
+
+
 class Item:
     occurrence = None
 
@@ -102,6 +117,7 @@ class Item:
         self.created = now_iso()
         self.modified = self.created
         self.seq = next(_counter)
+        self.extended = {}
 
     def text(self, name):
         el = self.fields.get(name)
@@ -129,6 +145,7 @@ class Item:
             "internet_message_id": self.text("InternetMessageId"),
             "is_read": self.is_read if self.kind == "Message" else None,
             "fields": {k: etree.tostring(v, encoding="unicode") for k, v in self.fields.items()},
+            "extended": {k: "".join(v.itertext()).strip() for k, v in self.extended.items()},
         }
         if self.mime is not None:
             out["mime"] = self.mime.decode("utf-8", "replace")

@@ -71,6 +71,10 @@ pub struct EwsItem {
     pub fields: BTreeMap<String, String>,
     /// The MIME content, if the item has one.
     pub mime: Option<String>,
+    /// Extended (MAPI) properties: canonical ExtendedFieldURI (attributes
+    /// `Name=value` joined by `;`, sorted, PropertyType left out, tags and ids
+    /// as hex, GUIDs lower-case) → value text.
+    pub extended: BTreeMap<String, String>,
 }
 
 impl EwsItem {
@@ -89,6 +93,10 @@ impl EwsItem {
                 .map(|m| m.iter().map(|(k, x)| (k.clone(), x.as_str().unwrap_or("").to_string())).collect())
                 .unwrap_or_default(),
             mime: s("mime"),
+            extended: v["extended"]
+                .as_object()
+                .map(|m| m.iter().map(|(k, x)| (k.clone(), x.as_str().unwrap_or("").to_string())).collect())
+                .unwrap_or_default(),
         }
     }
 }

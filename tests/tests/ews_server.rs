@@ -655,3 +655,52 @@ async fn folder_hierarchy_sync_reports_a_new_folder_once() {
     assert_eq!(next.body.matches("<t:Create>").count(), 1);
     ews.assert_no_invalid_requests();
 }
+
+const CRM_ID: &str = r#"<t:ExtendedFieldURI PropertySetId="C11FF724-AA03-4555-9952-8FA248A11C3E" PropertyName="crmid" PropertyType="String"/>"#;
+
+#[tokio::test]
+async fn an_extended_property_is_stored_found_by_restriction_and_updated() {
+    let ews = server_with_alice().await;
+    let create = envelope(
+        None,
+        &format!(
+            "<m:CreateItem MessageDisposition=\"SaveOnly\"><m:SavedItemFolderId><t:DistinguishedFolderId Id=\"inbox\"/>\
+             </m:SavedItemFolderId><m:Items><t:Message><t:Subject>tracked</t:Subject>\
+             <t:ExtendedProperty>{CRM_ID}<t:Value>activity-1</t:Value></t:ExtendedProperty></t:Message></m:Items>\
+             </m:CreateItem>"
+        ),
+    );
+    let created = soap(&ews, ALICE, PW, &create).await;
+    assert!(created.body.contains("NoError"), "{}", created.body);
+    let find = |value: &str| {
+        envelope(
+            None,
+            &format!(
+                "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>\
+                 <t:AdditionalProperties>{CRM_ID}</t:AdditionalProperties></m:ItemShape><m:Restriction>\
+                 <t:IsEqualTo>{CRM_ID}<t:FieldURIOrConstant><t:Constant Value=\"{value}\"/></t:FieldURIOrConstant>\
+                 </t:IsEqualTo></m:Restriction><m:ParentFolderIds><t:DistinguishedFolderId Id=\"inbox\"/>\
+                 </m:ParentFolderIds></m:FindItem>"
+            ),
+        )
+    };
+    let found = soap(&ews, ALICE, PW, &find("activity-1")).await;
+    assert!(found.body.contains(r#"TotalItemsInView="1""#), "{}", found.body);
+    assert_eq!(texts(&found.body, "t:Value"), ["activity-1"]);
+    let item = &ews.items(ALICE, "inbox").await.unwrap()[0];
+    let update = envelope(
+        None,
+        &format!(
+            "<m:UpdateItem ConflictResolution=\"AlwaysOverwrite\" MessageDisposition=\"SaveOnly\"><m:ItemChanges>\
+             <t:ItemChange><t:ItemId Id=\"{}\"/><t:Updates><t:SetItemField>{CRM_ID}<t:Message><t:ExtendedProperty>\
+             {CRM_ID}<t:Value>activity-2</t:Value></t:ExtendedProperty></t:Message></t:SetItemField></t:Updates>\
+             </t:ItemChange></m:ItemChanges></m:UpdateItem>",
+            item.id
+        ),
+    );
+    assert!(soap(&ews, ALICE, PW, &update).await.body.contains("NoError"));
+    assert!(soap(&ews, ALICE, PW, &find("activity-1")).await.body.contains(r#"TotalItemsInView="0""#));
+    let item = &ews.items(ALICE, "inbox").await.unwrap()[0];
+    assert_eq!(item.extended.values().collect::<Vec<_>>(), ["activity-2"]);
+    ews.assert_no_invalid_requests();
+}
