@@ -3,8 +3,8 @@ its exceptions (modified occurrences) and deleted occurrences, as Exchange keeps
 them inside the master item (so changing one changes the master's ChangeKey).
 
 Occurrence times keep the master's UTC time of day (no daylight-saving shift).
-Patterns: Daily, Weekly, AbsoluteMonthly, AbsoluteYearly; ranges: NoEnd (capped),
-EndDate, Numbered. Other patterns are refused loudly as not emulated.
+Patterns: Daily, Weekly, Absolute/Relative Monthly and Yearly; ranges: NoEnd
+(capped), EndDate, Numbered.
 """
 
 import copy
@@ -69,6 +69,11 @@ def _dates(rec):
             days.update(GROUPS.get(name, [name]))
         fdow = DAYS.index(_text(pattern, "FirstDayOfWeek", "Sunday"))
         week0 = start - timedelta(days=(start.weekday() - fdow) % 7)
+    elif kind in ("RelativeMonthlyRecurrence", "RelativeYearlyRecurrence"):
+        days = set()
+        for name in (_text(pattern, "DaysOfWeek", "") or "").split():
+            days.update(GROUPS.get(name, [name]))
+        which = _text(pattern, "DayOfWeekIndex", "First")
     elif kind not in ("DailyRecurrence", "AbsoluteMonthlyRecurrence", "AbsoluteYearlyRecurrence"):
         raise NotEmulated(f"{kind} is not emulated by the test server")
     out, d = [], start
@@ -82,13 +87,39 @@ def _dates(rec):
         elif kind == "AbsoluteMonthlyRecurrence":
             months = (d.year - start.year) * 12 + d.month - start.month
             hit = d.day == int(_text(pattern, "DayOfMonth")) and months % interval == 0
-        else:
+        elif kind == "AbsoluteYearlyRecurrence":
             month = _text(pattern, "Month")
             hit = d.day == int(_text(pattern, "DayOfMonth")) and d.strftime("%B") == month
+        else:
+            months = (d.year - start.year) * 12 + d.month - start.month
+            if kind == "RelativeMonthlyRecurrence":
+                in_period = months % interval == 0
+            else:
+                in_period = d.strftime("%B") == _text(pattern, "Month")
+            place = _is_last(d, days) if which == "Last" else _nth(d, days) == which
+            hit = in_period and DAYS[d.weekday()] in days and place
         if hit:
             out.append(d)
         d += timedelta(days=1)
     return start, out
+
+
+INDEX = ["First", "Second", "Third", "Fourth"]
+
+
+def _nth(d, days):
+    """"First".."Fourth" (or None) for `d` among the month's days in `days`."""
+    n = sum(1 for day in range(1, d.day + 1) if DAYS[d.replace(day=day).weekday()] in days)
+    return INDEX[n - 1] if n <= 4 else None
+
+
+def _is_last(d, days):
+    nxt = d + timedelta(days=1)
+    while nxt.month == d.month:
+        if DAYS[nxt.weekday()] in days:
+            return False
+        nxt += timedelta(days=1)
+    return True
 
 
 def etree_local(el):
@@ -99,8 +130,12 @@ def series(master):
     """[(index, original start, original end)] of the whole series (1-based)."""
     start = parse_dt(master.text("Start"))
     length = parse_dt(master.text("End")) - start
-    first, dates = _dates(master.fields["Recurrence"])
-    shift = start.date() - first
+    _, dates = _dates(master.fields["Recurrence"])
+    # The master's Start is the first occurrence; its UTC date may differ by a
+    # day from the local dates the pattern gives.
+    shift = start.date() - dates[0] if dates else timedelta(0)
+    if abs(shift.days) > 1:
+        shift = timedelta(0)
     out = []
     for i, d in enumerate(dates, 1):
         s = datetime.combine(d + shift, start.timetz())

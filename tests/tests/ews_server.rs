@@ -704,3 +704,24 @@ async fn an_extended_property_is_stored_found_by_restriction_and_updated() {
     assert_eq!(item.extended.values().collect::<Vec<_>>(), ["activity-2"]);
     ews.assert_no_invalid_requests();
 }
+
+#[tokio::test]
+async fn calendar_view_expands_a_relative_monthly_series() {
+    let ews = server_with_alice().await;
+    let master = r#"<t:CalendarItem xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">
+      <t:Subject>Board meeting</t:Subject>
+      <t:Start>2026-12-31T15:00:00Z</t:Start><t:End>2026-12-31T16:00:00Z</t:End>
+      <t:Recurrence><t:RelativeMonthlyRecurrence><t:Interval>1</t:Interval><t:DaysOfWeek>Thursday</t:DaysOfWeek>
+        <t:DayOfWeekIndex>Last</t:DayOfWeekIndex></t:RelativeMonthlyRecurrence>
+        <t:NoEndRecurrence><t:StartDate>2026-12-01</t:StartDate></t:NoEndRecurrence></t:Recurrence>
+    </t:CalendarItem>"#;
+    ews.seed_item(ALICE, None, master).await.unwrap();
+    let view = soap(&ews, ALICE, PW, &calendar_view()).await;
+    assert_eq!(
+        texts(&view.body, "t:Start"),
+        ["2026-12-31T15:00:00Z", "2027-01-28T15:00:00Z"],
+        "{}",
+        view.body
+    );
+    ews.assert_no_invalid_requests();
+}
