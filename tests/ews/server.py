@@ -244,9 +244,10 @@ class Handler(BaseHTTPRequestHandler):
             entry["status"] = status
             if status == 200:
                 entry["codes"] = [c.text for c in response.iter("{*}ResponseCode")]
-            drop = h.drop_after.get(op, 0)
+            which = op if h.drop_after.get(op) else "*"
+            drop = h.drop_after.get(which, 0)
             if drop and status == 200:
-                h.drop_after[op] = drop - 1
+                h.drop_after[which] = drop - 1
                 entry["dropped"] = True
         if entry.get("dropped"):
             self.close_connection = True
@@ -266,7 +267,7 @@ class Handler(BaseHTTPRequestHandler):
             if h.state.mailbox(target) is None:
                 raise EwsFault("ErrorNonExistentMailbox", f"No mailbox with SMTP address {target} exists.")
             acting = target
-        busy = h.busy.get(op)
+        busy = h.busy.get(op) or h.busy.get("*")
         if busy and busy["count"] > 0:
             busy["count"] -= 1
             e = EwsFault("ErrorServerBusy", "The server cannot service this request right now. Try again later.")

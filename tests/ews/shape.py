@@ -7,6 +7,7 @@ from lxml import etree
 
 import calendar_items as calendar
 
+import store
 from store import ITEM_CLASS, TYPE_NAME, extended_key, t
 from xsd import M, T
 
@@ -86,8 +87,11 @@ def item_fields(item):
     if item.kind == "CalendarItem":
         kind = "RecurringMaster" if "Recurrence" in item.fields else "Single"
         f.setdefault("CalendarItemType", t("CalendarItemType", kind))
-    if item.mime is not None:
-        f["MimeContent"] = t("MimeContent", base64.b64encode(item.mime).decode(), CharacterSet="UTF-8")
+    mime = item.mime
+    if mime is None and item.kind == "Message":
+        mime = store.make_mime(item, item.folder.mailbox.address)
+    if mime is not None:
+        f["MimeContent"] = t("MimeContent", base64.b64encode(mime).decode(), CharacterSet="UTF-8")
     return f
 
 
@@ -102,6 +106,8 @@ def write_item(schema, item, shape):
         wanted = set(DEFAULT[item.kind])
     wanted |= shape.extra
     if shape.mime:
+        if "MimeContent" not in everything:
+            raise calendar.NotEmulated(f"MimeContent of a {item.kind} is not emulated by the test server")
         wanted.add("MimeContent")
     else:
         wanted.discard("MimeContent")
