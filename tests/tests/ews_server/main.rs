@@ -11,6 +11,9 @@ use base64::Engine as _;
 use crmsync_tests::ews::fixtures_dir;
 use crmsync_tests::{EwsFault, EwsServer};
 
+mod calendar;
+mod logins_and_replay;
+
 const ALICE: &str = "alice@example.test";
 const BOB: &str = "bob@example.test";
 const SVC: &str = "svc-crm@example.test";
@@ -125,7 +128,6 @@ async fn server_with_alice() -> EwsServer {
     ews.add_user(ALICE, PW).await.unwrap();
     ews
 }
-
 #[tokio::test]
 async fn a_valid_request_gets_an_exchange_shaped_schema_valid_answer() {
     let ews = server_with_alice().await;
@@ -397,230 +399,6 @@ async fn the_synthetic_fixtures_are_schema_valid_and_the_check_catches_an_invali
     assert!(ews.validate(&broken).await.unwrap().unwrap().contains("EmailAddress4"));
 }
 
-/// Runs the MS-NLMP client of `tests/ews/check` against the server; the three
-/// HTTP statuses of NEGOTIATE, AUTHENTICATE and a request without Authorization
-/// on the same connection.
-fn ntlm_login(ews: &EwsServer, user: &str, password: &str) -> String {
-    use std::io::Write as _;
-    let body = ews.dir().join("getfolder.xml");
-    std::fs::write(&body, get_inbox(None)).unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ews/check/ntlm_client.py");
-    let mut child = std::process::Command::new("/usr/bin/python3")
-        .arg(script)
-        .arg(ews.ews_url())
-        .arg(ews.ca().ca_path())
-        .arg(user)
-        .arg("EXAMPLE")
-        .arg(&body)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-#[tokio::test]
-async fn ntlm_v2_logs_in_on_one_connection_and_a_wrong_password_is_refused() {
-    let ews = server_with_alice().await;
-    assert_eq!(ntlm_login(&ews, "alice", PW), "401 200 200");
-    assert_eq!(ntlm_login(&ews, "alice", "wrong"), "401 401 401");
-    let log = ews.request_log().await.unwrap();
-    assert_eq!(log.iter().filter(|r| r.status == 200 && r.user.as_deref() == Some(ALICE)).count(), 2);
-    ews.assert_no_invalid_requests();
-}
-
-#[test]
-fn ntlm_verification_matches_the_ms_nlmp_test_vectors() {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ews/check/test_ntlm.py");
-    let out = std::process::Command::new("/usr/bin/python3")
-        .arg(script)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-const MASTER: &str = r#"<t:CalendarItem xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">
-  <t:Subject>Weekly review</t:Subject>
-  <t:Start>2026-12-01T09:00:00Z</t:Start><t:End>2026-12-01T10:00:00Z</t:End>
-  <t:Location>Room 1</t:Location>
-  <t:Recurrence>
-    <t:WeeklyRecurrence><t:Interval>1</t:Interval><t:DaysOfWeek>Tuesday</t:DaysOfWeek></t:WeeklyRecurrence>
-    <t:NumberedRecurrence><t:StartDate>2026-12-01</t:StartDate><t:NumberOfOccurrences>5</t:NumberOfOccurrences></t:NumberedRecurrence>
-  </t:Recurrence>
-  <t:ModifiedOccurrences><t:Occurrence><t:ItemId Id="AAAA"/>
-    <t:Start>2026-12-08T10:00:00Z</t:Start><t:End>2026-12-08T11:00:00Z</t:End>
-    <t:OriginalStart>2026-12-08T09:00:00Z</t:OriginalStart></t:Occurrence></t:ModifiedOccurrences>
-  <t:DeletedOccurrences><t:DeletedOccurrence><t:Start>2026-12-22T09:00:00Z</t:Start></t:DeletedOccurrence></t:DeletedOccurrences>
-</t:CalendarItem>"#;
-
-fn get_item(id_element: &str, shape: &str) -> String {
-    envelope(
-        None,
-        &format!(
-            "<m:GetItem><m:ItemShape><t:BaseShape>{shape}</t:BaseShape></m:ItemShape>\
-             <m:ItemIds>{id_element}</m:ItemIds></m:GetItem>"
-        ),
-    )
-}
-
-fn calendar_view() -> String {
-    envelope(
-        None,
-        "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>Default</t:BaseShape></m:ItemShape>\
-         <m:CalendarView StartDate=\"2026-11-30T00:00:00Z\" EndDate=\"2027-01-31T00:00:00Z\"/>\
-         <m:ParentFolderIds><t:DistinguishedFolderId Id=\"calendar\"/></m:ParentFolderIds></m:FindItem>",
-    )
-}
-
-#[tokio::test]
-async fn a_recurring_master_keeps_its_modified_and_deleted_occurrences_both_ways() {
-    let ews = server_with_alice().await;
-    let master = ews.seed_item(ALICE, None, MASTER).await.unwrap();
-    let reply =
-        soap(&ews, ALICE, PW, &get_item(&format!("<t:ItemId Id=\"{}\"/>", master.id), "AllProperties")).await;
-    assert_eq!(texts(&reply.body, "t:CalendarItemType"), ["RecurringMaster"], "{}", reply.body);
-    let modified = texts(&reply.body, "t:ModifiedOccurrences");
-    assert_eq!(modified.len(), 1);
-    assert!(modified[0].contains("<t:Start>2026-12-08T10:00:00Z</t:Start>"), "{modified:?}");
-    assert!(modified[0].contains("<t:OriginalStart>2026-12-08T09:00:00Z</t:OriginalStart>"));
-    assert_eq!(texts(&reply.body, "t:DeletedOccurrence"), ["<t:Start>2026-12-22T09:00:00Z</t:Start>"]);
-
-    // CalendarView expands the series: 4 of 5 left, the moved one as an Exception.
-    let view = soap(&ews, ALICE, PW, &calendar_view()).await;
-    assert!(view.body.contains(r#"TotalItemsInView="4""#), "{}", view.body);
-    assert_eq!(
-        texts(&view.body, "t:CalendarItemType"),
-        ["Occurrence", "Exception", "Occurrence", "Occurrence"]
-    );
-    assert_eq!(texts(&view.body, "t:Start")[1], "2026-12-08T10:00:00Z");
-
-    // The exception's own ItemId (from ModifiedOccurrences) fetches it.
-    let exception_id =
-        modified[0].split("ItemId Id=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
-    let exc =
-        soap(&ews, ALICE, PW, &get_item(&format!("<t:ItemId Id=\"{exception_id}\"/>"), "Default")).await;
-    assert_eq!(texts(&exc.body, "t:CalendarItemType"), ["Exception"], "{}", exc.body);
-    let deleted = format!("<t:OccurrenceItemId RecurringMasterId=\"{}\" InstanceIndex=\"4\"/>", master.id);
-    let gone = soap(&ews, ALICE, PW, &get_item(&deleted, "IdOnly")).await;
-    assert!(gone.body.contains("ErrorCalendarOccurrenceIsDeletedFromRecurrence"), "{}", gone.body);
-
-    // The client's way: rename occurrence 3, delete occurrence 5; each changes the master.
-    let rename = envelope(
-        None,
-        &format!(
-            "<m:UpdateItem ConflictResolution=\"AutoResolve\" SendMeetingInvitationsOrCancellations=\"SendToNone\">\
-             <m:ItemChanges><t:ItemChange><t:OccurrenceItemId RecurringMasterId=\"{}\" InstanceIndex=\"3\"/>\
-             <t:Updates><t:SetItemField><t:FieldURI FieldURI=\"item:Subject\"/><t:CalendarItem>\
-             <t:Subject>Review (moved agenda)</t:Subject></t:CalendarItem></t:SetItemField></t:Updates>\
-             </t:ItemChange></m:ItemChanges></m:UpdateItem>",
-            master.id
-        ),
-    );
-    assert!(soap(&ews, ALICE, PW, &rename).await.body.contains("NoError"));
-    let delete = envelope(
-        None,
-        &format!(
-            "<m:DeleteItem DeleteType=\"MoveToDeletedItems\" SendMeetingCancellations=\"SendToNone\"><m:ItemIds>\
-             <t:OccurrenceItemId RecurringMasterId=\"{}\" InstanceIndex=\"5\"/></m:ItemIds></m:DeleteItem>",
-            master.id
-        ),
-    );
-    assert!(soap(&ews, ALICE, PW, &delete).await.body.contains("NoError"));
-    let after = &ews.items(ALICE, "calendar").await.unwrap()[0];
-    assert_ne!(after.change_key, master.change_key, "occurrence changes live in the master");
-    let reply =
-        soap(&ews, ALICE, PW, &get_item(&format!("<t:ItemId Id=\"{}\"/>", master.id), "AllProperties")).await;
-    assert_eq!(texts(&reply.body, "t:DeletedOccurrence").len(), 2, "{}", reply.body);
-    assert_eq!(texts(&reply.body, "t:ModifiedOccurrences")[0].matches("<t:Occurrence>").count(), 2);
-    let view = soap(&ews, ALICE, PW, &calendar_view()).await;
-    assert!(texts(&view.body, "t:Subject").contains(&"Review (moved agenda)".to_string()), "{}", view.body);
-    let log = ews.request_log().await.unwrap();
-    let del = log.iter().find(|r| r.operation.as_deref() == Some("DeleteItem")).unwrap();
-    assert_eq!(del.attributes.get("SendMeetingCancellations").map(String::as_str), Some("SendToNone"));
-    ews.assert_no_invalid_requests();
-}
-
-#[tokio::test]
-async fn an_occurrence_changed_in_outlook_syncs_as_an_update_of_its_master() {
-    let ews = server_with_alice().await;
-    let master = ews.seed_item(ALICE, None, MASTER).await.unwrap();
-    let sync = |state: Option<&str>| {
-        let state = state.map(|s| format!("<m:SyncState>{s}</m:SyncState>")).unwrap_or_default();
-        envelope(
-            None,
-            &format!(
-                "<m:SyncFolderItems><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape>\
-                 <m:SyncFolderId><t:DistinguishedFolderId Id=\"calendar\"/></m:SyncFolderId>{state}\
-                 <m:MaxChangesReturned>100</m:MaxChangesReturned></m:SyncFolderItems>"
-            ),
-        )
-    };
-    let first = soap(&ews, ALICE, PW, &sync(None)).await;
-    assert_eq!(change_ids(&first.body, "Create"), std::slice::from_ref(&master.id));
-    let state = texts(&first.body, "m:SyncState").pop();
-    ews.modify_occurrence(&master.id, 3, serde_json::json!({ "subject": "Review, 3rd floor" }))
-        .await
-        .unwrap();
-    ews.delete_occurrence(&master.id, 5).await.unwrap();
-    let next = soap(&ews, ALICE, PW, &sync(state.as_deref())).await;
-    assert_eq!(change_ids(&next.body, "Update"), std::slice::from_ref(&master.id), "{}", next.body);
-    assert!(change_ids(&next.body, "Create").is_empty());
-    assert_eq!(texts(&next.body, "t:DeletedOccurrence").len(), 2);
-    ews.assert_no_invalid_requests();
-}
-
-#[tokio::test]
-async fn replay_serves_the_recorded_gromox_chain_in_order() {
-    let dir = crmsync_tests::ews::gromox_dir().unwrap();
-    let ews = EwsServer::start_replay(&dir).unwrap();
-    ews.add_user(ALICE, PW).await.unwrap();
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.unwrap().file_name().into_string().ok())
-        .filter_map(|n| n.strip_suffix(".request.xml").map(str::to_string))
-        .collect();
-    names.sort();
-    assert_eq!(names.len(), 54);
-    for name in &names {
-        let request = std::fs::read_to_string(dir.join(format!("{name}.request.xml"))).unwrap();
-        let url = if name.contains("autodiscover") { ews.autodiscover_url() } else { ews.ews_url() };
-        let password = if name.contains("bad-password") { "wrong" } else { PW };
-        let reply = post(&ews, &url, ALICE, password, &request).await.unwrap();
-        if name.starts_with("048-") {
-            assert_eq!(reply.status, 401);
-            assert_eq!(reply.www_authenticate, [r#"Basic realm="msrpc realm", charset="utf-8""#]);
-            continue;
-        }
-        let recorded = std::fs::read_to_string(dir.join(format!("{name}.response.xml"))).unwrap();
-        assert_eq!(reply.status, 200, "{name}");
-        assert!(reply.body == recorded, "{name}: not the recorded answer");
-    }
-    // The chain is followed: the SyncState from 015 got 016, a repeat gets it again.
-    let page2 =
-        std::fs::read_to_string(dir.join("016-syncfolderitems-inbox-initial-page2.request.xml")).unwrap();
-    let again = soap(&ews, ALICE, PW, &page2).await;
-    assert!(again.body.contains("<m:IncludesLastItemInRange>true</m:IncludesLastItemInRange>"));
-    let log = ews.request_log().await.unwrap();
-    assert_eq!(log.iter().filter(|r| r.status == 200).count(), 54);
-
-    // Unrecorded: counted as invalid, like the one recorded request that breaks the schema (047).
-    let missing = soap(&ews, ALICE, PW, &sync_inbox(Some("bm90IHJlY29yZGVk"), 5)).await;
-    assert_eq!(missing.status, 500);
-    let invalid = ews.invalid_traffic().await.unwrap();
-    let errors: Vec<_> =
-        invalid.requests.iter().map(|(op, e)| (op.clone().unwrap_or_default(), e.clone())).collect();
-    assert_eq!(errors.len(), 2, "{errors:?}");
-    assert!(errors[0].0 == "GetEvents" && errors[0].1.contains("Watermark"), "{errors:?}");
-    assert!(errors[1].1.contains("no recorded answer for SyncFolderItems"), "{errors:?}");
-    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ews.assert_no_invalid_requests()));
-    assert!(panic.is_err());
-}
-
 #[tokio::test]
 async fn folder_hierarchy_sync_reports_a_new_folder_once() {
     let ews = server_with_alice().await;
@@ -702,26 +480,5 @@ async fn an_extended_property_is_stored_found_by_restriction_and_updated() {
     assert!(soap(&ews, ALICE, PW, &find("activity-1")).await.body.contains(r#"TotalItemsInView="0""#));
     let item = &ews.items(ALICE, "inbox").await.unwrap()[0];
     assert_eq!(item.extended.values().collect::<Vec<_>>(), ["activity-2"]);
-    ews.assert_no_invalid_requests();
-}
-
-#[tokio::test]
-async fn calendar_view_expands_a_relative_monthly_series() {
-    let ews = server_with_alice().await;
-    let master = r#"<t:CalendarItem xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">
-      <t:Subject>Board meeting</t:Subject>
-      <t:Start>2026-12-31T15:00:00Z</t:Start><t:End>2026-12-31T16:00:00Z</t:End>
-      <t:Recurrence><t:RelativeMonthlyRecurrence><t:Interval>1</t:Interval><t:DaysOfWeek>Thursday</t:DaysOfWeek>
-        <t:DayOfWeekIndex>Last</t:DayOfWeekIndex></t:RelativeMonthlyRecurrence>
-        <t:NoEndRecurrence><t:StartDate>2026-12-01</t:StartDate></t:NoEndRecurrence></t:Recurrence>
-    </t:CalendarItem>"#;
-    ews.seed_item(ALICE, None, master).await.unwrap();
-    let view = soap(&ews, ALICE, PW, &calendar_view()).await;
-    assert_eq!(
-        texts(&view.body, "t:Start"),
-        ["2026-12-31T15:00:00Z", "2027-01-28T15:00:00Z"],
-        "{}",
-        view.body
-    );
     ews.assert_no_invalid_requests();
 }
