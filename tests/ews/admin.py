@@ -92,6 +92,20 @@ def seed_mime(h, a):
     return item.summary()
 
 
+def seed_mimes(h, a):
+    """Many messages at once (benchmarks): `mimes_b64` list; returns their ids."""
+    box = _box(h, a["user"])
+    folder = _folder(box, a.get("folder"))
+    ids = []
+    for b64 in a["mimes_b64"]:
+        raw = base64.b64decode(b64)
+        fields = store.fields_from_mime(raw, box)
+        fields["IsRead"] = t("IsRead", "true" if a.get("is_read") else "false")
+        fields["IsDraft"] = t("IsDraft", "false")
+        ids.append(h.state.add_item("Message", folder, fields, raw).id)
+    return ids
+
+
 def seed_item(h, a):
     """An item from its `t:CalendarItem`/`t:Contact`/`t:Task`/`t:Message`
     element (as a CreateItem request would carry it), schema-checked first."""
@@ -233,7 +247,7 @@ def autodiscover(h, a):
 
 COMMANDS = {
     "add_user": add_user, "set_password": set_password, "impersonation": impersonation,
-    "seed_mime": seed_mime, "seed_item": seed_item, "create_folder": create_folder,
+    "seed_mime": seed_mime, "seed_mimes": seed_mimes, "seed_item": seed_item, "create_folder": create_folder,
     "items": items, "modify_occurrence": modify_occurrence, "delete_occurrence": delete_occurrence, "folders": folders, "update_item": update_item, "delete_item": delete_item,
     "log": log, "invalid": invalid, "validate": validate, "fault": fault, "autodiscover": autodiscover,
 }

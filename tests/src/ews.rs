@@ -391,6 +391,24 @@ impl EwsServer {
         Ok(EwsItem::from_json(&v))
     }
 
+    /// Delivers many raw messages into `folder` in one admin call (for
+    /// benchmarks); returns their ItemIds in order.
+    pub async fn seed_mimes(
+        &self,
+        user: &str,
+        folder: &str,
+        mimes: &[Vec<u8>],
+        is_read: bool,
+    ) -> Result<Vec<String>> {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let list: Vec<String> = mimes.iter().map(|m| b64.encode(m)).collect();
+        let body = json!({ "user": user, "folder": folder, "mimes_b64": list, "is_read": is_read });
+        let v = self.admin("seed_mimes", body).await?;
+        Ok(v.as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .unwrap_or_default())
+    }
+
     /// Creates an item from its `<t:CalendarItem>`/`<t:Contact>`/`<t:Task>`/
     /// `<t:Message>` element (with `xmlns:t`), as a CreateItem request carries
     /// it; `folder` `None` = the kind's default folder. Recurring masters keep

@@ -203,6 +203,22 @@ async fn sync_folder_items_pages_then_an_incremental_sync_returns_only_the_chang
 }
 
 #[tokio::test]
+async fn a_bulk_seeded_inbox_syncs_in_pages_of_at_most_512() {
+    let ews = server_with_alice().await;
+    let mimes: Vec<Vec<u8>> = (1..=600).map(message).collect();
+    let seeded = ews.seed_mimes(ALICE, "inbox", &mimes, false).await.unwrap();
+    assert_eq!(seeded.len(), 600);
+    let first = soap(&ews, ALICE, PW, &sync_inbox(None, 512)).await;
+    assert_eq!(change_ids(&first.body, "Create").len(), 512);
+    assert_eq!(texts(&first.body, "m:IncludesLastItemInRange"), ["false"]);
+    let state = texts(&first.body, "m:SyncState").pop();
+    let second = soap(&ews, ALICE, PW, &sync_inbox(state.as_deref(), 512)).await;
+    assert_eq!(change_ids(&second.body, "Create"), seeded[512..]);
+    assert_eq!(texts(&second.body, "m:IncludesLastItemInRange"), ["true"]);
+    ews.assert_no_invalid_requests();
+}
+
+#[tokio::test]
 async fn an_invalidated_sync_state_gets_error_invalid_sync_state_data() {
     let ews = server_with_alice().await;
     ews.seed_mime(ALICE, "inbox", &message(1), false).await.unwrap();
