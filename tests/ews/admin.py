@@ -228,11 +228,18 @@ def fault(h, a):
             h.state.bad_sync_states.add(a["sync_state"])
     elif kind == "drop_after":
         h.drop_after[a["operation"]] = int(a.get("count", 1))
+    elif kind == "delay":
+        h.delays[a["operation"]] = {"count": int(a.get("count", 1)), "delay_ms": int(a["delay_ms"])}
+    elif kind == "http_status":
+        h.http_faults[a["operation"]] = {"count": int(a.get("count", 1)), "status": int(a["status"]),
+                                         "body": a.get("body", "")}
     elif kind == "access_denied":
         h.denied.setdefault(a["user"].lower(), set()).add(a.get("operation", "*"))
     elif kind == "clear":
         h.busy.clear()
         h.drop_after.clear()
+        h.delays.clear()
+        h.http_faults.clear()
         h.denied.clear()
     else:
         raise AdminError(f"unknown fault kind {kind}")

@@ -59,6 +59,8 @@ class Harness:
         self.invalid_responses = []
         self.busy = {}
         self.drop_after = {}
+        self.delays = {}
+        self.http_faults = {}
         self.denied = {}
         self.autodiscover = {}
         self.base_url = ""
@@ -236,6 +238,16 @@ class Handler(BaseHTTPRequestHandler):
         with h.lock:
             entry = h.record(operation=op, user=user, impersonated=target, status=200, codes=[],
                              attributes=dict(op_el.attrib))
+            http_fault = take(h.http_faults, op)
+            delay = None if http_fault else take(h.delays, op)
+            if http_fault:
+                entry["status"] = http_fault["status"]
+        if delay:
+            time.sleep(delay["delay_ms"] / 1000)
+        if http_fault:
+            self.send(http_fault["status"], http_fault.get("body", "").encode(), "text/html")
+            return
+        with h.lock:
             try:
                 response, status = self.dispatch(user, target, op, op_el), 200
             except EwsFault as e:
@@ -360,6 +372,16 @@ class Handler(BaseHTTPRequestHandler):
                     a(p, "EwsUrl", ews)
                     a(p, "OOFUrl", ews)
         self.send(200, etree.tostring(root, xml_declaration=True, encoding="utf-8"))
+
+
+def take(faults, op):
+    """The pending fault for `op` (or for any operation, "*"), used up by one."""
+    for key in (op, "*"):
+        fault = faults.get(key)
+        if fault and fault["count"] > 0:
+            fault["count"] -= 1
+            return fault
+    return None
 
 
 def login_address(user, passwords):

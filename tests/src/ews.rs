@@ -159,6 +159,26 @@ pub enum EwsFault {
         /// How many requests.
         count: u32,
     },
+    /// The next `count` requests of `operation` wait `delay_ms` before being
+    /// processed (a slow server, for timeouts).
+    Delay {
+        /// EWS operation name (`"*"`: any).
+        operation: String,
+        /// How many requests.
+        count: u32,
+        /// The wait.
+        delay_ms: u64,
+    },
+    /// The next `count` requests of `operation` get HTTP `status` with an
+    /// HTML body instead of a SOAP answer (403, 500, 503 from a proxy or IIS).
+    HttpStatus {
+        /// EWS operation name (`"*"`: any).
+        operation: String,
+        /// How many requests.
+        count: u32,
+        /// The HTTP status.
+        status: u16,
+    },
     /// `ErrorAccessDenied` for requests acting on `user`'s mailbox
     /// (one operation, or all with `None`).
     AccessDenied {
@@ -167,7 +187,7 @@ pub enum EwsFault {
         /// EWS operation name, or every operation.
         operation: Option<String>,
     },
-    /// Removes the busy, drop and access faults.
+    /// Removes the busy, drop, delay, HTTP-status and access faults.
     Clear,
 }
 
@@ -569,6 +589,13 @@ impl EwsServer {
             EwsFault::DropAfter { operation, count } => {
                 json!({ "kind": "drop_after", "operation": operation, "count": count })
             }
+            EwsFault::Delay { operation, count, delay_ms } => {
+                json!({ "kind": "delay", "operation": operation, "count": count, "delay_ms": delay_ms })
+            }
+            EwsFault::HttpStatus { operation, count, status } => json!({
+                "kind": "http_status", "operation": operation, "count": count, "status": status,
+                "body": format!("<html><body>HTTP Error {status}</body></html>"),
+            }),
             EwsFault::AccessDenied { user, operation } => {
                 json!({ "kind": "access_denied", "user": user, "operation": operation.unwrap_or_else(|| "*".into()) })
             }

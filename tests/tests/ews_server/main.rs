@@ -381,6 +381,14 @@ async fn autodiscover_answers_settings_or_the_configured_redirect() {
     let reply = post(&ews, &ews.autodiscover_url(), ALICE, PW, &request).await.unwrap();
     assert!(reply.body.contains("<Action>redirectAddr</Action>"), "{}", reply.body);
     assert!(reply.body.contains("<RedirectAddr>alice@mail.example.test</RedirectAddr>"));
+    let elsewhere = "https://mail.example.test/autodiscover/autodiscover.xml";
+    ews.autodiscover_redirect_url(ALICE, elsewhere).await.unwrap();
+    let reply = post(&ews, &ews.autodiscover_url(), ALICE, PW, &request).await.unwrap();
+    assert!(reply.body.contains("<Action>redirectUrl</Action>"), "{}", reply.body);
+    assert!(reply.body.contains(&format!("<RedirectUrl>{elsewhere}</RedirectUrl>")));
+    let unknown = request.replace(ALICE, "nobody@example.test");
+    let reply = post(&ews, &ews.autodiscover_url(), ALICE, PW, &unknown).await.unwrap();
+    assert!(reply.body.contains("<ErrorCode>500</ErrorCode>"), "{}", reply.body);
     ews.assert_no_invalid_requests();
 }
 
@@ -394,6 +402,25 @@ async fn access_denied_is_answered_per_mailbox() {
     assert!(reply.body.contains("ErrorAccessDenied"), "{}", reply.body);
     ews.inject(EwsFault::Clear).await.unwrap();
     assert_eq!(soap(&ews, ALICE, PW, &get_inbox(None)).await.status, 200);
+    ews.assert_no_invalid_requests();
+}
+
+#[tokio::test]
+async fn http_status_and_delay_faults_answer_the_next_requests_then_stop() {
+    let ews = server_with_alice().await;
+    ews.inject(EwsFault::HttpStatus { operation: "*".into(), count: 1, status: 503 }).await.unwrap();
+    ews.inject(EwsFault::Delay { operation: "GetFolder".into(), count: 1, delay_ms: 300 }).await.unwrap();
+    let unavailable = soap(&ews, ALICE, PW, &get_inbox(None)).await;
+    assert_eq!(unavailable.status, 503);
+    let started = std::time::Instant::now();
+    let slow = soap(&ews, ALICE, PW, &get_inbox(None)).await;
+    assert_eq!(slow.status, 200);
+    assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
+    let started = std::time::Instant::now();
+    assert_eq!(soap(&ews, ALICE, PW, &get_inbox(None)).await.status, 200);
+    assert!(started.elapsed() < Duration::from_millis(300));
+    let log = ews.request_log().await.unwrap();
+    assert_eq!(log.iter().map(|r| r.status).collect::<Vec<_>>(), [503, 200, 200]);
     ews.assert_no_invalid_requests();
 }
 
