@@ -40,9 +40,11 @@ desktop_pkgs=(build-essential pkg-config curl ca-certificates
   libayatana-appindicator3-1)
 # python3-jwt and python3-cryptography: the bearer-token auth plugin the OAuth2
 # tests give Radicale (tests/radicale/oauth_auth.py); radicale does not pull them in.
-# libxml2-utils: xmllint, which checks every EWS request against the EWS schema.
+# python3-lxml: the EWS emulator (tests/ews/server.py) validates every request against the
+# EWS schema; python3-pycryptodome: its NTLM check (MD4, which OpenSSL 3 dropped);
+# libxml2-utils: xmllint, which checks every request the EWS client writes against the schema.
 server_pkgs=(dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix radicale xandikos python3 openssl
-  python3-jwt python3-cryptography libxml2-utils)
+  python3-jwt python3-cryptography python3-lxml python3-pycryptodome libxml2-utils)
 
 # Desktop E2E (src-tauri/tests/e2e.rs): a headless X server, a session bus, a
 # notification server and WebKit's WebDriver. tauri-driver comes from cargo (.ci/run).

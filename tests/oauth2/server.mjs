@@ -15,7 +15,9 @@
 //   - /introspect reading Dovecot's form-encoded POST and answering
 //     `200 {"active": false}` for a bad token (Dovecot 2.3 treats any non-200
 //     as a temporary failure);
-//   - /revoke (RFC 7009) and /test/* for the test to drive the server.
+//   - /revoke (RFC 7009) and /test/* for the test to drive the server;
+//   - for Graph scopes (https://graph.microsoft.com/...), Microsoft's claims:
+//     `aud` Graph, delegated permissions in `scp`, app-only ones in `roles`.
 //
 // Usage: node server.mjs --port PORT --keys-dir DIR --id ID
 // Writes the issuer's public key as PEM to DIR/default/RS256/<kid> (Dovecot's
@@ -73,10 +75,28 @@ const stats = { token_requests: 0, by_grant: {}, introspections: 0, authorizatio
 const now = () => Math.floor(Date.now() / 1000);
 const random = (n) => crypto.randomBytes(n).toString('base64url');
 
+const GRAPH = 'https://graph.microsoft.com';
+
+/**
+ * The claims Microsoft puts in a token for Graph: `aud` is Graph; a user's
+ * token lists its delegated permissions in `scp` (the scope names without
+ * the resource prefix); an app-only token (`.default`, client credentials)
+ * lists the application permissions its client was granted in `roles`.
+ * Nothing for a token without Graph scopes.
+ */
+function graphClaims(scope, roles, clientId) {
+  const names = String(scope || '').split(/\s+/).filter((s) => s.startsWith(`${GRAPH}/`));
+  if (!names.length) return {};
+  const perms = names.map((s) => s.slice(GRAPH.length + 1)).filter((s) => s !== '.default');
+  if (roles) return { aud: GRAPH, roles, idtyp: 'app', azp: clientId, sub: clientId };
+  return { aud: GRAPH, scp: perms.join(' ') };
+}
+
 /** Signs an access token for `email` with `scope`, living `expiresIn` seconds (negative: already expired). */
-async function mint(email, scope, expiresIn, padBytes) {
+async function mint(email, scope, expiresIn, padBytes, roles, clientId) {
   const t = now();
   const claims = { email, scope, sub: email || 'app', jti: random(12) };
+  Object.assign(claims, graphClaims(scope, roles, clientId));
   if (expiresIn <= 0) {
     // Expired: iat and nbf in the past too, so only `exp` says why.
     claims.iat = t + expiresIn - 3600;
@@ -211,7 +231,7 @@ async function token(req, res, form) {
       if (!known) return oauthError(res, 401, 'invalid_client', 'unknown client');
       const scope = form.scope || '';
       return send(res, 200, {
-        access_token: await mint(known.email, scope, config.access_ttl),
+        access_token: await mint(known.email, scope, config.access_ttl, undefined, known.roles || [], client.id),
         token_type: 'Bearer',
         expires_in: config.access_ttl,
         scope,
@@ -338,7 +358,11 @@ async function control(res, route, body) {
       return send(res, 200, {});
     }
     case '/test/client': {
-      clients.set(body.client_id, { secret: body.client_secret ?? null, email: body.email ?? null });
+      clients.set(body.client_id, {
+        secret: body.client_secret ?? null,
+        email: body.email ?? null,
+        roles: body.roles ?? null, // Graph application permissions an admin granted
+      });
       return send(res, 200, {});
     }
     case '/test/config': {

@@ -1,7 +1,9 @@
 //! Real-server test harness for crmsync.
 //!
 //! Starts private instances of Dovecot (IMAP, POP3, LMTP, SASL auth), Postfix,
-//! Radicale, Xandikos and an OAuth2 authorization server ([`OAuthServer`]) as child processes, each with its own configuration in a temp
+//! Radicale, Xandikos, an OAuth2 authorization server ([`OAuthServer`]), a
+//! Microsoft Graph emulator ([`GraphServer`]) and an Exchange Web Services
+//! emulator ([`EwsServer`]) as child processes, each with its own configuration in a temp
 //! dir and on loopback ports picked at run time, so tests can run in parallel.
 //! Every server is ready-checked before `start` returns and stopped (process
 //! group SIGTERM, then SIGKILL) when dropped, also when a test panics.
@@ -35,7 +37,10 @@
 pub mod dovecot;
 pub mod dovecot_mail;
 pub mod error;
+pub mod ews;
 pub mod fault_proxy;
+pub mod graph;
+pub mod graph_admin;
 pub mod imap_client;
 pub mod oauth;
 pub mod pop3_client;
@@ -53,7 +58,10 @@ pub mod xandikos;
 
 pub use dovecot::{Dovecot, DovecotOptions};
 pub use error::{HarnessError, Result};
+pub use ews::{EwsFault, EwsItem, EwsRequest, EwsServer, InvalidTraffic};
 pub use fault_proxy::{FaultMode, FaultProxy};
+pub use graph::{GraphServer, InvalidRequest};
+pub use graph_admin::{GraphMessage, GraphRequest, ThrottleWait};
 pub use imap_client::{FetchedMessage, ImapClient, ListEntry, MailboxInfo};
 pub use oauth::{Introspection, IssuedTokens, OAuth2Passdb, OAuthServer, OAuthStats};
 pub use pop3_client::Pop3Client;

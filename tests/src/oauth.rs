@@ -9,7 +9,10 @@
 //! plays the browser with [`OAuthServer::browse`]), the device grant (RFC
 //! 8628; the test plays the user with [`OAuthServer::approve_device`]),
 //! refresh (a revoked or unknown refresh token gets `400 invalid_grant`) and
-//! client credentials ([`OAuthServer::register_client`]). `/introspect` reads
+//! client credentials ([`OAuthServer::register_client`],
+//! [`OAuthServer::register_graph_app`]). Tokens asked for Graph scopes
+//! (`https://graph.microsoft.com/...`) carry Microsoft's claims: `aud` Graph,
+//! delegated permissions in `scp`, application permissions in `roles`. `/introspect` reads
 //! Dovecot's form-encoded POST and answers `200 {"active": false}` for an
 //! expired, revoked or unknown token.
 //!
@@ -356,6 +359,14 @@ impl OAuthServer {
     /// tokens carry `email` (the one mailbox Dovecot lets it log in as).
     pub async fn register_client(&self, client_id: &str, secret: &str, email: &str) -> Result<()> {
         let body = serde_json::json!({ "client_id": client_id, "client_secret": secret, "email": email });
+        self.post("/test/client", body).await.map(drop)
+    }
+
+    /// Registers a confidential client for app-only Graph access: its
+    /// client-credentials tokens for `https://graph.microsoft.com/.default`
+    /// carry the application permissions `roles` (as an admin granted them).
+    pub async fn register_graph_app(&self, client_id: &str, secret: &str, roles: &[&str]) -> Result<()> {
+        let body = serde_json::json!({ "client_id": client_id, "client_secret": secret, "roles": roles });
         self.post("/test/client", body).await.map(drop)
     }
 

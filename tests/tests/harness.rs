@@ -403,13 +403,14 @@ async fn child_starts_all_servers_then_panics() {
     let dc = Dovecot::start().unwrap();
     let pf = Postfix::start(&dc).unwrap();
     let rd = Radicale::start().unwrap();
+    let ews = crmsync_tests::EwsServer::start().unwrap();
     dc.add_user("alice", "secret").unwrap();
     // Make the servers fork workers too.
     dc.imap_session("alice", "secret").await.unwrap().logout().await;
     let mut smtp = SmtpClient::connect("smtp", pf.host(), pf.smtp_port()).await.unwrap();
     smtp.ehlo("client.test").await.unwrap();
     let mut pids = Vec::new();
-    for leader in [dc.pid(), pf.pid(), rd.pid()] {
+    for leader in [dc.pid(), pf.pid(), rd.pid(), ews.pid()] {
         pids.extend(process_group_members(leader));
     }
     let text: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
@@ -434,8 +435,8 @@ fn no_server_process_outlives_a_panicking_test() {
         .lines()
         .map(|l| l.parse().unwrap())
         .collect();
-    // Dovecot master + workers, Postfix master + workers, Radicale.
-    assert!(pids.len() >= 6, "too few processes recorded: {pids:?}");
+    // Dovecot master + workers, Postfix master + workers, Radicale, the EWS emulator.
+    assert!(pids.len() >= 7, "too few processes recorded: {pids:?}");
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut left: Vec<u32> = pids.clone();
     while !left.is_empty() && Instant::now() < deadline {

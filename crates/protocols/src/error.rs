@@ -22,6 +22,8 @@ pub enum Proto {
     Dav,
     /// Exchange Web Services (and its autodiscover).
     Ews,
+    /// Microsoft Graph (REST over HTTPS).
+    Graph,
 }
 
 impl fmt::Display for Proto {
@@ -32,6 +34,7 @@ impl fmt::Display for Proto {
             Proto::Smtp => "SMTP",
             Proto::Dav => "DAV",
             Proto::Ews => "EWS",
+            Proto::Graph => "Graph",
         })
     }
 }
@@ -326,9 +329,81 @@ pub enum ProtocolError {
         /// What the server said.
         detail: String,
     },
-    /// The server is throttling this client (EWS `ErrorServerBusy`): retry
-    /// after `backoff_ms` when it said how long, else after the usual backoff.
-    #[error("{proto} server {host}:{port} is busy: {detail}{}", backoff_text(*.backoff_ms))]
+    /// The server refused an operation because the app lacks a permission
+    /// (Graph 403 `ErrorAccessDenied`); nothing passes until an admin grants
+    /// it (and consents) in the tenant.
+    #[error(
+        "{proto} server {host}:{port} denied {operation} for {user}: the {permission} permission \
+         is missing ({detail}); grant it to the app in the tenant and test again"
+    )]
+    PermissionDenied {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The mailbox the request was for.
+        user: String,
+        /// What was being done (`messages delta`, `sendMail`, ...).
+        operation: String,
+        /// The permission the operation needs (`Mail.Read`, `Calendars.ReadWrite`, ...).
+        permission: String,
+        /// What the server said.
+        detail: String,
+    },
+    /// One item does not exist (any more) on the server (HTTP 404).
+    #[error("{proto} server {host}:{port} has no item {item} (for {operation})")]
+    ItemNotFound {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The item id.
+        item: String,
+        /// What was being done.
+        operation: String,
+    },
+    /// The item changed on the server since its version (ETag) was read
+    /// (HTTP 412): the conflict policy decides, nothing was written.
+    #[error(
+        "{proto} server {host}:{port}: item {item} changed on the server since it was read; {operation} not done"
+    )]
+    Conflict {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The item id.
+        item: String,
+        /// What was being done.
+        operation: String,
+    },
+    /// The server no longer knows the saved sync state (Graph 410
+    /// `syncStateNotFound`/`resyncRequired`): drop it and sync everything
+    /// again, matching items by id so nothing is duplicated.
+    #[error(
+        "{proto} server {host}:{port} no longer knows the sync state of {what} ({detail}); a full resync is needed"
+    )]
+    ResyncRequired {
+        /// Protocol.
+        proto: Proto,
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The folder or collection.
+        what: String,
+        /// The server's code and message.
+        detail: String,
+    },
+    /// The server throttles (HTTP 429/503) for longer than the client waits
+    /// by itself; nothing was sent after the throttling answer.
+    #[error("{proto} server {host}:{port} is throttling {scope}; retry after {retry_after_secs} s")]
     Throttled {
         /// Protocol.
         proto: Proto,
@@ -336,26 +411,10 @@ pub enum ProtocolError {
         host: String,
         /// Port.
         port: u16,
-        /// What the server said.
-        detail: String,
-        /// BackOffMilliseconds, when the server sent it.
-        backoff_ms: Option<u64>,
-    },
-    /// The server no longer accepts the stored sync state of a folder (EWS
-    /// `ErrorInvalidSyncStateData`): sync the folder again from the start,
-    /// matching what is already known so nothing is duplicated.
-    #[error(
-        "{proto} server {host}:{port} no longer accepts the sync state of folder {folder}; a full resync is needed"
-    )]
-    SyncStateInvalid {
-        /// Protocol.
-        proto: Proto,
-        /// Host.
-        host: String,
-        /// Port.
-        port: u16,
-        /// The folder (distinguished name or id).
-        folder: String,
+        /// The mailbox, or `the tenant`.
+        scope: String,
+        /// Seconds until the server accepts requests again.
+        retry_after_secs: u64,
     },
     /// An EWS response message or SOAP fault with an error `ResponseCode`
     /// not covered by a variant above. Code and class follow the response
@@ -409,11 +468,13 @@ impl ProtocolError {
             E::AuthFailed { proto: Proto::Smtp, .. } => "SMTP_AUTH_FAILED",
             E::AuthFailed { proto: Proto::Dav, .. } => "DAV_AUTH_FAILED",
             E::AuthFailed { proto: Proto::Ews, .. } => "EWS_AUTH_FAILED",
+            E::AuthFailed { proto: Proto::Graph, .. } => "GRAPH_AUTH_FAILED",
             E::AuthMechanismUnavailable { proto: Proto::Imap, .. } => "IMAP_AUTH_MECHANISM_UNAVAILABLE",
             E::AuthMechanismUnavailable { proto: Proto::Pop3, .. } => "POP3_AUTH_MECHANISM_UNAVAILABLE",
             E::AuthMechanismUnavailable { proto: Proto::Smtp, .. } => "SMTP_AUTH_MECHANISM_UNAVAILABLE",
             E::AuthMechanismUnavailable { proto: Proto::Dav, .. } => "DAV_AUTH_MECHANISM_UNAVAILABLE",
             E::AuthMechanismUnavailable { proto: Proto::Ews, .. } => "EWS_AUTH_MECHANISM_UNAVAILABLE",
+            E::AuthMechanismUnavailable { proto: Proto::Graph, .. } => "GRAPH_AUTH_MECHANISM_UNAVAILABLE",
             E::MailboxNotFound { .. } => "MAILBOX_NOT_FOUND",
             E::ServerBusy { .. } => "SERVER_BUSY",
             E::MailboxInUse { .. } => "POP3_MAILBOX_IN_USE",
@@ -421,18 +482,23 @@ impl ProtocolError {
             E::CommandFailed { proto: Proto::Pop3, .. } => "POP3_COMMAND_FAILED",
             E::CommandFailed { proto: Proto::Smtp, .. } => "SMTP_COMMAND_FAILED",
             E::CommandFailed { proto: Proto::Dav, .. } => "DAV_COMMAND_FAILED",
+            E::CommandFailed { proto: Proto::Graph, .. } => "GRAPH_COMMAND_FAILED",
             E::CommandFailed { proto: Proto::Ews, .. } => "EWS_COMMAND_FAILED",
-            E::Throttled { .. } => "SERVER_BUSY",
-            E::SyncStateInvalid { .. } => "SYNC_STATE_INVALID",
             E::EwsFailed(f) => crate::ews::errors::ews_code(&f.response_code),
             E::SmtpRejected { .. } => "SMTP_REJECTED",
             E::SmtpDeferred { .. } => "SMTP_DEFERRED",
             E::MessageUnavailable { .. } => "MESSAGE_UNAVAILABLE",
             E::MessageTooLarge { .. } => "MESSAGE_TOO_LARGE",
+            E::ItemRejected { proto: Proto::Graph, .. } => "GRAPH_ITEM_REJECTED",
             E::ItemRejected { .. } => "DAV_ITEM_REJECTED",
             E::Protocol { .. } => "PROTOCOL_ERROR",
             E::ConnectionLost { .. } => "CONNECTION_LOST",
             E::ResponseTooLarge { .. } => "RESPONSE_TOO_LARGE",
+            E::PermissionDenied { .. } => "PERMISSION_DENIED",
+            E::ItemNotFound { .. } => "ITEM_NOT_FOUND",
+            E::Conflict { .. } => "ITEM_CONFLICT",
+            E::ResyncRequired { .. } => "RESYNC_REQUIRED",
+            E::Throttled { .. } => "THROTTLED",
         }
     }
 
@@ -457,8 +523,8 @@ impl ProtocolError {
             | E::Protocol { .. }
             | E::ConnectionLost { .. }
             | E::SmtpDeferred { .. }
-            | E::Throttled { .. }
-            | E::SyncStateInvalid { .. } => ErrorClass::Transient,
+            | E::ResyncRequired { .. }
+            | E::Throttled { .. } => ErrorClass::Transient,
             E::EwsFailed(f) => crate::ews::errors::ews_class(&f.response_code),
             E::InvalidSettings { .. }
             | E::TlsFailed { .. }
@@ -468,11 +534,14 @@ impl ProtocolError {
             | E::AuthFailed { .. }
             | E::AuthMechanismUnavailable { .. }
             | E::MailboxNotFound { .. }
+            | E::PermissionDenied { .. }
             | E::ResponseTooLarge { .. } => ErrorClass::Permanent,
             E::MessageUnavailable { .. }
             | E::MessageTooLarge { .. }
             | E::SmtpRejected { .. }
-            | E::ItemRejected { .. } => ErrorClass::Item,
+            | E::ItemRejected { .. }
+            | E::ItemNotFound { .. }
+            | E::Conflict { .. } => ErrorClass::Item,
         }
     }
 
@@ -482,21 +551,26 @@ impl ProtocolError {
         matches!(self, ProtocolError::AuthFailed { oauth: true, .. })
     }
 
-    /// How long the server asked to wait before the next request (EWS
-    /// `BackOffMilliseconds` of `ErrorServerBusy`), when it said.
+    /// True when the server no longer knows the saved sync state (code
+    /// `RESYNC_REQUIRED`): drop the state and sync the collection again.
+    pub fn is_resync_required(&self) -> bool {
+        matches!(self, ProtocolError::ResyncRequired { .. })
+    }
+
+    /// True when a conditional write failed because the item changed on the
+    /// server (code `ITEM_CONFLICT`).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, ProtocolError::Conflict { .. })
+    }
+
+    /// How long the server asked to wait, for a `THROTTLED` failure.
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
-            ProtocolError::Throttled { backoff_ms: Some(ms), .. } => {
-                Some(std::time::Duration::from_millis(*ms))
+            ProtocolError::Throttled { retry_after_secs, .. } => {
+                Some(std::time::Duration::from_secs(*retry_after_secs))
             }
             _ => None,
         }
-    }
-
-    /// True when the folder's stored sync state must be dropped and the
-    /// folder synced again from the start (`SYNC_STATE_INVALID`).
-    pub fn is_sync_state_invalid(&self) -> bool {
-        matches!(self, ProtocolError::SyncStateInvalid { .. })
     }
 
     /// True when the failure is worth retrying later without admin action.
@@ -540,10 +614,6 @@ impl fmt::Display for EwsFailure {
     }
 }
 
-fn backoff_text(ms: Option<u64>) -> String {
-    ms.map(|ms| format!(" (asked to wait {ms} ms)")).unwrap_or_default()
-}
-
 fn item_text(item: &Option<String>) -> String {
     item.as_ref().map(|i| format!(" of item {i}")).unwrap_or_default()
 }
@@ -571,7 +641,7 @@ mod tests {
         let refused = ProtocolError::ConnectionRefused { proto: Proto::Imap, host: "h".into(), port: 1 };
         assert_eq!(refused.code(), "CONNECTION_REFUSED");
         assert_eq!(peer(Proto::Imap).timeout("FETCH", 30).code(), "TIMEOUT");
-        for proto in [Proto::Imap, Proto::Pop3, Proto::Smtp, Proto::Dav, Proto::Ews] {
+        for proto in [Proto::Imap, Proto::Pop3, Proto::Smtp, Proto::Dav, Proto::Ews, Proto::Graph] {
             let e = peer(proto).token_refused("anna", "status 401");
             assert_eq!(e.code(), "OAUTH_TOKEN_REFUSED");
             assert_eq!(e.class(), ErrorClass::Permanent);

@@ -1,6 +1,6 @@
 //! crmsync protocol clients, one folder per protocol: [`imap`] and [`pop3`]
 //! for incoming mail, [`smtp`] for sending, [`dav`] for CalDAV/CardDAV, [`ews`]
-//! for Exchange (later `graph/`). In each folder the wire parsing (pure, unit-tested)
+//! for Exchange, [`graph`] for Microsoft Graph. In each folder the wire parsing (pure, unit-tested)
 //! is apart from the session that does the I/O; all of them reach their
 //! servers through the one [`transport`] (TCP, TLS, STARTTLS, line reader).
 //! Clients turn server bytes into typed items and report failures as
@@ -11,6 +11,7 @@ pub mod compose;
 pub mod dav;
 pub mod error;
 pub mod ews;
+pub mod graph;
 pub mod imap;
 mod limits;
 pub mod mime;

@@ -104,7 +104,7 @@ async fn server_errors_are_transient_and_a_soap_fault_in_a_500_names_the_element
     assert_eq!((e.code(), e.class()), ("SERVER_BUSY", ErrorClass::Transient));
     let cal = GetFolder { shape: BaseShape::IdOnly, folders: vec![DistinguishedFolder::Calendar.into()] };
     let e = client.get_folders(&cal).await.unwrap_err();
-    assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+    assert_eq!((e.code(), e.retry_after()), ("THROTTLED", Some(Duration::from_secs(7))));
     let tasks = GetFolder { shape: BaseShape::IdOnly, folders: vec![DistinguishedFolder::Tasks.into()] };
     let e = client.get_folders(&tasks).await.unwrap_err();
     assert_eq!(e.code(), "EWS_SCHEMA_ERROR");
@@ -180,7 +180,7 @@ async fn batch_answers_give_one_result_per_item_and_sync_errors_ask_for_a_resync
         })
         .await
         .unwrap_err();
-    assert!(e.is_sync_state_invalid(), "{e}");
+    assert!(e.is_resync_required(), "{e}");
     assert!(e.to_string().contains("inbox"));
 }
 

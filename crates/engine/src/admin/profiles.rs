@@ -207,6 +207,7 @@ pub fn default_port(proto: Proto, security: Security) -> u16 {
         (Proto::Dav, _) => 443,
         (Proto::Ews, Security::None) => 80,
         (Proto::Ews, _) => 443,
+        (Proto::Graph, _) => 443,
     }
 }
 

@@ -4,10 +4,11 @@
 //!
 //! | What the server said | Error | Class |
 //! |---|---|---|
-//! | `ErrorServerBusy` (BackOffMilliseconds) | `Throttled` / `SERVER_BUSY` with the backoff | transient |
-//! | `ErrorInvalidSyncStateData` | `SyncStateInvalid` / `SYNC_STATE_INVALID` | transient (full resync) |
-//! | `ErrorItemNotFound` | `EWS_ITEM_NOT_FOUND` for that item | item |
-//! | `ErrorIrresolvableConflict`, stale ChangeKey | `EWS_CONFLICT` | item |
+//! | `ErrorServerBusy` with BackOffMilliseconds | `THROTTLED`, `retry_after()` | transient |
+//! | `ErrorServerBusy` without | `SERVER_BUSY` | transient |
+//! | `ErrorInvalidSyncStateData` | `RESYNC_REQUIRED` (`is_resync_required()`) | transient (full resync) |
+//! | `ErrorItemNotFound` | `ITEM_NOT_FOUND` for that item | item |
+//! | `ErrorIrresolvableConflict`, stale ChangeKey | `ITEM_CONFLICT` (`is_conflict()`) | item |
 //! | `ErrorAccessDenied`, HTTP 403 | `EWS_ACCESS_DENIED` + hint | permanent |
 //! | `ErrorImpersonateUserDenied` | `EWS_IMPERSONATION_DENIED` + hint | permanent |
 //! | `ErrorNonExistentMailbox` | `EWS_MAILBOX_NOT_FOUND` | permanent |
@@ -20,14 +21,13 @@ use crmsync_core::ErrorClass;
 use super::response::{ResponseError, SoapFault};
 use crate::error::{Proto, ProtocolError};
 
-/// The stable code of an EWS ResponseCode.
+/// The stable code of an EWS ResponseCode that has no shared variant
+/// (ItemNotFound, conflicts, busy and invalid sync state have theirs).
 pub fn ews_code(response_code: &str) -> &'static str {
     match response_code {
-        "ErrorItemNotFound" => "EWS_ITEM_NOT_FOUND",
         "ErrorAccessDenied" => "EWS_ACCESS_DENIED",
         "ErrorImpersonateUserDenied" | "ErrorImpersonationDenied" => "EWS_IMPERSONATION_DENIED",
         "ErrorNonExistentMailbox" | "ErrorMailboxNotFound" => "EWS_MAILBOX_NOT_FOUND",
-        "ErrorIrresolvableConflict" | "ErrorStaleObject" | "ErrorInvalidChangeKey" => "EWS_CONFLICT",
         "ErrorSchemaValidation" => "EWS_SCHEMA_ERROR",
         "ErrorFolderNotFound" => "EWS_FOLDER_NOT_FOUND",
         c if is_temporary(c) => "EWS_TEMPORARY",
@@ -97,20 +97,46 @@ pub struct Context<'a> {
 /// The error for one failed response message; `item` names the item it was about.
 pub fn response_error(cx: &Context<'_>, e: &ResponseError, item: Option<&str>) -> ProtocolError {
     let (host, port) = (cx.host.to_string(), cx.port);
+    let text = if e.text.is_empty() { e.code.clone() } else { e.text.clone() };
+    let item_name = || item.unwrap_or("?").to_string();
     match e.code.as_str() {
-        "ErrorServerBusy" => ProtocolError::Throttled {
-            proto: Proto::Ews,
-            host,
-            port,
-            detail: format!("{}: {}", cx.operation, if e.text.is_empty() { &e.code } else { &e.text }),
-            backoff_ms: e.backoff_ms,
-        },
-        "ErrorInvalidSyncStateData" | "ErrorInvalidSyncStateDataException" => {
-            ProtocolError::SyncStateInvalid {
+        // With a back-off: THROTTLED with it (seconds, rounded up); without: a busy server.
+        "ErrorServerBusy" => match e.backoff_ms {
+            Some(ms) => ProtocolError::Throttled {
                 proto: Proto::Ews,
                 host,
                 port,
-                folder: cx.folder.unwrap_or("?").to_string(),
+                scope: format!("{} ({text})", cx.operation),
+                retry_after_secs: ms.div_ceil(1000).max(1),
+            },
+            None => ProtocolError::ServerBusy {
+                proto: Proto::Ews,
+                host,
+                port,
+                detail: format!("{}: ErrorServerBusy: {text}", cx.operation),
+            },
+        },
+        "ErrorInvalidSyncStateData" | "ErrorInvalidSyncStateDataException" => ProtocolError::ResyncRequired {
+            proto: Proto::Ews,
+            host,
+            port,
+            what: format!("folder {}", cx.folder.unwrap_or("?")),
+            detail: format!("{}: {text}", e.code),
+        },
+        "ErrorItemNotFound" => ProtocolError::ItemNotFound {
+            proto: Proto::Ews,
+            host,
+            port,
+            item: item_name(),
+            operation: cx.operation.to_string(),
+        },
+        "ErrorIrresolvableConflict" | "ErrorStaleObject" | "ErrorInvalidChangeKey" => {
+            ProtocolError::Conflict {
+                proto: Proto::Ews,
+                host,
+                port,
+                item: item_name(),
+                operation: format!("{} ({})", cx.operation, e.code),
             }
         }
         code => ProtocolError::EwsFailed(Box::new(crate::error::EwsFailure {

@@ -291,8 +291,8 @@ impl EwsHttp {
                 proto: Proto::Ews,
                 host,
                 port,
-                detail: format!("{operation}: HTTP {status}"),
-                backoff_ms: r.retry_after.map(|s| s.saturating_mul(1000)),
+                scope: format!("{operation} (HTTP {status})"),
+                retry_after_secs: r.retry_after.unwrap_or(1).max(1),
             },
             s if s >= 500 => ProtocolError::ServerBusy {
                 proto: Proto::Ews,

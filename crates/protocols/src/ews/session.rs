@@ -257,8 +257,8 @@ impl EwsClient {
             .ok_or_else(|| self.malformed("CreateFolder", "no folder".into()))
     }
 
-    /// SyncFolderItems: one page of changes. `SYNC_STATE_INVALID` means: drop
-    /// the stored state and sync from the start; `SERVER_BUSY` carries the backoff.
+    /// SyncFolderItems: one page of changes. `RESYNC_REQUIRED` means: drop
+    /// the stored state and sync from the start; `THROTTLED` carries the wait the server asked for.
     pub async fn sync_folder_items(&self, req: &request::SyncFolderItems) -> Result<SyncPage> {
         let folder = folder_name(&req.folder);
         let answer = self.call(req, Some(&folder)).await?;
@@ -267,7 +267,7 @@ impl EwsClient {
             .map_err(|e| self.malformed("SyncFolderItems", e.to_string()))
     }
 
-    /// GetItem: one result per id, in order (`EWS_ITEM_NOT_FOUND` for a vanished one).
+    /// GetItem: one result per id, in order (`ITEM_NOT_FOUND` for a vanished one).
     pub async fn get_items(&self, req: &request::GetItem) -> Result<Vec<ItemResult<Item>>> {
         let answer = self.call(req, None).await?;
         let ids: Vec<String> = req.ids.iter().map(|i| i.id.clone()).collect();
