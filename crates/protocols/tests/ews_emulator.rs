@@ -189,3 +189,63 @@ async fn autodiscover_finds_the_ews_url_and_says_how() {
     assert!(found.ews_url.ends_with("/EWS/Exchange.asmx"), "{found:?}");
     assert_eq!(found.autodiscover_url, ews.autodiscover_url());
 }
+
+#[tokio::test]
+async fn a_recurring_meeting_reads_back_with_its_moved_and_deleted_occurrences() {
+    let ews = server().await;
+    let c = client(&ews, basic(ANNA, PW));
+    let series = CalendarItem {
+        common: ItemCommon { subject: Some("Weekly sync".into()), ..Default::default() },
+        start: Some("2026-12-01T09:00:00Z".into()),
+        end: Some("2026-12-01T09:30:00Z".into()),
+        required_attendees: vec![Attendee { mailbox: Mailbox::smtp("bob@example.test"), response: None }],
+        recurrence: Some(Recurrence {
+            pattern: RecurrencePattern::Weekly { interval: 1, days: "Tuesday".into(), first_day: None },
+            range: RecurrenceRange::Numbered { start: "2026-12-01".into(), count: 5 },
+        }),
+        start_time_zone: Some("W. Europe Standard Time".into()),
+        end_time_zone: Some("W. Europe Standard Time".into()),
+        ..Default::default()
+    };
+    let created = c
+        .create_items(&CreateItem {
+            disposition: None,
+            send_invitations: Some(SendMeeting::None),
+            folder: Some(DistinguishedFolder::Calendar.into()),
+            items: vec![Item::CalendarItem(series)],
+        })
+        .await
+        .unwrap();
+    let master = created[0].as_ref().unwrap().as_ref().unwrap().id().unwrap().clone();
+    ews.modify_occurrence(
+        &master.id,
+        2,
+        serde_json::json!({ "start": "2026-12-08T10:00:00Z", "end": "2026-12-08T10:30:00Z" }),
+    )
+    .await
+    .unwrap();
+    ews.delete_occurrence(&master.id, 4).await.unwrap();
+
+    let shape = ItemShape {
+        base: BaseShape::AllProperties,
+        ..ItemShape::id_only_with(&[
+            "calendar:Recurrence",
+            "calendar:ModifiedOccurrences",
+            "calendar:DeletedOccurrences",
+            "calendar:RequiredAttendees",
+            "calendar:StartTimeZone",
+        ])
+    };
+    let got = c.get_items(&GetItem { shape, ids: vec![ItemId::new(master.id.clone())] }).await.unwrap();
+    let Ok(Item::CalendarItem(m)) = &got[0] else { panic!("{got:?}") };
+    assert_eq!(m.calendar_item_type.as_deref(), Some("RecurringMaster"));
+    assert!(matches!(m.recurrence.as_ref().unwrap().range, RecurrenceRange::Numbered { count: 5, .. }));
+    assert_eq!(m.modified_occurrences.len(), 1, "{m:?}");
+    assert!(m.modified_occurrences[0].start.as_deref().unwrap().starts_with("2026-12-08T10:00:00"));
+    assert!(m.modified_occurrences[0].original_start.as_deref().unwrap().starts_with("2026-12-08T09:00:00"));
+    assert_eq!(m.deleted_occurrences.len(), 1);
+    assert!(m.deleted_occurrences[0].starts_with("2026-12-22"), "{:?}", m.deleted_occurrences);
+    assert_eq!(m.required_attendees[0].mailbox.email.as_deref(), Some("bob@example.test"));
+    assert_eq!(m.start_time_zone.as_deref(), Some("W. Europe Standard Time"));
+    ews.assert_no_invalid_requests();
+}
