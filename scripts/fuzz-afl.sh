@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-30}"
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(mime imap pop3 smtp dav_xml ical vcard)
+[ ${#targets[@]} -gt 0 ] || targets=(mime imap pop3 smtp dav_xml ical vcard ews)
 command -v cargo-afl >/dev/null || { echo "fuzz-afl: cargo-afl is missing: cargo install cargo-afl --locked" >&2; exit 2; }
 
 export CARGO_TARGET_DIR="${CRMSYNC_FUZZ_TARGET_DIR:-$PWD/target/afl}"
@@ -42,6 +42,7 @@ for t in "${targets[@]}"; do
   case "$t" in
     mime | ical | vcard) corpus="$fixtures/$t" ;;
     dav_xml) corpus="$fixtures/ical" ;;
+    ews) corpus="$fixtures/ews/gromox" ;;
     *) corpus="" ;;
   esac
   if [ -n "$corpus" ]; then

@@ -42,7 +42,7 @@ desktop_pkgs=(build-essential pkg-config curl ca-certificates
 # tests give Radicale (tests/radicale/oauth_auth.py); radicale does not pull them in.
 # python3-lxml: the EWS emulator (tests/ews/server.py) validates every request against the
 # EWS schema; python3-pycryptodome: its NTLM check (MD4, which OpenSSL 3 dropped);
-# libxml2-utils: xmllint, to check a fixture against the schema by hand.
+# libxml2-utils: xmllint, which checks every request the EWS client writes against the schema.
 server_pkgs=(dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix radicale xandikos python3 openssl
   python3-jwt python3-cryptography python3-lxml python3-pycryptodome libxml2-utils)
 

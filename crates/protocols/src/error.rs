@@ -20,6 +20,8 @@ pub enum Proto {
     Smtp,
     /// CalDAV/CardDAV.
     Dav,
+    /// Exchange Web Services (and its autodiscover).
+    Ews,
     /// Microsoft Graph (REST over HTTPS).
     Graph,
 }
@@ -31,6 +33,7 @@ impl fmt::Display for Proto {
             Proto::Pop3 => "POP3",
             Proto::Smtp => "SMTP",
             Proto::Dav => "DAV",
+            Proto::Ews => "EWS",
             Proto::Graph => "Graph",
         })
     }
@@ -413,6 +416,11 @@ pub enum ProtocolError {
         /// Seconds until the server accepts requests again.
         retry_after_secs: u64,
     },
+    /// An EWS response message or SOAP fault with an error `ResponseCode`
+    /// not covered by a variant above. Code and class follow the response
+    /// code (see [`ews_code`](crate::ews::errors::ews_code)).
+    #[error("{0}")]
+    EwsFailed(Box<EwsFailure>),
     /// The SMTP server refused permanently (5xx); the reply is kept.
     #[error("SMTP server {host}:{port} refused: {reply}")]
     SmtpRejected {
@@ -459,11 +467,13 @@ impl ProtocolError {
             E::AuthFailed { proto: Proto::Pop3, .. } => "POP3_AUTH_FAILED",
             E::AuthFailed { proto: Proto::Smtp, .. } => "SMTP_AUTH_FAILED",
             E::AuthFailed { proto: Proto::Dav, .. } => "DAV_AUTH_FAILED",
+            E::AuthFailed { proto: Proto::Ews, .. } => "EWS_AUTH_FAILED",
             E::AuthFailed { proto: Proto::Graph, .. } => "GRAPH_AUTH_FAILED",
             E::AuthMechanismUnavailable { proto: Proto::Imap, .. } => "IMAP_AUTH_MECHANISM_UNAVAILABLE",
             E::AuthMechanismUnavailable { proto: Proto::Pop3, .. } => "POP3_AUTH_MECHANISM_UNAVAILABLE",
             E::AuthMechanismUnavailable { proto: Proto::Smtp, .. } => "SMTP_AUTH_MECHANISM_UNAVAILABLE",
             E::AuthMechanismUnavailable { proto: Proto::Dav, .. } => "DAV_AUTH_MECHANISM_UNAVAILABLE",
+            E::AuthMechanismUnavailable { proto: Proto::Ews, .. } => "EWS_AUTH_MECHANISM_UNAVAILABLE",
             E::AuthMechanismUnavailable { proto: Proto::Graph, .. } => "GRAPH_AUTH_MECHANISM_UNAVAILABLE",
             E::MailboxNotFound { .. } => "MAILBOX_NOT_FOUND",
             E::ServerBusy { .. } => "SERVER_BUSY",
@@ -473,6 +483,8 @@ impl ProtocolError {
             E::CommandFailed { proto: Proto::Smtp, .. } => "SMTP_COMMAND_FAILED",
             E::CommandFailed { proto: Proto::Dav, .. } => "DAV_COMMAND_FAILED",
             E::CommandFailed { proto: Proto::Graph, .. } => "GRAPH_COMMAND_FAILED",
+            E::CommandFailed { proto: Proto::Ews, .. } => "EWS_COMMAND_FAILED",
+            E::EwsFailed(f) => crate::ews::errors::ews_code(&f.response_code),
             E::SmtpRejected { .. } => "SMTP_REJECTED",
             E::SmtpDeferred { .. } => "SMTP_DEFERRED",
             E::MessageUnavailable { .. } => "MESSAGE_UNAVAILABLE",
@@ -513,6 +525,7 @@ impl ProtocolError {
             | E::SmtpDeferred { .. }
             | E::ResyncRequired { .. }
             | E::Throttled { .. } => ErrorClass::Transient,
+            E::EwsFailed(f) => crate::ews::errors::ews_class(&f.response_code),
             E::InvalidSettings { .. }
             | E::TlsFailed { .. }
             | E::TlsCertInvalid { .. }
@@ -566,6 +579,49 @@ impl ProtocolError {
     }
 }
 
+/// What an EWS server refused, and what the admin can do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EwsFailure {
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// The operation (`GetItem`, ...).
+    pub operation: String,
+    /// The item it was about, when one.
+    pub item: Option<String>,
+    /// The EWS ResponseCode (`ErrorAccessDenied`, ...).
+    pub response_code: String,
+    /// MessageText or fault detail.
+    pub detail: String,
+    /// What to do about it ("" when nothing useful can be said).
+    pub hint: String,
+}
+
+impl fmt::Display for EwsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "EWS server {}:{} refused {}{}: {}: {}{}",
+            self.host,
+            self.port,
+            self.operation,
+            item_text(&self.item),
+            self.response_code,
+            self.detail,
+            hint_text(&self.hint)
+        )
+    }
+}
+
+fn item_text(item: &Option<String>) -> String {
+    item.as_ref().map(|i| format!(" of item {i}")).unwrap_or_default()
+}
+
+fn hint_text(hint: &str) -> String {
+    if hint.is_empty() { String::new() } else { format!("; {hint}") }
+}
+
 /// Result alias for the protocols crate.
 pub type Result<T, E = ProtocolError> = std::result::Result<T, E>;
 
@@ -585,7 +641,7 @@ mod tests {
         let refused = ProtocolError::ConnectionRefused { proto: Proto::Imap, host: "h".into(), port: 1 };
         assert_eq!(refused.code(), "CONNECTION_REFUSED");
         assert_eq!(peer(Proto::Imap).timeout("FETCH", 30).code(), "TIMEOUT");
-        for proto in [Proto::Imap, Proto::Pop3, Proto::Smtp, Proto::Dav, Proto::Graph] {
+        for proto in [Proto::Imap, Proto::Pop3, Proto::Smtp, Proto::Dav, Proto::Ews, Proto::Graph] {
             let e = peer(proto).token_refused("anna", "status 401");
             assert_eq!(e.code(), "OAUTH_TOKEN_REFUSED");
             assert_eq!(e.class(), ErrorClass::Permanent);

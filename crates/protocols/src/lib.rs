@@ -1,6 +1,6 @@
 //! crmsync protocol clients, one folder per protocol: [`imap`] and [`pop3`]
-//! for incoming mail, [`smtp`] for sending, [`dav`] for CalDAV/CardDAV, [`graph`] for Microsoft
-//! Graph (later `ews/`). In each folder the wire parsing (pure, unit-tested)
+//! for incoming mail, [`smtp`] for sending, [`dav`] for CalDAV/CardDAV, [`ews`]
+//! for Exchange, [`graph`] for Microsoft Graph. In each folder the wire parsing (pure, unit-tested)
 //! is apart from the session that does the I/O; all of them reach their
 //! servers through the one [`transport`] (TCP, TLS, STARTTLS, line reader).
 //! Clients turn server bytes into typed items and report failures as
@@ -10,6 +10,7 @@
 pub mod compose;
 pub mod dav;
 pub mod error;
+pub mod ews;
 pub mod graph;
 pub mod imap;
 mod limits;
@@ -33,7 +34,7 @@ pub use pop3::wire as pop3_wire;
 pub use smtp::wire as smtp_wire;
 
 pub use dav::DavClient;
-pub use error::{Proto, ProtocolError, Result};
+pub use error::{EwsFailure, Proto, ProtocolError, Result};
 pub use imap::ImapClient;
 pub use imap::types::{
     AppendUid, Capabilities, FetchBatch, FetchedMessage, Folder, FolderStatus, IdleOutcome, SpecialUse,

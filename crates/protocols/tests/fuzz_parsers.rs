@@ -1,5 +1,5 @@
 //! Fuzzing the parsers of what servers send (issue 15, "Fuzzing"): MIME, the
-//! IMAP/POP3/SMTP reply lines, the DAV multistatus, iCalendar and vCard, fed
+//! IMAP/POP3/SMTP reply lines, the DAV multistatus, iCalendar, vCard and EWS answers, fed
 //! arbitrary bytes and the shared real-world corpus mutated byte by byte.
 //! Nothing may panic; what is read writes back and reads the same; an error
 //! says what was wrong. Bounded: `PROPTEST_CASES` sets how many cases each
@@ -146,6 +146,11 @@ fn icalendar_survives_mutated_real_calendars_and_arbitrary_bytes() {
 #[test]
 fn vcard_survives_mutated_real_cards_and_arbitrary_bytes() {
     fuzz("vcard", 4000, prop_oneof![4 => seeds::mutated(&seeds::VCARD), 1 => seeds::bytes()]);
+}
+
+#[test]
+fn ews_answers_survive_mutated_recorded_answers_and_arbitrary_bytes() {
+    fuzz("ews", 3000, prop_oneof![4 => seeds::mutated(&seeds::EWS), 1 => seeds::bytes()]);
 }
 
 /// The same cases on every run (CI must not pass or fail by chance):

@@ -31,6 +31,7 @@ fn proto_name(p: crmsync_protocols::Proto) -> &'static str {
         crmsync_protocols::Proto::Pop3 => "POP3",
         crmsync_protocols::Proto::Smtp => "SMTP",
         crmsync_protocols::Proto::Dav => "DAV",
+        crmsync_protocols::Proto::Ews => "EWS",
         crmsync_protocols::Proto::Graph => "Graph",
     }
 }

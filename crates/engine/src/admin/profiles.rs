@@ -205,6 +205,8 @@ pub fn default_port(proto: Proto, security: Security) -> u16 {
         (Proto::Smtp, Security::None) => 25,
         (Proto::Dav, Security::None) => 80,
         (Proto::Dav, _) => 443,
+        (Proto::Ews, Security::None) => 80,
+        (Proto::Ews, _) => 443,
         (Proto::Graph, _) => 443,
     }
 }

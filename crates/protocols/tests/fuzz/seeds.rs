@@ -56,6 +56,8 @@ pub static MIME: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| load("mime"));
 pub static ICAL: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| load("ical"));
 /// The vCard corpus.
 pub static VCARD: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| load("vcard"));
+/// The EWS answers and requests (Microsoft's examples and the gromox conversation).
+pub static EWS: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| [load("ews/docs"), load("ews/gromox")].concat());
 
 /// Tokens that matter to the parsers, spliced in by the mutator.
 const TOKENS: &[&[u8]] = &[

@@ -21,6 +21,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("dav_xml", dav_multistatus),
     ("ical", ical_parse),
     ("vcard", vcard_parse),
+    ("ews", ews_answer),
 ];
 
 /// The target called `name`.
@@ -185,5 +186,32 @@ pub fn vcard_parse(data: &[u8]) {
             }
         }
         Err(err) => assert!(!err.0.is_empty(), "an error that says nothing"),
+    }
+}
+
+/// An EWS SOAP answer or autodiscover answer: never panics, an error says
+/// what was wrong, and every part of a parsed answer can be read.
+pub fn ews_answer(data: &[u8]) {
+    use crmsync_protocols::ews::{autodiscover, response};
+    let text = String::from_utf8_lossy(data);
+    match response::parse(&text) {
+        Ok(a) => {
+            for m in &a.messages {
+                for item in response::items(m, 1 << 20) {
+                    if let Err(e) = item {
+                        assert!(!e.to_string().is_empty(), "an item error that says nothing");
+                    }
+                }
+                let _ = response::folders(m);
+                let _ = response::found_items(m, 1 << 20);
+                if let Err(e) = response::sync_page(m, 1 << 20) {
+                    assert!(!e.to_string().is_empty(), "a sync error that says nothing");
+                }
+            }
+        }
+        Err(e) => assert!(!e.to_string().is_empty(), "an error that says nothing"),
+    }
+    if let Err(e) = autodiscover::parse_answer(&text) {
+        assert!(!e.is_empty(), "an autodiscover error that says nothing");
     }
 }
