@@ -209,6 +209,10 @@ pub fn hint(code: &str) -> String {
             "One appointment, contact or task could not be written to the CRM; the others went on. It is retried on the next sync.",
         ),
         (
+            "OUTGOING_WAITING",
+            "Emails of this mailbox wait in Pending Send because the mailbox cannot send; the message says why. Approve the mailbox, or set its outgoing channel to server-side and run Test & Enable, and the mail goes out on the next pass (this alert then clears by itself). Each waiting email shows the same reason.",
+        ),
+        (
             "SEND_FAILED",
             "The email could not be sent after the maximum number of attempts. Check the mailbox's outgoing alerts, then resend.",
         ),
