@@ -154,7 +154,7 @@ pub fn hint(code: &str) -> String {
         ),
         (
             "MAILBOX_RECOVERED",
-            "Nothing to do: the server answered again and crmsync re-enabled the mailbox by itself.",
+            "Nothing to do: the server answered again and crmsync re-enabled the channels the message names by itself. A channel named as still disabled is re-tested again later.",
         ),
         (
             "PROFILE_FAILING",
