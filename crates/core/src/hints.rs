@@ -186,7 +186,7 @@ pub fn hint(code: &str) -> String {
         ),
         (
             "SENT_FOLDER_MISSING",
-            "The email was sent, but the mailbox has no Sent folder to file a copy in. Create a folder named Sent (or one marked as Sent) on the server if copies should be kept.",
+            "The email was sent, but the mailbox has no Sent folder and the server refused to create one (the log says why), so no copy was filed. Create a folder named Sent (or one marked as Sent) on the server, or allow the mailbox to create folders, if copies should be kept.",
         ),
         (
             "DAV_CONFLICT",
