@@ -1,7 +1,7 @@
 //! `crmsync profile ...`
 
 use crmsync_core::Store;
-use crmsync_core::model::{Endpoint, Profile};
+use crmsync_core::model::{Endpoint, Profile, ProfileTest};
 use crmsync_core::oauth::AuthMethod;
 use crmsync_core::secrets::Secret;
 use crmsync_engine::admin::profiles::{self, ConnectionTest, ProfileInput};
@@ -66,7 +66,7 @@ fn endpoint(e: &Option<Endpoint>) -> String {
     e.as_ref().map_or("-".into(), |e| format!("{}:{} ({})", e.host, e.port, e.security))
 }
 
-fn print(p: &Profile) {
+fn print(p: &Profile, last_test: Option<&ProfileTest>) {
     let d = &p.data;
     let mut pairs = vec![
         ("name", d.name.clone()),
@@ -98,6 +98,13 @@ fn print(p: &Profile) {
             ("scopes", o.scopes.join(" ")),
         ]);
     }
+    pairs.push((
+        "last test",
+        match last_test {
+            Some(t) => format!("{} {}: {}", t.on.to_rfc3339(), if t.ok { "ok" } else { "FAILED" }, t.message),
+            None => "never (run `crmsync profile test`)".into(),
+        },
+    ));
     output::fields(&pairs);
 }
 
@@ -218,10 +225,15 @@ pub fn run(ctx: &Ctx, store: &mut Store, cmd: ProfileCmd) -> Result<(), CliError
         }
         ProfileCmd::Show { name } => {
             let p = profiles::show(store, &name)?;
+            let last_test = profiles::last_test(store, &name)?;
             if ctx.json {
-                output::json(&p)
+                let mut v = serde_json::to_value(&p).map_err(|e| CliError::Runtime(e.to_string()))?;
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert("last_test".into(), json!(last_test));
+                }
+                output::json(&v)
             } else {
-                print(&p);
+                print(&p, last_test.as_ref());
                 Ok(())
             }
         }
