@@ -219,12 +219,16 @@ commands! { app;
     }
 
     /// Test Connection: checks each server of the profile, logging in when the
-    /// form has credentials; nothing is stored or sent. The network part runs
+    /// form has credentials; nothing is sent, and the result is kept on the
+    /// profile (as `crmsync profile test` keeps it). The network part runs
     /// here, not on the store thread, so the window stays responsive.
     fn profile_test(name: String, form: ConnectionTestForm) -> ConnectionTest {
         let credentials = form.credentials()?;
         let prepared = app.backend.call(move |s, _| connection_test::prepare(s, &name, credentials)).await?;
-        Ok(prepared.run().await)
+        let report = prepared.run().await;
+        let kept = report.clone();
+        app.backend.call(move |s, _| connection_test::record(s, &kept)).await?;
+        Ok(report)
     }
 
     fn mailboxes_list() -> Vec<MailboxRow> {
