@@ -504,6 +504,34 @@ mod tests {
     }
 
     #[test]
+    fn the_kept_summary_names_each_server_and_its_result() {
+        let target = |proto, role, port| Target {
+            proto,
+            role,
+            host: "mail.example.test".into(),
+            port,
+            security: Security::Tls,
+            login: true,
+        };
+        let ok = target("IMAP", "incoming", 993).finish(Instant::now(), Ok("INBOX opened".into()));
+        let e = crmsync_protocols::ProtocolError::ConnectionRefused {
+            proto: crmsync_protocols::Proto::Smtp,
+            host: "mail.example.test".into(),
+            port: 465,
+        };
+        let refused = target("SMTP", "outgoing", 465).finish(Instant::now(), Err(e.into()));
+        let report = ConnectionTest {
+            profile: "Office".into(),
+            ok: false,
+            login_as: Some("anna".into()),
+            servers: vec![ok, refused],
+        };
+        let summary = report.summary();
+        assert!(summary.starts_with("login as anna; incoming IMAP mail.example.test:993 ok; "), "{summary}");
+        assert!(summary.contains("outgoing SMTP mail.example.test:465 CONNECTION_REFUSED: "), "{summary}");
+    }
+
+    #[test]
     fn a_failed_check_carries_the_code_and_the_hint_of_the_error() {
         let t = Target {
             proto: "IMAP",

@@ -91,7 +91,8 @@ pub enum JobOutcome {
         /// What is missing.
         message: String,
     },
-    /// Recovery found the server back and re-enabled the mailbox.
+    /// Recovery found the server back and re-enabled at least one channel
+    /// (its Information alert names them, and those still off).
     Recovered,
 }
 
