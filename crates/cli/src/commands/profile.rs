@@ -108,6 +108,16 @@ fn print(p: &Profile, last_test: Option<&ProfileTest>) {
     output::fields(&pairs);
 }
 
+/// A profile as JSON with the result of its last Test Connection
+/// (`last_test`, null when none ran).
+fn with_last_test(p: &Profile, last_test: Option<ProfileTest>) -> Result<serde_json::Value, CliError> {
+    let mut v = serde_json::to_value(p).map_err(|e| CliError::Runtime(e.to_string()))?;
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("last_test".into(), json!(last_test));
+    }
+    Ok(v)
+}
+
 /// The typed credentials of `profile test`: both a user name and a password, or neither.
 fn test_credentials(
     username: Option<String>,
@@ -186,7 +196,11 @@ pub fn run(ctx: &Ctx, store: &mut Store, cmd: ProfileCmd) -> Result<(), CliError
         ProfileCmd::List => {
             let list = profiles::list(store)?;
             if ctx.json {
-                return output::json(&list);
+                let mut out = Vec::with_capacity(list.len());
+                for p in &list {
+                    out.push(with_last_test(p, profiles::last_test(store, &p.data.name)?)?);
+                }
+                return output::json(&out);
             }
             let rows = list
                 .iter()
@@ -227,11 +241,7 @@ pub fn run(ctx: &Ctx, store: &mut Store, cmd: ProfileCmd) -> Result<(), CliError
             let p = profiles::show(store, &name)?;
             let last_test = profiles::last_test(store, &name)?;
             if ctx.json {
-                let mut v = serde_json::to_value(&p).map_err(|e| CliError::Runtime(e.to_string()))?;
-                if let Some(obj) = v.as_object_mut() {
-                    obj.insert("last_test".into(), json!(last_test));
-                }
-                output::json(&v)
+                output::json(&with_last_test(&p, last_test)?)
             } else {
                 print(&p, last_test.as_ref());
                 Ok(())
