@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use crmsync_core::health::Health;
-use crmsync_core::model::{Account, Contact, Lead, Mailbox, Principal, Profile};
+use crmsync_core::model::{Account, Contact, Lead, Mailbox, Principal, Profile, ProfileTest};
 use crmsync_core::settings::Entry;
 use crmsync_core::store::activities::ActivityView;
 use crmsync_core::store::alerts::Alert;
@@ -229,6 +229,12 @@ commands! { app;
         let kept = report.clone();
         app.backend.call(move |s, _| connection_test::record(s, &kept)).await?;
         Ok(report)
+    }
+
+    /// The result of the profile's last Test Connection, kept by the engine
+    /// (none until a test ran).
+    fn profile_last_test(name: String) -> Option<ProfileTest> {
+        app.backend.call(move |s, _| profiles::last_test(s, &name)).await
     }
 
     fn mailboxes_list() -> Vec<MailboxRow> {
