@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use crmsync_core::health::Health;
-use crmsync_core::model::{Account, Contact, Lead, Mailbox, Principal, Profile};
+use crmsync_core::model::{Account, Contact, Lead, Mailbox, Principal, Profile, ProfileTest};
 use crmsync_core::settings::Entry;
 use crmsync_core::store::activities::ActivityView;
 use crmsync_core::store::alerts::Alert;
@@ -219,12 +219,22 @@ commands! { app;
     }
 
     /// Test Connection: checks each server of the profile, logging in when the
-    /// form has credentials; nothing is stored or sent. The network part runs
+    /// form has credentials; nothing is sent, and the result is kept on the
+    /// profile (as `crmsync profile test` keeps it). The network part runs
     /// here, not on the store thread, so the window stays responsive.
     fn profile_test(name: String, form: ConnectionTestForm) -> ConnectionTest {
         let credentials = form.credentials()?;
         let prepared = app.backend.call(move |s, _| connection_test::prepare(s, &name, credentials)).await?;
-        Ok(prepared.run().await)
+        let report = prepared.run().await;
+        let kept = report.clone();
+        app.backend.call(move |s, _| connection_test::record(s, &kept)).await?;
+        Ok(report)
+    }
+
+    /// The result of the profile's last Test Connection, kept by the engine
+    /// (none until a test ran).
+    fn profile_last_test(name: String) -> Option<ProfileTest> {
+        app.backend.call(move |s, _| profiles::last_test(s, &name)).await
     }
 
     fn mailboxes_list() -> Vec<MailboxRow> {

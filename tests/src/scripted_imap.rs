@@ -4,8 +4,10 @@
 //! (greeting with capabilities, CAPABILITY, LOGIN, SELECT/EXAMINE with
 //! UIDVALIDITY and UIDNEXT, UID SEARCH, UID FETCH of the whole message or of
 //! RFC822.SIZE alone, UID STORE, EXPUNGE,
-//! UID EXPUNGE, NOOP, LOGOUT), answers anything else `BAD`, and records every
-//! command line it receives (the LOGIN password masked).
+//! UID EXPUNGE, NOOP, LOGOUT; with [`ScriptedImap::set_create_special_use`]
+//! it also announces CREATE-SPECIAL-USE and accepts CREATE and SUBSCRIBE),
+//! answers anything else `BAD`, and records every command line it receives
+//! (the LOGIN password masked).
 //!
 //! With [`ScriptedImap::set_hostile`] it turns hostile instead: a literal of
 //! 4 GB, untagged lines without end, a drip before login, plaintext injected
@@ -78,6 +80,14 @@ struct State {
     faults: BTreeMap<u32, FetchFault>,
     commands: Vec<String>,
     hostile: Option<Hostile>,
+    create_special_use: bool,
+}
+
+impl State {
+    /// The capabilities announced in the greeting and to CAPABILITY.
+    fn capabilities(&self) -> &'static str {
+        if self.create_special_use { "IMAP4rev1 UIDPLUS CREATE-SPECIAL-USE" } else { "IMAP4rev1 UIDPLUS" }
+    }
 }
 
 /// A running scripted IMAP server on `127.0.0.1:port()`.
@@ -129,6 +139,13 @@ impl ScriptedImap {
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Announces CREATE-SPECIAL-USE (RFC 6154) to later sessions and accepts
+    /// CREATE (with or without `USE`) and SUBSCRIBE; see [`Self::commands`]
+    /// for what the client sent.
+    pub fn set_create_special_use(&self, on: bool) {
+        self.state().create_special_use = on;
     }
 
     /// Makes every later FETCH answer `uid` with `fault` (`None`: normally again).
@@ -226,8 +243,11 @@ fn answer(state: &Mutex<State>, tag: &str, command: &str) -> (Vec<u8>, bool) {
     let args: Vec<&str> = command.split_whitespace().collect();
     match (word.as_str(), args.get(1).map(|a| a.to_ascii_uppercase())) {
         ("CAPABILITY", _) => {
-            line("* CAPABILITY IMAP4rev1 UIDPLUS");
+            line(&format!("* CAPABILITY {}", st.capabilities()));
             line(&format!("{tag} OK CAPABILITY completed"));
+        }
+        ("CREATE" | "SUBSCRIBE", _) if st.create_special_use => {
+            line(&format!("{tag} OK {word} completed"));
         }
         ("LOGIN", _) => line(&format!("{tag} OK LOGIN completed")),
         ("NOOP", _) => line(&format!("{tag} OK NOOP completed")),
@@ -389,14 +409,17 @@ fn misbehave(state: &Mutex<State>, tag: &str, command: &str) -> Option<Misbehave
 async fn session(stream: TcpStream, state: Arc<Mutex<State>>) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
-    let greeting: &[u8] = match state.lock().unwrap_or_else(|p| p.into_inner()).hostile {
-        Some(Hostile::DripBeforeLogin { .. }) => b"* OK scripted server ready\r\n",
-        Some(Hostile::StartTlsInjection) => {
-            b"* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] scripted server ready\r\n"
+    let greeting = {
+        let st = state.lock().unwrap_or_else(|p| p.into_inner());
+        match st.hostile {
+            Some(Hostile::DripBeforeLogin { .. }) => "* OK scripted server ready\r\n".to_string(),
+            Some(Hostile::StartTlsInjection) => {
+                "* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] scripted server ready\r\n".to_string()
+            }
+            _ => format!("* OK [CAPABILITY {}] scripted server ready\r\n", st.capabilities()),
         }
-        _ => b"* OK [CAPABILITY IMAP4rev1 UIDPLUS] scripted server ready\r\n",
     };
-    if write.write_all(greeting).await.is_err() {
+    if write.write_all(greeting.as_bytes()).await.is_err() {
         return;
     }
     let mut buf = String::new();

@@ -552,3 +552,59 @@ async fn outgoing_mail_goes_out_while_the_mailbox_server_is_stalled() {
     proxy.set_mode(FaultMode::Forward);
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_act_channel_disabled_by_transient_failures_is_re_tested_and_re_enabled_by_itself() {
+    let o = Office::new();
+    let rad = crmsync_tests::Radicale::start().unwrap();
+    rad.add_user("alice", PW).unwrap();
+    let proxy = FaultProxy::start("127.0.0.1", rad.port()).unwrap();
+    let input = ProfileInput {
+        kind: Some("imap-smtp".into()),
+        incoming_host: Some("127.0.0.1".into()),
+        dav_url: Some(format!("http://127.0.0.1:{}/", proxy.port())),
+        min_poll_interval: Some("0".into()),
+        allow_insecure: Some(true),
+        timeout: Some("10".into()),
+        ..ProfileInput::default()
+    };
+    admin::profiles::add(&mut o.store(), "Dav", &input).unwrap();
+    let alice = o.dovecot.address("alice");
+    let mut store = o.store();
+    admin::principals::add(&mut store, crmsync_core::store::principals::Kind::User, &alice, "alice").unwrap();
+    let input = MailboxInput {
+        profile: Some("Dav".into()),
+        username: Some("alice".into()),
+        password: Some(Secret::new(PW)),
+        incoming: Some("none".into()),
+        outgoing: Some("none".into()),
+        act: Some("server-side".into()),
+        ..MailboxInput::default()
+    };
+    admin::mailboxes::add(&mut store, &alice, &input).unwrap();
+    let report = crmsync_engine::test_enable::test_and_enable(&mut store, &alice).await.unwrap();
+    assert!(report.channels.iter().any(|c| c.channel == "act" && c.enabled), "{report:?}");
+    drop(store);
+
+    let engine = o.start().await;
+    until("the first ACT sync succeeds", || o.mb(&alice).telemetry.last_sync_succeeded.is_some()).await;
+    proxy.set_mode(FaultMode::Refuse);
+    until("transient failures disable the ACT channel", || !o.mb(&alice).act.enabled).await;
+    assert_eq!(o.mb(&alice).telemetry.disabled_reason.as_deref(), Some("TRANSIENT_FAILURES"));
+    assert!(o.alert(&alice, "MAILBOX_RECOVERED").is_none());
+
+    // Radicale answers again: the recovery job re-tests the ACT channel (not
+    // incoming, which this mailbox does not use) and re-enables it.
+    proxy.set_mode(FaultMode::Forward);
+    until("recovery re-enables the ACT channel", || o.mb(&alice).act.enabled).await;
+    let info = o.alert(&alice, "MAILBOX_RECOVERED").expect("an information alert");
+    assert_eq!(info.severity, Severity::Info);
+    assert!(info.message.contains("act ("), "names the channel: {}", info.message);
+    assert!(!info.message.contains("incoming"), "{}", info.message);
+    let m = o.mb(&alice);
+    assert_eq!(m.telemetry.disabled_reason, None);
+    assert!(!m.incoming.enabled, "a channel that was never enabled stays off");
+    let synced = m.telemetry.last_sync_succeeded;
+    until("the ACT channel syncs again", || o.mb(&alice).telemetry.last_sync_succeeded > synced).await;
+    engine.shutdown().await;
+}

@@ -103,6 +103,8 @@ try {
   await driver.findElement(By.linkText("Harness Dovecot")).sendKeys(Key.ENTER);
   const tf = "#connection-test-form";
   await waitFor("Test Connection form", async () => (await driver.findElements(By.css(tf))).length > 0);
+  const lastTest = async () => driver.findElement(By.css("#connection-last-test")).getText();
+  if ((await lastTest()) !== "Not tested yet.") throw new Error(`before any test: ${await lastTest()}`);
   await type(tf, "username", user);
   await type(tf, "password", env("E2E_PASSWORD"));
   await driver.findElement(By.css(`${tf} [name=password]`)).sendKeys(Key.ENTER);
@@ -121,6 +123,8 @@ try {
   if (!imapRow.includes("OK") || !imapRow.includes("tested")) throw new Error(`IMAP row: ${imapRow}`);
   const typed = await driver.findElement(By.css(`${tf} [name=password]`)).getAttribute("value");
   if (typed !== "") throw new Error("the test password stayed in the form");
+  // The result is kept on the profile and shown with it.
+  await waitFor("the kept result", async () => (await lastTest()).includes(`IMAP ${env("E2E_IMAP_HOST")}:${env("E2E_IMAP_PORT")} ok`));
   await shot("profile-test-connection");
 
   step("mailbox: add it with its password");

@@ -186,6 +186,7 @@ const answers: Record<string, unknown> = {
   leads_list: [{ id: 1, first_name: "Cy", last_name: null, email: "cy@example.net", company: null, phone: null }],
   settings_list: settings,
   profile_test: connectionTest,
+  profile_last_test: { on: T, ok: false, message: "connection only; incoming IMAP mail.example.com:993 TLS_CERT_INVALID: not trusted" },
 };
 vi.mock("./api", () => ({
   call: async (cmd: string) => {

@@ -1456,6 +1456,24 @@ oauth_scopes?: string, };
 export type ProfileKind = "imap-smtp" | "pop3-smtp" | "exchange";
 
 /**
+ * The last Test Connection of a profile, as kept in the store.
+ */
+
+export type ProfileTest = { 
+/**
+ * When it ran.
+ */
+on: string, 
+/**
+ * True when every server passed.
+ */
+ok: boolean, 
+/**
+ * One entry per server: what it is and what it answered.
+ */
+message: string, };
+
+/**
  * Jobs waiting in each queue.
  */
 
@@ -1819,6 +1837,7 @@ export interface Commands {
   profile_update: { args: { name: string; form: ProfileInput }; ret: Profile };
   profile_remove: { args: { name: string }; ret: null };
   profile_test: { args: { name: string; form: ConnectionTestForm }; ret: ConnectionTest };
+  profile_last_test: { args: { name: string }; ret: ProfileTest | null };
   mailboxes_list: { args: Record<string, never>; ret: Array<MailboxRow> };
   mailbox_show: { args: { email: string }; ret: MailboxDetail };
   mailbox_add: { args: { email: string; form: MailboxInput }; ret: Mailbox };

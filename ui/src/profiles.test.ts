@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { describe, expect, it } from "vitest";
 import type { ConnectionTest, ServerCheck } from "./bindings";
-import { connectionTestReport } from "./pages/profiles";
+import { connectionTestReport, lastTestLine } from "./pages/profiles";
 
 const imap: ServerCheck = {
   proto: "IMAP",
@@ -63,5 +63,18 @@ describe("Test Connection result", () => {
     expect(rows({ profile: "Office", ok: true, login_as: null, servers: [connectionOnly] })[0]![4]).toBe("not tested");
     const logged = connectionTestReport({ profile: "Office", ok: true, login_as: "anna@example.com", servers: [imap] });
     expect(logged.querySelector("h2")!.textContent).toBe("Test Connection: ✔ every server answered; login as anna@example.com OK");
+  });
+});
+
+describe("last Test Connection", () => {
+  it("says when it ran, whether it passed and what each server said", () => {
+    const text = lastTestLine({ on: "2026-11-26T09:41:00.000Z", ok: false, message: "connection only; outgoing SMTP mail.example.com:2525 CONNECTION_REFUSED: refused" }).textContent!;
+    expect(text).toContain("✖ failed");
+    expect(text).toContain("SMTP mail.example.com:2525 CONNECTION_REFUSED");
+    expect(lastTestLine({ on: "2026-11-26T09:41:00.000Z", ok: true, message: "connection only" }).textContent).toContain("✔ every server passed");
+  });
+
+  it("says when none ran", () => {
+    expect(lastTestLine(null).textContent).toBe("Not tested yet.");
   });
 });

@@ -584,3 +584,64 @@ fn implicit_tls_smtp_delivers_and_an_untrusted_certificate_is_refused() {
         report["channels"].as_array().unwrap().iter().find(|c| c["channel"] == "outgoing").unwrap();
     assert_eq!(outgoing["code"], "TLS_CERT_INVALID", "{report:#}");
 }
+
+#[test]
+fn mail_of_a_disabled_mailbox_raises_one_waiting_alert_shown_on_the_email_that_clears_once_it_is_sent() {
+    let o = Office::new();
+    // Queued while the mailbox worked; then it was disabled.
+    let a = o.send(&["--to", &o.bob, "--subject", "Stuck one", "--body", "hi"]);
+    let b = o.send(&["--to", &o.bob, "--subject", "Stuck two", "--body", "hi"]);
+    o.env.ok(&["mailbox", "disable", &o.alice]);
+    let waiting = |o: &Office| -> Vec<Value> {
+        let alerts = o.env.json(&["alert", "list", "--mailbox", &o.alice]);
+        alerts.as_array().unwrap().iter().filter(|a| a["code"] == "OUTGOING_WAITING").cloned().collect()
+    };
+    for _ in 0..2 {
+        let report = o.sync();
+        assert!(report.iter().all(|r| r["result"] != "ok"), "{report:#?}");
+        let found = waiting(&o);
+        assert_eq!(found.len(), 1, "one alert, raised once: {found:#?}");
+        assert_eq!(found[0]["severity"], "warning");
+        assert_eq!(found[0]["scope"], "mailbox");
+        assert_eq!(found[0]["count"], 1, "not raised again by the next pass: {found:#?}");
+        let msg = found[0]["message"].as_str().unwrap();
+        assert!(msg.contains("2 emails wait") && msg.contains("not enabled"), "{msg}");
+        assert!(found[0]["hint"].as_str().unwrap().contains("Pending Send"), "{found:#?}");
+    }
+    for id in [&a["id"], &b["id"]] {
+        let shown = o.show(id);
+        assert_eq!(shown["status"], "pending_send", "{shown:#}");
+        let note = shown["last_error"].as_str().unwrap_or_default();
+        assert!(note.contains("not enabled"), "the email says why it waits: {shown:#}");
+    }
+
+    o.env.ok(&["mailbox", "enable", &o.alice]);
+    let report = o.sync();
+    let out = report.iter().find(|r| r["mailbox"] == o.alice.as_str()).unwrap();
+    assert_eq!(out["sent"], 2, "{report:#?}");
+    assert!(waiting(&o).is_empty(), "the alert is resolved once the mail went out");
+    for (id, mid) in [(&a["id"], &a["message_id"]), (&b["id"], &b["message_id"])] {
+        let shown = o.show(id);
+        assert_eq!(shown["status"], "sent", "{shown:#}");
+        assert!(shown["last_error"].is_null(), "{shown:#}");
+        let mid = mid.as_str().unwrap();
+        o.wait_for("bob", mid);
+        assert_eq!(copies_of(&o.folder("bob", "INBOX"), mid), 1);
+    }
+}
+
+#[test]
+fn the_waiting_alert_clears_when_the_queue_empties() {
+    let o = Office::new();
+    let a = o.send(&["--to", &o.bob, "--subject", "Never mind", "--body", "hi"]);
+    o.env.ok(&["mailbox", "disable", &o.alice]);
+    o.sync();
+    let codes = |o: &Office| -> Vec<String> {
+        let alerts = o.env.json(&["alert", "list", "--mailbox", &o.alice]);
+        alerts.as_array().unwrap().iter().map(|a| a["code"].as_str().unwrap().to_string()).collect()
+    };
+    assert!(codes(&o).iter().any(|c| c == "OUTGOING_WAITING"), "{:?}", codes(&o));
+    o.env.ok(&["email", "cancel", &a["id"].to_string()]);
+    o.sync();
+    assert!(!codes(&o).iter().any(|c| c == "OUTGOING_WAITING"), "{:?}", codes(&o));
+}

@@ -33,6 +33,24 @@ fn test_profile(env: &Env, user: Option<&str>, password: &str) -> (i32, Value, S
     (out.status.code().unwrap(), report, format!("{stdout}{stderr}"))
 }
 
+/// The kept result of the last Test Connection, as `profile show --json` has it.
+fn last_test(env: &Env) -> Value {
+    env.json(&["profile", "show", "Office"])["last_test"].clone()
+}
+
+/// The store after a Test Connection, without the result it keeps on the
+/// profile (cleared here): the rest must be as it was.
+fn snapshot_without_last_test(env: &Env) -> String {
+    env.store()
+        .conn()
+        .execute(
+            "UPDATE email_server_profiles SET last_test_on = NULL, last_test_status = NULL, last_test_message = NULL",
+            [],
+        )
+        .unwrap();
+    env.snapshot()
+}
+
 fn server<'a>(report: &'a Value, proto: &str) -> &'a Value {
     report["servers"].as_array().unwrap().iter().find(|c| c["proto"] == proto).unwrap()
 }
@@ -70,11 +88,22 @@ fn a_good_profile_passes_every_server_with_and_without_a_login_and_stores_nothin
     assert!(server(&report, "IMAP")["message"].as_str().unwrap().contains("login as"));
     assert!(!all_output.contains(PW));
 
-    // The human table: one row per server with its result, and nothing stored or sent.
+    // The human table: one row per server with its result.
     let text = env.ok(&["profile", "test", "Office"]);
     assert!(text.contains("RESULT"), "{text}");
     assert!(text.contains(&format!("127.0.0.1:{}", s.dovecot.imaps_port())), "{text}");
-    assert_eq!(env.snapshot(), before, "Test Connection changes nothing in the store");
+    // The result is kept on the profile and shown with it.
+    let kept = last_test(&env);
+    assert_eq!(kept["ok"], true, "{kept:#}");
+    assert!(kept["on"].is_string(), "{kept:#}");
+    let imap = format!("incoming IMAP 127.0.0.1:{} ok", s.dovecot.imaps_port());
+    assert!(kept["message"].as_str().unwrap().contains(&imap), "{kept:#}");
+    let shown = env.ok(&["profile", "show", "Office"]);
+    let line = shown.lines().find(|l| l.starts_with("last test")).unwrap_or_else(|| panic!("{shown}"));
+    assert!(line.contains(" ok: connection only;") && line.contains(&imap), "{line}");
+    assert!(!all_output.contains(PW) && !kept.to_string().contains(PW));
+    // Nothing else is stored, and nothing sent.
+    assert_eq!(snapshot_without_last_test(&env), before, "Test Connection stores nothing else");
     assert_eq!(s.postfix.queued_messages(), 0, "Test Connection sends nothing");
 }
 
@@ -99,6 +128,13 @@ fn a_port_nothing_listens_on_fails_with_connection_refused_naming_host_and_port(
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("FAIL") && text.contains("CONNECTION_REFUSED"), "{text}");
     assert!(text.contains("what to do:"), "{text}");
+    // The failure is kept on the profile, naming the server.
+    let kept = last_test(&env);
+    assert_eq!(kept["ok"], false, "{kept:#}");
+    let refused = format!("incoming IMAP 127.0.0.1:{closed} CONNECTION_REFUSED");
+    assert!(kept["message"].as_str().unwrap().contains(&refused), "{kept:#}");
+    let shown = env.ok(&["profile", "show", "Office"]);
+    assert!(shown.lines().any(|l| l.starts_with("last test") && l.contains("FAILED")), "{shown}");
 }
 
 #[test]
@@ -125,7 +161,11 @@ fn a_wrong_password_fails_the_logins_with_auth_codes_and_is_never_printed() {
     assert_eq!(server(&report, "SMTP")["code"], "SMTP_AUTH_FAILED", "{report:#}");
     assert!(server(&report, "IMAP")["hint"].as_str().unwrap().contains("password"));
     assert!(!all_output.contains("Wrong-Pa55"), "{all_output}");
-    assert_eq!(env.snapshot(), before, "the typed password is not stored");
+    let kept = last_test(&env);
+    assert_eq!(kept["ok"], false, "{kept:#}");
+    assert!(kept["message"].as_str().unwrap().contains("IMAP_AUTH_FAILED"), "{kept:#}");
+    assert!(!kept.to_string().contains("Wrong-Pa55"), "{kept:#}");
+    assert_eq!(snapshot_without_last_test(&env), before, "the typed password is not stored");
 }
 
 #[test]

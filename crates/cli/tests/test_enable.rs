@@ -41,9 +41,20 @@ fn test_enable_passes_incoming_and_outgoing_and_enables_them_without_sending_any
     let env = env_for(&s, true, s.dovecot.imaps_port());
     let alice = s.dovecot.address("alice");
     add_mailbox(&env, &alice, Some(PW));
+    let tested = |env: &Env| {
+        let status = env.json(&["status"]);
+        status["mailboxes"].as_array().unwrap()[0]["last_test_on"].clone()
+    };
+    assert!(tested(&env).is_null(), "never tested yet");
     let (code, report) = test_enable(&env, &alice);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["overall"], "success");
+    // When it ran is kept and shown with the mailbox and in the status.
+    let on = tested(&env);
+    assert!(on.is_string(), "{on}");
+    let text = env.ok(&["mailbox", "show", &alice]);
+    let line = text.lines().find(|l| l.contains("last test & enable")).unwrap_or_else(|| panic!("{text}"));
+    assert!(!line.ends_with('-'), "{line}");
     assert_eq!(channel(&report, "incoming")["status"], "success");
     assert_eq!(channel(&report, "outgoing")["status"], "success");
     assert_eq!(channel(&report, "act")["status"], "not-run");

@@ -154,7 +154,7 @@ pub fn hint(code: &str) -> String {
         ),
         (
             "MAILBOX_RECOVERED",
-            "Nothing to do: the server answered again and crmsync re-enabled the mailbox by itself.",
+            "Nothing to do: the server answered again and crmsync re-enabled the channels the message names by itself. A channel named as still disabled is re-tested again later.",
         ),
         (
             "PROFILE_FAILING",
@@ -186,7 +186,7 @@ pub fn hint(code: &str) -> String {
         ),
         (
             "SENT_FOLDER_MISSING",
-            "The email was sent, but the mailbox has no Sent folder to file a copy in. Create a folder named Sent (or one marked as Sent) on the server if copies should be kept.",
+            "The email was sent, but the mailbox has no Sent folder and the server refused to create one (the log says why), so no copy was filed. Create a folder named Sent (or one marked as Sent) on the server, or allow the mailbox to create folders, if copies should be kept.",
         ),
         (
             "DAV_CONFLICT",
@@ -207,6 +207,10 @@ pub fn hint(code: &str) -> String {
         (
             "ACT_ITEM_FAILED",
             "One appointment, contact or task could not be written to the CRM; the others went on. It is retried on the next sync.",
+        ),
+        (
+            "OUTGOING_WAITING",
+            "Emails of this mailbox wait in Pending Send because the mailbox cannot send; the message says why. Approve the mailbox, or set its outgoing channel to server-side and run Test & Enable, and the mail goes out on the next pass (this alert then clears by itself). Each waiting email shows the same reason.",
         ),
         (
             "SEND_FAILED",

@@ -255,6 +255,18 @@ pub struct Profile {
     pub modified_on: DateTime<Utc>,
 }
 
+/// The last Test Connection of a profile, as kept in the store.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileTest {
+    /// When it ran.
+    pub on: DateTime<Utc>,
+    /// True when every server passed.
+    pub ok: bool,
+    /// One entry per server: what it is and what it answered.
+    pub message: String,
+}
+
 /// A CRM user or queue: the owner of a mailbox.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -40,6 +40,9 @@ pub struct MailboxHealth {
     pub last_error_message: Option<String>,
     /// When the next poll is due.
     pub next_poll: Option<chrono::DateTime<chrono::Utc>>,
+    /// When Test & Enable last ran (its per-channel results are in
+    /// `crmsync mailbox show`).
+    pub last_test_on: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The state of the service and its mailboxes.
@@ -75,6 +78,7 @@ pub fn status_from_store(store: &Store, lease_timeout: Duration) -> Result<Statu
             last_error_code: mb.telemetry.last_error.as_ref().map(|e| e.code.clone()),
             last_error_message: mb.telemetry.last_error.as_ref().map(|e| e.message.clone()),
             next_poll: mb.telemetry.next_poll,
+            last_test_on: mb.last_test_on,
         });
     }
     let current = lease::get(store.conn())?;

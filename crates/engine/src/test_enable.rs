@@ -142,6 +142,63 @@ fn renewed(store: &Store, mb: &Mailbox, profile: &Profile, r: &Result<String>) -
     }
 }
 
+/// The channels of `mb` that the engine disabled after transient failures
+/// (what the recovery job re-tests): configured server-side, passed their last
+/// Test & Enable, and now off — none unless the mailbox's `disabled_reason`
+/// is `TRANSIENT_FAILURES`.
+pub(crate) fn channels_to_recover(mb: &Mailbox) -> Vec<Channel> {
+    if mb.telemetry.disabled_reason.as_deref() != Some(crmsync_core::health::TRANSIENT_FAILURES) {
+        return Vec::new();
+    }
+    let configured = |ch: Channel| match ch {
+        Channel::Incoming => mb.data.incoming_method == IncomingMethod::ServerSide,
+        Channel::Outgoing => mb.data.outgoing_method == ChannelMethod::ServerSide,
+        Channel::Act => mb.data.act_method == ChannelMethod::ServerSide,
+    };
+    let state = |ch: Channel| match ch {
+        Channel::Incoming => &mb.incoming,
+        Channel::Outgoing => &mb.outgoing,
+        Channel::Act => &mb.act,
+    };
+    Channel::ALL
+        .into_iter()
+        .filter(|&ch| configured(ch) && !state(ch).enabled && state(ch).status == ChannelStatus::Success)
+        .collect()
+}
+
+/// The channel's name as Test & Enable reports it (incoming, outgoing, act).
+pub(crate) fn channel_word(ch: Channel) -> &'static str {
+    match ch {
+        Channel::Incoming => "incoming",
+        Channel::Outgoing => "outgoing",
+        Channel::Act => "act",
+    }
+}
+
+/// Re-tests one channel of `mb` the way Test & Enable does (nothing is sent
+/// or changed on the server); an OAuth2 access token the server refused is
+/// renewed and the test run once more.
+pub(crate) async fn retest(
+    store: &mut Store,
+    mb: &Mailbox,
+    profile: &Profile,
+    ch: Channel,
+) -> Result<String> {
+    let r = test_channel(store, mb, profile, ch).await;
+    if renewed(store, mb, profile, &r)? {
+        return test_channel(store, mb, profile, ch).await;
+    }
+    r
+}
+
+async fn test_channel(store: &mut Store, mb: &Mailbox, profile: &Profile, ch: Channel) -> Result<String> {
+    match ch {
+        Channel::Incoming => test_incoming(store, mb, profile).await,
+        Channel::Outgoing => test_outgoing(store, mb, profile).await,
+        Channel::Act => test_act(store, mb, profile).await,
+    }
+}
+
 /// Runs Test & Enable for one mailbox and records the results.
 pub async fn test_and_enable(store: &mut Store, email: &str) -> Result<TestReport> {
     let mb = mailboxes::find(store.conn(), email)?

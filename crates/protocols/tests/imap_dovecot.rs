@@ -227,3 +227,28 @@ async fn authenticate_login_when_the_server_has_no_auth_plain() {
     let e = ImapClient::connect(&wrong).await.unwrap_err();
     assert_eq!(e.code(), "IMAP_AUTH_FAILED", "{e}");
 }
+
+#[tokio::test]
+async fn create_folder_makes_a_selectable_subscribed_folder_and_a_second_create_fails() {
+    let d = dovecot();
+    let mut imap = ImapClient::connect(&settings(&d, d.imaps_port(), Security::Tls)).await.unwrap();
+    // Dovecot 2.3 does not announce CREATE-SPECIAL-USE: the special use is
+    // left out rather than sent to a server that would refuse the command.
+    assert!(!imap.capabilities().has("CREATE-SPECIAL-USE"), "{:?}", imap.capabilities());
+    let with_use = imap.create_folder("Gesendet", Some(SpecialUse::Sent)).await.unwrap();
+    assert!(!with_use);
+    imap.subscribe("Gesendet").await.unwrap();
+    assert_eq!(imap.select("Gesendet").await.unwrap().exists, 0);
+    let folders = imap.list_folders().await.unwrap();
+    assert!(folders.iter().any(|f| f.name == "Gesendet" && f.selectable), "{folders:?}");
+    let lsub =
+        d.imap_session("anna", PASSWORD).await.unwrap().raw_command("LSUB \"\" \"Gesendet\"").await.unwrap();
+    assert!(lsub.iter().any(|l| l.starts_with("* LSUB") && l.contains("Gesendet")), "{lsub:?}");
+
+    let e = imap.create_folder("Gesendet", None).await.unwrap_err();
+    assert_eq!(e.code(), "IMAP_COMMAND_FAILED", "{e}");
+    assert!(e.to_string().to_ascii_uppercase().contains("ALREADYEXISTS"), "{e}");
+    // The session survives the refusal.
+    imap.select("INBOX").await.unwrap();
+    imap.logout().await.unwrap();
+}

@@ -250,6 +250,7 @@ export async function mailboxPage(email: string): Promise<HTMLElement> {
       ["Incoming", `${m.incoming_method}; ${m.incoming.enabled ? "enabled" : "disabled"}; last test ${m.incoming.status}`],
       ["Outgoing", `${m.outgoing_method}; ${m.outgoing.enabled ? "enabled" : "disabled"}; last test ${m.outgoing.status}`],
       ["Appointments, contacts, tasks", `${m.act_method}; ${m.act.enabled ? "enabled" : "disabled"}; last test ${m.act.status}`],
+      ["Last Test & Enable", when(m.last_test_on)],
       ["Processing", t.processing_state],
       ["Last sync started", when(t.last_sync_started)],
       ["Last successful sync", when(t.last_sync_succeeded)],

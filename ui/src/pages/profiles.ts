@@ -1,9 +1,9 @@
 import { call } from "../api";
 import { whatToDo } from "../hints";
-import type { ConnectionTest, ConnectionTestForm, Profile, ProfileInput } from "../bindings";
+import type { ConnectionTest, ConnectionTestForm, Profile, ProfileInput, ProfileTest } from "../bindings";
 import { fieldValue, h } from "../dom";
 import { changedFields, type Values } from "../forms";
-import { badge, empty, field, link, messageArea, page, showError, showMessage, table, type FieldSpec } from "../ui";
+import { badge, empty, field, link, messageArea, page, showError, showMessage, table, when, type FieldSpec } from "../ui";
 
 const SEC = ["", "tls", "starttls", "none"];
 
@@ -205,9 +205,18 @@ export function connectionTestReport(t: ConnectionTest): HTMLElement {
   );
 }
 
+/** The kept result of the profile's last Test Connection, in one line. */
+export function lastTestLine(t: ProfileTest | null): HTMLElement {
+  const text = t
+    ? `Last test ${when(t.on)}: ${t.ok ? "✔ every server passed" : "✖ failed"} — ${t.message}`
+    : "Not tested yet.";
+  return h("p", { id: "connection-last-test" }, text);
+}
+
 /** Test Connection of a saved profile: optional credentials typed for the test, never stored. */
-function connectionTestPanel(name: string): HTMLElement {
+function connectionTestPanel(name: string, last: ProfileTest | null): HTMLElement {
   const msg = messageArea();
+  const lastLine = h("div", {}, lastTestLine(last));
   const result = h("div", {});
   const button = h("button", { type: "submit" }, "⇄ Test Connection");
   const form = h(
@@ -226,6 +235,7 @@ function connectionTestPanel(name: string): HTMLElement {
     try {
       const t = await call("profile_test", { name, form: testForm });
       result.replaceChildren(connectionTestReport(t));
+      lastLine.replaceChildren(lastTestLine(await call("profile_last_test", { name })));
       showMessage(msg, t.ok ? "Test Connection passed." : "Test Connection failed; see below.", t.ok ? "ok" : "bad");
     } catch (e) {
       result.replaceChildren();
@@ -236,12 +246,13 @@ function connectionTestPanel(name: string): HTMLElement {
       button.removeAttribute("aria-busy");
     }
   });
-  return h("div", { class: "panel" }, h("h2", {}, "Test Connection"), msg, form, result);
+  return h("div", { class: "panel" }, h("h2", {}, "Test Connection"), lastLine, msg, form, result);
 }
 
 export async function profilesPage(edit?: string): Promise<HTMLElement> {
   const list = await call("profiles_list");
   const editing = edit ? list.find((p) => p.name === edit) ?? null : null;
+  const lastTest = editing ? await call("profile_last_test", { name: editing.name }) : null;
   const original = editing ? profileValues(editing) : null;
   const msg = messageArea();
   const specs: FieldSpec[] = [
@@ -335,7 +346,7 @@ export async function profilesPage(edit?: string): Promise<HTMLElement> {
   return page(
     "Email server profiles",
     h("div", { class: "panel" }, list.length ? table(["Name", "Kind", "Incoming", "Outgoing", "Sign-in", "Credentials", ""], rows, "Profiles") : empty("No profiles yet.")),
-    editing ? connectionTestPanel(editing.name) : null,
+    editing ? connectionTestPanel(editing.name, lastTest) : null,
     h("div", { class: "panel" }, h("h2", {}, editing ? `Edit ${editing.name}` : "New profile"), msg, form),
   );
 }

@@ -119,6 +119,7 @@ fn print(m: &Mailbox, sign_in: Option<&SignInStatus>) {
         ("forward mailbox", d.is_forward_mailbox.to_string()),
         ("approval", m.approval.to_string()),
         ("processing state", t.processing_state.clone()),
+        ("last test & enable", opt(&m.last_test_on)),
         ("last sync", opt(&t.last_sync_succeeded)),
         ("next poll", opt(&t.next_poll)),
     ];

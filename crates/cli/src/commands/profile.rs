@@ -1,7 +1,7 @@
 //! `crmsync profile ...`
 
 use crmsync_core::Store;
-use crmsync_core::model::{Endpoint, Profile};
+use crmsync_core::model::{Endpoint, Profile, ProfileTest};
 use crmsync_core::oauth::AuthMethod;
 use crmsync_core::secrets::Secret;
 use crmsync_engine::admin::profiles::{self, ConnectionTest, ProfileInput};
@@ -66,7 +66,7 @@ fn endpoint(e: &Option<Endpoint>) -> String {
     e.as_ref().map_or("-".into(), |e| format!("{}:{} ({})", e.host, e.port, e.security))
 }
 
-fn print(p: &Profile) {
+fn print(p: &Profile, last_test: Option<&ProfileTest>) {
     let d = &p.data;
     let mut pairs = vec![
         ("name", d.name.clone()),
@@ -98,7 +98,24 @@ fn print(p: &Profile) {
             ("scopes", o.scopes.join(" ")),
         ]);
     }
+    pairs.push((
+        "last test",
+        match last_test {
+            Some(t) => format!("{} {}: {}", t.on.to_rfc3339(), if t.ok { "ok" } else { "FAILED" }, t.message),
+            None => "never (run `crmsync profile test`)".into(),
+        },
+    ));
     output::fields(&pairs);
+}
+
+/// A profile as JSON with the result of its last Test Connection
+/// (`last_test`, null when none ran).
+fn with_last_test(p: &Profile, last_test: Option<ProfileTest>) -> Result<serde_json::Value, CliError> {
+    let mut v = serde_json::to_value(p).map_err(|e| CliError::Runtime(e.to_string()))?;
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("last_test".into(), json!(last_test));
+    }
+    Ok(v)
 }
 
 /// The typed credentials of `profile test`: both a user name and a password, or neither.
@@ -179,7 +196,11 @@ pub fn run(ctx: &Ctx, store: &mut Store, cmd: ProfileCmd) -> Result<(), CliError
         ProfileCmd::List => {
             let list = profiles::list(store)?;
             if ctx.json {
-                return output::json(&list);
+                let mut out = Vec::with_capacity(list.len());
+                for p in &list {
+                    out.push(with_last_test(p, profiles::last_test(store, &p.data.name)?)?);
+                }
+                return output::json(&out);
             }
             let rows = list
                 .iter()
@@ -218,10 +239,11 @@ pub fn run(ctx: &Ctx, store: &mut Store, cmd: ProfileCmd) -> Result<(), CliError
         }
         ProfileCmd::Show { name } => {
             let p = profiles::show(store, &name)?;
+            let last_test = profiles::last_test(store, &name)?;
             if ctx.json {
-                output::json(&p)
+                output::json(&with_last_test(&p, last_test)?)
             } else {
-                print(&p);
+                print(&p, last_test.as_ref());
                 Ok(())
             }
         }

@@ -198,6 +198,29 @@ pub fn ack(conn: &Connection, id: i64) -> Result<bool> {
     Ok(conn.execute("UPDATE alerts SET acknowledged = 1 WHERE id = ?1", [id])? > 0)
 }
 
+/// The open (unacknowledged) alert with `code` on mailbox `mailbox_id`, if
+/// any: its id and message.
+pub fn open_on_mailbox(conn: &Connection, mailbox_id: i64, code: &str) -> Result<Option<(i64, String)>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, message FROM alerts WHERE acknowledged = 0 AND code = ?2 AND scope = 'mailbox' \
+             AND mailbox_id = ?1 ORDER BY id LIMIT 1",
+            params![mailbox_id, code],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+/// Resolves the open alerts with `code` on mailbox `mailbox_id` (their cause
+/// is over): they are acknowledged. Returns how many changed.
+pub fn resolve_on_mailbox(conn: &Connection, mailbox_id: i64, code: &str) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE alerts SET acknowledged = 1 WHERE acknowledged = 0 AND code = ?2 AND scope = 'mailbox' \
+         AND mailbox_id = ?1",
+        params![mailbox_id, code],
+    )?)
+}
+
 /// Acknowledges every alert; returns how many changed.
 pub fn ack_all(conn: &Connection) -> Result<usize> {
     Ok(conn.execute("UPDATE alerts SET acknowledged = 1 WHERE acknowledged = 0", [])?)

@@ -478,3 +478,35 @@ pub fn mark_open(conn: &Connection, id: i64) -> Result<()> {
     conn.execute("UPDATE activities SET state = 'open' WHERE id = ?1", [id])?;
     Ok(())
 }
+
+/// How many due Pending Send emails each sender mailbox has at `now`.
+pub fn due_counts(conn: &Connection, now: &str) -> Result<Vec<(i64, i64)>> {
+    let mut stmt = conn.prepare(
+        "SELECT sender_mailbox_id, count(*) FROM emails WHERE direction = 'outgoing' AND sender_mailbox_id IS NOT NULL \
+         AND status = 'pending_send' AND (send_at IS NULL OR send_at <= ?1) \
+         AND (next_attempt_on IS NULL OR next_attempt_on <= ?1) GROUP BY 1 ORDER BY 1",
+    )?;
+    let rows = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Writes `note` as the last error of the mailbox's due Pending Send emails
+/// that do not carry it yet (why they wait); returns how many changed.
+pub fn note_waiting(conn: &Connection, mailbox_id: i64, now: &str, note: &str) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE emails SET last_error = ?3 WHERE sender_mailbox_id = ?1 AND status = 'pending_send' \
+         AND (send_at IS NULL OR send_at <= ?2) AND (next_attempt_on IS NULL OR next_attempt_on <= ?2) \
+         AND last_error IS NOT ?3",
+        params![mailbox_id, now, note],
+    )?)
+}
+
+/// Clears the last error of the mailbox's Pending Send emails whose last error
+/// starts with `prefix` (a wait that is over); returns how many changed.
+pub fn clear_waiting_note(conn: &Connection, mailbox_id: i64, prefix: &str) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE emails SET last_error = NULL WHERE sender_mailbox_id = ?1 AND status = 'pending_send' \
+         AND substr(last_error, 1, length(?2)) = ?2",
+        params![mailbox_id, prefix],
+    )?)
+}

@@ -4,7 +4,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::unique_to_exists;
 use crate::error::{CoreError, Result};
-use crate::model::{CredentialSource, Endpoint, OutgoingAuth, Profile, ProfileData, ProfileKind, Security};
+use crate::model::{
+    CredentialSource, Endpoint, OutgoingAuth, Profile, ProfileData, ProfileKind, ProfileTest, Security,
+};
 use crate::oauth::{AuthMethod, OAuthConfig, OAuthProvider};
 use crate::time::{from_db, now_db, to_db};
 
@@ -232,6 +234,34 @@ pub fn list(conn: &Connection) -> Result<Vec<Profile>> {
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map([], |r| Ok(from_row(r)))?;
     rows.map(|r| r?).collect()
+}
+
+/// Keeps the result of a Test Connection of profile `id`: when, whether every
+/// server passed, and what each said.
+pub fn record_test(conn: &Connection, id: i64, ok: bool, message: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE email_server_profiles SET last_test_on = ?2, last_test_status = ?3, last_test_message = ?4 \
+         WHERE id = ?1",
+        params![id, now_db(), if ok { "success" } else { "failure" }, message],
+    )?;
+    Ok(())
+}
+
+/// The last Test Connection of profile `id`, if one ran.
+pub fn last_test(conn: &Connection, id: i64) -> Result<Option<ProfileTest>> {
+    let row: Option<(Option<String>, Option<String>, Option<String>)> = conn
+        .query_row(
+            "SELECT last_test_on, last_test_status, last_test_message FROM email_server_profiles WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((Some(on), status, message)) = row else { return Ok(None) };
+    Ok(Some(ProfileTest {
+        on: from_db("last_test_on", &on)?,
+        ok: status.as_deref() == Some("success"),
+        message: message.unwrap_or_default(),
+    }))
 }
 
 /// The encrypted profile password, if any.

@@ -3,8 +3,9 @@
 //! report one row per server. Without credentials it checks that the server
 //! answers, that TLS (implicit or STARTTLS) works with a trusted certificate
 //! and that the greeting and capabilities make sense; with credentials it also
-//! logs in. Nothing is stored, sent or changed, and the password typed for the
-//! test is never kept.
+//! logs in. Nothing is sent or changed on the servers and the password typed
+//! for the test is never kept; the result is kept on the profile
+//! (`last_test_*`, shown with it).
 
 use std::time::{Duration, Instant};
 
@@ -428,16 +429,51 @@ impl PreparedTest {
     }
 }
 
-/// Tests the connection to every server of profile `name`. With `credentials`
-/// (a user name and a password typed for this test, never stored) it also logs
-/// in; without them it uses the profile's own stored credentials when it has
-/// them (credentials = profile), else it checks the connection only.
+impl ConnectionTest {
+    /// One entry per server, e.g. `IMAP 127.0.0.1:993 ok; SMTP 127.0.0.1:587
+    /// CONNECTION_REFUSED: ...` (what [`record`] keeps).
+    pub fn summary(&self) -> String {
+        let login = match &self.login_as {
+            Some(user) => format!("login as {user}"),
+            None => "connection only".into(),
+        };
+        let servers: Vec<String> = self
+            .servers
+            .iter()
+            .map(|s| {
+                let what = format!("{} {} {}:{}", s.role, s.proto, s.host, s.port);
+                match (&s.code, s.ok) {
+                    (_, true) => format!("{what} ok"),
+                    (Some(code), false) => format!("{what} {code}: {}", s.message),
+                    (None, false) => format!("{what} failed: {}", s.message),
+                }
+            })
+            .collect();
+        format!("{login}; {}", servers.join("; "))
+    }
+}
+
+/// Keeps the result of a Test Connection on its profile (when, whether every
+/// server passed, what each said), shown with the profile; the CLI and the
+/// desktop call this after each run.
+pub fn record(store: &mut Store, report: &ConnectionTest) -> Result<()> {
+    let profile = stored_profiles::get(store.conn(), &report.profile)?;
+    let summary = report.summary();
+    store.write(|tx| stored_profiles::record_test(tx, profile.id, report.ok, &summary))?;
+    Ok(())
+}
+
+/// Tests the connection to every server of profile `name` and keeps the
+/// result on the profile ([`record`]). With `credentials` (a user name and a
+/// password typed for this test, never stored) it also logs in; without them
+/// it uses the profile's own stored credentials when it has them
+/// (credentials = profile), else it checks the connection only.
 pub async fn test_connection(
-    store: &Store,
+    store: &mut Store,
     name: &str,
     credentials: Option<(String, Secret)>,
 ) -> Result<ConnectionTest> {
-    Ok(prepare(store, name, credentials)?.run().await)
+    test_connection_as(store, name, credentials, None).await
 }
 
 /// [`test_connection`] logging in as mailbox `mailbox` of the profile (when
@@ -447,12 +483,14 @@ pub async fn test_connection(
 /// rows saying the login was not tested and why; a token that cannot be had
 /// (the renewal was refused) fails each server that would have logged in.
 pub async fn test_connection_as(
-    store: &Store,
+    store: &mut Store,
     name: &str,
     credentials: Option<(String, Secret)>,
     mailbox: Option<&str>,
 ) -> Result<ConnectionTest> {
-    Ok(prepare_as(store, name, credentials, mailbox)?.run().await)
+    let report = prepare_as(store, name, credentials, mailbox)?.run().await;
+    record(store, &report)?;
+    Ok(report)
 }
 
 #[cfg(test)]
@@ -465,6 +503,34 @@ mod tests {
         assert_eq!((t.host.as_str(), t.port, t.security), ("dav.example.com", 443, Security::Tls));
         let t = dav_target("http://127.0.0.1:5232/", false);
         assert_eq!((t.host.as_str(), t.port, t.security), ("127.0.0.1", 5232, Security::None));
+    }
+
+    #[test]
+    fn the_kept_summary_names_each_server_and_its_result() {
+        let target = |proto, role, port| Target {
+            proto,
+            role,
+            host: "mail.example.test".into(),
+            port,
+            security: Security::Tls,
+            login: true,
+        };
+        let ok = target("IMAP", "incoming", 993).finish(Instant::now(), Ok("INBOX opened".into()));
+        let e = crmsync_protocols::ProtocolError::ConnectionRefused {
+            proto: crmsync_protocols::Proto::Smtp,
+            host: "mail.example.test".into(),
+            port: 465,
+        };
+        let refused = target("SMTP", "outgoing", 465).finish(Instant::now(), Err(e.into()));
+        let report = ConnectionTest {
+            profile: "Office".into(),
+            ok: false,
+            login_as: Some("anna".into()),
+            servers: vec![ok, refused],
+        };
+        let summary = report.summary();
+        assert!(summary.starts_with("login as anna; incoming IMAP mail.example.test:993 ok; "), "{summary}");
+        assert!(summary.contains("outgoing SMTP mail.example.test:465 CONNECTION_REFUSED: "), "{summary}");
     }
 
     #[test]

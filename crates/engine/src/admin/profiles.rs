@@ -12,7 +12,7 @@ use crmsync_core::{CoreError, Store};
 use crmsync_protocols::Proto;
 use rusqlite::Connection;
 
-pub use super::connection_test::{ConnectionTest, ServerCheck, test_connection, test_connection_as};
+pub use super::connection_test::{ConnectionTest, ServerCheck, record, test_connection, test_connection_as};
 use super::{opt_text, parse_num};
 use crate::backend::factory;
 use crate::error::Result;
@@ -560,4 +560,10 @@ pub fn list(store: &Store) -> Result<Vec<Profile>> {
 pub fn show(store: &Store, name: &str) -> Result<Profile> {
     profiles::get(store.conn(), name)
         .map_err(|_| CoreError::invalid("name", format!("no profile named '{name}'")).into())
+}
+
+/// The last Test Connection of profile `name`, if one ran.
+pub fn last_test(store: &Store, name: &str) -> Result<Option<crmsync_core::model::ProfileTest>> {
+    let p = show(store, name)?;
+    Ok(profiles::last_test(store.conn(), p.id)?)
 }

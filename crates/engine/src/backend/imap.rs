@@ -8,7 +8,7 @@ use crmsync_core::Store;
 use crmsync_protocols::settings::ServerSettings;
 use crmsync_protocols::{IdleOutcome, ImapClient, ProtocolError, SpecialUse};
 use futures::future::BoxFuture;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::capability::{Fut, Incoming, MailSource, SentFolder, SentItems, WatchEnd, WatchEvent};
 use crate::ingest::batch::SyncStats;
@@ -102,6 +102,35 @@ struct ImapSentFolder {
     folder: String,
 }
 
+impl ImapSentFolder {
+    /// Creates the missing Sent folder (with the `\\Sent` special use where
+    /// the server supports CREATE-SPECIAL-USE) and subscribes to it, so the
+    /// user's mail client shows it. False when the server refused to create it
+    /// (the reason is logged; the copy is then not filed).
+    async fn create(&mut self) -> bool {
+        let folder = self.folder.clone();
+        match self.client.create_folder(&folder, Some(SpecialUse::Sent)).await {
+            Ok(special_use) => {
+                info!(folder = %folder, special_use, "created the missing Sent folder");
+                if let Err(e) = self.client.subscribe(&folder).await {
+                    warn!(folder = %folder, "created the Sent folder but could not subscribe to it: {e}");
+                }
+                true
+            }
+            // Created meanwhile by someone else (a mail client, another pass).
+            Err(ProtocolError::CommandFailed { detail, .. })
+                if detail.to_ascii_uppercase().contains("ALREADYEXISTS") =>
+            {
+                true
+            }
+            Err(e) => {
+                warn!(folder = %folder, "the Sent folder does not exist and cannot be created: {e}");
+                false
+            }
+        }
+    }
+}
+
 impl SentFolder for ImapSentFolder {
     fn name(&self) -> &str {
         &self.folder
@@ -124,7 +153,17 @@ impl SentFolder for ImapSentFolder {
     }
 
     fn file<'a>(&'a mut self, raw: &'a [u8]) -> BoxFuture<'a, std::result::Result<(), ProtocolError>> {
-        Box::pin(async move { self.client.append(&self.folder, &["\\Seen"], raw).await.map(|_| ()) })
+        Box::pin(async move {
+            match self.client.append(&self.folder, &["\\Seen"], raw).await {
+                Err(missing @ ProtocolError::MailboxNotFound { .. }) => {
+                    if !self.create().await {
+                        return Err(missing);
+                    }
+                    self.client.append(&self.folder, &["\\Seen"], raw).await.map(|_| ())
+                }
+                other => other.map(|_| ()),
+            }
+        })
     }
 
     fn close(self: Box<Self>) -> BoxFuture<'static, ()> {

@@ -24,7 +24,11 @@ use crate::outcome::RunOutcome;
 use crate::permits::ConnectionPermits;
 
 /// Why a mailbox's outgoing channel is not processed now, if it is not.
-fn outgoing_due(mb: &Mailbox, profile: &Profile, require_approval: bool) -> Option<(&'static str, String)> {
+pub(crate) fn outgoing_due(
+    mb: &Mailbox,
+    profile: &Profile,
+    require_approval: bool,
+) -> Option<(&'static str, String)> {
     if mb.data.outgoing_method != ChannelMethod::ServerSide {
         return Some(("NOT_SERVER_SIDE", "outgoing is not server-side".into()));
     }
@@ -78,6 +82,9 @@ pub async fn send_due_with(
             out.push(r);
         }
     }
+    // Mail that still waits because its mailbox cannot send raises (or
+    // updates) its alert; an alert whose mail went out is resolved.
+    super::waiting::review(store, &settings)?;
     Ok(out)
 }
 

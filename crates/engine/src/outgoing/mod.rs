@@ -21,12 +21,14 @@
 //! 3. IMAP: the Sent copies of phase 2 are appended.
 //!
 //! Phases 1 and 3 are in `sent_folder.rs`; what a pass works with and reports
-//! in `pass.rs`, below the others.
+//! in `pass.rs`, below the others. Mail that waits because its mailbox
+//! cannot send raises one alert (`waiting.rs`).
 
 mod claims;
 pub mod cycle;
 pub mod message;
 mod pass;
 mod sent_folder;
+pub mod waiting;
 
 pub use cycle::{OutgoingSync, send_due, send_due_with, send_mailbox_due};

@@ -116,7 +116,10 @@ pub(super) async fn file_copies(
                         id,
                         Severity::Warning,
                         "SENT_FOLDER_MISSING",
-                        &format!("email {id} was sent, but no copy could be filed in '{folder}': {e}"),
+                        &format!(
+                            "email {id} was sent, but no copy could be filed: '{folder}' does not exist and the \
+                             server refused to create it ({e})"
+                        ),
                     )
                 })?;
             }

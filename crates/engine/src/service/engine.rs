@@ -464,6 +464,9 @@ impl Scheduler {
     fn refresh(&mut self) -> Result<()> {
         self.settings = stored_settings::load(self.store.conn())?;
         self.profiles = profiles::list(self.store.conn())?.into_iter().map(|p| (p.id, p)).collect();
+        if let Err(e) = crate::outgoing::waiting::review(&mut self.store, &self.settings) {
+            warn!("cannot review the mail waiting in Pending Send: {e}");
+        }
         let list = mailboxes::list(self.store.conn())?;
         let now = Instant::now();
         let mut seen = HashSet::new();

@@ -26,6 +26,7 @@ use crate::error::Result;
 use crate::incoming::cycle;
 use crate::outcome::RunOutcome;
 use crate::permits::ConnectionPermits;
+use crate::test_enable::{channel_word, channels_to_recover, retest};
 
 /// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -90,7 +91,8 @@ pub enum JobOutcome {
         /// What is missing.
         message: String,
     },
-    /// Recovery found the server back and re-enabled the mailbox.
+    /// Recovery found the server back and re-enabled at least one channel
+    /// (its Information alert names them, and those still off).
     Recovered,
 }
 
@@ -159,14 +161,17 @@ pub async fn act_job(store: &mut Store, mb: Mailbox) -> Result<JobReport> {
     Ok(JobReport::new(JobKind::Act, &r.mailbox, r.outcome.into()))
 }
 
-/// Recovery: re-tests the incoming server of a mailbox disabled by transient
-/// failures (connect, log in, open the Inbox). When it answers, the channel is
-/// enabled again (failure count reset) with an Information alert; a permanent
-/// error (e.g. the password was changed meanwhile) turns the disable into a
-/// permanent one; a transient error leaves it for the next re-test.
+/// Recovery: re-tests each channel of a mailbox that transient failures
+/// disabled (incoming, outgoing, ACT: the channels configured server-side that
+/// passed their last Test & Enable and are off), the way Test & Enable does.
+/// The channels that answer are enabled again (failure count reset) with an
+/// Information alert naming them; the others stay disabled: a permanent error
+/// (e.g. the password was changed meanwhile) turns the disable into a
+/// permanent one, a transient error leaves them for the next re-test.
 pub async fn recovery_job(store: &mut Store, mb: Mailbox) -> Result<JobReport> {
     let email = mb.data.email.as_str();
-    if mb.telemetry.disabled_reason.as_deref() != Some(TRANSIENT_FAILURES) {
+    let channels = channels_to_recover(&mb);
+    if channels.is_empty() {
         return Ok(JobReport::new(
             JobKind::Recovery,
             email,
@@ -175,38 +180,66 @@ pub async fn recovery_job(store: &mut Store, mb: Mailbox) -> Result<JobReport> {
     }
     let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
     let settings = crmsync_core::store::settings::load(store.conn())?;
-    match crate::test_enable::test_incoming(store, &mb, &profile).await {
-        Ok(what) => {
-            let message = format!("the server answers again ({what}); incoming re-enabled automatically");
-            store.write(|tx| -> Result<()> {
-                mailbox_state::set_enabled(tx, mb.id, Channel::Incoming, true, None)?;
-                mailbox_state::set_last_error(tx, mb.id, None, None)?;
-                raise(tx, &settings, Severity::Info, Scope::Mailbox(mb.id), "MAILBOX_RECOVERED", &message)?;
-                Ok(())
-            })?;
-            info!(mailbox = %email, "recovered: {message}");
-            Ok(JobReport::new(JobKind::Recovery, email, JobOutcome::Recovered))
-        }
-        Err(e) => {
-            let (code, message, class) = (e.code(), e.to_string(), e.class());
-            store.write(|tx| -> Result<()> {
-                mailbox_state::set_last_error(tx, mb.id, Some(&code), Some(&message))?;
-                if class == ErrorClass::Permanent {
-                    mailbox_state::engine_disable(tx, mb.id, Channel::Incoming, &code)?;
-                    raise(
-                        tx,
-                        &settings,
-                        Severity::Error,
-                        Scope::Mailbox(mb.id),
-                        &code,
-                        &format!("re-test of a disabled mailbox: {message}"),
-                    )?;
-                }
-                Ok(())
-            })?;
-            Ok(JobReport::new(JobKind::Recovery, email, JobOutcome::Failed { code, message, class }))
+    let mut passed = Vec::new();
+    let mut failed = Vec::new();
+    for ch in channels {
+        match retest(store, &mb, &profile, ch).await {
+            Ok(what) => passed.push((ch, what)),
+            Err(e) => failed.push((ch, e.code(), e.to_string(), e.class())),
         }
     }
+    let permanent = failed.iter().find(|f| f.3 == ErrorClass::Permanent).map(|f| f.1.clone());
+    // What the mailbox is disabled for after this re-test, if anything.
+    let reason = match (&permanent, failed.is_empty()) {
+        (Some(code), _) => Some(code.clone()),
+        (None, false) => Some(TRANSIENT_FAILURES.to_string()),
+        (None, true) => None,
+    };
+    let recovered: Vec<String> =
+        passed.iter().map(|(ch, what)| format!("{} ({what})", channel_word(*ch))).collect();
+    let still: Vec<String> =
+        failed.iter().map(|(ch, code, msg, _)| format!("{} ({code}: {msg})", channel_word(*ch))).collect();
+    let mut message = String::new();
+    if !recovered.is_empty() {
+        message = format!("the server answers again; re-enabled automatically: {}", recovered.join(", "));
+        if !still.is_empty() {
+            message.push_str(&format!("; still disabled: {}", still.join(", ")));
+        }
+    }
+    store.write(|tx| -> Result<()> {
+        for (ch, _) in &passed {
+            mailbox_state::set_enabled(tx, mb.id, *ch, true, reason.as_deref())?;
+        }
+        for (ch, code, msg, class) in &failed {
+            if *class == ErrorClass::Permanent {
+                raise(
+                    tx,
+                    &settings,
+                    Severity::Error,
+                    Scope::Mailbox(mb.id),
+                    code,
+                    &format!("re-test of a disabled mailbox, {}: {msg}", channel_word(*ch)),
+                )?;
+            }
+            if let Some(r) = &reason {
+                mailbox_state::engine_disable(tx, mb.id, *ch, r)?;
+            }
+        }
+        match failed.first() {
+            Some((_, code, msg, _)) => mailbox_state::set_last_error(tx, mb.id, Some(code), Some(msg))?,
+            None => mailbox_state::set_last_error(tx, mb.id, None, None)?,
+        }
+        if !passed.is_empty() {
+            raise(tx, &settings, Severity::Info, Scope::Mailbox(mb.id), "MAILBOX_RECOVERED", &message)?;
+        }
+        Ok(())
+    })?;
+    if !passed.is_empty() {
+        info!(mailbox = %email, "recovered: {message}");
+        return Ok(JobReport::new(JobKind::Recovery, email, JobOutcome::Recovered));
+    }
+    let (_, code, message, class) = failed.into_iter().next().expect("a channel was re-tested");
+    Ok(JobReport::new(JobKind::Recovery, email, JobOutcome::Failed { code, message, class }))
 }
 
 /// Raises an alert when the settings record its severity.

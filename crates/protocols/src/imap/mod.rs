@@ -1,6 +1,6 @@
 //! The IMAP client on async-imap: select a folder, list new UIDs, fetch
-//! messages without marking them \Seen, flag, delete, append, search by
-//! header and wait for new mail with IDLE.
+//! messages without marking them \Seen, flag, delete, append, create and
+//! subscribe to a folder, search by header and wait for new mail with IDLE.
 //!
 //! Every network step runs under the settings' timeout (for streamed results:
 //! per response, so a large batch on a slow link is not cut off while data is
@@ -13,6 +13,7 @@
 
 mod connect;
 mod exec;
+mod folders;
 pub mod types;
 pub mod wire;
 

@@ -100,6 +100,19 @@ impl SpecialUse {
         }
     }
 
+    /// The attribute as IMAP writes it, e.g. `\Sent`.
+    pub fn attribute(self) -> &'static str {
+        match self {
+            SpecialUse::All => "\\All",
+            SpecialUse::Archive => "\\Archive",
+            SpecialUse::Drafts => "\\Drafts",
+            SpecialUse::Flagged => "\\Flagged",
+            SpecialUse::Junk => "\\Junk",
+            SpecialUse::Sent => "\\Sent",
+            SpecialUse::Trash => "\\Trash",
+        }
+    }
+
     pub(crate) fn from_attribute(attr: &NameAttribute<'_>) -> Option<SpecialUse> {
         Some(match attr {
             NameAttribute::All => SpecialUse::All,

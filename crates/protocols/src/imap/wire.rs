@@ -210,6 +210,15 @@ pub fn server_text(error_text: &str) -> String {
     }
 }
 
+/// The CREATE command for a folder (`quoted`: encoded and quoted), with the
+/// special-use attribute (RFC 6154 CREATE-SPECIAL-USE, e.g. `\\Sent`) when given.
+pub fn create_command(quoted: &str, special_use: Option<&str>) -> String {
+    match special_use {
+        Some(attr) => format!("CREATE {quoted} (USE ({attr}))"),
+        None => format!("CREATE {quoted}"),
+    }
+}
+
 /// True when the server text says the folder does not exist.
 pub fn says_nonexistent(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
@@ -239,6 +248,13 @@ pub fn plain_response(user: &str, password: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn create_carries_the_special_use_only_when_asked() {
+        let name = quote(&encode_folder("Gesendete Objekte")).unwrap();
+        assert_eq!(create_command(&name, Some("\\Sent")), "CREATE \"Gesendete Objekte\" (USE (\\Sent))");
+        assert_eq!(create_command(&name, None), "CREATE \"Gesendete Objekte\"");
+    }
 
     #[test]
     fn greetings() {
