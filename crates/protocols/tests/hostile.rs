@@ -56,8 +56,13 @@ async fn endless_untagged_imap_lines_end_at_the_command_budget() {
     let srv = ScriptedImap::start(1, vec![(1, message(1))]).unwrap();
     srv.set_hostile(Some(Hostile::EndlessUntagged));
     let before = peak_rss_mb();
-    let mut imap = ImapClient::connect(&plain(srv.host(), srv.port())).await.unwrap();
-    let e = within(Duration::from_secs(60), imap.select("INBOX")).await.unwrap_err();
+    // The byte budget, not the clock, must end this: on a loaded machine the
+    // test's short 20 s deadline could fire first (seen as TIMEOUT), so give
+    // the command the product's own deadline.
+    let mut s = plain(srv.host(), srv.port());
+    s.op_deadline = Duration::from_secs(300);
+    let mut imap = ImapClient::connect(&s).await.unwrap();
+    let e = within(Duration::from_secs(300), imap.select("INBOX")).await.unwrap_err();
     assert_eq!(e.code(), "RESPONSE_TOO_LARGE", "{e}");
     assert!(e.to_string().contains("SELECT"), "the error names the command: {e}");
     assert!(peak_rss_mb() < before + 128, "memory grew from {before} MB to {} MB", peak_rss_mb());
