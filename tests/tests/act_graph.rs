@@ -307,6 +307,67 @@ async fn events_contacts_and_tasks_are_created_changed_and_deleted_both_ways() {
 }
 
 #[tokio::test]
+async fn a_crm_change_keeps_what_microsoft_365_holds_beyond_it() {
+    let mut env = setup("emma@example.test").await;
+    let at = monday();
+    let ben = json!({"emailAddress": {"address": "ben@contoso.test", "name": "Ben"}, "type": "required",
+                     "status": {"response": "accepted", "time": "2026-01-01T00:00:00Z"}});
+    let ev = env
+        .graph
+        .seed_event(
+            &env.email,
+            json!({"subject": "Review", "start": graph_time(at), "end": graph_time(at + Duration::hours(1)),
+                   "body": {"contentType": "html", "content": "<p>Agenda: <b>numbers</b></p>"},
+                   "attendees": [ben]}),
+            vec![],
+            &[],
+        )
+        .await
+        .unwrap();
+    let contact = env
+        .graph
+        .seed_contact(
+            &env.email,
+            json!({"givenName": "Sam", "surname": "Server",
+                   "emailAddresses": [{"address": "sam@server.test", "name": "Sam S."}],
+                   "businessPhones": ["+1 555 0001", "+1 555 0002"],
+                   "homeAddress": {"city": "Springfield"}}),
+        )
+        .await
+        .unwrap();
+    env.sync().await;
+    let a = env.crm_appointment("Review").unwrap();
+    assert_eq!(a.body.as_deref(), Some("Agenda: numbers"));
+    api::update_appointment(
+        &mut env.store,
+        &a.id.to_string(),
+        &AppointmentInput { subject: Some("Review (final)".into()), ..Default::default() },
+    )
+    .unwrap();
+    let c = env.crm_contact("sam@server.test").unwrap();
+    api::update_contact(
+        &mut env.store,
+        &c.id.to_string(),
+        &ContactInput { company: Some("Acme".into()), ..Default::default() },
+    )
+    .unwrap();
+    let r = env.sync().await;
+    assert_eq!(total(&r, |c| c.updated_server), 2, "{r:?}");
+    let events = env.events().await;
+    let e = by(&events, "id", &ev).unwrap();
+    assert_eq!(e["subject"], "Review (final)");
+    assert_eq!(e["body"]["contentType"], "html", "{e}");
+    assert_eq!(e["attendees"][0]["status"]["response"], "accepted", "{e}");
+    let contacts = env.contacts().await;
+    let k = by(&contacts, "id", &contact).unwrap();
+    assert_eq!(k["companyName"], "Acme");
+    assert_eq!(k["emailAddresses"][0]["name"], "Sam S.", "{k}");
+    assert_eq!(k["businessPhones"].as_array().map(|p| p.len()), Some(2), "{k}");
+    assert_eq!(changes(&env.sync().await), 0);
+    env.graph.assert_no_invalid_requests();
+}
+
+#[tokio::test]
 async fn a_weekly_series_keeps_its_exception_and_deleted_occurrence_both_ways() {
     let mut env = setup("bea@example.test").await;
     let at = monday();

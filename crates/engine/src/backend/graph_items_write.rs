@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crmsync_core::act::item::EventItem;
+use crmsync_core::act::item::{ContactItem, EventItem};
 use crmsync_protocols::ProtocolError;
 use crmsync_protocols::dav::WriteError;
 use crmsync_protocols::graph::convert;
@@ -24,7 +24,65 @@ fn graph_etag(etag: &str) -> Option<(&str, &str)> {
     split_etag(etag).map(|(id, e)| (id, e.strip_suffix(SERIES).unwrap_or(e)))
 }
 
+/// Leaves out of an update what the CRM did not change, so what Graph holds
+/// beyond crmsync's fields (email display names, further phones, the home
+/// address) stays.
+fn unchanged_contact_fields(graph: &mut Contact, old: &ContactItem, new: &ContactItem) {
+    if old.first_name == new.first_name && old.last_name == new.last_name {
+        (graph.given_name, graph.surname, graph.display_name) = (None, None, None);
+    }
+    if old.emails == new.emails {
+        graph.email_addresses = None;
+    }
+    if old.phone == new.phone {
+        graph.business_phones = None;
+    }
+    if old.mobile_phone == new.mobile_phone {
+        graph.mobile_phone = None;
+    }
+    if old.company == new.company {
+        graph.company_name = None;
+    }
+    let address = |c: &ContactItem| {
+        (c.street.clone(), c.city.clone(), c.postal_code.clone(), c.region.clone(), c.country.clone())
+    };
+    if address(old) == address(new) {
+        graph.business_address = None;
+    }
+}
+
+/// Leaves out of an event update what the CRM did not change: an HTML body
+/// stays HTML, and attendees are not sent again (which would resend
+/// invitations and reset their answers).
+fn unchanged_event_fields(graph: &mut Event, old: &EventItem, new: &EventItem) {
+    if old.description == new.description {
+        graph.body = None;
+    }
+    if old.location == new.location {
+        graph.location = None;
+    }
+    let people = |e: &EventItem| {
+        let mut v: Vec<_> = e
+            .attendees
+            .iter()
+            .filter(|a| e.organizer.as_ref().is_none_or(|o| o.email != a.email))
+            .map(|a| (a.email.clone(), a.required))
+            .collect();
+        v.sort();
+        v
+    };
+    if people(old) == people(new) {
+        graph.attendees = None;
+    }
+}
+
 impl GraphItems {
+    /// The server's version of `href` as read in this cycle, if it was.
+    fn before(&self, href: &str) -> Option<Written> {
+        let text = self.state().cache.get(href).map(|(_, t)| t.clone())?;
+        parse_written(&text).ok()
+    }
+
     /// One calendarView delta round: single events directly, series (any
     /// of whose instances changed) read again as master plus instances.
     pub(crate) async fn calendar_round(&self, url: &str, token: Option<&str>) -> Result<Round> {
@@ -142,7 +200,10 @@ impl GraphItems {
         let conv = |e: convert::ConvertError| WriteError::Protocol(self.bad(href, e.to_string()));
         match (kind, written) {
             (Kind::Contacts, Written::Contact(c)) => {
-                let graph = convert::contact_from_item(&c);
+                let mut graph = convert::contact_from_item(&c);
+                if let (Some(Written::Contact(old)), Some(_)) = (self.before(href), &target) {
+                    unchanged_contact_fields(&mut graph, &old, &c);
+                }
                 let req = match &target {
                     None => mb.create_contact(&graph),
                     Some((id, etag)) => mb.update_contact(id, &graph, Some(etag)),
@@ -152,7 +213,15 @@ impl GraphItems {
                 Ok(member_etag(&got.id, got.etag.as_deref().unwrap_or_default()))
             }
             (Kind::Tasks(list), Written::Task(t)) => {
-                let graph = convert::task_from_item(&t).map_err(conv)?;
+                let mut graph = convert::task_from_item(&t).map_err(conv)?;
+                if let (Some(Written::Task(old)), Some(_)) = (self.before(href), &target) {
+                    if old.description == t.description {
+                        graph.body = None;
+                    }
+                    if old.due == t.due {
+                        graph.due_date_time = None;
+                    }
+                }
                 let req = match &target {
                     None => mb.create_todo_task(&list, &graph),
                     Some((id, etag)) => mb.update_todo_task(&list, id, &graph, Some(etag)),
@@ -199,6 +268,9 @@ impl GraphItems {
                     graph.recurrence = None;
                 }
                 graph.transaction_id = None;
+                if let Ok(old) = convert::event_to_item(&now, &[], self.lo, self.hi) {
+                    unchanged_event_fields(&mut graph, &old, e);
+                }
                 self.send_write(&mb.update_event(&id, &graph, Some(&etag))).await?;
                 id
             }
