@@ -526,6 +526,35 @@ async fn a_412_is_a_conflict_decided_by_the_policy() {
 }
 
 #[tokio::test]
+async fn an_item_that_cannot_be_converted_is_reported_and_the_rest_syncs() {
+    let mut env = setup("finn@example.test").await;
+    env.graph.seed_task(&env.email, None, json!({"title": "Good task"})).await.unwrap();
+    let odd = env
+        .graph
+        .seed_task(
+            &env.email,
+            None,
+            json!({"title": "Odd task", "dueDateTime": {"dateTime": "soon", "timeZone": "UTC"}}),
+        )
+        .await
+        .unwrap();
+    let r = env.sync().await;
+    assert_eq!((total(&r, |c| c.created_crm), total(&r, |c| c.failed)), (1, 1), "{r:?}");
+    assert!(env.crm_task("Good task").is_some());
+    assert!(env.crm_task("Odd task").is_none());
+    let alerts = crmsync_core::store::alerts::list(
+        env.store.conn(),
+        &crmsync_core::store::alerts::Filter::default(),
+        |_| String::new(),
+    )
+    .unwrap();
+    let alert = alerts.iter().find(|a| a.code == "DAV_ITEM_UNREADABLE").expect("an alert names the item");
+    assert!(alert.message.contains(&odd) && alert.message.contains("left as it is"), "{}", alert.message);
+    assert_eq!(env.tasks().await.len(), 2, "nothing was deleted");
+    env.graph.assert_no_invalid_requests();
+}
+
+#[tokio::test]
 async fn a_lost_delta_state_is_listed_again_without_duplicates() {
     let mut env = setup("dora@example.test").await;
     let at = monday();

@@ -286,12 +286,8 @@ impl GraphItems {
                     }
                     let href = self.href_of(url, &t.id);
                     let etag = member_etag(&t.id, t.etag.as_deref().unwrap_or_default());
-                    match crate::backend::graph_items_text::task_text(&t, &href) {
-                        Ok(text) => {
-                            self.state().cache.insert(href.clone(), (etag.clone(), text));
-                        }
-                        Err(e) => tracing::warn!(uid = %t.id, error = %e, "a To Do task cannot be read"),
-                    }
+                    let text = crate::backend::graph_items_text::task_text(&t, &href);
+                    self.state().cache.insert(href.clone(), (etag.clone(), text));
                     r.changed.push((href, etag));
                 }
                 Ok(r)
@@ -333,8 +329,7 @@ impl GraphItems {
                 .map_err(Into::into),
             Kind::Tasks(list) => match self.client.json::<TodoTask>(&mb.todo_task(&list, &id)).await {
                 Ok(t) => {
-                    let text = crate::backend::graph_items_text::task_text(&t, href)
-                        .map_err(|e| self.bad(href, e.to_string()))?;
+                    let text = crate::backend::graph_items_text::task_text(&t, href);
                     Ok(Some((member_etag(&t.id, t.etag.as_deref().unwrap_or_default()), text)))
                 }
                 Err(e) => Err(e.into()),
@@ -495,5 +490,59 @@ impl ItemStore for GraphItems {
 
     fn requests(&self) -> usize {
         self.client.requests()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crmsync_protocols::graph::{GraphConfig, Mailbox, SharedToken};
+
+    use super::*;
+    use crate::backend::graph_items_text::uid_of_href;
+
+    fn store(mailbox: Mailbox) -> GraphItems {
+        let client =
+            GraphClient::new(GraphConfig::default(), mailbox, Arc::new(SharedToken::new("t"))).unwrap();
+        GraphItems::new(client).unwrap()
+    }
+
+    #[test]
+    fn collections_and_hrefs_are_paths_below_the_mailbox() {
+        let s = store(Mailbox::User("anna@example.com".into()));
+        assert_eq!(s.base, "https://graph.microsoft.com/v1.0/users/anna@example.com");
+        let tasks = format!("{}/todo/lists/{}/", s.base, encode("AQMk/x+y="));
+        assert_eq!(s.kind(&tasks), Some(Kind::Tasks("AQMk/x+y=".into())));
+        assert_eq!(s.kind(&format!("{}/calendar/", s.base)), Some(Kind::Calendar));
+        assert_eq!(s.kind("https://graph.microsoft.com/v1.0/users/bob@example.com/calendar/"), None);
+        let href = s.href_of(&tasks, "AAMk+1/=");
+        assert_eq!(href, format!("{}AAMk%2B1%2F=", s.path(&tasks)));
+        assert_eq!(s.owner(&href).map(|o| o.1), Some(Kind::Tasks("AQMk/x+y=".into())));
+        assert_eq!(s.id_of(&href).as_deref(), Some("AAMk+1/="));
+        // An href the engine chose is known only once learnt.
+        let mine = format!("{}abc-crmsync.ics", s.path(&tasks));
+        assert_eq!(s.id_of(&mine), None);
+        s.learn(&mine, "AAMk2");
+        assert_eq!(s.id_of(&mine).as_deref(), Some("AAMk2"));
+        assert_eq!(s.href_of(&tasks, "AAMk2"), mine);
+        assert_eq!(uid_of_href(&mine).as_deref(), Some("abc-crmsync"));
+        assert_eq!(uid_of_href(&href), None);
+    }
+
+    #[test]
+    fn the_status_rows_etags_map_hrefs_to_graph_items() {
+        let s = store(Mailbox::Me);
+        assert_eq!(split_etag(&member_etag("AAMk1", "W/\"x|y\"")), Some(("AAMk1", "W/\"x|y\"")));
+        assert_eq!(split_etag("\"plain\""), None);
+        let known = BTreeMap::from([
+            ("/v1.0/me/calendar/uid-1.ics".to_string(), member_etag("E1", "W/\"a\"|series")),
+            ("/v1.0/me/contacts/uid-2.vcf".to_string(), member_etag("C1", "W/\"b\"")),
+        ]);
+        s.learn_known(&known);
+        assert_eq!(s.id_of("/v1.0/me/calendar/uid-1.ics").as_deref(), Some("E1"));
+        assert_eq!(s.id_of("/v1.0/me/contacts/uid-2.vcf").as_deref(), Some("C1"));
+        assert!(s.state().series.contains("E1"));
+        assert!(!s.state().series.contains("C1"));
     }
 }

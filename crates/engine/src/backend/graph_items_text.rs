@@ -26,13 +26,25 @@ pub(crate) fn contact_text(c: &Contact, href: &str) -> String {
     vcard::write_contact(&item, false)
 }
 
+/// What the engine gets for an item that cannot be converted: text that is
+/// no calendar object or vCard, so the item is reported unreadable (alert)
+/// and left as it is on both sides. The reason goes to the log.
+fn unreadable(id: &str, e: &ConvertError) -> String {
+    tracing::warn!(uid = %id, error = %e, "a Microsoft 365 item cannot be converted; it is left as it is");
+    format!("Microsoft 365 item {id}: {e}")
+}
+
 /// A To Do task as a VTODO, named `href`.
-pub(crate) fn task_text(t: &TodoTask, href: &str) -> Result<String, ConvertError> {
-    let mut item = convert::task_to_item(t)?;
-    if let Some(uid) = uid_of_href(href) {
-        item.uid = uid;
+pub(crate) fn task_text(t: &TodoTask, href: &str) -> String {
+    match convert::task_to_item(t) {
+        Ok(mut item) => {
+            if let Some(uid) = uid_of_href(href) {
+                item.uid = uid;
+            }
+            ical::write_task(&item)
+        }
+        Err(e) => unreadable(&t.id, &e),
     }
-    Ok(ical::write_task(&item))
 }
 
 /// An event or series (with its instances in `[lo, hi)`) as a VEVENT with overrides.
@@ -41,8 +53,11 @@ pub(crate) fn event_text(
     instances: &[Event],
     lo: DateTime<Utc>,
     hi: DateTime<Utc>,
-) -> Result<String, ConvertError> {
-    Ok(ical::write_event(&convert::event_to_item(master, instances, lo, hi)?))
+) -> String {
+    match convert::event_to_item(master, instances, lo, hi) {
+        Ok(item) => ical::write_event(&item),
+        Err(e) => unreadable(&master.id, &e),
+    }
 }
 
 /// What the engine wrote, read back as an item.

@@ -111,12 +111,8 @@ impl GraphItems {
                 _ => {
                     let href = self.href_of(url, &ev.id);
                     let etag = member_etag(&ev.id, ev.etag.as_deref().unwrap_or_default());
-                    match event_text(&ev, &[], self.lo, self.hi) {
-                        Ok(text) => {
-                            self.state().cache.insert(href.clone(), (etag.clone(), text));
-                        }
-                        Err(e) => tracing::warn!(uid = %ev.id, error = %e, "an event cannot be read"),
-                    }
+                    let text = event_text(&ev, &[], self.lo, self.hi);
+                    self.state().cache.insert(href.clone(), (etag.clone(), text));
                     r.changed.push((href, etag));
                 }
             }
@@ -160,8 +156,7 @@ impl GraphItems {
         } else {
             vec![]
         };
-        let text =
-            event_text(&master, &instances, self.lo, self.hi).map_err(|e| self.bad(id, e.to_string()))?;
+        let text = event_text(&master, &instances, self.lo, self.hi);
         Ok(Some((etag, text)))
     }
 
