@@ -39,20 +39,53 @@ struct Env {
     client: GraphClient,
 }
 
+/// How the test signs in: as the mailbox (`/me`) or as an app (`/users/{address}`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Delegated,
+    AppOnly,
+}
+
 async fn setup(email: &str) -> Env {
+    setup_with(email, Access::Delegated).await
+}
+
+async fn setup_with(email: &str, access: Access) -> Env {
     let oauth = OAuthServer::start().unwrap();
     let graph = GraphServer::start(&oauth).unwrap();
     graph.add_user(email, "Alice Adams").await.unwrap();
-    let scope: Vec<String> = PERMS.iter().map(|p| format!("https://graph.microsoft.com/{p}")).collect();
-    let token =
-        oauth.issue(email, &format!("{} offline_access", scope.join(" ")), 3600).await.unwrap().access;
+    let (token, mailbox) = match access {
+        Access::Delegated => {
+            let scope: Vec<String> =
+                PERMS.iter().map(|p| format!("https://graph.microsoft.com/{p}")).collect();
+            let token = oauth
+                .issue(email, &format!("{} offline_access", scope.join(" ")), 3600)
+                .await
+                .unwrap()
+                .access;
+            (token, Mailbox::Me)
+        }
+        Access::AppOnly => {
+            let roles = ["User.Read.All", "Calendars.ReadWrite", "Contacts.ReadWrite", "Tasks.ReadWrite.All"];
+            oauth.register_graph_app("crm-daemon", "daemon-secret", &roles).await.unwrap();
+            let form = [
+                ("grant_type", "client_credentials"),
+                ("client_id", "crm-daemon"),
+                ("client_secret", "daemon-secret"),
+                ("scope", "https://graph.microsoft.com/.default"),
+            ];
+            let resp = reqwest::Client::new().post(oauth.token_url()).form(&form).send().await.unwrap();
+            let v: Value = resp.json().await.unwrap();
+            (v["access_token"].as_str().unwrap().to_string(), Mailbox::User(email.to_string()))
+        }
+    };
     let config = GraphConfig {
         base_url: graph.base_url(),
         extra_roots: graph.ca().ca_pem().as_bytes().to_vec(),
         ..GraphConfig::default()
     };
     let client =
-        GraphClient::new(config, Mailbox::Me, Arc::new(SharedToken::new(token))).unwrap().for_account(email);
+        GraphClient::new(config, mailbox, Arc::new(SharedToken::new(token))).unwrap().for_account(email);
 
     let dir = tempfile::tempdir().unwrap();
     let path: PathBuf = dir.path().join("crm.db");
@@ -303,6 +336,41 @@ async fn events_contacts_and_tasks_are_created_changed_and_deleted_both_ways() {
     assert!(by(&env.contacts().await, "surname", "Crm").is_none());
     assert_eq!(env.contacts().await.len(), 1);
     assert_eq!(changes(&env.sync().await), 0);
+    env.graph.assert_no_invalid_requests();
+}
+
+#[tokio::test]
+async fn app_only_access_syncs_another_mailbox_both_ways() {
+    let mut env = setup_with("gus@example.test", Access::AppOnly).await;
+    let at = monday();
+    env.graph
+        .seed_event(
+            &env.email,
+            json!({"subject": "Site visit", "start": graph_time(at), "end": graph_time(at + Duration::hours(2))}),
+            vec![],
+            &[],
+        )
+        .await
+        .unwrap();
+    env.graph.seed_contact(&env.email, json!({"givenName": "Pia", "surname": "Park"})).await.unwrap();
+    api::add_task(
+        &mut env.store,
+        &TaskInput {
+            subject: Some("Prepare visit".into()),
+            owner: Some(env.email.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let r = env.sync().await;
+    assert_eq!((total(&r, |c| c.created_crm), total(&r, |c| c.created_server)), (2, 1), "{r:?}");
+    assert!(r.collections.iter().all(|c| c.url.contains("/users/gus@example.test/")), "{r:?}");
+    assert!(env.crm_appointment("Site visit").is_some());
+    assert!(by(&env.tasks().await, "title", "Prepare visit").is_some());
+    assert_eq!(changes(&env.sync().await), 0);
+    let paths: Vec<String> = env.graph.requests().await.unwrap().into_iter().map(|q| q.path).collect();
+    assert!(paths.iter().any(|p| p.contains("/users/gus@example.test/todo/")), "{paths:?}");
+    assert!(paths.iter().all(|p| !p.contains("/me/")), "{paths:?}");
     env.graph.assert_no_invalid_requests();
 }
 
