@@ -623,6 +623,86 @@ async fn an_item_that_cannot_be_converted_is_reported_and_the_rest_syncs() {
 }
 
 #[tokio::test]
+async fn a_412_on_an_event_or_a_contact_is_a_conflict_too() {
+    let mut env = setup("hana@example.test").await;
+    let at = monday();
+    let ev = env
+        .graph
+        .seed_event(
+            &env.email,
+            json!({"subject": "Plan", "start": graph_time(at), "end": graph_time(at + Duration::hours(1))}),
+            vec![],
+            &[],
+        )
+        .await
+        .unwrap();
+    let contact = env
+        .graph
+        .seed_contact(
+            &env.email,
+            json!({"givenName": "Ola", "surname": "Olsen", "emailAddresses": [{"address": "ola@x.test"}]}),
+        )
+        .await
+        .unwrap();
+    env.sync().await;
+    let mb = env.client.mailbox().clone();
+
+    // The event: changed in the CRM, then in Outlook before crmsync writes; the server wins.
+    env.set("act.conflict_policy", "server-wins");
+    let a = env.crm_appointment("Plan").unwrap();
+    api::update_appointment(
+        &mut env.store,
+        &a.id.to_string(),
+        &AppointmentInput { subject: Some("Plan (crm)".into()), ..Default::default() },
+    )
+    .unwrap();
+    let (client, id, m) = (env.client.clone(), ev.clone(), mb.clone());
+    set_before_apply_hook(
+        &format!("{}/me/calendar/", env.graph.base_url()),
+        Arc::new(move || {
+            let (client, id, m) = (client.clone(), id.clone(), m.clone());
+            Box::pin(async move {
+                let edit = Event { subject: Some("Plan (outlook)".into()), ..Event::default() };
+                client.send(&m.update_event(&id, &edit, None)).await.unwrap();
+            })
+        }),
+    );
+    let r = env.sync().await;
+    assert_eq!(total(&r, |c| c.conflicts), 1, "{r:?}");
+    env.sync().await;
+    assert!(env.crm_appointment("Plan (outlook)").is_some());
+    assert_eq!(by(&env.events().await, "id", &ev).unwrap()["subject"], "Plan (outlook)");
+
+    // The contact: the CRM wins.
+    env.set("act.conflict_policy", "crm-wins");
+    let c = env.crm_contact("ola@x.test").unwrap();
+    api::update_contact(
+        &mut env.store,
+        &c.id.to_string(),
+        &ContactInput { company: Some("CRM Inc".into()), ..Default::default() },
+    )
+    .unwrap();
+    let (client, id, m) = (env.client.clone(), contact.clone(), mb.clone());
+    set_before_apply_hook(
+        &format!("{}/me/contacts/", env.graph.base_url()),
+        Arc::new(move || {
+            let (client, id, m) = (client.clone(), id.clone(), m.clone());
+            Box::pin(async move {
+                let edit = Contact { company_name: Some("Outlook Ltd".into()), ..Contact::default() };
+                client.send(&m.update_contact(&id, &edit, None)).await.unwrap();
+            })
+        }),
+    );
+    let r = env.sync().await;
+    assert_eq!(total(&r, |c| c.conflicts), 1, "{r:?}");
+    env.sync().await;
+    assert_eq!(env.crm_contact("ola@x.test").unwrap().company.as_deref(), Some("CRM Inc"));
+    assert_eq!(by(&env.contacts().await, "id", &contact).unwrap()["companyName"], "CRM Inc");
+    assert_eq!(changes(&env.sync().await), 0);
+    env.graph.assert_no_invalid_requests();
+}
+
+#[tokio::test]
 async fn a_lost_delta_state_is_listed_again_without_duplicates() {
     let mut env = setup("dora@example.test").await;
     let at = monday();
