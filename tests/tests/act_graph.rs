@@ -594,6 +594,37 @@ async fn a_412_is_a_conflict_decided_by_the_policy() {
 }
 
 #[tokio::test]
+async fn a_synced_event_outside_a_new_listing_window_is_kept() {
+    let mut env = setup("ivan@example.test").await;
+    let at = monday();
+    env.graph
+        .seed_event(
+            &env.email,
+            json!({"subject": "Old review", "start": graph_time(at), "end": graph_time(at + Duration::hours(1))}),
+            vec![],
+            &[],
+        )
+        .await
+        .unwrap();
+    env.sync().await;
+    assert!(env.crm_appointment("Old review").is_some());
+    // Months later the delta state is lost: the full listing's window starts after the event.
+    env.graph.force_resync(&env.email, "syncStateNotFound").await.unwrap();
+    let c = env.client.clone();
+    set_item_store_maker(
+        &env.email,
+        Arc::new(move || {
+            let (lo, hi) = (at + Duration::days(7), at + Duration::days(400));
+            Box::new(GraphItems::new(c.clone()).unwrap().with_window(lo, hi)) as Box<dyn ItemStore>
+        }),
+    );
+    let r = env.sync().await;
+    assert_eq!(changes(&r), 0, "{r:?}");
+    assert!(env.crm_appointment("Old review").is_some(), "an old appointment is not deleted");
+    env.graph.assert_no_invalid_requests();
+}
+
+#[tokio::test]
 async fn an_item_that_cannot_be_converted_is_reported_and_the_rest_syncs() {
     let mut env = setup("finn@example.test").await;
     env.graph.seed_task(&env.email, None, json!({"title": "Good task"})).await.unwrap();

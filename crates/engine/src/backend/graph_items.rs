@@ -295,6 +295,25 @@ impl GraphItems {
         }
     }
 
+    /// A full calendar listing covers only its window, which moves with the
+    /// days: a synced event it does not list is read by id, and kept while
+    /// it exists (an old appointment is not taken as deleted).
+    async fn keep_outside_window(
+        &self,
+        known: &BTreeMap<String, String>,
+        members: &mut BTreeMap<String, String>,
+    ) -> Result<()> {
+        let unlisted: Vec<&String> = known.keys().filter(|h| !members.contains_key(*h)).collect();
+        for href in unlisted {
+            let Some(id) = self.id_of(href) else { continue };
+            if let Some((etag, text)) = self.read_event(&id).await? {
+                self.state().cache.insert(href.clone(), (etag.clone(), text));
+                members.insert(href.clone(), etag);
+            }
+        }
+        Ok(())
+    }
+
     /// Learns href ↔ id from the status rows' etags.
     fn learn_known(&self, known: &BTreeMap<String, String>) {
         for (href, etag) in known {
@@ -419,6 +438,9 @@ impl ItemStore for GraphItems {
             }
             for (h, e) in round.changed {
                 members.insert(h, e);
+            }
+            if round.full && self.kind(url) == Some(Kind::Calendar) {
+                self.keep_outside_window(known, &mut members).await?;
             }
             Ok(Listing { members, token: round.token, ctag: None, how })
         })
