@@ -523,6 +523,18 @@ async fn a_weekly_series_keeps_its_exception_and_deleted_occurrence_both_ways() 
     assert_eq!(daily["exceptions"].as_array().map(|e| e.len()), Some(1), "{daily}");
     assert_eq!(daily["cancelled"].as_array().map(|e| e.len()), Some(1), "{daily}");
     assert_eq!(changes(&env.sync().await), 0);
+
+    // Deleting a whole series in Outlook deletes it in the CRM (Graph reports
+    // its instances gone, not the series).
+    let weekly =
+        by(&env.events().await, "subject", "Weekly sync v2").unwrap()["id"].as_str().unwrap().to_string();
+    let mb = env.client.mailbox().clone();
+    env.client.send(&mb.delete_event(&weekly, None)).await.unwrap();
+    let r = env.sync().await;
+    assert_eq!(total(&r, |c| c.deleted_crm), 1, "{r:?}");
+    assert!(env.crm_appointment("Weekly sync v2").is_none());
+    assert!(env.crm_appointment("Daily check").is_some());
+    assert_eq!(changes(&env.sync().await), 0);
     env.graph.assert_no_invalid_requests();
 }
 
