@@ -26,7 +26,8 @@ use crmsync_protocols::{Proto, ProtocolError};
 use futures::future::BoxFuture;
 
 use super::capability::{FoundCollection, Fut, ItemStore, Listing, StoreAnswer};
-use crate::error::Result;
+use super::graph_items_text::{contact_text, task_text};
+use crate::error::{EngineError, Result};
 
 /// Items per delta page asked for.
 const PAGE: u32 = 100;
@@ -239,7 +240,7 @@ impl GraphItems {
             .kind(url)
             .ok_or_else(|| self.bad(url, "not a Microsoft 365 collection of this mailbox".into()))?;
         match self.round_of(url, &kind, token).await {
-            Err(crate::error::EngineError::Protocol(e)) if e.is_resync_required() && token.is_some() => {
+            Err(EngineError::Protocol(e)) if e.is_resync_required() && token.is_some() => {
                 tracing::info!(folder = url, "the delta state is gone; listing every member again");
                 let mut r = self.round_of(url, &kind, None).await?;
                 r.full = true;
@@ -268,7 +269,7 @@ impl GraphItems {
                     }
                     let href = self.href_of(url, &c.id);
                     let etag = member_etag(&c.id, c.etag.as_deref().unwrap_or_default());
-                    let text = crate::backend::graph_items_text::contact_text(&c, &href);
+                    let text = contact_text(&c, &href);
                     self.state().cache.insert(href.clone(), (etag.clone(), text));
                     r.changed.push((href, etag));
                 }
@@ -286,7 +287,7 @@ impl GraphItems {
                     }
                     let href = self.href_of(url, &t.id);
                     let etag = member_etag(&t.id, t.etag.as_deref().unwrap_or_default());
-                    let text = crate::backend::graph_items_text::task_text(&t, &href);
+                    let text = task_text(&t, &href);
                     self.state().cache.insert(href.clone(), (etag.clone(), text));
                     r.changed.push((href, etag));
                 }
@@ -340,22 +341,19 @@ impl GraphItems {
                 .json::<Contact>(&mb.contact(&id))
                 .await
                 .map(|c| {
-                    Some((
-                        member_etag(&c.id, c.etag.as_deref().unwrap_or_default()),
-                        crate::backend::graph_items_text::contact_text(&c, href),
-                    ))
+                    Some((member_etag(&c.id, c.etag.as_deref().unwrap_or_default()), contact_text(&c, href)))
                 })
                 .map_err(Into::into),
             Kind::Tasks(list) => match self.client.json::<TodoTask>(&mb.todo_task(&list, &id)).await {
                 Ok(t) => {
-                    let text = crate::backend::graph_items_text::task_text(&t, href);
+                    let text = task_text(&t, href);
                     Ok(Some((member_etag(&t.id, t.etag.as_deref().unwrap_or_default()), text)))
                 }
                 Err(e) => Err(e.into()),
             },
         };
         match got {
-            Err(crate::error::EngineError::Protocol(ProtocolError::ItemNotFound { .. })) => Ok(None),
+            Err(EngineError::Protocol(ProtocolError::ItemNotFound { .. })) => Ok(None),
             Ok(Some(v)) => {
                 self.state().cache.insert(href.to_string(), v.clone());
                 Ok(Some(v))
