@@ -42,6 +42,25 @@ pub fn set_before_apply_hook(url_prefix: &str, hook: Hook) {
     g.get_or_insert_with(HashMap::new).insert(url_prefix.to_string(), hook);
 }
 
+type StoreMaker = std::sync::Arc<dyn Fn() -> Box<dyn ItemStore> + Send + Sync>;
+
+static ITEM_STORES: std::sync::Mutex<Option<HashMap<String, StoreMaker>>> = std::sync::Mutex::new(None);
+
+/// Test support: ACT runs of mailbox `email` take their item store from
+/// `make` (one per run, as the profile's factory would) instead of the
+/// profile. For stores whose profile kind is not wired into the factory
+/// yet; keyed by address, so parallel tests use different mailboxes.
+#[doc(hidden)]
+pub fn set_item_store_maker(email: &str, make: StoreMaker) {
+    let mut g = ITEM_STORES.lock().unwrap_or_else(|p| p.into_inner());
+    g.get_or_insert_with(HashMap::new).insert(email.to_ascii_lowercase(), make);
+}
+
+fn item_store_maker(email: &str) -> Option<StoreMaker> {
+    let g = ITEM_STORES.lock().unwrap_or_else(|p| p.into_inner());
+    g.as_ref()?.get(&email.to_ascii_lowercase()).cloned()
+}
+
 fn take_hook(url: &str) -> Option<Hook> {
     let mut g = BEFORE_APPLY.lock().unwrap_or_else(|p| p.into_inner());
     let map = g.as_mut()?;
@@ -369,7 +388,10 @@ async fn sync_url(
 
 async fn run(store: &mut Store, mb: &Mailbox) -> Result<(Vec<ActCollectionStats>, usize)> {
     let profile = profiles::get_by_id(store.conn(), mb.data.profile_id)?;
-    let items = factory::item_store(store, mb, &profile)?;
+    let items = match item_store_maker(&mb.data.email) {
+        Some(make) => make(),
+        None => factory::item_store(store, mb, &profile)?,
+    };
     let client = items.as_ref();
     let settings = stored_settings::load(store.conn())?;
     let (conflict, leave) = (ChoiceSetting::ActConflictPolicy, ChoiceSetting::ActLeaveFilterAction);

@@ -11,5 +11,6 @@ mod load;
 mod report;
 
 pub use cycle::{
-    ActCollectionStats, ActSync, confirm_brake, discover, set_before_apply_hook, sync_act, sync_all_act,
+    ActCollectionStats, ActSync, confirm_brake, discover, set_before_apply_hook, set_item_store_maker,
+    sync_act, sync_all_act,
 };

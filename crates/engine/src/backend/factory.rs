@@ -149,6 +149,8 @@ pub fn files_sent_copies(profile: &Profile, settings: &Settings) -> bool {
 
 /// The item store (appointments, contacts, tasks) of `mailbox`, logging in
 /// with its credentials.
+// TODO(microsoft365): a `microsoft365` profile makes
+// `Box::new(super::graph_items::GraphItems::new(graph_client)?)`.
 pub fn item_store(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Result<Box<dyn ItemStore>> {
     refuse(profile)?;
     let l = connect::login(store, mailbox, profile)?;

@@ -10,6 +10,8 @@
 pub mod batch;
 pub mod client;
 pub mod config;
+pub mod convert;
+mod convert_event;
 pub mod enums;
 pub mod mail;
 pub mod mail_requests;

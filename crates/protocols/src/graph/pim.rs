@@ -92,6 +92,10 @@ pub struct Event {
     /// The iCalendar UID shared by all instances of a series.
     #[serde(rename = "iCalUId", default, skip_serializing)]
     pub ical_uid: Option<String>,
+    /// The client's own id of the event, set on create so a retried
+    /// create is not made twice; Graph keeps it and returns it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
     /// Title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
