@@ -2,13 +2,15 @@
 //! ([`capability`]): a [`MailSource`] (incoming mail), a [`MailSender`] and
 //! its [`SentItems`] (outgoing mail), an [`ItemStore`] (appointments,
 //! contacts, tasks). Each backend is a file: [`imap`] (+ [`imap_pass`]),
-//! [`pop3`] (+ [`pop3_pass`]), [`smtp`], [`dav`]. [`factory`] is the one place
+//! [`pop3`] (+ [`pop3_pass`]), [`smtp`], [`dav`], [`graph_mail`] (+ [`graph_pass`]) for Microsoft 365. [`factory`] is the one place
 //! a profile's kind picks them; the pipelines, Test & Enable, Test Connection
 //! and the scheduler see only the traits.
 
 pub mod capability;
 pub mod dav;
 pub mod factory;
+pub mod graph_mail;
+pub mod graph_pass;
 pub mod imap;
 pub mod imap_pass;
 pub mod pop3;
