@@ -106,19 +106,24 @@ impl World {
         args.extend_from_slice(extra);
         self.env.ok(&args);
         if self.env.count("SELECT count(*) FROM email_server_profiles WHERE credentials = 'mailbox'") > 0 {
-            let t = self.rt.block_on(self.oauth.issue(&email, SCOPES, 3600)).unwrap();
-            let store = self.env.store();
-            let tokens = Tokens {
-                access: crmsync_core::secrets::Secret::new(&t.access),
-                refresh: Some(crmsync_core::secrets::Secret::new(&t.refresh)),
-                expires_on: Some(Utc::now() + chrono::Duration::seconds(3600)),
-                scope: Some(SCOPES.into()),
-            };
-            oauth::store_tokens(&store, &email, &tokens).unwrap();
+            self.sign_in(&email, SCOPES);
         }
         let report = self.env.json(&["mailbox", "test-enable", &email]);
         assert_eq!(report["overall"], "success", "{report:#}");
         email
+    }
+
+    /// Stores tokens for `email` with `scopes` as a finished sign-in would.
+    fn sign_in(&self, email: &str, scopes: &str) {
+        let t = self.rt.block_on(self.oauth.issue(email, scopes, 3600)).unwrap();
+        let store = self.env.store();
+        let tokens = Tokens {
+            access: crmsync_core::secrets::Secret::new(&t.access),
+            refresh: Some(crmsync_core::secrets::Secret::new(&t.refresh)),
+            expires_on: Some(Utc::now() + chrono::Duration::seconds(3600)),
+            scope: Some(scopes.into()),
+        };
+        oauth::store_tokens(&store, email, &tokens).unwrap();
     }
 
     fn seed(&self, mailbox: &str, n: usize, tag: &str) -> Vec<String> {
@@ -376,4 +381,49 @@ fn a_password_is_refused_for_a_microsoft365_profile_naming_the_auth_field() {
     assert_eq!(made["auth"], "oauth2");
     let scopes = made["oauth"]["scopes"].to_string();
     assert!(scopes.contains("https://graph.microsoft.com/Mail.ReadWrite"), "{scopes}");
+}
+
+#[test]
+fn test_connection_and_test_and_enable_show_the_token_the_mailbox_and_each_permission() {
+    let w = World::new();
+    let alice = w.mailbox("alice", &["--track", "all"]);
+    // Without a mailbox: the service answers; no login.
+    let report = w.env.json(&["profile", "test", "M365"]);
+    let rows = report["servers"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 2, "{report:#}");
+    for row in &rows {
+        assert_eq!(
+            (row["proto"].as_str(), row["ok"].as_bool(), row["login"].as_bool()),
+            (Some("Graph"), Some(true), Some(false)),
+            "{row:#}"
+        );
+    }
+    // With the signed-in mailbox: token, mailbox and permissions, per role.
+    let report = w.env.json(&["profile", "test", "M365", "--mailbox", &alice]);
+    assert_eq!(report["ok"], true, "{report:#}");
+    let text = report.to_string();
+    assert!(text.contains("Mail.ReadWrite granted") && text.contains("Mail.Send granted"), "{report:#}");
+    assert!(text.contains(&format!("mailbox {alice} reachable")), "{report:#}");
+
+    // A second mailbox whose sign-in lacks Mail.Send: incoming passes,
+    // outgoing fails naming the permission, and only incoming is enabled.
+    let bob = "bob@contoso.test";
+    w.rt.block_on(w.graph.add_user(bob, "bob")).unwrap();
+    w.env.ok(&["user", "add", bob, "--name", "bob"]);
+    w.env.ok(&["mailbox", "add", bob, "--profile", "M365"]);
+    w.sign_in(
+        bob,
+        "https://graph.microsoft.com/User.Read https://graph.microsoft.com/Mail.ReadWrite offline_access",
+    );
+    let out = w.env.run(&["--json", "mailbox", "test-enable", bob]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let channel = |name: &str| {
+        report["channels"].as_array().unwrap().iter().find(|c| c["channel"] == name).unwrap().clone()
+    };
+    assert_eq!(channel("incoming")["status"], "success", "{report:#}");
+    let outgoing = channel("outgoing");
+    assert_eq!(outgoing["status"], "failure", "{report:#}");
+    assert_eq!(outgoing["code"], "PERMISSION_DENIED", "{report:#}");
+    assert!(outgoing["message"].as_str().unwrap().contains("Mail.Send"), "{report:#}");
+    w.graph.assert_no_invalid_requests();
 }
