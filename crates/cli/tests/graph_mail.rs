@@ -115,7 +115,13 @@ impl World {
 
     /// Stores tokens for `email` with `scopes` as a finished sign-in would.
     fn sign_in(&self, email: &str, scopes: &str) {
-        let t = self.rt.block_on(self.oauth.issue(email, scopes, 3600)).unwrap();
+        self.sign_in_lasting(email, scopes, 3600);
+    }
+
+    /// [`World::sign_in`] whose access token really lasts `secs` (crmsync
+    /// believes it lasts an hour).
+    fn sign_in_lasting(&self, email: &str, scopes: &str, secs: i64) {
+        let t = self.rt.block_on(self.oauth.issue(email, scopes, secs)).unwrap();
         let store = self.env.store();
         let tokens = Tokens {
             access: crmsync_core::secrets::Secret::new(&t.access),
@@ -298,10 +304,12 @@ fn send_mail_whose_response_is_lost_is_found_in_sent_items_and_never_sent_twice(
 }
 
 #[test]
-fn an_app_only_profile_reads_and_sends_for_another_mailbox_through_users() {
+fn an_app_only_profile_reads_and_sends_for_another_mailbox_through_users_bcc_included() {
     let w = World::app_only(&["Mail.ReadWrite", "Mail.Send", "User.Read.All"]);
     let bob = w.mailbox("bob", &["--track", "all"]);
     w.seed(&bob, 2, "a");
+    let dave = "dave@contoso.test";
+    w.rt.block_on(w.graph.add_user(dave, "dave")).unwrap();
     w.env.json(&[
         "email",
         "send",
@@ -309,12 +317,16 @@ fn an_app_only_profile_reads_and_sends_for_another_mailbox_through_users() {
         &bob,
         "--to",
         "carol@fabrikam.test",
+        "--bcc",
+        dave,
         "--subject",
         "Hi",
         "--body",
         "x",
     ]);
     w.sync();
+    let delivered = w.rt.block_on(w.graph.messages(dave, Some("inbox"))).unwrap();
+    assert_eq!(delivered.len(), 1, "the Bcc recipient got it: {delivered:?}");
     assert_eq!(w.activities(), 3, "two received, one sent");
     assert_eq!(w.rt.block_on(w.graph.sent_items(&bob)).unwrap().len(), 1);
     let reqs = w.rt.block_on(w.graph.requests()).unwrap();
@@ -425,5 +437,23 @@ fn test_connection_and_test_and_enable_show_the_token_the_mailbox_and_each_permi
     assert_eq!(outgoing["status"], "failure", "{report:#}");
     assert_eq!(outgoing["code"], "PERMISSION_DENIED", "{report:#}");
     assert!(outgoing["message"].as_str().unwrap().contains("Mail.Send"), "{report:#}");
+    w.graph.assert_no_invalid_requests();
+}
+
+#[test]
+fn a_refused_access_token_is_renewed_once_and_the_sync_goes_on() {
+    let w = World::new();
+    let alice = w.mailbox("alice", &["--track", "all", "--outgoing", "none"]);
+    w.seed(&alice, 2, "e");
+    // The stored access token has expired at the issuer though crmsync
+    // believes it valid: Graph answers 401, crmsync renews it once.
+    w.sign_in_lasting(&alice, SCOPES, -60);
+    let before = w.rt.block_on(w.oauth.stats()).unwrap().refresh_requests;
+    w.sync();
+    assert_eq!(w.activities(), 2);
+    assert_eq!(w.rt.block_on(w.oauth.stats()).unwrap().refresh_requests - before, 1);
+    let refused =
+        w.rt.block_on(w.graph.requests()).unwrap().into_iter().filter(|r| r.status == Some(401)).count();
+    assert_eq!(refused, 1, "one refused request, then the renewed token");
     w.graph.assert_no_invalid_requests();
 }

@@ -185,6 +185,39 @@ impl GraphSender {
     }
 }
 
+/// `raw` with a `Bcc` header naming the envelope recipients its To and Cc
+/// headers do not: sendMail takes the recipients from the MIME, and the
+/// message as composed for SMTP leaves Bcc recipients to the envelope.
+/// Exchange delivers to them without showing the header to the others.
+fn with_bcc(raw: &[u8], recipients: &[String]) -> Vec<u8> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").map_or(raw.len(), |p| p + 2);
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    // The To and Cc fields, folded lines included.
+    let mut shown = String::new();
+    let mut inside = false;
+    for line in head.split("\r\n") {
+        if line.starts_with(' ') || line.starts_with('\t') {
+            if inside {
+                shown.push_str(line);
+            }
+            continue;
+        }
+        inside = line.starts_with("to:") || line.starts_with("cc:");
+        if inside {
+            shown.push(' ');
+            shown.push_str(line);
+        }
+    }
+    let hidden: Vec<&str> =
+        recipients.iter().map(String::as_str).filter(|r| !shown.contains(&r.to_ascii_lowercase())).collect();
+    if hidden.is_empty() {
+        return raw.to_vec();
+    }
+    let mut out = format!("Bcc: {}\r\n", hidden.join(", ")).into_bytes();
+    out.extend_from_slice(raw);
+    out
+}
+
 /// A sendMail failure whose outcome is unknown: Graph answered 503 (the
 /// service may have carried the request out), so Sent Items must be checked
 /// before the message is sent again.
@@ -231,12 +264,13 @@ impl MailSender for GraphSender {
     fn submit<'a>(
         &'a self,
         _from: &'a str,
-        _recipients: &'a [String],
+        recipients: &'a [String],
         raw: &'a [u8],
     ) -> BoxFuture<'a, std::result::Result<PendingReply<'a>, ProtocolError>> {
         Box::pin(async move {
+            let mime = with_bcc(raw, recipients);
             let reply: PendingReply<'a> = Box::pin(async move {
-                self.conn.client.send_mime(raw).await.map_err(send_outcome)?;
+                self.conn.client.send_mime(&mime).await.map_err(send_outcome)?;
                 Ok("202 Accepted".to_string())
             });
             Ok(reply)
@@ -324,6 +358,16 @@ mod tests {
             None,
             "an opaque token is not judged"
         );
+    }
+
+    #[test]
+    fn envelope_recipients_missing_from_to_and_cc_travel_as_bcc() {
+        let raw = b"From: a@x.test\r\nTo: B <b@x.test>,\r\n c@x.test\r\nCc: d@x.test\r\nSubject: to e@x.test\r\n\r\nbody e@x.test\r\n";
+        let all: Vec<String> = ["b@x.test", "C@x.test", "d@x.test"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(with_bcc(raw, &all), raw.to_vec(), "everyone is shown: unchanged");
+        let with_e: Vec<String> = all.iter().cloned().chain(["e@x.test".to_string()]).collect();
+        let out = String::from_utf8(with_bcc(raw, &with_e)).unwrap();
+        assert!(out.starts_with("Bcc: e@x.test\r\nFrom: a@x.test\r\n"), "{out}");
     }
 
     #[test]
