@@ -101,7 +101,18 @@ impl World {
     fn mailbox_of(&self, queue: bool, local: &str, extra: &[&str]) -> String {
         let email = format!("{local}@contoso.test");
         self.rt.block_on(self.graph.add_user(&email, local)).unwrap();
-        self.env.ok(&[if queue { "queue" } else { "user" }, "add", &email, "--name", local]);
+        self.crm_mailbox(queue, &email, extra)
+    }
+
+    /// A user's CRM mailbox for `email`, already a Graph user, signed in and enabled.
+    fn mailbox_signed_in(&self, email: &str, extra: &[&str]) -> String {
+        self.crm_mailbox(false, email, extra)
+    }
+
+    fn crm_mailbox(&self, queue: bool, email: &str, extra: &[&str]) -> String {
+        let email = email.to_string();
+        let local = email.split('@').next().unwrap_or_default().to_string();
+        self.env.ok(&[if queue { "queue" } else { "user" }, "add", &email, "--name", &local]);
         let mut args = vec!["mailbox", "add", &email, "--profile", "M365"];
         args.extend_from_slice(extra);
         self.env.ok(&args);
@@ -455,5 +466,36 @@ fn a_refused_access_token_is_renewed_once_and_the_sync_goes_on() {
     let refused =
         w.rt.block_on(w.graph.requests()).unwrap().into_iter().filter(|r| r.status == Some(401)).count();
     assert_eq!(refused, 1, "one refused request, then the renewed token");
+    w.graph.assert_no_invalid_requests();
+}
+
+#[test]
+fn a_tracked_folder_is_synced_by_its_own_delta_and_its_mail_regards_the_record() {
+    let w = World::new();
+    let accounts = w.env.dir().join("accounts.csv");
+    std::fs::write(&accounts, "name,email\nContoso,info@contoso.test\n").unwrap();
+    w.env.ok(&["account", "import", accounts.to_str().unwrap()]);
+    let alice = "alice@contoso.test";
+    w.rt.block_on(w.graph.add_user(alice, "alice")).unwrap();
+    w.rt.block_on(w.graph.add_folder(alice, "Contoso")).unwrap();
+    let alice = w.mailbox_signed_in(
+        alice,
+        &["--track", "all", "--outgoing", "none", "--track-folder", "Contoso=account:Contoso"],
+    );
+    let raw = msg(Some("f1@ext.test"), "ben@fabrikam.test", &alice, "In the folder", "", "f");
+    w.rt.block_on(w.graph.seed_message(&alice, "Contoso", &raw, false)).unwrap();
+    w.seed(&alice, 1, "inbox");
+    w.sync();
+    assert_eq!(w.activities(), 2);
+    assert_eq!(w.env.count("SELECT count(*) FROM activities WHERE regarding_type = 'account'"), 1);
+    assert_eq!(w.env.count("SELECT count(*) FROM graph_folder_state WHERE delta_link IS NOT NULL"), 2);
+    // A tracked folder the mailbox does not have fails its sync naming it.
+    let bob = w.mailbox(
+        "bob",
+        &["--track", "all", "--outgoing", "none", "--track-folder", "Fabrikam=account:Contoso"],
+    );
+    let report = w.sync_report();
+    let text = report.to_string();
+    assert!(text.contains("MAILBOX_NOT_FOUND") && text.contains("Fabrikam"), "{bob}: {report:#}");
     w.graph.assert_no_invalid_requests();
 }
