@@ -46,6 +46,7 @@ const profile: Profile = {
   outgoing: { host: "mail.example.com", port: 587, security: "starttls" },
   outgoing_auth: "password",
   ews_url: null,
+  graph_url: null,
   dav_url: "https://dav.example.com/",
   credentials: "mailbox",
   username: null,

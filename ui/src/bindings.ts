@@ -1174,6 +1174,11 @@ outgoing_auth: OutgoingAuth,
  */
 ews_url: string | null, 
 /**
+ * Microsoft Graph service root of a microsoft365 profile, when not
+ * Microsoft's own (`https://graph.microsoft.com/v1.0`).
+ */
+graph_url: string | null, 
+/**
  * CalDAV/CardDAV base URL for appointments, contacts and tasks.
  */
 dav_url: string | null, 
@@ -1282,6 +1287,11 @@ outgoing_auth: OutgoingAuth,
  */
 ews_url: string | null, 
 /**
+ * Microsoft Graph service root of a microsoft365 profile, when not
+ * Microsoft's own (`https://graph.microsoft.com/v1.0`).
+ */
+graph_url: string | null, 
+/**
  * CalDAV/CardDAV base URL for appointments, contacts and tasks.
  */
 dav_url: string | null, 
@@ -1331,7 +1341,7 @@ oauth: OAuthConfig | null, };
 
 export type ProfileInput = { 
 /**
- * imap-smtp, pop3-smtp or exchange (required on add).
+ * imap-smtp, pop3-smtp, exchange or microsoft365 (required on add).
  */
 kind: string | null, 
 /**
@@ -1362,6 +1372,10 @@ outgoing_security: string | null,
  * Exchange Web Services URL.
  */
 ews_url: string | null, 
+/**
+ * Microsoft Graph service root (microsoft365; empty: Microsoft's).
+ */
+graph_url?: string, 
 /**
  * CalDAV/CardDAV URL.
  */
@@ -1453,7 +1467,7 @@ oauth_scopes?: string, };
  * Which servers an email server profile talks to.
  */
 
-export type ProfileKind = "imap-smtp" | "pop3-smtp" | "exchange";
+export type ProfileKind = "imap-smtp" | "pop3-smtp" | "exchange" | "microsoft365";
 
 /**
  * The last Test Connection of a profile, as kept in the store.

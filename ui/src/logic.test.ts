@@ -120,7 +120,7 @@ describe("Exchange is not offered as working", () => {
   const kinds = (k?: string) => profileFields(k).find((f) => f.name === "kind")?.options ?? [];
 
   it("a new profile cannot be made an Exchange profile", () => {
-    expect(kinds()).toEqual(["imap-smtp", "pop3-smtp"]);
+    expect(kinds()).toEqual(["imap-smtp", "pop3-smtp", "microsoft365"]);
     expect(kinds("imap-smtp")).not.toContain("exchange");
   });
 
@@ -129,6 +129,24 @@ describe("Exchange is not offered as working", () => {
     expect(profileFields("exchange").find((f) => f.name === "kind")?.help).toMatch(/cannot sync/);
     expect(kindLabel("exchange")).toBe("exchange (not supported yet)");
     expect(kindLabel("pop3-smtp")).toBe("pop3-smtp");
+  });
+});
+
+describe("a Microsoft 365 profile", () => {
+  it("is offered as a kind, signs in with Microsoft and sends its Graph URL, never a password", () => {
+    const kind = profileFields().find((f) => f.name === "kind");
+    expect(kind?.options).toContain("microsoft365");
+    expect(kind?.optionLabels?.microsoft365).toMatch(/Microsoft Graph/);
+    const values = {
+      kind: "microsoft365", auth: "microsoft", preset: "", oauth_client_id: "app-id", graph_url: "https://graph.example.test/v1.0",
+      password: "typed by mistake", incoming_host: "", dav_url: "", ews_url: "",
+    };
+    const f = toProfileForm(values, null);
+    expect(f.kind).toBe("microsoft365");
+    expect(f.auth).toBe("oauth2");
+    expect(f.oauth_provider).toBe("microsoft");
+    expect(f.graph_url).toBe("https://graph.example.test/v1.0");
+    expect(f.password).toBeNull();
   });
 });
 

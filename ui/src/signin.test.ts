@@ -47,7 +47,7 @@ describe("the profile form's sign-in choice", () => {
   it("reads a saved profile's choice back, never its secret", () => {
     const v = profileValues({
       id: 1, has_password: false, has_client_secret: true, created_on: "", modified_on: "", name: "M", kind: "imap-smtp",
-      incoming: null, outgoing: null, outgoing_auth: "password", ews_url: null, dav_url: null, credentials: "mailbox", username: null,
+      incoming: null, outgoing: null, outgoing_auth: "password", ews_url: null, graph_url: null, dav_url: null, credentials: "mailbox", username: null,
       max_connections: 1, min_poll_interval: 60, timeout: 60, process_from: null, allow_insecure: false, auth: "oauth2",
       oauth: { provider: "microsoft", client_id: "id", tenant: "t", issuer: null, authorize_url: "a", token_url: "t", device_url: null, scopes: [] },
     });

@@ -144,6 +144,14 @@ pub fn hint(code: &str) -> String {
             "The server refused the mailbox's OAuth2 access token even after crmsync renewed it: the sign-in lacks a permission the server needs (scope), belongs to another account, or IMAP/POP/SMTP access is turned off for this mailbox at the provider. Check the app registration's permissions and the mailbox's settings at the provider, sign the mailbox in again with its own account, then run Test & Enable.",
         ),
         (
+            "PERMISSION_DENIED",
+            "The server denied what crmsync asked because the app registration or the sign-in lacks the permission the message names (for Microsoft 365: Microsoft Entra, App registrations, crmsync, API permissions). An administrator grants it and consents for the organization; then run Test & Enable (sign the mailbox in again when each user signs in).",
+        ),
+        (
+            "THROTTLED",
+            "The server asked crmsync to slow down. crmsync waits as long as it was told, for this mailbox or for every mailbox of the tenant, and tries again by itself; nothing to do unless it keeps happening (then fewer mailboxes per profile, or a longer poll interval, help).",
+        ),
+        (
             "OAUTH_FAILED",
             "The sign-in server (Microsoft, Google or the office's own) could not be reached or gave an answer crmsync did not expect. crmsync retries by itself when the server could not be reached; otherwise check the profile's OAuth2 settings (client id, tenant, URLs).",
         ),

@@ -58,6 +58,8 @@ text_enum!(
         Pop3Smtp = "pop3-smtp",
         /// Exchange Web Services for everything.
         Exchange = "exchange",
+        /// Microsoft 365 through Microsoft Graph for everything (OAuth2 only).
+        Microsoft365 = "microsoft365",
     }
 );
 
@@ -211,6 +213,10 @@ pub struct ProfileData {
     pub outgoing_auth: OutgoingAuth,
     /// Exchange Web Services URL.
     pub ews_url: Option<String>,
+    /// Microsoft Graph service root of a microsoft365 profile, when not
+    /// Microsoft's own (`https://graph.microsoft.com/v1.0`).
+    #[serde(default)]
+    pub graph_url: Option<String>,
     /// CalDAV/CardDAV base URL for appointments, contacts and tasks.
     pub dav_url: Option<String>,
     /// Whose credentials are used.

@@ -111,6 +111,22 @@ pub const PRESETS: &[Preset] = &[
     },
 ];
 
+/// Delegated scopes of a Microsoft 365 (Graph) profile's mailbox sign-in:
+/// mail, sending, calendars, contacts and To Do tasks, and a refresh token.
+pub const GRAPH_SCOPES: &[&str] = &[
+    "https://graph.microsoft.com/User.Read",
+    "https://graph.microsoft.com/Mail.ReadWrite",
+    "https://graph.microsoft.com/Mail.Send",
+    "https://graph.microsoft.com/Calendars.ReadWrite",
+    "https://graph.microsoft.com/Contacts.ReadWrite",
+    "https://graph.microsoft.com/Tasks.ReadWrite",
+    "offline_access",
+];
+
+/// The scope of a Microsoft 365 (Graph) profile's app-only token: the
+/// application permissions the admin granted.
+pub const GRAPH_APP_SCOPES: &[&str] = &["https://graph.microsoft.com/.default"];
+
 /// Google's CardDAV base URL (the preset's DAV URL is its CalDAV one).
 pub const GOOGLE_CARDDAV_URL: &str = "https://www.googleapis.com/carddav/v1/";
 

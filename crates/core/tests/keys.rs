@@ -184,6 +184,7 @@ fn profile_data() -> ProfileData {
         outgoing: Some(Endpoint { host: "smtp.example.test".into(), port: 465, security: Security::Tls }),
         outgoing_auth: OutgoingAuth::Password,
         ews_url: None,
+        graph_url: None,
         dav_url: None,
         credentials: CredentialSource::Profile,
         username: Some("svc".into()),

@@ -28,6 +28,7 @@ fn data() -> ProfileData {
         }),
         outgoing_auth: OutgoingAuth::Password,
         ews_url: None,
+        graph_url: None,
         dav_url: None,
         credentials: CredentialSource::Mailbox,
         username: None,

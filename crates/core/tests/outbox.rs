@@ -26,6 +26,7 @@ fn setup() -> (tempfile::TempDir, Store, i64) {
             outgoing: Some(Endpoint { host: "h".into(), port: 465, security: Security::Tls }),
             outgoing_auth: OutgoingAuth::Password,
             ews_url: None,
+            graph_url: None,
             dav_url: None,
             credentials: CredentialSource::Mailbox,
             username: None,

@@ -22,6 +22,13 @@ export const PRESET_CHOICES: Record<string, string> = {
   google: "Google (imap.gmail.com, smtp.gmail.com)",
 };
 
+/** The server kinds offered, in the admin's words. */
+export const KIND_CHOICES: Record<string, string> = {
+  "imap-smtp": "IMAP + SMTP",
+  "pop3-smtp": "POP3 + SMTP",
+  microsoft365: "Microsoft 365 (Microsoft Graph; sign in with Microsoft)",
+};
+
 /** Fields shown only for some sign-in choices. */
 const ONLY_FOR: Record<string, string[]> = {
   oauth_client_id: ["microsoft", "google", "custom"],
@@ -44,7 +51,7 @@ export function fieldApplies(name: string, auth: string): boolean {
 export const PROFILE_FIELDS: FieldSpec[] = [
   // Exchange (EWS) cannot sync in this version: it is not offered for new
   // profiles; a migrated Exchange profile keeps its kind (see profileFields).
-  { name: "kind", label: "Server kind", type: "select", options: ["imap-smtp", "pop3-smtp"] },
+  { name: "kind", label: "Server kind", type: "select", options: ["imap-smtp", "pop3-smtp", "microsoft365"], optionLabels: KIND_CHOICES },
   { name: "auth", label: "How mailboxes sign in", type: "select", options: Object.keys(SIGN_IN_CHOICES), optionLabels: SIGN_IN_CHOICES },
   { name: "preset", label: "Server settings", type: "select", options: Object.keys(PRESET_CHOICES), optionLabels: PRESET_CHOICES, help: "A provider fills the hosts, ports and security you leave empty below" },
   { name: "oauth_client_id", label: "Application (client) ID", help: "From the app registration of your office (see the OAuth2 guide)" },
@@ -63,6 +70,7 @@ export const PROFILE_FIELDS: FieldSpec[] = [
   { name: "outgoing_security", label: "Outgoing security", type: "select", options: SEC },
   { name: "outgoing_auth", label: "Outgoing authentication", type: "select", options: ["", "password", "none"] },
   { name: "ews_url", label: "Exchange Web Services URL" },
+  { name: "graph_url", label: "Microsoft Graph URL (Microsoft 365 only)", help: "Empty: https://graph.microsoft.com/v1.0" },
   { name: "dav_url", label: "CalDAV/CardDAV URL" },
   { name: "credentials", label: "Whose credentials", type: "select", options: ["", "mailbox", "profile"] },
   { name: "username", label: "Profile user name" },
@@ -101,6 +109,7 @@ export function profileValues(p: Profile): Values {
     outgoing_security: p.outgoing?.security ?? "",
     outgoing_auth: p.outgoing_auth,
     ews_url: p.ews_url ?? "",
+    graph_url: p.graph_url ?? "",
     dav_url: p.dav_url ?? "",
     credentials: p.credentials,
     username: p.username ?? "",
@@ -148,6 +157,7 @@ export function toProfileForm(values: Values, original: Values | null): ProfileI
     oauth_token_url: oauthField("oauth_token_url"),
     oauth_device_url: oauthField("oauth_device_url"),
     oauth_scopes: oauthField("oauth_scopes"),
+    graph_url: v("graph_url"),
   };
   const optional = Object.fromEntries(Object.entries(given).filter(([, x]) => x !== null)) as Partial<ProfileInput>;
   return {

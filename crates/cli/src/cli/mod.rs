@@ -225,7 +225,7 @@ pub struct PasswordArgs {
 /// Profile options (all optional on update).
 #[derive(Debug, Args, Default)]
 pub struct ProfileArgs {
-    /// imap-smtp, pop3-smtp or exchange.
+    /// imap-smtp, pop3-smtp, exchange or microsoft365 (Microsoft Graph, OAuth2 only).
     #[arg(long)]
     pub kind: Option<String>,
     /// IMAP or POP3 server host.
@@ -249,6 +249,10 @@ pub struct ProfileArgs {
     /// Exchange Web Services URL (exchange profiles).
     #[arg(long, value_name = "URL")]
     pub ews_url: Option<String>,
+    /// Microsoft Graph service root (microsoft365 profiles; default
+    /// https://graph.microsoft.com/v1.0).
+    #[arg(long, value_name = "URL")]
+    pub graph_url: Option<String>,
     /// CalDAV/CardDAV URL for appointments, contacts and tasks.
     #[arg(long, value_name = "URL")]
     pub dav_url: Option<String>,

@@ -1,7 +1,7 @@
 //! Embedded, versioned migrations. The schema version is SQLite's `user_version`;
 //! each step runs in its own transaction together with the version bump.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::{CoreError, Result};
 
@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_activity_bodies.sql"),
     include_str!("../../migrations/0006_incoming_retries.sql"),
     include_str!("../../migrations/0007_oauth.sql"),
+    include_str!("../../migrations/0008_microsoft365.sql"),
 ];
 
 /// The version a fully migrated store has.
@@ -26,12 +27,27 @@ pub fn current_version(conn: &Connection) -> Result<u32> {
     Ok(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, u32>(0))?)
 }
 
-/// Applies the missing migrations up to `target`.
+/// Applies the missing migrations up to `target`. Foreign keys are off while
+/// they run (a step may rebuild a table others point at, which SQLite can
+/// only do so) and each step checks them before it commits.
 pub fn migrate(conn: &mut Connection, target: u32) -> Result<()> {
     let found = current_version(conn)?;
     if found > latest_version() {
         return Err(CoreError::TooNew { found, supported: latest_version() });
     }
+    if found >= target.min(latest_version()) {
+        return Ok(());
+    }
+    let fk_on: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let result = apply_steps(conn, found, target);
+    if fk_on {
+        conn.pragma_update(None, "foreign_keys", true)?;
+    }
+    result
+}
+
+fn apply_steps(conn: &mut Connection, found: u32, target: u32) -> Result<()> {
     for version in (found + 1)..=target.min(latest_version()) {
         let sql = MIGRATIONS[(version - 1) as usize];
         let apply = |conn: &mut Connection| -> rusqlite::Result<()> {
@@ -43,6 +59,14 @@ pub fn migrate(conn: &mut Connection, target: u32) -> Result<()> {
                 return Ok(());
             }
             tx.execute_batch(sql)?;
+            let broken: Option<String> =
+                tx.query_row("PRAGMA foreign_key_check", [], |r| r.get(0)).optional()?;
+            if let Some(table) = broken {
+                return Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                    Some(format!("a row of {table} points at nothing after the step")),
+                ));
+            }
             tx.pragma_update(None, "user_version", version)?;
             if version == 1 {
                 tx.execute(

@@ -15,7 +15,7 @@ const COLUMNS: &str = "id, name, kind, incoming_host, incoming_port, incoming_se
     username, password_enc IS NOT NULL, max_connections, min_poll_interval, timeout, process_from, \
     allow_insecure, created_on, modified_on, auth, oauth_provider, oauth_client_id, oauth_tenant, \
     oauth_issuer, oauth_authorize_url, oauth_token_url, oauth_device_url, oauth_scopes, \
-    oauth_client_secret_enc IS NOT NULL";
+    oauth_client_secret_enc IS NOT NULL, graph_url";
 
 fn endpoint(host: Option<String>, port: Option<u16>, sec: Option<String>) -> Result<Option<Endpoint>> {
     Ok(match (host, port, sec) {
@@ -53,6 +53,7 @@ fn from_row(r: &Row<'_>) -> Result<Profile> {
             outgoing: endpoint(r.get(6)?, r.get(7)?, r.get(8)?)?,
             outgoing_auth: OutgoingAuth::parse("outgoing_auth", &r.get::<_, String>(9)?)?,
             ews_url: r.get(10)?,
+            graph_url: r.get(32)?,
             dav_url: r.get(11)?,
             credentials: CredentialSource::parse("credentials", &r.get::<_, String>(12)?)?,
             username: r.get(13)?,
@@ -126,8 +127,8 @@ fn write_auth(conn: &Connection, id: i64, d: &ProfileData) -> Result<()> {
     let o = d.oauth.as_ref();
     conn.execute(
         "UPDATE email_server_profiles SET auth=?2, oauth_provider=?3, oauth_client_id=?4, oauth_tenant=?5, \
-         oauth_issuer=?6, oauth_authorize_url=?7, oauth_token_url=?8, oauth_device_url=?9, oauth_scopes=?10 \
-         WHERE id=?1",
+         oauth_issuer=?6, oauth_authorize_url=?7, oauth_token_url=?8, oauth_device_url=?9, oauth_scopes=?10, \
+         graph_url=?11 WHERE id=?1",
         params![
             id,
             d.auth.as_str(),
@@ -139,6 +140,7 @@ fn write_auth(conn: &Connection, id: i64, d: &ProfileData) -> Result<()> {
             o.map(|o| &o.token_url),
             o.and_then(|o| o.device_url.as_ref()),
             o.map(|o| o.scopes.join(" ")),
+            d.graph_url,
         ],
     )?;
     Ok(())

@@ -14,10 +14,12 @@ use crmsync_core::secrets::Secret;
 use crmsync_core::store::{mailboxes as stored_mailboxes, profiles as stored_profiles};
 use crmsync_core::{Store, hints};
 use crmsync_protocols::dav::{DavAuth, DavEndpoint};
+use crmsync_protocols::graph::GRAPH_ROOT;
 use crmsync_protocols::settings::{Password, ServerSettings};
 use serde::Serialize;
 
 use super::profiles::show;
+use crate::backend::graph_mail::{GraphSender, GraphSource};
 use crate::backend::{ItemStore, MailSender, MailSource, StoreAnswer, factory};
 use crate::error::{EngineError, Result};
 use crate::{connect, oauth};
@@ -304,6 +306,52 @@ async fn check_store(
     })
 }
 
+/// One Microsoft Graph row: without a login, that the service answers; with
+/// the mailbox's token, that it is accepted, the mailbox is reachable and the
+/// token carries what the role needs (Mail.Read and Mail.ReadWrite for
+/// incoming mail, Mail.Send for outgoing). `token` is None without a login,
+/// `Some(None)` for a typed password (Graph takes none).
+async fn check_graph(
+    profile: &Profile,
+    role: &str,
+    user: String,
+    token: Option<Option<Password>>,
+    not_tested: String,
+) -> Result<String> {
+    let max = crmsync_protocols::settings::DEFAULT_MAX_MESSAGE_BYTES;
+    let token = match token {
+        None => None,
+        Some(Some(t)) => Some(t),
+        Some(None) => {
+            return Err(EngineError::invalid(
+                "password",
+                "Microsoft Graph signs in with OAuth2 only; test with a signed-in mailbox (--mailbox EMAIL)",
+            ));
+        }
+    };
+    let logs_in = token.is_some();
+    let conn = factory::graph_client_with(profile, &user, token.unwrap_or_else(|| Password::new("")), max)?;
+    let source = GraphSource::new(conn.clone());
+    let what = source.describe();
+    if !logs_in {
+        source.probe(false).await?;
+        return Ok(format!("{what} answered over TLS; {not_tested}"));
+    }
+    if role == "incoming" {
+        let found = source.probe(true).await?;
+        let messages = match found {
+            crate::backend::Incoming::Mailbox { messages } => messages,
+            _ => 0,
+        };
+        Ok(format!(
+            "{what}: token accepted; mailbox {user} reachable, Inbox ({messages} messages); Mail.Read and Mail.ReadWrite granted"
+        ))
+    } else {
+        GraphSender::new(conn).probe().await?;
+        Ok(format!("{what}: token accepted; mailbox {user} reachable; Mail.Send granted (nothing sent)"))
+    }
+}
+
 /// The host, port and security of a DAV (or EWS) URL.
 fn dav_target(url: &str, login: bool) -> Target {
     let DavEndpoint { tls, host, port } = DavEndpoint::parse(url);
@@ -392,6 +440,25 @@ pub fn prepare_as(
             checks.push(Box::pin(async move {
                 let started = Instant::now();
                 t.finish(started, check_outgoing(sender, s, logs_in, not_tested).await)
+            }));
+        }
+    }
+    if factory::facts(d.kind).graph {
+        let url = d.graph_url.clone().unwrap_or_else(|| GRAPH_ROOT.to_string());
+        for role in ["incoming", "outgoing"] {
+            let mut t = dav_target(&url, login.is_some() || refused.is_some());
+            (t.proto, t.role) = ("Graph", role);
+            if refused.is_some() {
+                refuse(t, &mut checks);
+                continue;
+            }
+            let user = login.as_ref().map(|l| l.user.clone()).unwrap_or_default();
+            let token = login.as_ref().map(|l| l.bearer.clone());
+            let not_tested = not_tested.clone();
+            let profile = profile.clone();
+            checks.push(Box::pin(async move {
+                let started = Instant::now();
+                t.finish(started, check_graph(&profile, role, user, token, not_tested).await)
             }));
         }
     }

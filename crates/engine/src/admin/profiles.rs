@@ -24,7 +24,7 @@ use crate::error::Result;
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct ProfileInput {
-    /// imap-smtp, pop3-smtp or exchange (required on add).
+    /// imap-smtp, pop3-smtp, exchange or microsoft365 (required on add).
     pub kind: Option<String>,
     /// Incoming (IMAP/POP3) host.
     pub incoming_host: Option<String>,
@@ -40,6 +40,10 @@ pub struct ProfileInput {
     pub outgoing_security: Option<String>,
     /// Exchange Web Services URL.
     pub ews_url: Option<String>,
+    /// Microsoft Graph service root (microsoft365; empty: Microsoft's).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    #[serde(default)]
+    pub graph_url: Option<String>,
     /// CalDAV/CardDAV URL.
     pub dav_url: Option<String>,
     /// password or none.
@@ -122,17 +126,33 @@ fn with_preset(input: &ProfileInput, base: Option<&Profile>) -> Result<ProfileIn
         (None, Some(b)) => b.data.kind,
         (None, None) => ProfileKind::ImapSmtp,
     };
+    let fill = |v: &mut Option<String>, x: String| {
+        v.get_or_insert(x);
+    };
+    if factory::facts(kind).graph {
+        // Microsoft Graph: no hosts; the Graph root is the default one.
+        if provider != OAuthProvider::Microsoft {
+            return Err(
+                CoreError::invalid("preset", format!("a {kind} profile takes the microsoft preset")).into()
+            );
+        }
+        out.kind.get_or_insert_with(|| kind.as_str().to_string());
+        fill(&mut out.oauth_provider, provider.as_str().to_string());
+        fill(&mut out.auth, AuthMethod::Oauth2.as_str().to_string());
+        return Ok(out);
+    }
     let incoming = match factory::facts(kind).incoming_proto {
         Some(Proto::Pop3) => p.pop3.ok_or_else(|| CoreError::invalid("kind", "this provider has no POP3"))?,
         Some(_) => p.imap,
         None => {
-            return Err(CoreError::invalid("kind", "a preset is for imap-smtp or pop3-smtp profiles").into());
+            return Err(CoreError::invalid(
+                "kind",
+                "a preset is for imap-smtp, pop3-smtp or microsoft365 profiles",
+            )
+            .into());
         }
     };
     out.kind.get_or_insert_with(|| kind.as_str().to_string());
-    let fill = |v: &mut Option<String>, x: String| {
-        v.get_or_insert(x);
-    };
     fill(&mut out.incoming_host, incoming.0.to_string());
     fill(&mut out.incoming_port, incoming.1.to_string());
     fill(&mut out.incoming_security, incoming.2.as_str().to_string());
@@ -145,6 +165,26 @@ fn with_preset(input: &ProfileInput, base: Option<&Profile>) -> Result<ProfileIn
     fill(&mut out.oauth_provider, provider.as_str().to_string());
     fill(&mut out.auth, AuthMethod::Oauth2.as_str().to_string());
     Ok(out)
+}
+
+/// `input` with Microsoft Graph's scopes for a Graph profile signing in
+/// with Microsoft, where the admin gave none and none are stored for Graph.
+fn graph_scopes(input: &ProfileInput, base: Option<&Profile>, kind: ProfileKind) -> ProfileInput {
+    let mut out = input.clone();
+    let provider = input
+        .oauth_provider
+        .as_deref()
+        .and_then(|p| OAuthProvider::parse("oauth-provider", p).ok())
+        .or_else(|| base.and_then(|b| b.data.oauth.as_ref()).map(|o| o.provider));
+    let base_was_graph = base.is_some_and(|b| factory::facts(b.data.kind).graph);
+    if factory::facts(kind).graph
+        && provider == Some(OAuthProvider::Microsoft)
+        && input.oauth_scopes.is_none()
+        && !base_was_graph
+    {
+        out.oauth_scopes = Some(oauth::GRAPH_SCOPES.join(" "));
+    }
+    out
 }
 
 /// The authentication method and OAuth2 settings of `input` over `base`.
@@ -268,7 +308,11 @@ fn build(name: &str, input: &ProfileInput, base: Option<&Profile>) -> Result<Pro
         (Some(k), _) => ProfileKind::parse("kind", k)?,
         (None, Some(b)) => b.data.kind,
         (None, None) => {
-            return Err(CoreError::invalid("kind", "required: imap-smtp, pop3-smtp or exchange").into());
+            return Err(CoreError::invalid(
+                "kind",
+                "required: imap-smtp, pop3-smtp, exchange or microsoft365",
+            )
+            .into());
         }
     };
     let allow_insecure = input.allow_insecure.or(base.map(|b| b.data.allow_insecure)).unwrap_or(false);
@@ -345,11 +389,10 @@ fn build(name: &str, input: &ProfileInput, base: Option<&Profile>) -> Result<Pro
             ("outgoing-security", &input.outgoing_security),
         ] {
             if v.is_some() {
-                return Err(CoreError::invalid(
-                    field,
-                    format!("not used by {kind} profiles; give --ews-url"),
-                )
-                .into());
+                let instead = if facts.graph { "it reaches Microsoft Graph" } else { "give --ews-url" };
+                return Err(
+                    CoreError::invalid(field, format!("not used by {kind} profiles; {instead}")).into()
+                );
             }
         }
         (None, None)
@@ -366,6 +409,15 @@ fn build(name: &str, input: &ProfileInput, base: Option<&Profile>) -> Result<Pro
     }
     if !facts.ews_url && ews_url.is_some() {
         return Err(CoreError::invalid("ews-url", format!("not used by a {kind} profile")).into());
+    }
+    let graph_url = match (&input.graph_url, base) {
+        (Some(u), _) if u.trim().is_empty() => None,
+        (Some(u), _) => Some(validate_url("graph-url", u, allow_insecure)?),
+        (None, Some(b)) => b.data.graph_url.clone(),
+        (None, None) => None,
+    };
+    if !facts.graph && graph_url.is_some() {
+        return Err(CoreError::invalid("graph-url", format!("not used by a {kind} profile")).into());
     }
     let dav_url = match (&input.dav_url, base) {
         (Some(u), _) if u.trim().is_empty() => None,
@@ -408,7 +460,17 @@ fn build(name: &str, input: &ProfileInput, base: Option<&Profile>) -> Result<Pro
         (None, Some(b)) => b.data.process_from,
         (None, None) => None,
     };
-    let (auth, oauth) = build_auth(input, base, allow_insecure)?;
+    let (auth, oauth) = build_auth(&graph_scopes(input, base, kind), base, allow_insecure)?;
+    if facts.graph && auth != AuthMethod::Oauth2 {
+        return Err(CoreError::invalid(
+            "auth",
+            format!(
+                "a {kind} profile signs in with OAuth2 only (Microsoft Graph takes no password): \
+                 give --auth oauth2 with --provider microsoft (or --preset microsoft)"
+            ),
+        )
+        .into());
+    }
     Ok(ProfileData {
         name: name.to_string(),
         kind,
@@ -416,6 +478,7 @@ fn build(name: &str, input: &ProfileInput, base: Option<&Profile>) -> Result<Pro
         outgoing,
         outgoing_auth,
         ews_url,
+        graph_url,
         dav_url,
         credentials,
         username,

@@ -8,14 +8,15 @@
 use std::time::Duration;
 
 use crmsync_core::Store;
-use crmsync_core::model::{Mailbox, OutgoingAuth, Profile, ProfileKind};
+use crmsync_core::model::{CredentialSource, Mailbox, OutgoingAuth, Profile, ProfileKind};
 use crmsync_core::settings::{BoolSetting, IntSetting, Settings};
 use crmsync_protocols::Proto;
 use crmsync_protocols::dav::DavAuth;
-use crmsync_protocols::settings::ServerSettings;
+use crmsync_protocols::settings::{Password, ServerSettings};
 
 use super::capability::{ItemStore, MailSender, MailSource, SentItems};
 use super::dav::DavItemStore;
+use super::graph_mail::{self, GraphConn, GraphSender, GraphSentItems, GraphSource};
 use super::imap::{ImapSentItems, ImapSource};
 use super::pop3::Pop3Source;
 use super::smtp::SmtpSender;
@@ -37,6 +38,9 @@ pub struct KindFacts {
     pub items_on_mail_server: bool,
     /// Its incoming source can push new mail (so it is watched, not only polled).
     pub can_watch: bool,
+    /// It reaches Microsoft Graph (mail, sending and items over one HTTPS API,
+    /// OAuth2 only): no host endpoints, an optional Graph URL.
+    pub graph: bool,
     /// This version cannot sync it: why, in a sentence (the `NOT_SUPPORTED` message).
     pub unsupported: Option<&'static str>,
 }
@@ -50,6 +54,7 @@ pub fn facts(kind: ProfileKind) -> KindFacts {
             ews_url: false,
             items_on_mail_server: false,
             can_watch: true,
+            graph: false,
             unsupported: None,
         },
         ProfileKind::Pop3Smtp => KindFacts {
@@ -58,6 +63,7 @@ pub fn facts(kind: ProfileKind) -> KindFacts {
             ews_url: false,
             items_on_mail_server: false,
             can_watch: false,
+            graph: false,
             unsupported: None,
         },
         ProfileKind::Exchange => KindFacts {
@@ -66,7 +72,17 @@ pub fn facts(kind: ProfileKind) -> KindFacts {
             ews_url: true,
             items_on_mail_server: true,
             can_watch: false,
+            graph: false,
             unsupported: Some("Exchange (EWS) profiles are not supported by this version of crmsync"),
+        },
+        ProfileKind::Microsoft365 => KindFacts {
+            incoming_proto: None,
+            outgoing_endpoint: false,
+            ews_url: false,
+            items_on_mail_server: true,
+            can_watch: false,
+            graph: true,
+            unsupported: None,
         },
     }
 }
@@ -86,6 +102,9 @@ fn missing(profile: &Profile, what: &str) -> EngineError {
 /// The incoming source of `mailbox`, logging in with its credentials.
 pub fn mail_source(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Result<Box<dyn MailSource>> {
     refuse(profile)?;
+    if profile.data.kind == ProfileKind::Microsoft365 {
+        return Ok(Box::new(GraphSource::new(graph_client(store, mailbox, profile)?)));
+    }
     let ep = profile.data.incoming.as_ref().ok_or_else(|| missing(profile, "incoming server"))?;
     source_with(profile, connect::server_settings(store, mailbox, profile, ep)?)
 }
@@ -97,8 +116,28 @@ pub fn source_with(profile: &Profile, settings: ServerSettings) -> Result<Box<dy
     match profile.data.kind {
         ProfileKind::ImapSmtp => Ok(Box::new(ImapSource::new(settings))),
         ProfileKind::Pop3Smtp => Ok(Box::new(Pop3Source::new(settings))),
-        ProfileKind::Exchange => Err(missing(profile, "incoming server")),
+        ProfileKind::Exchange | ProfileKind::Microsoft365 => Err(missing(profile, "incoming server")),
     }
+}
+
+/// The Graph client of `mailbox` on a Microsoft 365 profile, with a fresh
+/// access token (delegated: `/me`; app-only: `/users/{address}`).
+pub fn graph_client(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Result<GraphConn> {
+    let token = connect::login(store, mailbox, profile)?.bearer.ok_or_else(|| {
+        EngineError::invalid("auth", format!("profile '{}' does not sign in with OAuth2", profile.data.name))
+    })?;
+    graph_client_with(profile, &mailbox.data.email, token, connect::max_message_bytes(store)?)
+}
+
+/// The Graph client of `address` on `profile` using `token`.
+pub fn graph_client_with(
+    profile: &Profile,
+    address: &str,
+    token: Password,
+    max_message: u64,
+) -> Result<GraphConn> {
+    let app_only = profile.data.credentials == CredentialSource::Profile;
+    graph_mail::client(profile, address, app_only, token, max_message)
 }
 
 /// The sender of `mailbox`, logging in when the profile sends with a password.
@@ -110,6 +149,9 @@ pub fn mail_sender(
     settings: &Settings,
 ) -> Result<Box<dyn MailSender>> {
     refuse(profile)?;
+    if profile.data.kind == ProfileKind::Microsoft365 {
+        return Ok(Box::new(GraphSender::new(graph_client(store, mailbox, profile)?)));
+    }
     let s = connect::smtp_settings(store, mailbox, profile)?
         .ok_or_else(|| missing(profile, "outgoing server"))?;
     let final_wait =
@@ -124,16 +166,20 @@ pub fn sender_with(profile: &Profile, settings: &ServerSettings, login: bool) ->
     refuse(profile)?;
     match profile.data.kind {
         ProfileKind::ImapSmtp | ProfileKind::Pop3Smtp => Ok(Box::new(SmtpSender::new(settings, login)?)),
-        ProfileKind::Exchange => Err(missing(profile, "outgoing server")),
+        ProfileKind::Exchange | ProfileKind::Microsoft365 => Err(missing(profile, "outgoing server")),
     }
 }
 
 /// Where `mailbox`'s sent mail is kept and looked up, when the profile has
 /// such a place and `outgoing.save_to_sent`-independent lookups are possible:
-/// the IMAP Sent folder of an IMAP + SMTP profile; None for POP3 + SMTP.
+/// the IMAP Sent folder of an IMAP + SMTP profile, Sent Items of a Microsoft
+/// 365 mailbox (Graph files the copy itself); None for POP3 + SMTP.
 pub fn sent_items(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Result<Option<Box<dyn SentItems>>> {
     refuse(profile)?;
     match (profile.data.kind, &profile.data.incoming) {
+        (ProfileKind::Microsoft365, _) => {
+            Ok(Some(Box::new(GraphSentItems::new(graph_client(store, mailbox, profile)?))))
+        }
         (ProfileKind::ImapSmtp, Some(ep)) => {
             let s = connect::server_settings(store, mailbox, profile, ep)?;
             Ok(Some(Box::new(ImapSentItems::new(s))))
@@ -149,10 +195,12 @@ pub fn files_sent_copies(profile: &Profile, settings: &Settings) -> bool {
 
 /// The item store (appointments, contacts, tasks) of `mailbox`, logging in
 /// with its credentials.
-// TODO(microsoft365): a `microsoft365` profile makes
-// `Box::new(super::graph_items::GraphItems::new(graph_client)?)`.
 pub fn item_store(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Result<Box<dyn ItemStore>> {
     refuse(profile)?;
+    if profile.data.kind == ProfileKind::Microsoft365 {
+        let conn = graph_client(store, mailbox, profile)?;
+        return Ok(Box::new(super::graph_items::GraphItems::new(conn.client)?));
+    }
     let l = connect::login(store, mailbox, profile)?;
     let login = match l.bearer {
         Some(token) => DavAuth::Bearer { user: l.username, token },
@@ -172,7 +220,7 @@ pub fn store_with(profile: &Profile, login: Option<DavAuth>, max_mb: u64) -> Res
         ProfileKind::ImapSmtp | ProfileKind::Pop3Smtp => {
             Ok(Box::new(DavItemStore::new(url, profile.data.allow_insecure, login, timeout, max_mb)?))
         }
-        ProfileKind::Exchange => Err(missing(profile, "CalDAV/CardDAV URL")),
+        ProfileKind::Exchange | ProfileKind::Microsoft365 => Err(missing(profile, "CalDAV/CardDAV URL")),
     }
 }
 
@@ -196,6 +244,7 @@ mod tests {
                 outgoing: (!exchange).then_some(smtp),
                 outgoing_auth: OutgoingAuth::Password,
                 ews_url: exchange.then(|| "https://mail.example.test/EWS/Exchange.asmx".into()),
+                graph_url: None,
                 dav_url: Some("https://dav.example.test/".into()),
                 credentials: CredentialSource::Mailbox,
                 username: None,

@@ -2,10 +2,10 @@
 //! ([`capability`]): a [`MailSource`] (incoming mail), a [`MailSender`] and
 //! its [`SentItems`] (outgoing mail), an [`ItemStore`] (appointments,
 //! contacts, tasks). Each backend is a file: [`imap`] (+ [`imap_pass`]),
-//! [`pop3`] (+ [`pop3_pass`]), [`smtp`], [`dav`], [`graph_items`] (Microsoft
-//! 365). [`factory`] is the one place a profile's kind picks them; the
-//! pipelines, Test & Enable, Test Connection and the scheduler see only the
-//! traits.
+//! [`pop3`] (+ [`pop3_pass`]), [`smtp`], [`dav`], and for Microsoft 365
+//! [`graph_mail`] (+ [`graph_pass`]) and [`graph_items`]. [`factory`] is the
+//! one place a profile's kind picks them; the pipelines, Test & Enable, Test
+//! Connection and the scheduler see only the traits.
 
 pub mod capability;
 pub mod dav;
@@ -13,6 +13,8 @@ pub mod factory;
 pub mod graph_items;
 mod graph_items_text;
 mod graph_items_write;
+pub mod graph_mail;
+pub mod graph_pass;
 pub mod imap;
 pub mod imap_pass;
 pub mod pop3;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use crmsync_core::Store;
 use crmsync_core::model::{CredentialSource, Mailbox, Profile};
-use crmsync_core::oauth::{AuthMethod, OAuthConfig, preset};
+use crmsync_core::oauth::{AuthMethod, GRAPH_APP_SCOPES, OAuthConfig, preset};
 use crmsync_core::store::oauth_tokens::{self, StoredToken, TokenOwner};
 use crmsync_core::store::{mailboxes, profiles};
 use crmsync_protocols::settings::Password;
@@ -117,10 +117,13 @@ fn fresh(t: &StoredToken, now: DateTime<Utc>) -> bool {
     t.access_enc.is_some() && t.expires_on.is_none_or(|e| e > now + margin)
 }
 
-/// The scopes of an app-only token: the preset's `.default`-style scope, or
-/// the profile's own for a custom provider.
-fn app_scopes(cfg: &OAuthConfig) -> Vec<String> {
+/// The scopes of an app-only token: the preset's `.default`-style scope
+/// (Microsoft Graph's for a Microsoft 365 profile), or the profile's own for
+/// a custom provider.
+fn app_scopes(profile: &Profile, cfg: &OAuthConfig) -> Vec<String> {
+    let graph = crate::backend::facts(profile.data.kind).graph;
     match preset(cfg.provider) {
+        Some(_) if graph => GRAPH_APP_SCOPES.iter().map(|s| s.to_string()).collect(),
         Some(p) => p.app_scopes.iter().map(|s| s.to_string()).collect(),
         None => cfg.scopes.clone(),
     }
@@ -146,7 +149,7 @@ pub fn access_token(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Resu
     let flow = flow(store, profile)?;
     let new = match profile.data.credentials {
         CredentialSource::Profile => {
-            let scopes = app_scopes(config(profile)?);
+            let scopes = app_scopes(profile, config(profile)?);
             block_on(async move { flow.client_credentials(&scopes).await }).map_err(|e| named(e, &what))?
         }
         CredentialSource::Mailbox => {
@@ -257,7 +260,7 @@ pub async fn sign_in_device(
     let (mb, profile) = lookup(store, email)?;
     let flow = flow(store, &profile)?;
     let t = match profile.data.credentials {
-        CredentialSource::Profile => flow.client_credentials(&app_scopes(config(&profile)?)).await,
+        CredentialSource::Profile => flow.client_credentials(&app_scopes(&profile, config(&profile)?)).await,
         CredentialSource::Mailbox => flow.device(prompt).await,
     };
     finish(store, &mb, &profile, t)
@@ -325,7 +328,7 @@ pub fn prepare_sign_in(store: &Store, email: &str) -> Result<PreparedSignIn> {
         what: who(&mb, &profile),
         flow,
         hint,
-        app_scopes: app_scopes(config(&profile)?),
+        app_scopes: app_scopes(&profile, config(&profile)?),
     })
 }
 

@@ -41,7 +41,7 @@ pub(crate) fn outgoing_due(
     if let Some(why) = factory::facts(profile.data.kind).unsupported {
         return Some(("NOT_SUPPORTED", why.into()));
     }
-    if profile.data.outgoing.is_none() {
+    if profile.data.outgoing.is_none() && !factory::facts(profile.data.kind).graph {
         return Some(("NOT_SUPPORTED", format!("profile '{}' has no outgoing server", profile.data.name)));
     }
     None
