@@ -174,3 +174,45 @@ fn explain_answers_for_a_tracked_email_a_duplicate_one_before_process_from_filte
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nobody@nowhere.test"));
 }
+
+#[test]
+fn the_service_records_its_runs_in_the_history_and_purges_what_is_past_the_retention() {
+    let o = MailOffice::new("imap-smtp");
+    let alice = o.mailbox("alice", false, &["--track", "responses"]);
+    // A run from long ago, past the 30 days kept by default.
+    o.env
+        .store()
+        .conn()
+        .execute(
+            "INSERT INTO sync_runs (mailbox_id, channel, started_on, ended_on, result) \
+             VALUES ((SELECT id FROM mailboxes), 'incoming', '2020-01-01T00:00:00.000Z', '2020-01-01T00:00:01.000Z', 'ok')",
+            [],
+        )
+        .unwrap();
+    o.deliver("alice", &msg(Some("s1@ext.test"), "ben@contoso.test", &alice, "Hello", "", "hi"));
+
+    let mut run = o
+        .env
+        .cmd(&["run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let runs = loop {
+        let runs = history(&o.env, &alice);
+        if runs.iter().any(|r| r["not_tracked"] == 1) && runs.len() == 1 {
+            break runs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the service recorded no run, or kept the old one: {runs:#?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(run.id() as i32), nix::sys::signal::Signal::SIGTERM)
+        .unwrap();
+    assert!(run.wait().unwrap().success());
+    assert_eq!(runs[0]["summary"], "incoming: 0 tracked, 1 skipped (not a reply)", "{runs:#?}");
+    assert!(runs[0]["ended_on"].is_string());
+}
