@@ -56,6 +56,7 @@ pub struct RunEnd {
 }
 
 /// One run of a mailbox's history, newest first in [`list_runs`].
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunRow {
     /// Row id.
@@ -89,6 +90,7 @@ pub struct RunRow {
 }
 
 /// How many messages of a run had one reason.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReasonCount {
     /// The reason code, e.g. `FILTER_RESPONSES`.
@@ -166,6 +168,7 @@ pub fn list_runs(conn: &Connection, mailbox_id: i64, limit: i64) -> Result<Vec<R
 }
 
 /// One message a run looked at, and why it was or was not tracked.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SeenMessage {
     /// The mailbox that saw it.
@@ -216,6 +219,7 @@ pub fn record_seen(conn: &Connection, m: &SeenMessage) -> Result<()> {
 }
 
 /// A stored [`SeenMessage`] with the time it was seen.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SeenRow {
     /// When crmsync saw it (RFC 3339 UTC).

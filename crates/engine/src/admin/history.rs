@@ -14,6 +14,7 @@ use crate::history::reason_label;
 pub const DEFAULT_LIMIT: i64 = 50;
 
 /// One run of the timeline: the stored row and a line in words.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryEntry {
     /// The stored run.
@@ -101,6 +102,7 @@ pub enum ExplainQuery<'a> {
 }
 
 /// One message found, with its answer in words.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Explained {
     /// The stored row (seen_on, outcome, reason, detail, activity_id, ...).
@@ -111,6 +113,7 @@ pub struct Explained {
 }
 
 /// The answer to "why was this email (not) tracked?".
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Explanation {
     /// The mailbox asked about.
