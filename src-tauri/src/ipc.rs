@@ -19,6 +19,7 @@ use crmsync_core::store::alerts::Alert;
 use crmsync_core::store::principals::Kind;
 use crmsync_engine::admin::activities::{AlertInput, ListInput};
 use crmsync_engine::admin::connection_test::{self, ConnectionTest};
+use crmsync_engine::admin::history::{self, ExplainQuery, Explanation, HistoryEntry};
 use crmsync_engine::admin::imports::{ImportReport, RecordKind};
 use crmsync_engine::admin::mailboxes::MailboxInput;
 use crmsync_engine::admin::profiles::ProfileInput;
@@ -249,6 +250,25 @@ commands! { app;
                 let alerts = activities::alerts(s, &filter)?;
                 let sign_in = oauth::status(s, &mailbox)?;
                 Ok(MailboxDetail { health: health_of(&mailbox), mailbox, alerts, sign_in })
+            })
+            .await
+    }
+
+    /// The mailbox's sync runs, newest first (at most `limit`, default 50).
+    fn mailbox_history(email: String, limit: Option<String>) -> Vec<HistoryEntry> {
+        app.backend.call(move |s, _| history::mailbox_history(s, &email, limit.as_deref())).await
+    }
+
+    /// Why an email was (not) tracked: by Message-ID, else by words of the subject.
+    fn mailbox_explain(email: String, message_id: Option<String>, subject: Option<String>) -> Explanation {
+        app.backend
+            .call(move |s, _| {
+                let q = match (opt(message_id), opt(subject)) {
+                    (Some(id), _) => return history::explain(s, &email, ExplainQuery::MessageId(&id)),
+                    (None, Some(text)) => text,
+                    (None, None) => String::new(),
+                };
+                history::explain(s, &email, ExplainQuery::Subject(&q))
             })
             .await
     }

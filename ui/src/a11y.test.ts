@@ -10,6 +10,7 @@ import type {
   Alert,
   ConnectionTest,
   Entry,
+  HistoryEntry,
   Mailbox,
   MailboxDetail,
   MailboxRow,
@@ -177,6 +178,9 @@ const answers: Record<string, unknown> = {
   profiles_list: [profile],
   mailboxes_list: [row],
   mailbox_show: { mailbox, health: "error", alerts: [alert], sign_in: null } satisfies MailboxDetail,
+  mailbox_history: [
+    { id: 1, channel: "incoming", started_on: T, ended_on: T, result: "ok", code: null, message: null, processed: 4, created: 3, tracked: 3, not_tracked: 1, failed: 0, capped: false, not_tracked_reasons: [{ reason: "NOT_A_REPLY", count: 1 }], summary: "incoming: 3 tracked, 1 skipped (not a reply)" },
+  ] satisfies HistoryEntry[],
   alerts_list: [alert],
   activities_list: [activity],
   activity_show: activity,

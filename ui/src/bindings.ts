@@ -610,10 +610,157 @@ is_default: boolean,
 help: string, };
 
 /**
+ * One message found, with its answer in words.
+ */
+
+export type Explained = { 
+/**
+ * The answer in plain words.
+ */
+answer: string, 
+/**
+ * When crmsync saw it (RFC 3339 UTC).
+ */
+seen_on: string, 
+/**
+ * The mailbox that saw it.
+ */
+mailbox_id: number, 
+/**
+ * The run that saw it, if known.
+ */
+run_id: number | null, 
+/**
+ * Where it was on the server, e.g. `INBOX/1700000000/42`.
+ */
+item_ref: string, 
+/**
+ * Its Message-ID (without angle brackets), if it has one and could be read.
+ */
+message_id: string | null, 
+/**
+ * Its subject, if it could be read.
+ */
+subject: string | null, 
+/**
+ * Its sender's address, if it could be read.
+ */
+sender: string | null, 
+/**
+ * When the server (or its Date header) says it arrived.
+ */
+received_on: string | null, 
+/**
+ * `tracked`, `not_tracked` or `failed`.
+ */
+outcome: string, 
+/**
+ * Stable reason code, e.g. `FILTER_RESPONSES`, `BEFORE_PROCESS_FROM`, `DUPLICATE`.
+ */
+reason: string, 
+/**
+ * The reason in words.
+ */
+detail: string, 
+/**
+ * The email activity it became or joined.
+ */
+activity_id: number | null, };
+
+/**
+ * The answer to "why was this email (not) tracked?".
+ */
+
+export type Explanation = { 
+/**
+ * The mailbox asked about.
+ */
+mailbox: string, 
+/**
+ * The messages found, newest first.
+ */
+found: Array<Explained>, 
+/**
+ * When nothing was found: messages crmsync saw but could not read the
+ * headers of (too large, not returned by the server), newest first.
+ */
+unidentified: Array<Explained>, 
+/**
+ * Days the reasons are kept (`history.retention_days`).
+ */
+retention_days: number, };
+
+/**
  * How a mailbox is doing.
  */
 
 export type Health = "ok" | "syncing" | "warning" | "error" | "disabled" | "not_configured";
+
+/**
+ * One run of the timeline: the stored row and a line in words.
+ */
+
+export type HistoryEntry = { 
+/**
+ * What happened, in words, e.g. "incoming: 3 tracked, 1 skipped (not a reply)".
+ */
+summary: string, 
+/**
+ * Row id.
+ */
+id: number, 
+/**
+ * `incoming`, `outgoing` or `act`.
+ */
+channel: string, 
+/**
+ * When it started (RFC 3339 UTC).
+ */
+started_on: string, 
+/**
+ * When it ended; null while it runs (or when the process died in it).
+ */
+ended_on: string | null, 
+/**
+ * `ok`, `failed`, `skipped`; null while it runs.
+ */
+result: string | null, 
+/**
+ * The error (or skip) code.
+ */
+code: string | null, 
+/**
+ * The error (or skip) message.
+ */
+message: string | null, 
+/**
+ * Items looked at.
+ */
+processed: number, 
+/**
+ * New CRM records or server items.
+ */
+created: number, 
+/**
+ * Incoming messages tracked.
+ */
+tracked: number, 
+/**
+ * Incoming messages not tracked.
+ */
+not_tracked: number, 
+/**
+ * Items that failed.
+ */
+failed: number, 
+/**
+ * Stopped at the per-cycle cap.
+ */
+capped: boolean, 
+/**
+ * Why messages of this run were not tracked: (reason code, count), most first.
+ */
+not_tracked_reasons: Array<ReasonCount>, };
 
 /**
  * What an import did.
@@ -1506,6 +1653,20 @@ outgoing: number,
 async_ops: number, };
 
 /**
+ * How many messages of a run had one reason.
+ */
+
+export type ReasonCount = { 
+/**
+ * The reason code, e.g. `FILTER_RESPONSES`.
+ */
+reason: string, 
+/**
+ * How many.
+ */
+count: number, };
+
+/**
  * Which records a CSV file holds (`contact`, `account`, `lead` in JSON).
  */
 
@@ -1854,6 +2015,8 @@ export interface Commands {
   profile_last_test: { args: { name: string }; ret: ProfileTest | null };
   mailboxes_list: { args: Record<string, never>; ret: Array<MailboxRow> };
   mailbox_show: { args: { email: string }; ret: MailboxDetail };
+  mailbox_history: { args: { email: string; limit: string | null }; ret: Array<HistoryEntry> };
+  mailbox_explain: { args: { email: string; message_id: string | null; subject: string | null }; ret: Explanation };
   mailbox_add: { args: { email: string; form: MailboxInput }; ret: Mailbox };
   mailbox_update: { args: { email: string; form: MailboxInput }; ret: Mailbox };
   mailbox_remove: { args: { email: string }; ret: null };

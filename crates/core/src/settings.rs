@@ -223,6 +223,8 @@ settings_table! {
         "Record Warning alerts";
     AlertsRecordInfo = "alerts.record_info", Bool, "true",
         "Record Information alerts";
+    HistoryRetentionDays = "history.retention_days", Int(1, 3650), "30",
+        "Days a mailbox's sync history and the reasons for untracked email are kept";
     NotificationsMuted = "notifications.muted", Bool, "false",
         "Silence desktop notifications";
     ActConflictPolicy = "act.conflict_policy", Choice["keep-both", "crm-wins", "server-wins", "most-recent"], "keep-both",

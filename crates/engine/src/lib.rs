@@ -8,6 +8,7 @@ pub mod backend;
 pub mod connect;
 pub mod error;
 pub mod handle;
+pub mod history;
 pub mod incoming;
 pub mod ingest;
 pub mod logging;

@@ -3,6 +3,7 @@ import { whatToDo } from "../hints";
 import type { Mailbox, MailboxInput, SignInStatus, TestReport } from "../bindings";
 import { fieldValue, h } from "../dom";
 import { changedFields, type Values } from "../forms";
+import { historyPanel } from "./mailboxHistory";
 import { empty, field, healthBadge, link, messageArea, page, severityBadge, showError, showMessage, table, when, type FieldSpec } from "../ui";
 
 export const MAILBOX_FIELDS: FieldSpec[] = [
@@ -305,6 +306,7 @@ export async function mailboxPage(email: string): Promise<HTMLElement> {
       : null,
     h("div", { class: "panel" }, h("h2", {}, "Status"), telemetry),
     h("div", { class: "panel" }, h("h2", {}, "Alerts"), alerts),
+    await historyPanel(email),
     h("div", { class: "panel" }, h("h2", {}, "Settings"), await mailboxForm(m, msg)),
   );
 }

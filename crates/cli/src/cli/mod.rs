@@ -531,6 +531,28 @@ pub enum MailboxCmd {
         /// Mailbox address.
         email: String,
     },
+    /// The mailbox's sync runs, newest first: when, which channel, what it
+    /// tracked, skipped (and why) or sent, and the error of a failed run.
+    History {
+        /// Mailbox address.
+        email: String,
+        /// How many runs to show (default 50).
+        #[arg(long, value_name = "N")]
+        limit: Option<String>,
+    },
+    /// Why was an email tracked or not? Looks it up among what the mailbox
+    /// saw within history.retention_days.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["message_id", "subject"])))]
+    Explain {
+        /// Mailbox address.
+        email: String,
+        /// The email's Message-ID (angle brackets optional).
+        #[arg(long, value_name = "ID")]
+        message_id: Option<String>,
+        /// Words of the email's subject.
+        #[arg(long, value_name = "TEXT")]
+        subject: Option<String>,
+    },
     /// Confirm a mass delete the ACT brake held: the next sync mirrors it.
     ActConfirm {
         /// Mailbox address.

@@ -285,6 +285,10 @@ pub fn run(ctx: &Ctx, store: &mut Store, cmd: MailboxCmd) -> Result<(), CliError
                 Ok(())
             }
         }
+        MailboxCmd::History { email, limit } => super::history::history(ctx, store, &email, limit.as_deref()),
+        MailboxCmd::Explain { email, message_id, subject } => {
+            super::history::explain(ctx, store, &email, message_id.as_deref(), subject.as_deref())
+        }
         MailboxCmd::Show { email } => {
             let m = mailboxes::show(store, &email)?;
             let sign_in = oauth::status(store, &m)?;

@@ -4,6 +4,7 @@ mod act_records;
 mod activity;
 mod alert;
 mod email;
+mod history;
 mod mailbox;
 mod migrate;
 mod principal;

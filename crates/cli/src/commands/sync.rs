@@ -30,6 +30,8 @@ pub fn run(ctx: &Ctx, store: &mut Store, mailbox: Option<String>) -> Result<(), 
     let sent = rt.block_on(outgoing::send_due(store, mailbox.as_deref()))?;
     // ACT (appointments, contacts, tasks): mailboxes with ACT enabled.
     let act = rt.block_on(crmsync_engine::act::sync_all_act(store, mailbox.as_deref()))?;
+    // The history of these runs is in; what is past its retention goes.
+    crmsync_engine::history::purge(store)?;
     let failed = results.iter().filter(|r| r.outcome.is_failed()).count();
     let out_failed = sent.iter().filter(|r| r.outcome.is_failed()).count()
         + act.iter().filter(|r| r.outcome.is_failed()).count();

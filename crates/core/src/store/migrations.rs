@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0006_incoming_retries.sql"),
     include_str!("../../migrations/0007_oauth.sql"),
     include_str!("../../migrations/0008_microsoft365.sql"),
+    include_str!("../../migrations/0009_history.sql"),
 ];
 
 /// The version a fully migrated store has.

@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod appointments;
 pub mod emails;
 pub mod graph_state;
+pub mod history;
 pub mod lease;
 pub mod mailbox_state;
 pub mod mailboxes;

@@ -26,6 +26,7 @@ pub use super::report::{ActCollectionStats, ActSync};
 use crate::backend::{ItemStore, factory};
 use crate::error::Result;
 use crate::outcome::{RunCounts, RunOutcome};
+use crmsync_core::store::history::RunChannel;
 
 type Hook = std::sync::Arc<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
 
@@ -459,6 +460,15 @@ pub async fn sync_act(store: &mut Store, mb: Mailbox) -> Result<ActSync> {
     }
     let id = mb.id;
     store.write(|tx| mailbox_state::sync_started(tx, id))?;
+    let run_id = crate::history::start(store, id, RunChannel::Act)?;
+    let sync = act_pass(store, mb).await?;
+    crate::history::finish(store, run_id, &sync.outcome, 0, 0)?;
+    Ok(sync)
+}
+
+/// The pass of [`sync_act`] once the mailbox is due: telemetry and alerts recorded.
+async fn act_pass(store: &mut Store, mb: Mailbox) -> Result<ActSync> {
+    let id = mb.id;
     let started = Instant::now();
     match run_renewing(store, &mb).await {
         Ok((collections, requests)) => {

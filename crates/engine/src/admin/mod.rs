@@ -6,6 +6,7 @@
 pub mod act_records;
 pub mod activities;
 pub mod connection_test;
+pub mod history;
 pub mod imports;
 pub mod mailboxes;
 pub mod outgoing;

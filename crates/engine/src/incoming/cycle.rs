@@ -7,6 +7,7 @@ use std::time::Instant;
 use crmsync_core::model::{Approval, IncomingMethod, Mailbox, Severity};
 use crmsync_core::settings::BoolSetting;
 use crmsync_core::store::alerts::{self, NewAlert, Scope};
+use crmsync_core::store::history::RunChannel;
 use crmsync_core::store::mailbox_state;
 use crmsync_core::store::{mailboxes, profiles, settings as stored_settings};
 use crmsync_core::{ErrorClass, Store};
@@ -14,6 +15,7 @@ use serde::Serialize;
 
 use crate::backend::factory;
 use crate::error::{EngineError, Result};
+use crate::history;
 use crate::ingest::batch::SyncStats;
 use crate::ingest::process::MailboxContext;
 use crate::oauth;
@@ -66,20 +68,26 @@ pub async fn sync_incoming(store: &mut Store, mb: Mailbox) -> Result<MailboxSync
     let id = mb.id;
     let email = mb.data.email.clone();
     store.write(|tx| mailbox_state::sync_started(tx, id))?;
+    let run_id = history::start(store, id, RunChannel::Incoming)?;
     let started = Instant::now();
-    let ctx = MailboxContext::new(mb, profile, settings);
+    let mut ctx = MailboxContext::new(mb, profile, settings);
+    ctx.run_id = Some(run_id);
     let outcome = run_pass(store, &ctx).await;
     let ms = started.elapsed().as_millis() as i64;
-    match outcome {
+    let sync = match outcome {
         Ok(stats) => {
             store.write(|tx| mailbox_state::sync_succeeded(tx, id, stats.processed, stats.failed, ms))?;
-            Ok(MailboxSync { mailbox: email, outcome: RunOutcome::Ok(stats.into()), stats: Some(stats) })
+            MailboxSync { mailbox: email, outcome: RunOutcome::Ok(stats.into()), stats: Some(stats) }
         }
         Err(e) => {
             record_failure(store, &ctx, &e)?;
-            Ok(MailboxSync { mailbox: email, outcome: RunOutcome::failed(&e), stats: None })
+            MailboxSync { mailbox: email, outcome: RunOutcome::failed(&e), stats: None }
         }
-    }
+    };
+    let (tracked, not_tracked) =
+        sync.stats.map_or((0, 0), |s| (s.tracked, s.processed - s.tracked - s.failed));
+    history::finish(store, run_id, &sync.outcome, tracked, not_tracked)?;
+    Ok(sync)
 }
 
 /// One pass through the profile's mail source (IMAP, POP3, ...). When the

@@ -4,11 +4,12 @@
 
 use chrono::{DateTime, Duration, Utc};
 use crmsync_core::correlation::{self, Clues, Method};
-use crmsync_core::model::{Mailbox, Owner, Profile, RecordRef, RecordType, Severity};
+use crmsync_core::model::{Mailbox, Owner, Profile, RecordRef, RecordType, Severity, TrackFilter};
 use crmsync_core::resolution::{self, Party, Role};
 use crmsync_core::settings::{BoolSetting, IntSetting, Settings, TextSetting};
 use crmsync_core::store::alerts::{self, NewAlert, Scope};
 use crmsync_core::store::emails::{self, Lookups, NewAttachment, NewEmail};
+use crmsync_core::store::history::{self, SeenMessage};
 use crmsync_core::store::records;
 use crmsync_core::store::sync_state::{self, Outcome};
 use crmsync_core::time::to_db;
@@ -32,6 +33,8 @@ pub struct MailboxContext {
     pub process_from: DateTime<Utc>,
     /// Folder-level tracking of the folder being processed, if mapped.
     pub folder_regarding: Option<RecordRef>,
+    /// The run of the mailbox's history this pass belongs to, if recorded.
+    pub run_id: Option<i64>,
 }
 
 impl MailboxContext {
@@ -47,7 +50,15 @@ impl MailboxContext {
             }
         };
         let process_from = effective_process_from(&mailbox, &profile, &settings);
-        MailboxContext { mailbox, profile, owner, settings, process_from, folder_regarding: None }
+        MailboxContext {
+            mailbox,
+            profile,
+            owner,
+            settings,
+            process_from,
+            folder_regarding: None,
+            run_id: None,
+        }
     }
 
     /// The context for one folder (applies folder-level tracking).
@@ -139,6 +150,23 @@ pub fn fail_item(
     message: &str,
 ) -> Result<()> {
     sync_state::keep_failed(conn, ctx.mailbox.id, &src.item_ref, raw, message)?;
+    let (message_id, subject, sender) = headers_of(raw);
+    history::record_seen(
+        conn,
+        &SeenMessage {
+            mailbox_id: ctx.mailbox.id,
+            run_id: ctx.run_id,
+            item_ref: src.item_ref.clone(),
+            message_id,
+            subject,
+            sender,
+            received_on: src.received_at.map(to_db),
+            outcome: "failed".into(),
+            reason: code.into(),
+            detail: message.into(),
+            activity_id: None,
+        },
+    )?;
     if ctx.settings.bool(BoolSetting::AlertsRecordWarnings) {
         alerts::raise(
             conn,
@@ -180,7 +208,8 @@ fn process_forwarded(
         return Ok(Processed { outcome: Outcome::Failed, activity_id: None, created: false });
     };
     let profile = crmsync_core::store::profiles::get_by_id(conn, target.data.profile_id)?;
-    let tctx = MailboxContext::new(target, profile, ctx.settings.clone());
+    let mut tctx = MailboxContext::new(target, profile, ctx.settings.clone());
+    tctx.run_id = ctx.run_id;
     let mut last = Processed { outcome: Outcome::NotTracked, activity_id: None, created: false };
     for (i, inner) in outer.forwarded.iter().enumerate() {
         let inner_src = Source {
@@ -214,6 +243,12 @@ fn process_parsed(
 ) -> Result<Processed> {
     let received = src.received_at.or(p.date).unwrap_or_else(Utc::now);
     if received < ctx.process_from {
+        let detail = format!(
+            "received {} UTC, before {} UTC from which this mailbox processes email",
+            received.format("%Y-%m-%d %H:%M"),
+            ctx.process_from.format("%Y-%m-%d %H:%M")
+        );
+        seen(conn, ctx, p, src, Outcome::NotTracked, "BEFORE_PROCESS_FROM", detail, None)?;
         return Ok(Processed { outcome: Outcome::NotTracked, activity_id: None, created: false });
     }
     let received_db = to_db(received);
@@ -259,6 +294,8 @@ fn process_parsed(
     if !in_folder
         && !resolution::passes_filter(ctx.mailbox.data.track, corr.is_response, &parties, Some(&ctx.owner))
     {
+        let (code, detail) = filter_reason(ctx.mailbox.data.track);
+        seen(conn, ctx, p, src, Outcome::NotTracked, code, detail.into(), None)?;
         return Ok(Processed { outcome: Outcome::NotTracked, activity_id: None, created: false });
     }
 
@@ -290,6 +327,11 @@ fn process_parsed(
         if let Some(q) = queue_id {
             emails::add_queue_item(conn, q, existing)?;
         }
+        let detail = format!(
+            "the same message was already email activity {existing} (seen before, or received by another mailbox); \
+             this mailbox was added to it as a receiver"
+        );
+        seen(conn, ctx, p, src, Outcome::Tracked, "DUPLICATE", detail, Some(existing))?;
         return Ok(Processed { outcome: Outcome::Tracked, activity_id: Some(existing), created: false });
     }
 
@@ -378,7 +420,96 @@ fn process_parsed(
     for q in parties.iter().filter_map(|x| x.record.as_ref()).filter(|r| r.record_type == RecordType::Queue) {
         emails::add_queue_item(conn, q.id, id)?;
     }
+    seen(
+        conn,
+        ctx,
+        p,
+        src,
+        Outcome::Tracked,
+        "TRACKED",
+        format!("tracked as email activity {id}"),
+        Some(id),
+    )?;
     Ok(Processed { outcome: Outcome::Tracked, activity_id: Some(id), created: true })
+}
+
+/// The reason code and words for a message the mailbox's tracking filter left out.
+fn filter_reason(filter: TrackFilter) -> (&'static str, &'static str) {
+    match filter {
+        TrackFilter::Responses => (
+            "NOT_A_REPLY",
+            "not a reply to CRM email (no In-Reply-To, References or tracking token of a tracked email), \
+             and the mailbox tracks only responses to CRM email",
+        ),
+        TrackFilter::CrmRecords => (
+            "NO_CRM_RECORD",
+            "no sender or recipient is a CRM contact, account or lead, and the mailbox tracks only email \
+             from or to CRM records",
+        ),
+        TrackFilter::EmailEnabled => (
+            "NO_EMAIL_ENABLED_RECORD",
+            "no sender or recipient is an email-enabled CRM record, and the mailbox tracks only email from \
+             or to such records",
+        ),
+        TrackFilter::None | TrackFilter::All => {
+            ("TRACKING_OFF", "the mailbox tracks no email (its tracking filter is \"none\")")
+        }
+    }
+}
+
+/// Records what processing decided for a parsed message.
+#[allow(clippy::too_many_arguments)]
+fn seen(
+    conn: &Connection,
+    ctx: &MailboxContext,
+    p: &ParsedEmail,
+    src: &Source,
+    outcome: Outcome,
+    reason: &str,
+    detail: String,
+    activity_id: Option<i64>,
+) -> Result<()> {
+    history::record_seen(
+        conn,
+        &SeenMessage {
+            mailbox_id: ctx.mailbox.id,
+            run_id: ctx.run_id,
+            item_ref: src.item_ref.clone(),
+            message_id: p.message_id.clone(),
+            subject: Some(p.subject.clone()),
+            sender: p.from.as_ref().map(|a| a.address.clone()),
+            received_on: Some(to_db(src.received_at.or(p.date).unwrap_or_else(Utc::now))),
+            outcome: outcome_str(outcome).into(),
+            reason: reason.into(),
+            detail,
+            activity_id,
+        },
+    )
+}
+
+fn outcome_str(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Tracked => "tracked",
+        Outcome::NotTracked => "not_tracked",
+        Outcome::Failed => "failed",
+    }
+}
+
+/// Message-ID, subject and sender read straight from the header lines of a
+/// message that could not be parsed (so it can still be looked up); nothing
+/// for a message never downloaded.
+fn headers_of(raw: &[u8]) -> (Option<String>, Option<String>, Option<String>) {
+    let end =
+        raw.windows(4).position(|w| w == b"\r\n\r\n").or_else(|| raw.windows(2).position(|w| w == b"\n\n"));
+    let head = String::from_utf8_lossy(&raw[..end.unwrap_or(raw.len()).min(64 * 1024)]);
+    let field = |name: &str| {
+        head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string()).filter(|v| !v.is_empty())
+        })
+    };
+    let message_id = field("message-id").map(|v| v.trim_start_matches('<').trim_end_matches('>').to_string());
+    (message_id, field("subject"), field("from"))
 }
 
 /// Warns that `src` reused the Message-ID of activity `first` with other content.

@@ -22,6 +22,7 @@ use crate::backend::factory;
 use crate::error::{EngineError, Result};
 use crate::outcome::RunOutcome;
 use crate::permits::ConnectionPermits;
+use crmsync_core::store::history::RunChannel;
 
 /// Why a mailbox's outgoing channel is not processed now, if it is not.
 pub(crate) fn outgoing_due(
@@ -159,6 +160,7 @@ async fn send_mailbox(
     let ctx = Ctx { mailbox: mb, profile, settings };
     let span = info_span!("outgoing", mailbox = %ctx.mailbox.data.email, profile = %ctx.profile.data.name);
     let _permit = permits.acquire(ctx.profile.id, ctx.profile.data.max_connections).await;
+    let run_id = crate::history::start(store, ctx.mailbox.id, RunChannel::Outgoing)?;
     let outcome = run(store, &ctx, &mut report, stuck, old_copies).instrument(span).await;
     report.outcome = match outcome {
         Ok(()) => RunOutcome::Ok(report.counts()),
@@ -167,6 +169,7 @@ async fn send_mailbox(
             RunOutcome::failed(&e)
         }
     };
+    crate::history::finish(store, run_id, &report.outcome, 0, 0)?;
     Ok(Some(report))
 }
 

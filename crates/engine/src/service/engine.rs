@@ -139,6 +139,9 @@ impl Chan {
     }
 }
 
+/// How often the service removes mailbox history past `history.retention_days`.
+const HISTORY_PURGE_EVERY: Duration = Duration::from_secs(3600);
+
 struct Queues {
     mailboxes: mpsc::Sender<Job>,
     outgoing: mpsc::Sender<Job>,
@@ -156,6 +159,7 @@ struct Scheduler {
     abort: tokio::sync::watch::Sender<bool>,
     next_refresh: Instant,
     next_heartbeat: Instant,
+    next_history_purge: Instant,
     alert_watermark: String,
     alert_counts: HashMap<i64, i64>,
     last_depths: Option<super::shared::QueueDepths>,
@@ -181,6 +185,7 @@ impl Scheduler {
             abort,
             next_refresh: Instant::now(),
             next_heartbeat: Instant::now(),
+            next_history_purge: Instant::now(),
             alert_watermark: to_db(chrono::Utc::now()),
             alert_counts: HashMap::new(),
             last_depths: None,
@@ -266,6 +271,12 @@ impl Scheduler {
                 self.next_refresh = now + self.shared.opts.refresh;
                 if let Err(e) = self.refresh() {
                     warn!("cannot read the mailboxes: {e}");
+                }
+            }
+            if now >= self.next_history_purge {
+                self.next_history_purge = now + HISTORY_PURGE_EVERY;
+                if let Err(e) = crate::history::purge(&mut self.store) {
+                    warn!("cannot purge the mailbox history past its retention: {e}");
                 }
             }
             self.dispatch();
