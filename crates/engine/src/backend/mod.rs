@@ -2,12 +2,15 @@
 //! ([`capability`]): a [`MailSource`] (incoming mail), a [`MailSender`] and
 //! its [`SentItems`] (outgoing mail), an [`ItemStore`] (appointments,
 //! contacts, tasks). Each backend is a file: [`imap`] (+ [`imap_pass`]),
-//! [`pop3`] (+ [`pop3_pass`]), [`smtp`], [`dav`]. [`factory`] is the one place
+//! [`pop3`] (+ [`pop3_pass`]), [`smtp`], [`dav`], [`ews_items`] (Exchange). [`factory`] is the one place
 //! a profile's kind picks them; the pipelines, Test & Enable, Test Connection
 //! and the scheduler see only the traits.
 
 pub mod capability;
 pub mod dav;
+pub mod ews_items;
+mod ews_items_convert;
+mod ews_items_update;
 pub mod factory;
 pub mod imap;
 pub mod imap_pass;
