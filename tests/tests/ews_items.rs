@@ -125,6 +125,45 @@ async fn a_recurring_master_keeps_its_moved_and_deleted_occurrences_both_ways() 
 }
 
 #[tokio::test]
+async fn a_crm_series_with_a_moved_and_a_cancelled_occurrence_reaches_exchange() {
+    let (ews, store) = setup().await;
+    let cal = url(&store, "calendar").await;
+    let href = format!("{}series-2@crm.ics", store.path(&cal));
+    let body = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n\
+        BEGIN:VEVENT\r\nUID:series-2@crm\r\nDTSTAMP:20261101T000000Z\r\n\
+        DTSTART:20261201T090000Z\r\nDTEND:20261201T100000Z\r\nSUMMARY:Planning\r\n\
+        RRULE:FREQ=WEEKLY;COUNT=5;BYDAY=TU\r\nEXDATE:20261222T090000Z\r\nEND:VEVENT\r\n\
+        BEGIN:VEVENT\r\nUID:series-2@crm\r\nDTSTAMP:20261101T000000Z\r\n\
+        RECURRENCE-ID:20261208T090000Z\r\nDTSTART:20261208T130000Z\r\nDTEND:20261208T140000Z\r\n\
+        SUMMARY:Planning\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let etag = store.write(&href, body.to_string(), "text/calendar", None).await.unwrap();
+    let masters = ews.items(ALICE, "calendar").await.unwrap();
+    assert_eq!(masters.len(), 1, "one master, the occurrences live in it");
+    assert!(etag.ends_with(&masters[0].change_key), "the etag is the master's after its occurrences: {etag}");
+
+    let (_, text) = store.read(&href).await.unwrap().unwrap();
+    let e = ical::parse_event(&text).unwrap().item;
+    assert_eq!(e.exdates, ["2026-12-22T09:00:00Z"], "{text}");
+    assert_eq!(e.overrides.len(), 1, "{text}");
+    assert_eq!(e.overrides[0].recurrence_id, "2026-12-08T09:00:00Z");
+    assert_eq!(
+        (e.overrides[0].start.as_str(), e.overrides[0].end.as_str()),
+        ("2026-12-08T13:00:00Z", "2026-12-08T14:00:00Z")
+    );
+
+    // Writing the same again changes nothing on Exchange.
+    let again = store.write(&href, body.to_string(), "text/calendar", Some(&etag)).await.unwrap();
+    let (_, text2) = store.read(&href).await.unwrap().unwrap();
+    assert_eq!(ical::parse_event(&text2).unwrap().item.overrides, e.overrides);
+    assert_eq!(ical::parse_event(&text2).unwrap().item.exdates, e.exdates);
+    assert!(!again.is_empty());
+    let log = ews.request_log().await.unwrap();
+    let deletes = log.iter().filter(|r| r.operation.as_deref() == Some("DeleteItem")).count();
+    assert_eq!(deletes, 1, "the cancelled occurrence is deleted once");
+    ews.assert_no_invalid_requests();
+}
+
+#[tokio::test]
 async fn each_kind_is_created_changed_and_deleted_from_the_crm_side() {
     let (ews, store) = setup().await;
     let cases = [

@@ -20,6 +20,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+use crmsync_core::act::item::EventItem;
 use crmsync_protocols::dav::{Changes, WriteError, ical, vcard};
 use crmsync_protocols::ews::{
     BaseShape, CalendarItem, ConflictResolution, CreateItem, DeleteItem, DeleteType, DistinguishedFolder,
@@ -31,6 +32,7 @@ use futures::future::BoxFuture;
 
 use super::capability::{FoundCollection, Fut, ItemStore, Listing, StoreAnswer};
 use super::ews_items_convert as convert;
+use super::ews_items_series as series;
 use super::ews_items_update::updates_for;
 
 /// Changes per SyncFolderItems page asked for.
@@ -282,6 +284,25 @@ impl EwsItems {
     }
 }
 
+impl EwsItems {
+    /// Writes the moved and cancelled occurrences of `event` to the master
+    /// `etag` names; the master's etag after them.
+    async fn occurrences(
+        &self,
+        etag: String,
+        event: Option<&EventItem>,
+    ) -> std::result::Result<String, WriteError> {
+        let (Some(e), Some((id, _))) = (event, split_etag(&etag)) else { return Ok(etag) };
+        let send = |c: &CalendarItem| {
+            if organized_by(c, &self.user) { SendMeeting::AllAndSaveCopy } else { SendMeeting::None }
+        };
+        if !series::apply(&self.client, id, e, send).await? {
+            return Ok(etag);
+        }
+        Ok(series::current_id(&self.client, id).await?.map(|i| member_etag(&i)).unwrap_or(etag))
+    }
+}
+
 /// The UID an href names, when crmsync chose it (`{uid}.vcf`, `{uid}.ics`):
 /// Exchange keeps no UID of a contact or task.
 fn uid_of_href(href: &str) -> Option<String> {
@@ -291,20 +312,20 @@ fn uid_of_href(href: &str) -> Option<String> {
 }
 
 /// What the engine wrote, as an Exchange item of `kind`.
-fn parse_written(body: &str, kind: Kind) -> std::result::Result<Item, String> {
+fn parse_written(body: &str, kind: Kind) -> std::result::Result<(Item, Option<EventItem>), String> {
     match kind {
         Kind::Contacts => {
             let c = vcard::parse_contact(body).map_err(|e| e.0)?.item;
-            Ok(Item::Contact(convert::ews_contact_of(&c)))
+            Ok((Item::Contact(convert::ews_contact_of(&c)), None))
         }
         Kind::Tasks => {
             let t = ical::parse_task(body).map_err(|e| e.0)?.item;
-            Ok(Item::Task(convert::ews_task_of(&t).map_err(|e| e.0)?))
+            Ok((Item::Task(convert::ews_task_of(&t).map_err(|e| e.0)?), None))
         }
         Kind::Calendar => {
             let e = ical::parse_event(body).map_err(|e| e.0)?.item;
             let c = convert::calendar_item_of(&e).map_err(|e| e.0)?;
-            Ok(Item::CalendarItem(c))
+            Ok((Item::CalendarItem(c), Some(e)))
         }
     }
 }
@@ -446,12 +467,13 @@ impl ItemStore for EwsItems {
         Box::pin(async move {
             let kind =
                 self.kind_of(href).ok_or_else(|| self.rejected(href, "not an Exchange folder URL".into()))?;
-            let item = parse_written(&body, kind).map_err(|e| self.rejected(href, e))?;
+            let (item, event) = parse_written(&body, kind).map_err(|e| self.rejected(href, e))?;
             let Some(etag) = if_match else {
                 if self.id_of(href).is_some() {
                     return Err(WriteError::PreconditionFailed);
                 }
-                return self.create(href, kind, item).await;
+                let etag = self.create(href, kind, item).await?;
+                return self.occurrences(etag, event.as_ref()).await;
             };
             let (id, ck) = split_etag(etag)
                 .ok_or_else(|| self.rejected(href, "no Exchange ItemId known for it".into()))?;
@@ -465,7 +487,10 @@ impl ItemStore for EwsItems {
                 }],
             };
             match self.client.update_items(&req).await?.into_iter().next() {
-                Some(Ok(i)) => Ok(i.id().map(member_etag).unwrap_or_else(|| etag.to_string())),
+                Some(Ok(i)) => {
+                    let etag = i.id().map(member_etag).unwrap_or_else(|| etag.to_string());
+                    self.occurrences(etag, event.as_ref()).await
+                }
                 Some(Err(e)) if e.is_conflict() || e.code() == "ITEM_NOT_FOUND" => {
                     Err(WriteError::PreconditionFailed)
                 }

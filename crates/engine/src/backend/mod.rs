@@ -10,6 +10,7 @@ pub mod capability;
 pub mod dav;
 pub mod ews_items;
 mod ews_items_convert;
+mod ews_items_series;
 mod ews_items_update;
 pub mod factory;
 pub mod imap;
