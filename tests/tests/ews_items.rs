@@ -292,6 +292,7 @@ async fn each_kind_created_changed_and_deleted_in_outlook_shows_in_the_listing()
             ical::parse_event(&again).unwrap().item.uid
         };
         assert_eq!(uid, uid_again, "{kind}: the UID is stable across changes");
+        assert!(uid.len() < 64 && !uid.contains(&seeded.id), "{kind}: a short UID, not the ItemId: {uid}");
 
         ews.delete_item(&seeded.id).await.unwrap();
         let gone = store.list(&col, changed.token.as_deref(), None, &changed.members).await.unwrap();

@@ -229,7 +229,11 @@ impl EwsItems {
     /// The item as the text the engine reads (href decides the UID of items Exchange keeps none of).
     fn text_of(&self, item: &Item, href: &str) -> std::result::Result<String, convert::ConvertError> {
         let id = item.id().map(|i| i.id.clone()).unwrap_or_default();
-        let uid = uid_of_href(href).unwrap_or_else(|| convert::uid_of_id(&id));
+        // An item first seen on Exchange is named by its ItemId: its UID is
+        // derived from that, not the ItemId itself.
+        let named_by_id =
+            href.rsplit('/').next().is_some_and(|n| n.starts_with(&format!("{}.", encode(&id))));
+        let uid = uid_of_href(href).filter(|_| !named_by_id).unwrap_or_else(|| convert::uid_of_id(&id));
         match item {
             Item::CalendarItem(c) => Ok(ical::write_event(&convert::event_of(c, &id)?)),
             Item::Contact(c) => Ok(vcard::write_contact(&convert::contact_of(c, uid), false)),
