@@ -53,6 +53,26 @@ def merge_indexed(fields, name, value):
             cur.append(copy.deepcopy(entry))
 
 
+def delete_indexed(fields, name, index, sub=None):
+    """DeleteItemField on an IndexedFieldURI: remove only the entry with Key
+    `index` (or, for `contacts:PhysicalAddress:Street` and the like, only
+    that part of it), as Exchange does; the field goes when it is empty."""
+    cur = fields.get(name)
+    if cur is None:
+        return
+    for old in list(cur):
+        if old.get("Key") != index:
+            continue
+        if sub:
+            for part in [c for c in old if c.tag.rsplit("}", 1)[-1] == sub]:
+                old.remove(part)
+            if len(old):
+                continue
+        cur.remove(old)
+    if not len(cur):
+        fields.pop(name, None)
+
+
 def matches(cond, item):
     """Evaluates a FindItem restriction (IsEqualTo, IsNotEqualTo, Contains,
     And, Or, Not; string comparison) against an item."""

@@ -13,7 +13,7 @@ import os
 
 import calendar_items as calendar
 import store
-from match import calendar_view, matches, merge_indexed
+from match import calendar_view, delete_indexed, matches, merge_indexed
 from shape import Shape, field_name, local, m, response_message, write_folder, write_item
 from store import Item, t
 from xsd import M, T
@@ -467,7 +467,12 @@ class Ops:
                     read_only = False
                 kind = local(upd)
                 if kind == "DeleteItemField":
-                    item.fields.pop(name, None)
+                    if local(path) == "IndexedFieldURI":
+                        uri = (path.get("FieldURI") or "").split(":")
+                        sub = uri[2] if len(uri) > 2 else None
+                        delete_indexed(item.fields, name, path.get("FieldIndex"), sub)
+                    else:
+                        item.fields.pop(name, None)
                     continue
                 value = upd[1].find(f"{{{T}}}{name}")
                 if value is None:

@@ -2,13 +2,17 @@
 //! ([`capability`]): a [`MailSource`] (incoming mail), a [`MailSender`] and
 //! its [`SentItems`] (outgoing mail), an [`ItemStore`] (appointments,
 //! contacts, tasks). Each backend is a file: [`imap`] (+ [`imap_pass`]),
-//! [`pop3`] (+ [`pop3_pass`]), [`smtp`], [`dav`], and for Microsoft 365
-//! [`graph_mail`] (+ [`graph_pass`]) and [`graph_items`]. [`factory`] is the
-//! one place a profile's kind picks them; the pipelines, Test & Enable, Test
-//! Connection and the scheduler see only the traits.
+//! [`pop3`] (+ [`pop3_pass`]), [`smtp`], [`dav`], for Exchange [`ews_items`],
+//! and for Microsoft 365 [`graph_mail`] (+ [`graph_pass`]) and [`graph_items`].
+//! [`factory`] is the one place a profile's kind picks them; the pipelines,
+//! Test & Enable, Test Connection and the scheduler see only the traits.
 
 pub mod capability;
 pub mod dav;
+pub mod ews_items;
+mod ews_items_convert;
+mod ews_items_series;
+mod ews_items_update;
 pub mod factory;
 pub mod graph_items;
 mod graph_items_text;
