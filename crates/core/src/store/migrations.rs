@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_activity_bodies.sql"),
     include_str!("../../migrations/0006_incoming_retries.sql"),
     include_str!("../../migrations/0007_oauth.sql"),
+    include_str!("../../migrations/0008_ews_mail.sql"),
 ];
 
 /// The version a fully migrated store has.

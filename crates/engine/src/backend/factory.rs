@@ -16,6 +16,7 @@ use crmsync_protocols::settings::ServerSettings;
 
 use super::capability::{ItemStore, MailSender, MailSource, SentItems};
 use super::dav::DavItemStore;
+use super::ews::{EwsSender, EwsSentItems, EwsSource, EwsTarget};
 use super::imap::{ImapSentItems, ImapSource};
 use super::pop3::Pop3Source;
 use super::smtp::SmtpSender;
@@ -66,7 +67,7 @@ pub fn facts(kind: ProfileKind) -> KindFacts {
             ews_url: true,
             items_on_mail_server: true,
             can_watch: false,
-            unsupported: Some("Exchange (EWS) profiles are not supported by this version of crmsync"),
+            unsupported: None,
         },
     }
 }
@@ -83,9 +84,21 @@ fn missing(profile: &Profile, what: &str) -> EngineError {
     EngineError::Unsupported(format!("profile '{}' has no {what}", profile.data.name))
 }
 
+/// `NOT_SUPPORTED` for appointments, contacts and tasks of an Exchange profile (mail works).
+fn exchange_items(profile: &Profile) -> EngineError {
+    EngineError::Unsupported(format!(
+        "profile '{}': appointments, contacts and tasks of Exchange (EWS) profiles are not supported by this \
+         version of crmsync (email is)",
+        profile.data.name
+    ))
+}
+
 /// The incoming source of `mailbox`, logging in with its credentials.
 pub fn mail_source(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Result<Box<dyn MailSource>> {
     refuse(profile)?;
+    if profile.data.kind == ProfileKind::Exchange {
+        return Ok(Box::new(EwsSource::new(EwsTarget::of(store, mailbox, profile)?)));
+    }
     let ep = profile.data.incoming.as_ref().ok_or_else(|| missing(profile, "incoming server"))?;
     source_with(profile, connect::server_settings(store, mailbox, profile, ep)?)
 }
@@ -110,6 +123,9 @@ pub fn mail_sender(
     settings: &Settings,
 ) -> Result<Box<dyn MailSender>> {
     refuse(profile)?;
+    if profile.data.kind == ProfileKind::Exchange {
+        return Ok(Box::new(EwsSender::new(EwsTarget::of(store, mailbox, profile)?)));
+    }
     let s = connect::smtp_settings(store, mailbox, profile)?
         .ok_or_else(|| missing(profile, "outgoing server"))?;
     let final_wait =
@@ -138,6 +154,9 @@ pub fn sent_items(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Result
             let s = connect::server_settings(store, mailbox, profile, ep)?;
             Ok(Some(Box::new(ImapSentItems::new(s))))
         }
+        (ProfileKind::Exchange, _) => {
+            Ok(Some(Box::new(EwsSentItems::new(EwsTarget::of(store, mailbox, profile)?))))
+        }
         _ => Ok(None),
     }
 }
@@ -151,6 +170,9 @@ pub fn files_sent_copies(profile: &Profile, settings: &Settings) -> bool {
 /// with its credentials.
 pub fn item_store(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Result<Box<dyn ItemStore>> {
     refuse(profile)?;
+    if profile.data.kind == ProfileKind::Exchange {
+        return Err(exchange_items(profile));
+    }
     let l = connect::login(store, mailbox, profile)?;
     let login = match l.bearer {
         Some(token) => DavAuth::Bearer { user: l.username, token },
@@ -170,7 +192,7 @@ pub fn store_with(profile: &Profile, login: Option<DavAuth>, max_mb: u64) -> Res
         ProfileKind::ImapSmtp | ProfileKind::Pop3Smtp => {
             Ok(Box::new(DavItemStore::new(url, profile.data.allow_insecure, login, timeout, max_mb)?))
         }
-        ProfileKind::Exchange => Err(missing(profile, "CalDAV/CardDAV URL")),
+        ProfileKind::Exchange => Err(exchange_items(profile)),
     }
 }
 
@@ -249,10 +271,9 @@ mod tests {
     }
 
     #[test]
-    fn an_exchange_profile_gets_no_backend_and_says_it_is_not_supported() {
+    fn an_exchange_profile_gets_mail_over_ews_but_no_item_store_yet() {
         let ex = profile(ProfileKind::Exchange);
-        assert_eq!(code(source_with(&ex, settings())), "NOT_SUPPORTED");
-        assert_eq!(code(sender_with(&ex, &settings(), true)), "NOT_SUPPORTED");
+        assert!(facts(ProfileKind::Exchange).unsupported.is_none());
         let err = store_with(&ex, None, 1).err().expect("refused");
         assert_eq!(err.code(), "NOT_SUPPORTED");
         assert!(err.to_string().contains("profile 'Office'"), "{err}");
@@ -275,7 +296,7 @@ mod tests {
             assert_eq!(f.can_watch, kind == ProfileKind::ImapSmtp, "{kind}");
             assert_eq!(f.incoming_proto.is_some(), f.outgoing_endpoint, "{kind}: mail hosts come in pairs");
             assert!(
-                f.unsupported.is_some() || f.incoming_proto.is_some(),
+                f.unsupported.is_some() || f.incoming_proto.is_some() || f.ews_url,
                 "{kind}: a supported kind has servers"
             );
         }

@@ -8,6 +8,8 @@
 
 pub mod capability;
 pub mod dav;
+pub mod ews;
+pub mod ews_pass;
 pub mod factory;
 pub mod imap;
 pub mod imap_pass;

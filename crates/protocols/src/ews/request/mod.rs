@@ -184,7 +184,7 @@ pub(crate) fn item_ids(out: &mut Out, name: &str, ids: &[ItemId]) {
 }
 
 /// An EWS operation that can be written as a SOAP body.
-pub trait Request {
+pub trait Request: Send + Sync {
     /// The operation name (`GetItem`, ...), for errors and logs.
     fn operation(&self) -> &'static str;
     /// Writes the operation element.
