@@ -247,3 +247,66 @@ fn a_service_account_without_the_impersonation_role_fails_test_and_enable_with_t
     assert!(syncs.iter().all(|r| r.impersonated.as_deref() == Some(ALICE) && r.user.is_some()), "{syncs:?}");
     x.ews.assert_no_invalid_requests();
 }
+
+#[test]
+fn a_message_whose_create_item_answer_was_lost_is_found_in_sent_items_and_never_sent_twice() {
+    let x = Exchange::new(&[]);
+    x.rt.block_on(x.ews.add_user(ALICE, PW)).unwrap();
+    x.env.ok(&["user", "add", ALICE, "--name", "Alice"]);
+    x.env.ok_stdin(
+        &[
+            "mailbox",
+            "add",
+            ALICE,
+            "--profile",
+            "Exchange",
+            "--incoming",
+            "none",
+            "--act",
+            "none",
+            "--password-stdin",
+        ],
+        PW,
+    );
+    let report = x.test_enable(ALICE);
+    assert_eq!(report["overall"], "success", "{report:#}");
+    x.env.ok(&["settings", "set", "outgoing.sending_retry_interval_secs", "1"]);
+    let created = x.env.json(&[
+        "email",
+        "send",
+        "--from",
+        ALICE,
+        "--to",
+        "bob@elsewhere.test",
+        "--subject",
+        "Quote",
+        "--body",
+        "hi",
+    ]);
+    let id = created["id"].as_i64().unwrap();
+    let mid = created["message_id"].as_str().unwrap().to_string();
+    let token = created["tracking_token"].as_str().unwrap().to_string();
+    x.rt.block_on(x.ews.inject(EwsFault::DropAfter { operation: "CreateItem".into(), count: 1 })).unwrap();
+    let _ = x.env.run(&["--json", "sync"]);
+    let shown = x.env.json(&["activity", "show", &id.to_string()]);
+    assert_ne!(shown["status"], "sent", "the answer was lost: {shown:#}");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = x.env.run(&["--json", "sync"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let outgoing: Vec<&Value> =
+        report.as_array().unwrap().iter().filter(|r| r["channel"] == "outgoing").collect();
+    assert_eq!(outgoing[0]["recovered"], 1, "{report:#}");
+    assert_eq!(outgoing[0]["sent"], 0, "{report:#}");
+    let shown = x.env.json(&["activity", "show", &id.to_string()]);
+    assert_eq!(shown["status"], "sent", "{shown:#}");
+    assert_eq!(x.ops("CreateItem").len(), 1, "CreateItem was sent once");
+    let sent = x.rt.block_on(x.ews.items(ALICE, "sentitems")).unwrap();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].internet_message_id.as_deref(), Some(format!("<{mid}>").as_str()));
+    assert!(
+        sent[0].mime.as_deref().unwrap_or_default().contains(&token)
+            || sent[0].subject.as_deref().unwrap_or_default().contains(&token),
+        "{sent:?}"
+    );
+    x.ews.assert_no_invalid_requests();
+}

@@ -273,7 +273,10 @@ impl SentFolder for EwsSentFolder {
 
     fn holds<'a>(&'a mut self, message_id: &'a str) -> Fut<'a, bool> {
         Box::pin(async move {
-            let found = self.client.find_items(&FindItem::sent_by_message_id(message_id)).await?;
+            // InternetMessageId is the header's value, angle brackets included.
+            let id = message_id.trim();
+            let id = if id.starts_with('<') { id.to_string() } else { format!("<{id}>") };
+            let found = self.client.find_items(&FindItem::sent_by_message_id(&id)).await?;
             Ok(!found.items.is_empty())
         })
     }

@@ -37,7 +37,8 @@ fn outgoing_due(mb: &Mailbox, profile: &Profile, require_approval: bool) -> Opti
     if let Some(why) = factory::facts(profile.data.kind).unsupported {
         return Some(("NOT_SUPPORTED", why.into()));
     }
-    if profile.data.outgoing.is_none() {
+    // Exchange sends through EWS, without an SMTP endpoint.
+    if factory::facts(profile.data.kind).outgoing_endpoint && profile.data.outgoing.is_none() {
         return Some(("NOT_SUPPORTED", format!("profile '{}' has no outgoing server", profile.data.name)));
     }
     None
