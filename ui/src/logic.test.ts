@@ -127,7 +127,7 @@ describe("Exchange is not offered as working", () => {
   it("a migrated Exchange profile keeps its kind when edited, and says it cannot sync", () => {
     expect(kinds("exchange")).toContain("exchange");
     expect(profileFields("exchange").find((f) => f.name === "kind")?.help).toMatch(/cannot sync/);
-    expect(kindLabel("exchange")).toBe("exchange (not supported yet)");
+    expect(kindLabel("exchange")).toBe("exchange (email; appointments, contacts and tasks not yet)");
     expect(kindLabel("pop3-smtp")).toBe("pop3-smtp");
   });
 });

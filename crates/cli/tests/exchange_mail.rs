@@ -191,7 +191,7 @@ fn an_invalid_sync_state_resyncs_the_inbox_without_duplicates() {
 }
 
 #[test]
-fn a_changed_password_disables_the_exchange_mailbox_with_an_alert() {
+fn a_changed_password_stops_the_exchange_mailbox_with_a_permanent_auth_alert() {
     let x = Exchange::new(&[]);
     x.queue(ALICE);
     assert_eq!(x.test_enable(ALICE)["overall"], "success");
@@ -200,8 +200,11 @@ fn a_changed_password_disables_the_exchange_mailbox_with_an_alert() {
     let mb = x.env.json(&["mailbox", "show", ALICE]);
     let text = mb.to_string();
     assert!(text.contains("EWS_AUTH_FAILED"), "{mb:#}");
-    let alerts = x.env.json(&["alert", "list"]).to_string();
-    assert!(alerts.contains("EWS_AUTH_FAILED"), "{alerts}");
+    // An Error (permanent), not a Warning: the service disables the channel
+    // on it, as for an IMAP login failure, until the password is fixed.
+    let alerts = x.env.json(&["alert", "list"]);
+    let alert = alerts.as_array().unwrap().iter().find(|a| a["code"] == "EWS_AUTH_FAILED").expect("an alert");
+    assert_eq!(alert["severity"], "error", "{alert:#}");
     x.ews.assert_no_invalid_requests();
 }
 
@@ -238,8 +241,23 @@ fn a_service_account_without_the_impersonation_role_fails_test_and_enable_with_t
     let text = denied.to_string();
     assert!(text.contains("EWS_IMPERSONATION_DENIED"), "{denied:#}");
     assert!(text.contains("ApplicationImpersonation"), "{denied:#}");
+    let out = x.env.run(&["--json", "profile", "test", "Exchange", "--mailbox", ALICE]);
+    let conn: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(conn["ok"], false, "{conn:#}");
+    assert_eq!(conn["servers"][0]["code"], "EWS_IMPERSONATION_DENIED", "{conn:#}");
+    assert!(
+        conn["servers"][0]["hint"].as_str().unwrap_or_default().contains("ApplicationImpersonation"),
+        "{conn:#}"
+    );
     x.rt.block_on(x.ews.grant_impersonation(svc, true)).unwrap();
     assert_eq!(x.test_enable(ALICE)["overall"], "success");
+    let conn = x.env.json(&["profile", "test", "Exchange", "--mailbox", ALICE]);
+    assert_eq!(conn["ok"], true, "{conn:#}");
+    let row = conn["servers"][0]["message"].as_str().unwrap();
+    assert!(
+        row.contains("impersonating alice@example.test") && row.contains("INBOX (0 messages)"),
+        "{conn:#}"
+    );
     x.seed(ALICE, 0..2);
     x.env.json(&["sync"]);
     assert_eq!(x.subjects(), expected(0..2));

@@ -86,7 +86,7 @@ export function profileFields(kind?: string): FieldSpec[] {
 
 /** The kind as the profile list shows it. */
 export function kindLabel(kind: string): string {
-  return kind === "exchange" ? "exchange (not supported yet)" : kind;
+  return kind === "exchange" ? "exchange (email; appointments, contacts and tasks not yet)" : kind;
 }
 
 /** The editable values of a profile as form text. */

@@ -14,6 +14,7 @@ use crmsync_protocols::ews::{
     AutodiscoverSettings, BaseShape, CreateItem, Discovered, DistinguishedFolder, EwsAuth, EwsClient,
     EwsSettings, FindItem, GetFolder, Item, ItemCommon, Message, MessageDisposition, discover_ews_url,
 };
+use crmsync_protocols::settings::Password;
 use futures::future::BoxFuture;
 use tracing::info;
 
@@ -60,6 +61,25 @@ impl EwsTarget {
             timeout: Duration::from_secs(u64::from(profile.data.timeout)),
             max_mime_bytes: connect::max_message_bytes(store)?,
         })
+    }
+
+    /// The target of `profile` logging in as `user` (Test Connection, whose
+    /// credentials may be typed for the test), impersonating `impersonate`.
+    pub fn for_test(
+        profile: &Profile,
+        user: &str,
+        password: Password,
+        impersonate: Option<String>,
+    ) -> EwsTarget {
+        EwsTarget {
+            url: profile.data.ews_url.clone(),
+            email: impersonate.clone().unwrap_or_else(|| user.to_string()),
+            auth: EwsAuth::Ntlm { user: user.to_string(), password },
+            impersonate,
+            allow_insecure: profile.data.allow_insecure,
+            timeout: Duration::from_secs(u64::from(profile.data.timeout)),
+            max_mime_bytes: crmsync_protocols::settings::DEFAULT_MAX_MESSAGE_BYTES,
+        }
     }
 
     /// A client for the mailbox (impersonating it when the target says so),

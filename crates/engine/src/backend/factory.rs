@@ -114,6 +114,17 @@ pub fn source_with(profile: &Profile, settings: ServerSettings) -> Result<Box<dy
     }
 }
 
+/// The EWS mail source of an Exchange `profile` logging in as `user`,
+/// impersonating `mailbox` when given (Test Connection).
+pub fn ews_source_with(
+    profile: &Profile,
+    user: &str,
+    password: crmsync_protocols::settings::Password,
+    mailbox: Option<String>,
+) -> Box<dyn MailSource> {
+    Box::new(EwsSource::new(EwsTarget::for_test(profile, user, password, mailbox)))
+}
+
 /// The sender of `mailbox`, logging in when the profile sends with a password.
 /// `settings` gives the wait for the final reply after a message.
 pub fn mail_sender(
