@@ -328,3 +328,44 @@ fn a_message_whose_create_item_answer_was_lost_is_found_in_sent_items_and_never_
     );
     x.ews.assert_no_invalid_requests();
 }
+
+#[test]
+fn a_queue_that_deletes_after_processing_moves_tracked_mail_to_deleted_items_only_after_the_commit() {
+    let x = Exchange::new(&[]);
+    x.rt.block_on(x.ews.add_user(ALICE, PW)).unwrap();
+    x.env.ok(&["queue", "add", ALICE, "--name", "support"]);
+    let out = x.env.run_stdin(
+        &[
+            "mailbox",
+            "add",
+            ALICE,
+            "--profile",
+            "Exchange",
+            "--outgoing",
+            "none",
+            "--act",
+            "none",
+            "--track",
+            "all",
+            "--delete-after-processing",
+            "--password-stdin",
+        ],
+        PW,
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(x.test_enable(ALICE)["overall"], "success");
+    x.seed(ALICE, 0..3);
+    // Killed right after the commit: tracked, but not yet deleted on the server.
+    let out = x.env.cmd(&["sync"]).env("CRMSYNC_TEST_KILL_AT", "incoming.after_commit:1").output().unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        x.rt.block_on(x.ews.items(ALICE, "inbox")).unwrap().len(),
+        3,
+        "nothing deleted before the commit's changes"
+    );
+    x.env.json(&["sync"]);
+    assert_eq!(x.subjects(), expected(0..3));
+    assert!(x.rt.block_on(x.ews.items(ALICE, "inbox")).unwrap().is_empty());
+    assert_eq!(x.rt.block_on(x.ews.items(ALICE, "deleteditems")).unwrap().len(), 3);
+    x.ews.assert_no_invalid_requests();
+}
