@@ -369,3 +369,36 @@ fn a_queue_that_deletes_after_processing_moves_tracked_mail_to_deleted_items_onl
     assert_eq!(x.rt.block_on(x.ews.items(ALICE, "deleteditems")).unwrap().len(), 3);
     x.ews.assert_no_invalid_requests();
 }
+
+#[test]
+fn an_email_router_exchange_provider_migrates_into_a_profile_that_passes_test_and_enable() {
+    let ews = EwsServer::start().unwrap();
+    let mut env = Env::new();
+    env.envs.push(("SSL_CERT_FILE".into(), ews.ca().ca_path().display().to_string()));
+    let rt = rt();
+    let user = "user1@contoso.test";
+    rt.block_on(ews.add_user(user, PW)).unwrap();
+    let id = "00000000-0000-0000-0000-000000000001";
+    let config = format!(
+        "<?xml version=\"1.0\"?>\n<Configuration>\n  <ProviderConfiguration>\n    <ProfileName>Exchange 2010</ProfileName>\n    \
+         <EmailServerType>Exchange2010</EmailServerType>\n    <CrmServerUrl>http://crm.contoso.local/Contoso</CrmServerUrl>\n    \
+         <EmailServerLocation>{}</EmailServerLocation>\n    <EmailAccessType>UserSpecified</EmailAccessType>\n    \
+         <UserId>{id}</UserId>\n  </ProviderConfiguration>\n</Configuration>\n",
+        ews.ews_url()
+    );
+    let config = env.file("router.xml", &config);
+    let dir = env.file("users.csv", &format!("id,email,name\n{id},{user},User One\n"));
+    let preview = env.ok(&["migrate", "email-router", "--config", &config, "--directory", &dir]);
+    assert!(
+        preview.contains("Credentials required"),
+        "the preview says the password is still needed:\n{preview}"
+    );
+    env.ok_stdin(&["mailbox", "update", user, "--password-stdin"], PW);
+    let out = env.run(&["--json", "mailbox", "test-enable", user]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let incoming =
+        report["channels"].as_array().unwrap().iter().find(|c| c["channel"] == "incoming").unwrap();
+    assert_eq!(incoming["status"], "success", "{report:#}");
+    assert_eq!(report["overall"], "success", "{report:#}");
+    ews.assert_no_invalid_requests();
+}
