@@ -124,11 +124,12 @@ describe("Exchange is not offered as working", () => {
     expect(kinds("imap-smtp")).not.toContain("exchange");
   });
 
-  it("a migrated Exchange profile keeps its kind when edited, and says it cannot sync", () => {
+  it("Exchange is offered as a kind like the others and named in the admin's words", () => {
     expect(kinds("exchange")).toContain("exchange");
-    expect(profileFields("exchange").find((f) => f.name === "kind")?.help).toMatch(/cannot sync/);
-    expect(kindLabel("exchange")).toBe("exchange (not supported yet)");
-    expect(kindLabel("pop3-smtp")).toBe("pop3-smtp");
+    expect(kinds(undefined)).toContain("exchange");
+    expect(profileFields("exchange").find((f) => f.name === "kind")?.help ?? "").not.toMatch(/cannot sync/);
+    expect(kindLabel("exchange")).toMatch(/Exchange Web Services/);
+    expect(kindLabel("pop3-smtp")).toBe("POP3 + SMTP");
   });
 });
 

@@ -104,6 +104,14 @@ pub fn hint(code: &str) -> String {
             "CONNECT_TIMEOUT",
             "The server did not answer in time. crmsync retries by itself; if it persists, check the network or firewall.",
         ),
+        (
+            "EWS_IMPERSONATION_DENIED",
+            "The profile's service account may not act for this mailbox. In the Exchange Management Shell, give it the ApplicationImpersonation role (New-ManagementRoleAssignment -Role ApplicationImpersonation -User ACCOUNT), then run Test & Enable.",
+        ),
+        (
+            "EWS_ACCESS_DENIED",
+            "Exchange refused access to this mailbox or folder. Grant the account access in Exchange (or use the mailbox's own login), then run Test & Enable.",
+        ),
         ("TIMEOUT", "The server stopped answering in the middle of a command. crmsync retries by itself."),
         ("CONNECTION_LOST", "The connection dropped. crmsync retries by itself."),
         ("SERVER_BUSY", "The server is temporarily unavailable. crmsync retries by itself."),

@@ -26,6 +26,7 @@ export const PRESET_CHOICES: Record<string, string> = {
 export const KIND_CHOICES: Record<string, string> = {
   "imap-smtp": "IMAP + SMTP",
   "pop3-smtp": "POP3 + SMTP",
+  exchange: "Exchange Server 2010–2019 / Subscription Edition (Exchange Web Services)",
   microsoft365: "Microsoft 365 (Microsoft Graph; sign in with Microsoft)",
 };
 
@@ -49,9 +50,7 @@ export function fieldApplies(name: string, auth: string): boolean {
 }
 
 export const PROFILE_FIELDS: FieldSpec[] = [
-  // Exchange (EWS) cannot sync in this version: it is not offered for new
-  // profiles; a migrated Exchange profile keeps its kind (see profileFields).
-  { name: "kind", label: "Server kind", type: "select", options: ["imap-smtp", "pop3-smtp", "microsoft365"], optionLabels: KIND_CHOICES },
+  { name: "kind", label: "Server kind", type: "select", options: ["imap-smtp", "pop3-smtp", "exchange", "microsoft365"], optionLabels: KIND_CHOICES },
   { name: "auth", label: "How mailboxes sign in", type: "select", options: Object.keys(SIGN_IN_CHOICES), optionLabels: SIGN_IN_CHOICES },
   { name: "preset", label: "Server settings", type: "select", options: Object.keys(PRESET_CHOICES), optionLabels: PRESET_CHOICES, help: "A provider fills the hosts, ports and security you leave empty below" },
   { name: "oauth_client_id", label: "Application (client) ID", help: "From the app registration of your office (see the OAuth2 guide)" },
@@ -82,19 +81,15 @@ export const PROFILE_FIELDS: FieldSpec[] = [
   { name: "allow_insecure", label: "Allow connections without TLS (only on a trusted network)", type: "checkbox" },
 ];
 
-/** The profile form's fields; the kind list keeps `exchange` only for a profile
- * that already has it (an Email Router migration), so saving it never changes
- * its kind by accident. */
-export function profileFields(kind?: string): FieldSpec[] {
-  if (kind !== "exchange") return PROFILE_FIELDS;
-  return PROFILE_FIELDS.map((f) =>
-    f.name === "kind" ? { ...f, options: [...(f.options ?? []), "exchange"], help: "Exchange (EWS) cannot sync in this version of crmsync" } : f,
-  );
+/** The profile form's fields (the same for every kind; the server fields of
+ * the other kinds are left empty). */
+export function profileFields(_kind?: string): FieldSpec[] {
+  return PROFILE_FIELDS;
 }
 
 /** The kind as the profile list shows it. */
 export function kindLabel(kind: string): string {
-  return kind === "exchange" ? "exchange (not supported yet)" : kind;
+  return KIND_CHOICES[kind] ?? kind;
 }
 
 /** The editable values of a profile as form text. */

@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_oauth.sql"),
     include_str!("../../migrations/0008_microsoft365.sql"),
     include_str!("../../migrations/0009_history.sql"),
+    include_str!("../../migrations/0010_ews_mail.sql"),
 ];
 
 /// The version a fully migrated store has.

@@ -7,6 +7,7 @@ pub mod activities;
 pub mod alerts;
 pub mod appointments;
 pub mod emails;
+pub mod ews_state;
 pub mod graph_state;
 pub mod history;
 pub mod lease;

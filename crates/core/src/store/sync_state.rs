@@ -29,7 +29,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn as_str(self) -> &'static str {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Tracked => "tracked",
             Outcome::NotTracked => "not_tracked",

@@ -413,6 +413,31 @@ pub fn prepare_as(
         let e = EngineError::Unsupported(format!("{url} cannot be tested: {why}"));
         checks.push(Box::pin(async move { t.finish(Instant::now(), Err(e)) }));
     }
+    if factory::facts(d.kind).ews_url {
+        let url = d.ews_url.clone().unwrap_or_else(|| "autodiscover".into());
+        let mut t = dav_target(&url, login.is_some() || refused.is_some());
+        (t.proto, t.role) = ("EWS", "mail");
+        if refused.is_some() {
+            refuse(t, &mut checks);
+        } else {
+            let source = login.as_ref().map(|l| {
+                let mailbox = l.authzid.clone().filter(|a| a.contains('@'));
+                factory::ews_source_with(&profile, &l.user, l.password.clone(), mailbox)
+            });
+            let (user, not_tested) = (login.as_ref().map(|l| l.user.clone()), not_tested.clone());
+            checks.push(Box::pin(async move {
+                let started = Instant::now();
+                let outcome = match (source, user) {
+                    (Some(source), Some(user)) => match source.probe(true).await {
+                        Ok(found) => Ok(format!("{} {}", source.describe(), found.login_words(&user))),
+                        Err(e) => Err(e),
+                    },
+                    _ => Ok(format!("EWS {url}: {not_tested}")),
+                };
+                t.finish(started, outcome)
+            }));
+        }
+    }
     if let (Some(ep), Some(proto)) = (&d.incoming, factory::facts(d.kind).incoming_proto) {
         let t = Target::endpoint(proto_name(proto), "incoming", ep, login.is_some() || refused.is_some());
         if refused.is_some() {

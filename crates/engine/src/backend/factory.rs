@@ -17,6 +17,7 @@ use crmsync_protocols::settings::{Password, ServerSettings};
 use super::capability::{ItemStore, MailSender, MailSource, SentItems};
 use super::dav::DavItemStore;
 use super::graph_mail::{self, GraphConn, GraphSender, GraphSentItems, GraphSource};
+use super::ews::{EwsSender, EwsSentItems, EwsSource, EwsTarget};
 use super::imap::{ImapSentItems, ImapSource};
 use super::pop3::Pop3Source;
 use super::smtp::SmtpSender;
@@ -73,7 +74,7 @@ pub fn facts(kind: ProfileKind) -> KindFacts {
             items_on_mail_server: true,
             can_watch: false,
             graph: false,
-            unsupported: Some("Exchange (EWS) profiles are not supported by this version of crmsync"),
+            unsupported: None,
         },
         ProfileKind::Microsoft365 => KindFacts {
             incoming_proto: None,
@@ -104,6 +105,9 @@ pub fn mail_source(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Resul
     refuse(profile)?;
     if profile.data.kind == ProfileKind::Microsoft365 {
         return Ok(Box::new(GraphSource::new(graph_client(store, mailbox, profile)?)));
+    }
+    if profile.data.kind == ProfileKind::Exchange {
+        return Ok(Box::new(EwsSource::new(EwsTarget::of(store, mailbox, profile)?)));
     }
     let ep = profile.data.incoming.as_ref().ok_or_else(|| missing(profile, "incoming server"))?;
     source_with(profile, connect::server_settings(store, mailbox, profile, ep)?)
@@ -140,6 +144,17 @@ pub fn graph_client_with(
     graph_mail::client(profile, address, app_only, token, max_message)
 }
 
+/// The EWS mail source of an Exchange `profile` logging in as `user`,
+/// impersonating `mailbox` when given (Test Connection).
+pub fn ews_source_with(
+    profile: &Profile,
+    user: &str,
+    password: crmsync_protocols::settings::Password,
+    mailbox: Option<String>,
+) -> Box<dyn MailSource> {
+    Box::new(EwsSource::new(EwsTarget::for_test(profile, user, password, mailbox)))
+}
+
 /// The sender of `mailbox`, logging in when the profile sends with a password.
 /// `settings` gives the wait for the final reply after a message.
 pub fn mail_sender(
@@ -151,6 +166,9 @@ pub fn mail_sender(
     refuse(profile)?;
     if profile.data.kind == ProfileKind::Microsoft365 {
         return Ok(Box::new(GraphSender::new(graph_client(store, mailbox, profile)?)));
+    }
+    if profile.data.kind == ProfileKind::Exchange {
+        return Ok(Box::new(EwsSender::new(EwsTarget::of(store, mailbox, profile)?)));
     }
     let s = connect::smtp_settings(store, mailbox, profile)?
         .ok_or_else(|| missing(profile, "outgoing server"))?;
@@ -184,6 +202,9 @@ pub fn sent_items(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Result
             let s = connect::server_settings(store, mailbox, profile, ep)?;
             Ok(Some(Box::new(ImapSentItems::new(s))))
         }
+        (ProfileKind::Exchange, _) => {
+            Ok(Some(Box::new(EwsSentItems::new(EwsTarget::of(store, mailbox, profile)?))))
+        }
         _ => Ok(None),
     }
 }
@@ -200,6 +221,12 @@ pub fn item_store(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Result
     if profile.data.kind == ProfileKind::Microsoft365 {
         let conn = graph_client(store, mailbox, profile)?;
         return Ok(Box::new(super::graph_items::GraphItems::new(conn.client)?));
+    }
+    if profile.data.kind == ProfileKind::Exchange {
+        let client = EwsTarget::of(store, mailbox, profile)?
+            .client_at_url()?
+            .ok_or_else(|| missing(profile, "EWS URL (appointments, contacts and tasks need one)"))?;
+        return Ok(Box::new(super::ews_items::EwsItems::new(client, &mailbox.data.email)));
     }
     let l = connect::login(store, mailbox, profile)?;
     let login = match l.bearer {
@@ -300,14 +327,13 @@ mod tests {
     }
 
     #[test]
-    fn an_exchange_profile_gets_no_backend_and_says_it_is_not_supported() {
+    fn an_exchange_profile_keeps_mail_and_items_on_its_exchange_server() {
         let ex = profile(ProfileKind::Exchange);
-        assert_eq!(code(source_with(&ex, settings())), "NOT_SUPPORTED");
-        assert_eq!(code(sender_with(&ex, &settings(), true)), "NOT_SUPPORTED");
+        let f = facts(ProfileKind::Exchange);
+        assert!(f.unsupported.is_none() && f.ews_url && f.items_on_mail_server);
+        // No CalDAV/CardDAV store for it: its items come through EWS (item_store).
         let err = store_with(&ex, None, 1).err().expect("refused");
-        assert_eq!(err.code(), "NOT_SUPPORTED");
         assert!(err.to_string().contains("profile 'Office'"), "{err}");
-        assert!(err.to_string().contains("Exchange (EWS)"), "{err}");
     }
 
     #[test]
@@ -326,7 +352,7 @@ mod tests {
             assert_eq!(f.can_watch, kind == ProfileKind::ImapSmtp, "{kind}");
             assert_eq!(f.incoming_proto.is_some(), f.outgoing_endpoint, "{kind}: mail hosts come in pairs");
             assert!(
-                f.unsupported.is_some() || f.incoming_proto.is_some(),
+                f.unsupported.is_some() || f.incoming_proto.is_some() || f.ews_url,
                 "{kind}: a supported kind has servers"
             );
         }

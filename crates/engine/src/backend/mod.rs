@@ -9,6 +9,8 @@
 
 pub mod capability;
 pub mod dav;
+pub mod ews;
+pub mod ews_pass;
 pub mod ews_items;
 mod ews_items_convert;
 mod ews_items_series;

@@ -42,7 +42,8 @@ pub(crate) fn outgoing_due(
     if let Some(why) = factory::facts(profile.data.kind).unsupported {
         return Some(("NOT_SUPPORTED", why.into()));
     }
-    if profile.data.outgoing.is_none() && !factory::facts(profile.data.kind).graph {
+    // Exchange sends through EWS, without an SMTP endpoint.
+    if factory::facts(profile.data.kind).outgoing_endpoint && profile.data.outgoing.is_none() {
         return Some(("NOT_SUPPORTED", format!("profile '{}' has no outgoing server", profile.data.name)));
     }
     None

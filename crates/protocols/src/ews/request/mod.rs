@@ -183,9 +183,9 @@ pub(crate) fn item_ids(out: &mut Out, name: &str, ids: &[ItemId]) {
     out.close(name);
 }
 
-/// An EWS operation that can be written as a SOAP body (`Sync`, so a
+/// An EWS operation that can be written as a SOAP body (`Send + Sync`, so a
 /// request can be held across an await in a `Send` future).
-pub trait Request: Sync {
+pub trait Request: Send + Sync {
     /// The operation name (`GetItem`, ...), for errors and logs.
     fn operation(&self) -> &'static str;
     /// Writes the operation element.
