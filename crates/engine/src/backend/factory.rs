@@ -16,8 +16,8 @@ use crmsync_protocols::settings::{Password, ServerSettings};
 
 use super::capability::{ItemStore, MailSender, MailSource, SentItems};
 use super::dav::DavItemStore;
-use super::graph_mail::{self, GraphConn, GraphSender, GraphSentItems, GraphSource};
 use super::ews::{EwsSender, EwsSentItems, EwsSource, EwsTarget};
+use super::graph_mail::{self, GraphConn, GraphSender, GraphSentItems, GraphSource};
 use super::imap::{ImapSentItems, ImapSource};
 use super::pop3::Pop3Source;
 use super::smtp::SmtpSender;

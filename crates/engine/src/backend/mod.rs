@@ -10,11 +10,11 @@
 pub mod capability;
 pub mod dav;
 pub mod ews;
-pub mod ews_pass;
 pub mod ews_items;
 mod ews_items_convert;
 mod ews_items_series;
 mod ews_items_update;
+pub mod ews_pass;
 pub mod factory;
 pub mod graph_items;
 mod graph_items_text;
