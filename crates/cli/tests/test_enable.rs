@@ -254,10 +254,11 @@ fn an_http_dav_url_is_refused_everywhere_once_the_profile_disallows_insecure_con
 }
 
 /// An Exchange profile (from an Email Router migration) with a DAV URL that
-/// answers: Test & Enable must not pass ACT, since the ACT sync of an Exchange
-/// profile is not supported and would fail at its first run.
+/// answers: Test & Enable tests ACT where the sync will run it, on the
+/// Exchange server (here unreachable), and does not pass it on the strength of
+/// the DAV URL, which an Exchange profile's ACT sync never uses.
 #[test]
-fn test_enable_does_not_pass_act_on_an_exchange_profile_even_with_a_working_dav_url() {
+fn test_enable_tests_act_of_an_exchange_profile_on_its_exchange_server_not_its_dav_url() {
     let rad = crmsync_tests::Radicale::start().unwrap();
     rad.add_user("alice", "alice-pw").unwrap();
     let env = Env::new();
@@ -299,10 +300,10 @@ fn test_enable_does_not_pass_act_on_an_exchange_profile_even_with_a_working_dav_
     let act = channel(&report, "act");
     assert_eq!(
         (act["code"].as_str(), act["enabled"].as_bool()),
-        (Some("NOT_SUPPORTED"), Some(false)),
+        (Some("DNS_FAILED"), Some(false)),
         "{act:#}"
     );
-    assert!(act["message"].as_str().unwrap().contains("Exchange"), "{act:#}");
+    assert!(act["message"].as_str().unwrap().contains("EWS server name mail.example.test"), "{act:#}");
 }
 
 /// The hint says what to do in words for any front end and names the action;
