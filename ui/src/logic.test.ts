@@ -116,12 +116,11 @@ describe("settings page", () => {
   });
 });
 
-describe("Exchange is not offered as working", () => {
+describe("the kinds of profile", () => {
   const kinds = (k?: string) => profileFields(k).find((f) => f.name === "kind")?.options ?? [];
 
-  it("a new profile cannot be made an Exchange profile", () => {
-    expect(kinds()).toEqual(["imap-smtp", "pop3-smtp", "microsoft365"]);
-    expect(kinds("imap-smtp")).not.toContain("exchange");
+  it("a new profile can be any kind this version syncs", () => {
+    expect(kinds()).toEqual(["imap-smtp", "pop3-smtp", "exchange", "microsoft365"]);
   });
 
   it("Exchange is offered as a kind like the others and named in the admin's words", () => {
