@@ -6,8 +6,8 @@
 //! policy; a lost delta state is a full listing without duplicates. Every
 //! test ends with no request the emulator found invalid.
 //!
-//! The store is made by the test (one per run, as the profile factory will)
-//! until the `microsoft365` profile kind is wired.
+//! The store is made by the test (one per run, as the profile factory makes
+//! it); the factory's own path is `crates/cli/tests/graph_act.rs`.
 
 use std::path::PathBuf;
 use std::sync::Arc;

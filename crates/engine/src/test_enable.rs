@@ -127,7 +127,8 @@ async fn test_act(store: &mut Store, mb: &Mailbox, profile: &Profile) -> Result<
             None => format!("{k}: none yet (created on the first sync)"),
         })
         .collect();
-    Ok(format!("{} login as {user} OK; {}", items.describe(), words.join(", ")))
+    let granted = items.granted().map(|g| format!("; {g}")).unwrap_or_default();
+    Ok(format!("{} login as {user} OK{granted}; {}", items.describe(), words.join(", ")))
 }
 
 /// When a server refused the OAuth2 access token of `r`, marks it for

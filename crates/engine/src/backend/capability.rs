@@ -201,6 +201,12 @@ pub trait ItemStore: Send + Sync {
     /// does it take the login (when the store was made with one).
     fn probe(&self) -> Fut<'_, StoreAnswer>;
 
+    /// What the login was found to allow, as Test & Enable says it, when
+    /// the store checks that itself (Microsoft Graph: the permissions granted).
+    fn granted(&self) -> Option<String> {
+        None
+    }
+
     /// The mailbox's calendar, task list and address book. With `create`,
     /// what is missing is created first (the first sync); without, nothing
     /// on the server changes (Test & Enable).

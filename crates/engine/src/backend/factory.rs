@@ -220,7 +220,8 @@ pub fn item_store(store: &Store, mailbox: &Mailbox, profile: &Profile) -> Result
     refuse(profile)?;
     if profile.data.kind == ProfileKind::Microsoft365 {
         let conn = graph_client(store, mailbox, profile)?;
-        return Ok(Box::new(super::graph_items::GraphItems::new(conn.client)?));
+        let granted = super::graph_mail::permissions_of(&conn.token);
+        return Ok(Box::new(super::graph_items::GraphItems::new(conn.client)?.with_permissions(granted)));
     }
     if profile.data.kind == ProfileKind::Exchange {
         let client = EwsTarget::of(store, mailbox, profile)?

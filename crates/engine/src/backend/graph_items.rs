@@ -27,8 +27,11 @@ use futures::future::BoxFuture;
 
 use super::capability::{FoundCollection, Fut, ItemStore, Listing, StoreAnswer};
 use super::graph_items_text::{contact_text, task_text};
+use super::graph_mail::covers;
 use crate::error::{EngineError, Result};
 
+/// What a sync needs the token to carry (an app's `.All` role covers its permission).
+const PERMISSIONS: [&str; 3] = ["Calendars.ReadWrite", "Contacts.ReadWrite", "Tasks.ReadWrite"];
 /// Items per delta page asked for.
 const PAGE: u32 = 100;
 /// Days before today the calendar window starts.
@@ -75,6 +78,8 @@ pub struct GraphItems {
     pub(crate) lo: DateTime<Utc>,
     pub(crate) hi: DateTime<Utc>,
     pub(crate) state: Mutex<State>,
+    /// The permissions the access token carries, when its claims say.
+    pub(crate) granted: Option<Vec<String>>,
 }
 
 /// The etag crmsync keeps for a Graph item.
@@ -145,7 +150,15 @@ impl GraphItems {
             lo: today - Duration::days(WINDOW_PAST_DAYS),
             hi: today + Duration::days(WINDOW_FUTURE_DAYS),
             state: Mutex::default(),
+            granted: None,
         })
+    }
+
+    /// The same store knowing the permissions its token carries (from
+    /// [`super::graph_mail::permissions_of`]): Test & Enable checks them.
+    pub fn with_permissions(mut self, granted: Option<Vec<String>>) -> GraphItems {
+        self.granted = granted;
+        self
     }
 
     /// The same store with the calendar listed over `[lo, hi)` instead.
@@ -378,12 +391,32 @@ impl ItemStore for GraphItems {
         format!("Microsoft Graph {}", self.base)
     }
 
-    /// Reads the mailbox's To Do lists: the token, the mailbox and the tasks permission.
+    /// Reads the mailbox's To Do lists (the token, the mailbox and the tasks
+    /// permission), then checks that the token carries what a sync writes
+    /// with: Calendars.ReadWrite, Contacts.ReadWrite and Tasks.ReadWrite.
     fn probe(&self) -> Fut<'_, StoreAnswer> {
         Box::pin(async move {
             let _: serde_json::Value = self.client.json(&self.client.mailbox().todo_lists()).await?;
+            let missing =
+                self.granted.as_deref().and_then(|g| PERMISSIONS.into_iter().find(|p| !covers(g, p)));
+            if let Some(p) = missing {
+                return Err(ProtocolError::PermissionDenied {
+                    proto: Proto::Graph,
+                    host: self.host.clone(),
+                    port: self.port,
+                    user: self.client.account().to_string(),
+                    operation: "sync appointments, contacts and tasks".into(),
+                    permission: p.to_string(),
+                    detail: "the access token does not carry it; an administrator must grant it".into(),
+                }
+                .into());
+            }
             Ok(StoreAnswer::LoggedIn)
         })
+    }
+
+    fn granted(&self) -> Option<String> {
+        self.granted.as_ref().map(|_| format!("{} granted", PERMISSIONS.join(", ")))
     }
 
     /// The default calendar, the default contacts folder and the default

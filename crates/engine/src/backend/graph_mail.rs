@@ -94,9 +94,11 @@ fn short_permission(s: &str) -> &str {
     s.rsplit('/').next().unwrap_or(s)
 }
 
-/// Whether `granted` covers `needed` (a `.ReadWrite` covers its `.Read`).
-fn covers(granted: &[String], needed: &str) -> bool {
+/// Whether `granted` covers `needed` (a `.ReadWrite` covers its `.Read`; an
+/// app's `.All` role covers its permission).
+pub(crate) fn covers(granted: &[String], needed: &str) -> bool {
     granted.iter().any(|g| {
+        let g = g.strip_suffix(".All").unwrap_or(g);
         g.eq_ignore_ascii_case(needed)
             || needed
                 .strip_suffix(".Read")
@@ -346,13 +348,16 @@ mod tests {
     }
 
     #[test]
-    fn permissions_are_read_from_delegated_scopes_and_app_roles_and_readwrite_covers_read() {
+    fn permissions_are_read_from_delegated_scopes_and_app_roles_and_readwrite_and_all_cover_theirs() {
         let t = jwt(serde_json::json!({"scp": "https://graph.microsoft.com/Mail.ReadWrite User.Read"}));
         assert_eq!(missing_permission(&t, &[MAIL_READ, MAIL_READ_WRITE]), None);
         assert_eq!(missing_permission(&t, &[MAIL_SEND]), Some("Mail.Send"));
         let app = jwt(serde_json::json!({"roles": ["Mail.Send", "Mail.Read"]}));
         assert_eq!(missing_permission(&app, &[MAIL_SEND]), None);
         assert_eq!(missing_permission(&app, &[MAIL_READ, MAIL_READ_WRITE]), Some("Mail.ReadWrite"));
+        let tasks = jwt(serde_json::json!({"roles": ["Tasks.ReadWrite.All", "Calendars.Read"]}));
+        assert_eq!(missing_permission(&tasks, &["Tasks.ReadWrite"]), None, "an app's .All role covers it");
+        assert_eq!(missing_permission(&tasks, &["Calendars.ReadWrite"]), Some("Calendars.ReadWrite"));
         assert_eq!(
             missing_permission(&Password::new("opaque"), &[MAIL_SEND]),
             None,

@@ -116,6 +116,11 @@ impl GraphClient {
         self
     }
 
+    /// The address errors and logs name (see [`GraphClient::for_account`]).
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
     /// The mailbox this client addresses; its request builders.
     pub fn mailbox(&self) -> &Mailbox {
         &self.mailbox
