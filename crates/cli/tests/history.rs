@@ -145,7 +145,7 @@ fn explain_answers_for_a_tracked_email_a_duplicate_one_before_process_from_filte
     assert_eq!((&found[0]["reason"], &found[0]["activity_id"]), (&"DUPLICATE".into(), &activity));
     assert!(found[0]["answer"].as_str().unwrap().contains(&format!("already email activity {activity}")));
     let text = o.env.ok(&["mailbox", "explain", &alice, "--subject", "quote REQUEST"]);
-    assert!(text.contains(&format!("\"Quote request\" was tracked on ")), "{text}");
+    assert!(text.contains("\"Quote request\" was tracked on "), "{text}");
     assert!(text.contains(&format!("tracked as email activity {activity}")), "{text}");
 
     // The tracking filter.

@@ -332,26 +332,9 @@ pub enum ProtocolError {
     /// The server refused an operation because the app lacks a permission
     /// (Graph 403 `ErrorAccessDenied`); nothing passes until an admin grants
     /// it (and consents) in the tenant.
-    #[error(
-        "{proto} server {host}:{port} denied {operation} for {user}: the {permission} permission \
-         is missing ({detail}); grant it to the app in the tenant and test again"
-    )]
-    PermissionDenied {
-        /// Protocol.
-        proto: Proto,
-        /// Host.
-        host: String,
-        /// Port.
-        port: u16,
-        /// The mailbox the request was for.
-        user: String,
-        /// What was being done (`messages delta`, `sendMail`, ...).
-        operation: String,
-        /// The permission the operation needs (`Mail.Read`, `Calendars.ReadWrite`, ...).
-        permission: String,
-        /// What the server said.
-        detail: String,
-    },
+    /// (Boxed, so that every result carrying a protocol error stays small.)
+    #[error("{0}")]
+    PermissionDenied(Box<PermissionDenial>),
     /// One item does not exist (any more) on the server (HTTP 404).
     #[error("{proto} server {host}:{port} has no item {item} (for {operation})")]
     ItemNotFound {
@@ -494,7 +477,7 @@ impl ProtocolError {
             E::Protocol { .. } => "PROTOCOL_ERROR",
             E::ConnectionLost { .. } => "CONNECTION_LOST",
             E::ResponseTooLarge { .. } => "RESPONSE_TOO_LARGE",
-            E::PermissionDenied { .. } => "PERMISSION_DENIED",
+            E::PermissionDenied(_) => "PERMISSION_DENIED",
             E::ItemNotFound { .. } => "ITEM_NOT_FOUND",
             E::Conflict { .. } => "ITEM_CONFLICT",
             E::ResyncRequired { .. } => "RESYNC_REQUIRED",
@@ -534,7 +517,7 @@ impl ProtocolError {
             | E::AuthFailed { .. }
             | E::AuthMechanismUnavailable { .. }
             | E::MailboxNotFound { .. }
-            | E::PermissionDenied { .. }
+            | E::PermissionDenied(_)
             | E::ResponseTooLarge { .. } => ErrorClass::Permanent,
             E::MessageUnavailable { .. }
             | E::MessageTooLarge { .. }
@@ -707,4 +690,28 @@ mod tests {
         };
         assert_eq!(e.to_string(), "cannot connect to IMAP server mail.example.com:143: connection refused");
     }
+}
+
+/// An operation the server refused because the app lacks a permission
+/// ([`ProtocolError::PermissionDenied`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{proto} server {host}:{port} denied {operation} for {user}: the {permission} permission \
+     is missing ({detail}); grant it to the app in the tenant and test again"
+)]
+pub struct PermissionDenial {
+    /// Protocol.
+    pub proto: Proto,
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// The mailbox the request was for.
+    pub user: String,
+    /// What was being done (`messages delta`, `sendMail`, ...).
+    pub operation: String,
+    /// The permission the operation needs (`Mail.Read`, `Calendars.ReadWrite`, ...).
+    pub permission: String,
+    /// What the server said.
+    pub detail: String,
 }

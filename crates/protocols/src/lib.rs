@@ -34,7 +34,7 @@ pub use pop3::wire as pop3_wire;
 pub use smtp::wire as smtp_wire;
 
 pub use dav::DavClient;
-pub use error::{EwsFailure, Proto, ProtocolError, Result};
+pub use error::{EwsFailure, PermissionDenial, Proto, ProtocolError, Result};
 pub use imap::ImapClient;
 pub use imap::types::{
     AppendUid, Capabilities, FetchBatch, FetchedMessage, Folder, FolderStatus, IdleOutcome, SpecialUse,

@@ -400,7 +400,7 @@ impl ItemStore for GraphItems {
             let missing =
                 self.granted.as_deref().and_then(|g| PERMISSIONS.into_iter().find(|p| !covers(g, p)));
             if let Some(p) = missing {
-                return Err(ProtocolError::PermissionDenied {
+                return Err(ProtocolError::PermissionDenied(Box::new(crmsync_protocols::PermissionDenial {
                     proto: Proto::Graph,
                     host: self.host.clone(),
                     port: self.port,
@@ -408,7 +408,7 @@ impl ItemStore for GraphItems {
                     operation: "sync appointments, contacts and tasks".into(),
                     permission: p.to_string(),
                     detail: "the access token does not carry it; an administrator must grant it".into(),
-                }
+                }))
                 .into());
             }
             Ok(StoreAnswer::LoggedIn)

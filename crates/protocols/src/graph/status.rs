@@ -116,7 +116,7 @@ pub(crate) fn error_for(cx: &Context<'_>, status: u16, body: &[u8]) -> ProtocolE
             detail: format!("the OAuth2 access token was refused: {said}"),
             oauth: true,
         },
-        403 => ProtocolError::PermissionDenied {
+        403 => ProtocolError::PermissionDenied(Box::new(crate::error::PermissionDenial {
             proto: Proto::Graph,
             host,
             port,
@@ -124,7 +124,7 @@ pub(crate) fn error_for(cx: &Context<'_>, status: u16, body: &[u8]) -> ProtocolE
             operation: cx.operation.to_string(),
             permission: missing_permission(&detail.message, cx.permission),
             detail: said,
-        },
+        })),
         404 if cx.operation.contains("delta") || cx.operation.contains("folder") => {
             ProtocolError::MailboxNotFound { proto: Proto::Graph, host, port, folder: item }
         }
