@@ -119,14 +119,7 @@ impl EwsItems {
     /// meeting deletes are sent to the attendees.
     pub fn new(client: EwsClient, user: &str) -> EwsItems {
         let base = client.url().trim_end_matches('/').to_string();
-        let after = base.split_once("://").map_or(base.as_str(), |(_, r)| r);
-        let authority = after.split('/').next().unwrap_or_default();
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => {
-                (h.to_string(), p.parse().unwrap_or(443))
-            }
-            _ => (authority.to_string(), 443),
-        };
+        let (host, port) = super::host_and_port(&base);
         EwsItems {
             client,
             base,

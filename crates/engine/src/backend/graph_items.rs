@@ -133,14 +133,7 @@ impl GraphItems {
     /// calendar delta needs one); events outside it are not synced.
     pub fn new(client: GraphClient) -> Result<GraphItems> {
         let base = client.url_of(&client.mailbox().user())?;
-        let after_scheme = base.split_once("://").map_or(base.as_str(), |(_, r)| r);
-        let authority = after_scheme.split('/').next().unwrap_or_default();
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => {
-                (h.to_string(), p.parse().unwrap_or(443))
-            }
-            _ => (authority.to_string(), 443),
-        };
+        let (host, port) = super::host_and_port(&base);
         let today = Utc::now().date_naive().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
         Ok(GraphItems {
             client,

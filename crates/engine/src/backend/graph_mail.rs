@@ -114,11 +114,11 @@ fn missing_permission(token: &Password, needed: &[&'static str]) -> Option<&'sta
 
 /// The `PERMISSION_DENIED` error of a token without `permission`.
 fn denied(conn: &GraphConn, operation: &str, permission: &str) -> ProtocolError {
-    let url = reqwest::Url::parse(&conn.root).ok();
+    let (host, port) = super::host_and_port(&conn.root);
     ProtocolError::PermissionDenied(Box::new(crmsync_protocols::PermissionDenial {
         proto: crmsync_protocols::Proto::Graph,
-        host: url.as_ref().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default(),
-        port: url.as_ref().and_then(|u| u.port_or_known_default()).unwrap_or(443),
+        host,
+        port,
         user: conn.address.clone(),
         operation: operation.to_string(),
         permission: permission.to_string(),

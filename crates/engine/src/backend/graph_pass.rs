@@ -51,14 +51,11 @@ pub async fn sync_graph(store: &mut Store, ctx: &MailboxContext, client: &GraphC
                     Some(f) => folders.push((name, f.id.clone())),
                     None => {
                         let url = client.url_of(&client.mailbox().mail_folders()).unwrap_or_default();
-                        let url = reqwest::Url::parse(&url).ok();
+                        let (host, port) = super::host_and_port(&url);
                         return Err(ProtocolError::MailboxNotFound {
                             proto: crmsync_protocols::Proto::Graph,
-                            host: url
-                                .as_ref()
-                                .and_then(|u| u.host_str().map(str::to_string))
-                                .unwrap_or_default(),
-                            port: url.as_ref().and_then(|u| u.port_or_known_default()).unwrap_or(443),
+                            host,
+                            port,
                             folder: name,
                         }
                         .into());

@@ -32,3 +32,12 @@ pub use capability::{
     StoreAnswer, WatchEnd, WatchEvent,
 };
 pub use factory::{KindFacts, facts};
+
+/// The host and port (the scheme's default when none is written) of an HTTP
+/// backend's URL, as its errors name the server; `("", 443)` for a URL that
+/// does not parse.
+pub(crate) fn host_and_port(url: &str) -> (String, u16) {
+    let u = reqwest::Url::parse(url).ok();
+    let host = u.as_ref().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+    (host, u.as_ref().and_then(|u| u.port_or_known_default()).unwrap_or(443))
+}
